@@ -1,0 +1,45 @@
+# Two commands from a fresh clone:
+#   make run    set up .venv and serve the backend on 127.0.0.1:9090 (SQLite under ./data)
+#   make test   set up everything the suite needs and run it
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
+LS_VENV := .venv-ls
+LS_STAMP := $(LS_VENV)/.installed
+
+.PHONY: run test lint install install-ls postgres demo clean
+
+$(STAMP): pyproject.toml constraints.txt $(PLUGINS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,diffusion]" $(addprefix -e ,$(PLUGIN_DIRS))
+	touch $@
+
+install: $(STAMP)
+
+# Label Studio has pins that clash with ours: it lives in its own virtual environment.
+$(LS_STAMP):
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q "label-studio==1.23.2"
+	touch $@
+
+install-ls: $(LS_STAMP)
+
+postgres:
+	./scripts/ensure-postgres.sh
+
+run: $(STAMP)
+	$(BIN)/labelsieve serve --host "$${LABELSIEVE_HOST:-127.0.0.1}" --port "$${LABELSIEVE_PORT:-9090}"
+
+lint: $(STAMP)
+	$(BIN)/ruff check backend tests plugins benchmarks
+
+test: $(STAMP) $(LS_STAMP) postgres
+	$(BIN)/ruff check backend tests plugins benchmarks
+	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""labelsieve: an active-learning ML backend for Label Studio."""
+
+__version__ = "0.1.0"

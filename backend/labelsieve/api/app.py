@@ -1,0 +1,108 @@
+"""``create_app(settings)``: the FastAPI app; nothing is built at import time."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from labelsieve import __version__
+from labelsieve.api.routes import labelstudio, metrics, projects, strategies
+from labelsieve.loop import UnknownProjectError
+from labelsieve.service import Service, build_service
+from labelsieve.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+OPEN_PATHS = {"/webhook"}  # Label Studio sends webhooks without auth (see issue 7 for hardening)
+
+
+def _route_name(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+def _basic_ok(header: str, user: str, password: str) -> bool:
+    if not header.startswith("Basic "):
+        return False
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    got_user, _, got_pass = decoded.partition(":")
+    return secrets.compare_digest(got_user, user) and secrets.compare_digest(got_pass, password)
+
+
+def _authorized(request: Request, settings: Settings) -> bool:
+    header = request.headers.get("authorization", "")
+    checks = []
+    if settings.basic_auth_user and settings.basic_auth_pass:
+        checks.append(_basic_ok(header, settings.basic_auth_user, settings.basic_auth_pass))
+    if settings.bearer_token:
+        checks.append(header.startswith("Bearer ") and secrets.compare_digest(header[7:], settings.bearer_token))
+    return not checks or any(checks)
+
+
+def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.service.start()
+        try:
+            yield
+        finally:
+            app.state.service.stop()
+
+    app = FastAPI(title="labelsieve", version=__version__, lifespan=lifespan,
+                  description="Active-learning ML backend for Label Studio")
+    app.state.service = service or build_service(settings)
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def guard_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            response: Response = JSONResponse(
+                status_code=413, content={"detail": f"request body over {settings.max_body_bytes} bytes"})
+        elif request.url.path not in OPEN_PATHS and not _authorized(request, settings):
+            response = JSONResponse(status_code=401, content={"detail": "authentication required"},
+                                    headers={"WWW-Authenticate": 'Basic realm="labelsieve"'})
+        else:
+            response = await call_next(request)
+        metrics_ = app.state.service.metrics
+        route = _route_name(request)
+        metrics_.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics_.latency.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            problems.append(f"{where}: {err.get('msg')}")
+        return JSONResponse(status_code=422, content={"detail": "; ".join(problems) or "invalid request",
+                                                      "errors": [str(p) for p in problems]})
+
+    @app.exception_handler(UnknownProjectError)
+    async def unknown_project(request: Request, exc: UnknownProjectError) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        app.state.service.metrics.failures.labels("http_500").inc()
+        return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})
+
+    for router in (labelstudio.router, strategies.router, projects.router, metrics.router):
+        app.include_router(router)
+    return app

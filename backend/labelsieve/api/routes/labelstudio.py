@@ -1,0 +1,103 @@
+"""The Label Studio ML-backend protocol: /health /setup /predict /webhook /versions."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, HTTPException, Query
+from starlette.concurrency import run_in_threadpool
+
+from labelsieve import __version__, events
+from labelsieve.api.deps import ServiceDep
+from labelsieve.api.schemas import (
+    HealthResponse,
+    PredictRequest,
+    PredictResponse,
+    SetupRequest,
+    SetupResponse,
+    VersionsResponse,
+    WebhookPayload,
+    WebhookResponse,
+)
+from labelsieve.labelconfig import UnsupportedLabelConfig
+from labelsieve.predict import predict_tasks
+from labelsieve.project_settings import ProjectSettingsError
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
+
+router = APIRouter(tags=["label-studio"])
+log = logging.getLogger(__name__)
+
+
+@router.get("/health", response_model=HealthResponse)
+@router.get("/", response_model=HealthResponse, include_in_schema=False)
+def health(service: ServiceDep) -> HealthResponse:
+    """Liveness, as Label Studio checks it before every call (must be JSON)."""
+    with session_scope(service.engine) as session:
+        projects = len(crud.list_projects(session=session))
+        queue = crud.count_pending_events(session=session)
+    return HealthResponse(version=__version__, projects=projects, queue_length=queue)
+
+
+@router.post("/setup", response_model=SetupResponse)
+def setup(body: SetupRequest, service: ServiceDep) -> SetupResponse:
+    """Register or update a project; refuse configs and settings we cannot serve (HTTP 400)."""
+    try:
+        version = service.loop.setup_project(
+            project_id=body.project_id, label_config=body.schema_, extra_params=body.extra_params,
+            hostname=body.hostname, access_token=body.access_token,
+        )
+    except (UnsupportedLabelConfig, ProjectSettingsError) as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    return SetupResponse(model_version=version)
+
+
+@router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
+async def predict(body: PredictRequest, service: ServiceDep) -> PredictResponse:
+    """One prediction per task, in order; Label Studio drops the batch on any length mismatch."""
+    limit = service.settings.max_predict_tasks
+    if len(body.tasks) > limit:
+        raise HTTPException(status_code=413, detail=f"{len(body.tasks)} tasks in one request; the limit is {limit}")
+    if not body.tasks:
+        raise HTTPException(status_code=422, detail="'tasks' is empty: send at least one task")
+    results, version = await run_in_threadpool(
+        predict_tasks, service.loop, project_id=body.project_id, label_config=body.label_config, tasks=body.tasks
+    )
+    return PredictResponse(results=results, model_version=version)
+
+
+@router.post("/webhook", response_model=WebhookResponse)
+def webhook(body: WebhookPayload, service: ServiceDep) -> WebhookResponse:
+    """Store the event durably, queue the work, acknowledge at once; unknown actions are ignored."""
+    service.metrics.webhook_events.labels(body.action if body.action in events.HANDLED_ACTIONS else "other").inc()
+    try:
+        event = events.accept(service.engine, body)
+    except events.EventError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    if event is None:
+        return WebhookResponse(status="ignored", action=body.action)
+    if service.settings.start_workers:
+        service.worker.notify(event.project_id)
+    service.metrics.queue_length.inc()
+    return WebhookResponse(status="queued", action=body.action, event_id=event.id)
+
+
+@router.get("/versions", response_model=VersionsResponse)
+def versions(service: ServiceDep, project: str | None = Query(default=None)) -> VersionsResponse:
+    """Model versions (oldest first) of one project, or of all projects."""
+    with session_scope(service.engine) as session:
+        if project is not None:
+            try:
+                project_id = int(project.split(".", 1)[0])
+            except ValueError as exc:
+                raise HTTPException(status_code=422, detail=f"project {project!r} is not an id") from exc
+            row = crud.get_project(session=session, project_id=project_id)
+            if row is None:
+                raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
+            rows = crud.list_model_versions(session=session, project_id=project_id)
+            current = row.model_version or None
+        else:
+            rows = [v for p in crud.list_projects(session=session)
+                    for v in crud.list_model_versions(session=session, project_id=p.id)]
+            current = None
+    return VersionsResponse(versions=[v.version for v in rows if v.status == "ready"], model_version=current)

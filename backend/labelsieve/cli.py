@@ -1,0 +1,60 @@
+"""The ``labelsieve`` command: serve, strategies (and loop, simulate, report as they land)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Active-learning ML backend for Label Studio.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default LABELSIEVE_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default LABELSIEVE_PORT or 9090)."),
+    data_dir: Path = typer.Option(None, help="Where the SQLite database and models live (default ./data)."),
+    log_level: str = typer.Option(None, help="Logging level."),
+) -> None:
+    """Run the ML backend that Label Studio connects to."""
+    import uvicorn
+
+    from labelsieve.api.app import create_app
+    from labelsieve.settings import Settings
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir, "log_level": log_level}.items()
+                 if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console.print(f"labelsieve serving on http://{settings.host}:{settings.port} "
+                  f"(database {settings.db_url.split('@')[-1]})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def strategies(as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table.")) -> None:
+    """List installed query strategies with their package, version and parameters."""
+    from labelsieve.registry import Registry
+
+    rows = Registry("strategies").describe()
+    if as_json:
+        typer.echo(json.dumps([{k: r.get(k) for k in ("name", "package", "version", "params", "error")
+                                if k in r} for r in rows], indent=2))
+        return
+    table = Table(title="labelsieve query strategies")
+    for column in ("name", "package", "version", "category", "params"):
+        table.add_column(column)
+    for r in rows:
+        params = r.get("error") or ", ".join(f"{k}={v!r}" for k, v in r.get("params", {}).items())
+        table.add_row(r["name"], r["package"], r["version"], str(r.get("category", "")), params)
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,202 @@
+"""Image classification with torch: a small CNN from scratch, or a torchvision backbone
+(optionally pretrained from a local weights file) with a fresh linear head.
+
+Weights are saved as safetensors plus a JSON config. ``predict_proba_samples`` runs Monte-Carlo
+dropout passes (BALD). All randomness comes from ``random_state``; the global torch RNG is not
+touched (``torch.random.fork_rng``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from labelsieve.learners.base import BaseLearner, check_training_labels
+from labelsieve.learners.networks import ImageNet, build_network
+from labelsieve.storage.artifacts import read_json, write_json
+
+
+def to_pil(item: Any) -> Image.Image:
+    if isinstance(item, Image.Image):
+        return item
+    array = np.asarray(item)
+    if array.dtype != np.uint8:
+        top = float(array.max()) if array.size else 1.0
+        array = np.clip(array / (top if top > 0 else 1.0) * 255.0, 0, 255).astype(np.uint8)
+    return Image.fromarray(array)
+
+
+def images_to_tensor(images: Sequence[Any], size: int) -> torch.Tensor:
+    """Resize to ``size``×``size`` RGB and stack as float32 in [0, 1], shape (n, 3, size, size)."""
+    out = np.empty((len(images), size, size, 3), dtype=np.uint8)
+    for i, item in enumerate(images):
+        pil = to_pil(item).convert("RGB")
+        if pil.size != (size, size):
+            pil = pil.resize((size, size), Image.Resampling.BILINEAR)
+        out[i] = np.asarray(pil)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class ImageLearner(BaseLearner):
+    input_kind: ClassVar[str] = "image"
+    supports_mc_dropout: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        arch: str = "small",
+        backbone_weights: str | None = None,
+        image_size: int = 32,
+        epochs: int = 30,
+        batch_size: int = 32,
+        lr: float = 2e-3,
+        weight_decay: float = 5e-4,
+        dropout: float = 0.25,
+        augment: str | None = "light",
+        random_state: int = 0,
+    ) -> None:
+        self.arch = arch
+        self.backbone_weights = backbone_weights
+        self.image_size = image_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.augment = augment
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        mean = torch.as_tensor(self.mean_).view(1, 3, 1, 1)
+        std = torch.as_tensor(self.std_).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+    def _augmenter(self) -> Any:
+        if not self.augment or self.augment == "none":
+            return None
+        if self.augment == "light":
+            from torchvision.transforms import v2
+
+            return v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))
+        raise ValueError(f"unknown augment {self.augment!r}; use 'light' or None")
+
+    def _forward_batches(self, X: Sequence[Any], *, train_mode: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        self.check_fitted()
+        net = self.net_
+        net.train(False)
+        if train_mode:  # MC dropout: dropout on, batch-norm statistics frozen
+            for module in net.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.train(True)
+        logits_parts, embed_parts = [], []
+        with torch.no_grad():
+            for start in range(0, len(X), 256):
+                batch = self._normalise(images_to_tensor(X[start:start + 256], self.image_size))
+                logits, embedding = net(batch)
+                logits_parts.append(logits.double())
+                embed_parts.append(embedding.float())
+        net.train(False)
+        logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0, len(self.classes_))
+        embeds = torch.cat(embed_parts) if embed_parts else torch.zeros(0, 1)
+        return torch.softmax(logits, dim=1).numpy(), embeds.numpy()
+
+    # ---------------------------------------------------------------------- fit
+    def fit(
+        self,
+        X: Sequence[Any],
+        y: Sequence[str],
+        *,
+        sample_weight: np.ndarray | None = None,
+        unlabeled: Sequence[Any] | None = None,
+    ) -> Self:
+        classes = check_training_labels(y)
+        index = {label: i for i, label in enumerate(classes)}
+        targets = torch.tensor([index[label] for label in y], dtype=torch.long)
+        images = images_to_tensor(X, self.image_size)
+        weights = torch.ones(len(y)) if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+        if self.backbone_weights:
+            self.mean_ = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+            self.std_ = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+        else:
+            self.mean_ = images.mean(dim=(0, 2, 3)).numpy().astype(np.float32)
+            self.std_ = images.std(dim=(0, 2, 3)).clamp_min(1e-3).numpy().astype(np.float32)
+        augmenter = self._augmenter()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.random_state)
+            net = build_network(self.arch, len(classes), dropout=self.dropout, backbone_weights=self.backbone_weights)
+            generator = torch.Generator().manual_seed(self.random_state)
+            optimiser = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            steps_per_epoch = max(1, -(-len(y) // self.batch_size))
+            schedule = torch.optim.lr_scheduler.OneCycleLR(
+                optimiser, max_lr=self.lr, total_steps=self.epochs * steps_per_epoch
+            )
+            net.train(True)
+            for _epoch in range(self.epochs):
+                order = torch.randperm(len(y), generator=generator)
+                for start in range(0, len(y), self.batch_size):
+                    idx = order[start:start + self.batch_size]
+                    if len(idx) < 2 and len(y) > 1:
+                        continue  # batch-norm needs two samples
+                    batch = images[idx]
+                    if augmenter is not None:
+                        batch = torch.stack([augmenter(img) for img in batch])
+                    logits, _ = net(self._normalise(batch))
+                    loss = (F.cross_entropy(logits, targets[idx], reduction="none") * weights[idx]).sum()
+                    loss = loss / weights[idx].sum().clamp_min(1e-8)
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    schedule.step()
+            net.train(False)
+        self.net_: ImageNet = net
+        self.classes_ = classes
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
+        return self._forward_batches(X)[0]
+
+    def embed(self, X: Sequence[Any]) -> np.ndarray:
+        return self._forward_batches(X)[1]
+
+    def infer(self, X: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        return self._forward_batches(X)
+
+    def predict_proba_samples(self, X: Sequence[Any], n_samples: int, seed: int) -> np.ndarray:
+        """Monte-Carlo dropout: ``(n_samples, n, n_classes)`` stochastic forward passes."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return np.stack([self._forward_batches(X, train_mode=True)[0] for _ in range(n_samples)])
+
+    # -------------------------------------------------------------- persistence
+    def save(self, directory: Path) -> None:
+        self.check_fitted()
+        state = {key: value.detach().contiguous() for key, value in self.net_.state_dict().items()}
+        save_file(state, str(directory / "image.safetensors"))
+        write_json(directory / "image.json", {
+            "classes": self.classes_, "params": self.get_params(),
+            "mean": self.mean_.tolist(), "std": self.std_.tolist(),
+        })
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        meta = read_json(directory / "image.json")
+        params = dict(meta["params"])
+        learner = cls(**params)
+        learner.classes_ = list(meta["classes"])
+        learner.mean_ = np.array(meta["mean"], dtype=np.float32)
+        learner.std_ = np.array(meta["std"], dtype=np.float32)
+        # The saved state dict already holds the backbone weights: do not re-read the original file.
+        net = build_network(learner.arch, len(learner.classes_), dropout=learner.dropout, backbone_weights=None)
+        net.load_state_dict(load_file(str(directory / "image.safetensors")))
+        net.train(False)
+        learner.net_ = net
+        return learner

@@ -1,0 +1,138 @@
+"""Text classification: TF-IDF + logistic regression, or sentence embeddings from a local model.
+
+``embed`` returns a dense L2-normalised vector per text: a truncated SVD of the TF-IDF matrix
+(fitted on the labelled and, when given, the unlabelled texts), or the sentence embedding when
+``embedding_model`` points at a locally installed sentence-transformers model directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from labelsieve.learners.base import BaseLearner, check_training_labels
+from labelsieve.learners.linear import LinearHead
+from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
+
+
+class TextLearner(BaseLearner):
+    input_kind: ClassVar[str] = "text"
+
+    def __init__(
+        self,
+        *,
+        C: float = 10.0,
+        ngram_max: int = 2,
+        max_features: int = 50_000,
+        svd_components: int = 64,
+        class_weight: str | None = None,
+        embedding_model: str | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.C = C
+        self.ngram_max = ngram_max
+        self.max_features = max_features
+        self.svd_components = svd_components
+        self.class_weight = class_weight
+        self.embedding_model = embedding_model
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ features
+    def _encoder(self) -> Any:
+        encoder = getattr(self, "encoder_", None)
+        if encoder is None:
+            from sentence_transformers import SentenceTransformer  # optional, local path only
+
+            path = Path(str(self.embedding_model))
+            if not path.exists():
+                raise FileNotFoundError(f"embedding_model {path} does not exist (only local paths are loaded)")
+            encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            self.encoder_ = encoder
+        return encoder
+
+    def _features(self, texts: Sequence[str]) -> Any:
+        texts = [str(t) for t in texts]
+        if self.embedding_model:
+            vectors = self._encoder().encode(texts, batch_size=64, show_progress_bar=False)
+            return normalize(np.asarray(vectors, dtype=np.float32))
+        return self.vectorizer_.transform(texts)
+
+    # ---------------------------------------------------------------------- fit
+    def fit(
+        self,
+        X: Sequence[Any],
+        y: Sequence[str],
+        *,
+        sample_weight: np.ndarray | None = None,
+        unlabeled: Sequence[Any] | None = None,
+    ) -> Self:
+        classes = check_training_labels(y)
+        texts = [str(t) for t in X]
+        corpus = texts + [str(t) for t in (unlabeled or [])]
+        if not self.embedding_model:
+            self.vectorizer_ = TfidfVectorizer(
+                ngram_range=(1, self.ngram_max), sublinear_tf=True, max_features=self.max_features
+            ).fit(corpus)
+            tfidf = self.vectorizer_.transform(corpus)
+            n_comp = max(1, min(self.svd_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1))
+            self.svd_ = TruncatedSVD(n_components=n_comp, random_state=self.random_state).fit(tfidf)
+        features = self._features(texts)
+        index = {label: i for i, label in enumerate(classes)}
+        y_index = np.array([index[label] for label in y])
+        self.head_ = LinearHead.fit(
+            features, y_index, len(classes), C=self.C, class_weight=self.class_weight,
+            sample_weight=sample_weight, max_iter=2000, random_state=self.random_state,
+        )
+        self.classes_ = classes
+        return self
+
+    def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
+        self.check_fitted()
+        if len(X) == 0:
+            return np.zeros((0, len(self.classes_)))
+        return self.head_.predict_proba(self._features(X))
+
+    def embed(self, X: Sequence[Any]) -> np.ndarray:
+        self.check_fitted()
+        if len(X) == 0:
+            return np.zeros((0, 1), dtype=np.float32)
+        features = self._features(X)
+        if self.embedding_model:
+            return np.asarray(features, dtype=np.float32)
+        return normalize(self.svd_.transform(features)).astype(np.float32)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, directory: Path) -> None:
+        self.check_fitted()
+        arrays = {"coef": self.head_.coef, "intercept": self.head_.intercept}
+        meta: dict[str, Any] = {"classes": self.classes_, "params": self.get_params()}
+        if not self.embedding_model:
+            arrays["idf"] = self.vectorizer_.idf_.astype(np.float64)
+            arrays["svd_components"] = self.svd_.components_.astype(np.float32)
+            meta["vocabulary"] = {term: int(i) for term, i in self.vectorizer_.vocabulary_.items()}
+        write_arrays(directory / "text.safetensors", arrays)
+        write_json(directory / "text.json", meta)
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        meta = read_json(directory / "text.json")
+        arrays = read_arrays(directory / "text.safetensors")
+        learner = cls(**meta["params"])
+        learner.classes_ = list(meta["classes"])
+        learner.head_ = LinearHead(coef=arrays["coef"], intercept=arrays["intercept"])
+        if not learner.embedding_model:
+            vectorizer = TfidfVectorizer(
+                ngram_range=(1, learner.ngram_max), sublinear_tf=True, vocabulary=meta["vocabulary"]
+            )
+            vectorizer.idf_ = arrays["idf"]
+            learner.vectorizer_ = vectorizer
+            svd = TruncatedSVD(n_components=arrays["svd_components"].shape[0])
+            svd.components_ = arrays["svd_components"]
+            learner.svd_ = svd
+        return learner

@@ -1,0 +1,47 @@
+"""Prometheus metrics, one registry per app (no process-global collectors)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+TRAIN_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "labelsieve_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "labelsieve_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.webhook_events = Counter(
+            "labelsieve_webhook_events_total", "Webhook events received", ["action"], registry=r
+        )
+        self.retrains = Counter("labelsieve_retrains_total", "Retrains", ["project", "status"], registry=r)
+        self.retrain_duration = Histogram(
+            "labelsieve_retrain_duration_seconds", "Retrain wall time (fit + rank)", ["project"],
+            buckets=TRAIN_BUCKETS, registry=r,
+        )
+        self.queue_length = Gauge(
+            "labelsieve_queue_length", "Webhook events stored but not applied yet", registry=r
+        )
+        self.failures = Counter("labelsieve_failures_total", "Failures by kind", ["kind"], registry=r)
+        self.predictions = Counter("labelsieve_predictions_total", "Task predictions served", registry=r)
+        self.model_version = Gauge(
+            "labelsieve_model_version_number", "Serving model version number", ["project"], registry=r
+        )
+        self.labeled = Gauge("labelsieve_labeled_tasks", "Labelled tasks used for training", ["project"], registry=r)
+        self.class_count = Gauge(
+            "labelsieve_class_count", "Labelled examples per class", ["project", "label"], registry=r
+        )
+        self.imbalance_ratio = Gauge(
+            "labelsieve_imbalance_ratio", "Largest / smallest class count", ["project"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

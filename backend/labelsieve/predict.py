@@ -1,0 +1,79 @@
+"""Answer Label Studio's ``/predict``: exactly one result per task, in request order.
+
+Tasks ranked by the last query round get their stored prediction and rank-encoded score (lower =
+label sooner). Tasks not ranked yet (new since the last round, or already labelled) are
+predicted now and get ``score = confidence`` of the top class, Label Studio's native meaning.
+A task whose input cannot be loaded gets an empty result; the rest of the batch is unaffected.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from labelsieve.api.schemas import ChoiceValue, LSTask, ResultRegion, TaskPrediction
+from labelsieve.labelconfig import LabelConfig
+from labelsieve.loop import ActiveLearningLoop, UnknownProjectError
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+def _result(config: LabelConfig, labels: list[str], confidence: float | None) -> list[ResultRegion]:
+    return [ResultRegion(from_name=config.from_name, to_name=config.to_name, type="choices",
+                         value=ChoiceValue(choices=labels), score=confidence)]
+
+
+def predict_tasks(
+    loop: ActiveLearningLoop, *, project_id: int | None, label_config: str | None, tasks: list[LSTask]
+) -> tuple[list[TaskPrediction], str]:
+    if project_id is None:
+        raise UnknownProjectError("the request names no project (send 'project' or tasks with 'project')")
+    with session_scope(loop.engine) as session:
+        project = crud.get_project(session=session, project_id=project_id)
+    if project is None or not project.label_config:
+        if not label_config:
+            raise UnknownProjectError(f"project {project_id} is not set up with this backend (POST /setup first)")
+        loop.setup_project(project_id=project_id, label_config=label_config)
+        project = loop.project(project_id)
+    with session_scope(loop.engine) as session:
+        crud.upsert_tasks(session=session, project_id=project_id,
+                          tasks=[{"id": t.id, "data": t.data} for t in tasks])
+    config = loop.config_of(project)
+    serving = loop.serving_model(project)
+    if serving is None:
+        version = loop.untrained_version(project_id)
+        return [TaskPrediction(model_version=version, result=[]) for _ in tasks], version
+
+    version, learner = serving
+    with session_scope(loop.engine) as session:
+        stored = crud.get_predictions(session=session, model_version=version, task_ids=[t.id for t in tasks])
+    results: list[TaskPrediction | None] = [None] * len(tasks)
+    missing: list[int] = []
+    for position, task in enumerate(tasks):
+        row = stored.get(task.id)
+        if row is None:
+            missing.append(position)
+        else:
+            results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
+                                               result=_result(config, list(row.labels), row.confidence))
+    if missing:
+        loader = loop.input_loader(project, learner.input_kind)
+        loaded = loader.load([tasks[i].data for i in missing])
+        if loaded.errors:
+            loop.metrics.failures.labels("media").inc(len(loaded.errors))
+            for pos, error in loaded.errors.items():
+                log.warning("task %s: no prediction: %s", tasks[missing[pos]].id, error)
+        if loaded.inputs:
+            probas = learner.predict_proba(loaded.inputs)
+            top = np.argmax(probas, axis=1)
+            for k, pos in enumerate(loaded.positions):
+                confidence = float(probas[k, top[k]])
+                label = learner.classes_[int(top[k])]
+                results[missing[pos]] = TaskPrediction(model_version=version, score=confidence,
+                                                       result=_result(config, [label], confidence))
+    final = [r if r is not None else TaskPrediction(model_version=version, result=[]) for r in results]
+    loop.metrics.predictions.inc(len(final))
+    return final, version

@@ -1,0 +1,94 @@
+"""Rank the unlabeled pool with the project's strategy and build the prediction rows.
+
+Label Studio serves the lowest prediction ``score`` first, so rank ``r`` (0 = label first) of a
+pool of ``n`` becomes ``score = (r + 1) / (n + 1)``: strictly increasing, inside (0, 1).
+The strategy's own utility (higher = sooner) is kept beside it for reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from labelsieve.inputs import InputLoader
+from labelsieve.project_settings import ProjectSettings
+from labelsieve.registry import Registries
+from labelsieve.storage.models import QueryRound, Task
+from labelsieve.strategies.base import PoolContext, full_ranking
+
+log = logging.getLogger(__name__)
+FALLBACK_STRATEGY = "least_confidence"
+
+
+def rank_scores(n: int) -> np.ndarray:
+    return (np.arange(n, dtype=np.float64) + 1.0) / (n + 1.0)
+
+
+def build_context(
+    *, learner: Any, pool_inputs: Sequence[Any], labeled_inputs: Sequence[Any], labeled_y: Sequence[str],
+    pool_ids: np.ndarray, seed: int, probas: np.ndarray | None = None, embeddings: np.ndarray | None = None,
+) -> PoolContext:
+    classes = tuple(learner.classes_) if learner is not None else tuple(sorted(set(labeled_y)))
+    index = {label: i for i, label in enumerate(classes)}
+    return PoolContext(
+        pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
+        labeled_y=np.array([index.get(label, -1) for label in labeled_y], dtype=np.int64),
+        classes=classes, ids=pool_ids, pool_probas=probas, pool_embeddings=embeddings,
+    )
+
+
+def rank_pool(
+    *, project_id: int, version: str, learner: Any, pool: list[Task], labeled_inputs: Sequence[Any],
+    labeled_y: Sequence[str], loader: InputLoader, settings: ProjectSettings, registries: Registries, seed: int,
+) -> tuple[QueryRound, list[dict[str, Any]]]:
+    """Score every loadable pool task; return the query round and one prediction row per task."""
+    loaded = loader.load([task.data for task in pool])
+    pool_ids = np.array([pool[i].id for i in loaded.positions], dtype=np.int64)
+    if len(loaded.inputs):
+        probas, embeddings = learner.infer(loaded.inputs)
+    else:
+        probas, embeddings = np.zeros((0, len(learner.classes_))), None
+    started = time.perf_counter()
+    strategy_name, params = settings.strategy, settings.strategy_params
+    try:
+        strategy = registries.strategies.create(strategy_name, params)
+        ctx = build_context(learner=learner, pool_inputs=loaded.inputs, labeled_inputs=labeled_inputs,
+                            labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
+                            embeddings=embeddings)
+        order, utility = full_ranking(strategy, ctx, settings.batch_size)
+    except Exception as exc:  # noqa: BLE001 - a broken strategy must not block the new model
+        log.exception("strategy %r failed on project %s; ranking by %s", strategy_name, project_id,
+                      FALLBACK_STRATEGY)
+        strategy_name, params = f"{FALLBACK_STRATEGY} (fallback: {type(exc).__name__})", {}
+        strategy = registries.strategies.create(FALLBACK_STRATEGY, {})
+        ctx = build_context(learner=learner, pool_inputs=loaded.inputs, labeled_inputs=labeled_inputs,
+                            labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
+                            embeddings=embeddings)
+        order, utility = full_ranking(strategy, ctx, settings.batch_size)
+    select_seconds = time.perf_counter() - started
+
+    n = len(order)
+    scores = np.empty(n)
+    scores[order] = rank_scores(n)
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = np.arange(n)
+    top = probas.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
+    rows = [
+        {
+            "project_id": project_id, "task_id": int(pool_ids[i]), "model_version": version,
+            "labels": [learner.classes_[int(top[i])]], "confidence": float(probas[i, top[i]]),
+            "score": float(scores[i]), "rank": int(ranks[i]),
+            "utility": float(utility[i]) if np.isfinite(utility[i]) else None,
+        }
+        for i in range(n)
+    ]
+    round_row = QueryRound(
+        project_id=project_id, model_version=version, strategy=strategy_name, strategy_params=dict(params),
+        seed=seed, n_pool=n, n_labeled=len(labeled_y),
+        batch=[int(pool_ids[i]) for i in order[: settings.batch_size]], select_seconds=select_seconds,
+    )
+    return round_row, rows

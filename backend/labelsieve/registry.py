@@ -1,0 +1,195 @@
+"""Entry-point registry for strategies, learners, augmenters and synthesizers.
+
+Finding reads distribution metadata only (nothing is imported); loading is lazy and per name.
+A plugin that fails to import is reported as :class:`PluginLoadError` naming its distribution,
+and never takes the caller down: listings show it with its error instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+GROUPS = {
+    "strategies": "labelsieve.strategies",
+    "learners": "labelsieve.learners",
+    "augmenters": "labelsieve.augmenters",
+    "synthesizers": "labelsieve.synthesizers",
+}
+
+
+class UnknownPluginError(KeyError):
+    """No plugin of that name in the group. The message lists the available names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class PluginLoadError(RuntimeError):
+    """A plugin was found but importing it failed."""
+
+    def __init__(self, name: str, package: str, error: BaseException):
+        super().__init__(f"plugin {name!r} from package {package!r} failed to load: "
+                         f"{type(error).__name__}: {error}")
+        self.name = name
+        self.package = package
+        self.error = error
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    group: str
+    package: str
+    version: str
+    value: str  # "module:attr"
+
+    @classmethod
+    def from_entry_point(cls, ep: EntryPoint) -> PluginInfo:
+        dist = ep.dist
+        return cls(
+            name=ep.name,
+            group=ep.group,
+            package=dist.metadata["Name"] if dist is not None else "unknown",
+            version=dist.version if dist is not None else "unknown",
+            value=ep.value,
+        )
+
+
+class Registry:
+    """Plugins of one entry-point group, e.g. ``Registry("strategies")``."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in GROUPS:
+            raise ValueError(f"unknown plugin kind {kind!r}; kinds: {sorted(GROUPS)}")
+        self.kind = kind
+        self.group = GROUPS[kind]
+        self._lock = threading.Lock()
+        self._found: dict[str, tuple[PluginInfo, EntryPoint | None]] | None = None
+        self._loaded: dict[str, Any] = {}
+        self._local: dict[str, tuple[PluginInfo, Any]] = {}
+
+    # ------------------------------------------------------------------ finding
+    def _find(self) -> dict[str, tuple[PluginInfo, EntryPoint | None]]:
+        with self._lock:
+            if self._found is None:
+                found: dict[str, tuple[PluginInfo, EntryPoint | None]] = {}
+                for ep in entry_points(group=self.group):
+                    found.setdefault(ep.name, (PluginInfo.from_entry_point(ep), ep))
+                self._found = found
+            return self._found
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._found = None
+            self._loaded.clear()
+
+    def names(self) -> list[str]:
+        return sorted(set(self._find()) | set(self._local))
+
+    def info(self, name: str) -> PluginInfo:
+        if name in self._local:
+            return self._local[name][0]
+        found = self._find()
+        if name not in found:
+            raise self._unknown(name)
+        return found[name][0]
+
+    def _unknown(self, name: str) -> UnknownPluginError:
+        available = ", ".join(self.names()) or "(none installed)"
+        singular = self.kind.rstrip("s")
+        return UnknownPluginError(f"unknown {singular} {name!r}; available: {available}")
+
+    # ------------------------------------------------------------------ loading
+    def register(self, name: str, obj: Any, *, package: str = "local", version: str = "0") -> None:
+        """Register an object directly (tests, notebooks); shadows an entry point of that name."""
+        info = PluginInfo(name=name, group=self.group, package=package, version=version, value=repr(obj))
+        self._local[name] = (info, obj)
+
+    def unregister(self, name: str) -> None:
+        self._local.pop(name, None)
+
+    def load(self, name: str) -> Any:
+        if name in self._local:
+            return self._local[name][1]
+        if name in self._loaded:
+            return self._loaded[name]
+        found = self._find()
+        if name not in found:
+            raise self._unknown(name)
+        info, ep = found[name]
+        assert ep is not None
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plugin must not take the host down
+            raise PluginLoadError(name, info.package, exc) from exc
+        self._loaded[name] = obj
+        return obj
+
+    def create(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Instantiate plugin ``name`` with keyword ``params``; bad params raise ValueError."""
+        cls = self.load(name)
+        try:
+            return cls(**(params or {}))
+        except TypeError as exc:
+            raise ValueError(f"bad parameters for {self.kind.rstrip('s')} {name!r}: {exc}") from exc
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One dict per plugin: name, package, version, params (or error when it fails to load)."""
+        out: list[dict[str, Any]] = []
+        for name in self.names():
+            info = self.info(name)
+            entry: dict[str, Any] = {"name": name, "package": info.package, "version": info.version}
+            try:
+                obj = self.load(name)
+                entry["params"] = _jsonable(_param_defaults(obj))
+                doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+                entry["summary"] = doc[0] if doc else ""
+                for attr in ("category", "batch_aware", "needs_model"):
+                    if hasattr(obj, attr):
+                        entry[attr] = getattr(obj, attr)
+            except PluginLoadError as exc:
+                entry["params"] = {}
+                entry["error"] = str(exc)
+            out.append(entry)
+        return out
+
+
+def _param_defaults(obj: Any) -> dict[str, Any]:
+    if hasattr(obj, "param_defaults"):
+        return dict(obj.param_defaults())
+    import inspect
+
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {
+        p.name: (None if p.default is inspect.Parameter.empty else p.default)
+        for p in params
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None or isinstance(value, str | int | float | bool):
+            out[key] = value
+        elif isinstance(value, list | tuple):
+            out[key] = [v if isinstance(v, str | int | float | bool) or v is None else repr(v) for v in value]
+        else:
+            out[key] = repr(value)
+    return out
+
+
+class Registries:
+    """The four registries of one app / CLI invocation."""
+
+    def __init__(self) -> None:
+        self.strategies = Registry("strategies")
+        self.learners = Registry("learners")
+        self.augmenters = Registry("augmenters")
+        self.synthesizers = Registry("synthesizers")

@@ -1,0 +1,82 @@
+"""The service container: everything one app (or one CLI run) needs, built from Settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from labelsieve.events import Puller
+from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.loop import ActiveLearningLoop
+from labelsieve.metrics import Metrics
+from labelsieve.registry import Registries
+from labelsieve.settings import Settings
+from labelsieve.storage import crud
+from labelsieve.storage.artifacts import ArtifactStore
+from labelsieve.storage.db import make_engine, session_scope
+from labelsieve.worker import TrainingWorker
+
+log = logging.getLogger(__name__)
+
+
+def configure_torch_threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(max(1, n))
+    torch.set_flush_denormal(True)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    registries: Registries
+    metrics: Metrics
+    artifacts: ArtifactStore
+    loop: ActiveLearningLoop
+    worker: TrainingWorker
+
+    def label_studio_client(self, project_id: int) -> LabelStudioClient | None:
+        url, key = self.settings.label_studio_url, self.settings.label_studio_api_key
+        if not (url and key):
+            with session_scope(self.engine) as session:
+                project = crud.get_project(session=session, project_id=project_id)
+            if project is not None:
+                url, key = url or project.ls_hostname or None, key or project.ls_access_token or None
+        return LabelStudioClient(url, key) if url and key else None
+
+    def puller(self, project_id: int) -> Puller | None:
+        client = self.label_studio_client(project_id)
+        return client.export_tasks if client is not None else None
+
+    def start(self) -> None:
+        removed = self.artifacts.remove_orphans()
+        if removed:
+            log.warning("removed %d half-written model directories left by a crash", removed)
+        if self.settings.start_workers:
+            resumed = self.worker.recover()
+            if resumed:
+                log.info("resuming queued work of projects %s", resumed)
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.engine.dispose()
+
+
+def build_service(settings: Settings) -> Service:
+    configure_torch_threads(settings.torch_threads)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    registries = Registries()
+    metrics = Metrics()
+    artifacts = ArtifactStore(settings.models_path)
+    loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
+                              metrics=metrics)
+    worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds)
+    service = Service(settings=settings, engine=engine, registries=registries, metrics=metrics,
+                      artifacts=artifacts, loop=loop, worker=worker)
+    worker.puller_factory = service.puller
+    return service

@@ -1,0 +1,301 @@
+"""Keyword-only storage functions. Callers own the session; these functions never commit
+except where the name says so (``*_commit``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, update
+from sqlmodel import Session, col, select
+
+from labelsieve.labelconfig import LabelConfig, labels_from_result
+from labelsieve.storage.models import (
+    Annotation,
+    ModelVersion,
+    Prediction,
+    Project,
+    QueryRound,
+    Task,
+    WebhookEvent,
+    utcnow,
+)
+
+# --------------------------------------------------------------------------------- projects
+
+
+def get_project(*, session: Session, project_id: int) -> Project | None:
+    return session.get(Project, project_id)
+
+
+def upsert_project(
+    *,
+    session: Session,
+    project_id: int,
+    label_config: str | None = None,
+    title: str | None = None,
+    settings: dict[str, Any] | None = None,
+    hostname: str | None = None,
+    access_token: str | None = None,
+) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        project = Project(id=project_id)
+    if label_config is not None:
+        project.label_config = label_config
+    if title is not None:
+        project.title = title
+    if settings is not None:
+        project.settings = dict(settings)
+    if hostname:
+        project.ls_hostname = hostname
+    if access_token:
+        project.ls_access_token = access_token
+    project.updated_at = utcnow()
+    session.add(project)
+    session.flush()
+    return project
+
+
+def list_projects(*, session: Session) -> list[Project]:
+    return list(session.exec(select(Project).order_by(col(Project.id))))
+
+
+# ------------------------------------------------------------------------------------ tasks
+
+
+def upsert_tasks(*, session: Session, project_id: int, tasks: Iterable[dict[str, Any]]) -> int:
+    """Insert or update tasks given as Label Studio task dicts (``id`` and ``data``)."""
+    count = 0
+    for task in tasks:
+        task_id = int(task["id"])
+        row = session.get(Task, task_id)
+        data = dict(task.get("data") or {})
+        if row is None:
+            session.add(Task(id=task_id, project_id=project_id, data=data))
+        elif data and row.data != data:
+            row.data = data
+            row.updated_at = utcnow()
+            session.add(row)
+        count += 1
+    session.flush()
+    return count
+
+
+def get_tasks(*, session: Session, task_ids: Sequence[int]) -> dict[int, Task]:
+    if not task_ids:
+        return {}
+    rows = session.exec(select(Task).where(col(Task.id).in_(list(task_ids))))
+    return {row.id: row for row in rows}
+
+
+def count_tasks(*, session: Session, project_id: int) -> int:
+    return int(session.exec(select(func.count()).select_from(Task).where(Task.project_id == project_id)).one())
+
+
+# ------------------------------------------------------------------------------ annotations
+
+
+def upsert_annotation(
+    *, session: Session, project_id: int, annotation: dict[str, Any], config: LabelConfig | None
+) -> Annotation:
+    """Store one Label Studio annotation dict (``id``, ``task``, ``result``, ...)."""
+    ann_id = int(annotation["id"])
+    task_field = annotation.get("task")
+    task_id = int(task_field["id"] if isinstance(task_field, dict) else task_field)  # type: ignore[index]
+    result = list(annotation.get("result") or [])
+    completed_by = annotation.get("completed_by")
+    if isinstance(completed_by, dict):
+        completed_by = completed_by.get("id")
+    row = session.get(Annotation, ann_id)
+    if row is None:
+        row = Annotation(id=ann_id, project_id=project_id, task_id=task_id)
+    row.task_id = task_id
+    row.result = result
+    row.labels = labels_from_result(result, config) if config else []
+    row.annotator = int(completed_by) if completed_by is not None else None
+    lead_time = annotation.get("lead_time")
+    row.lead_time = float(lead_time) if lead_time is not None else None
+    row.was_cancelled = bool(annotation.get("was_cancelled", False))
+    row.ground_truth = bool(annotation.get("ground_truth", False))
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_annotations(*, session: Session, annotation_ids: Sequence[int]) -> int:
+    if not annotation_ids:
+        return 0
+    result = session.execute(delete(Annotation).where(col(Annotation.id).in_(list(annotation_ids))))
+    return int(result.rowcount or 0)
+
+
+def list_annotations(*, session: Session, project_id: int) -> list[Annotation]:
+    stmt = select(Annotation).where(Annotation.project_id == project_id).order_by(col(Annotation.id))
+    return list(session.exec(stmt))
+
+
+def count_annotations(*, session: Session, project_id: int | None = None) -> int:
+    stmt = select(func.count()).select_from(Annotation)
+    if project_id is not None:
+        stmt = stmt.where(Annotation.project_id == project_id)
+    return int(session.exec(stmt).one())
+
+
+def labeled_examples(*, session: Session, project_id: int) -> list[tuple[Task, Annotation]]:
+    """One (task, annotation) per labelled task: the newest usable annotation wins.
+
+    Cancelled (skipped) annotations and annotations without any of our choices are ignored;
+    a ground-truth annotation beats any other on the same task.
+    """
+    best: dict[int, Annotation] = {}
+    for ann in list_annotations(session=session, project_id=project_id):
+        if ann.was_cancelled or not ann.labels:
+            continue
+        current = best.get(ann.task_id)
+        if current is None or (ann.ground_truth, ann.updated_at, ann.id) >= (
+            current.ground_truth, current.updated_at, current.id
+        ):
+            best[ann.task_id] = ann
+    tasks = get_tasks(session=session, task_ids=list(best))
+    return [(tasks[tid], best[tid]) for tid in sorted(best) if tid in tasks]
+
+
+def pool_tasks(*, session: Session, project_id: int) -> list[Task]:
+    """Tasks with no usable annotation (what the query strategy ranks)."""
+    labeled = select(Annotation.task_id).where(
+        Annotation.project_id == project_id, col(Annotation.was_cancelled).is_(False)
+    )
+    stmt = (
+        select(Task)
+        .where(Task.project_id == project_id, col(Task.id).not_in(labeled))
+        .order_by(col(Task.id))
+    )
+    return list(session.exec(stmt))
+
+
+# ---------------------------------------------------------------------------- model versions
+
+
+def next_version_number(*, session: Session, project_id: int) -> int:
+    stmt = select(func.max(ModelVersion.number)).where(ModelVersion.project_id == project_id)
+    current = session.exec(stmt).one()
+    return int(current or 0) + 1
+
+
+def add_model_version(*, session: Session, row: ModelVersion) -> ModelVersion:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_ready_version(*, session: Session, project_id: int) -> ModelVersion | None:
+    stmt = (
+        select(ModelVersion)
+        .where(ModelVersion.project_id == project_id, ModelVersion.status == "ready")
+        .order_by(col(ModelVersion.number).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
+def list_model_versions(*, session: Session, project_id: int) -> list[ModelVersion]:
+    stmt = select(ModelVersion).where(ModelVersion.project_id == project_id).order_by(
+        col(ModelVersion.number)
+    )
+    return list(session.exec(stmt))
+
+
+def set_serving_version(*, session: Session, project_id: int, version: str) -> None:
+    session.execute(
+        update(Project).where(col(Project.id) == project_id).values(model_version=version, updated_at=utcnow())
+    )
+
+
+# ------------------------------------------------------------------------------- predictions
+
+
+def save_predictions(*, session: Session, rows: Sequence[dict[str, Any]], chunk: int = 5000) -> int:
+    """Bulk insert prediction dicts (columns of :class:`Prediction`)."""
+    now = utcnow()
+    for start in range(0, len(rows), chunk):
+        part = [dict(row, created_at=now) for row in rows[start:start + chunk]]
+        session.execute(insert(Prediction), part)
+    return len(rows)
+
+
+def prune_predictions(*, session: Session, project_id: int, keep_versions: Sequence[str]) -> int:
+    stmt = delete(Prediction).where(
+        col(Prediction.project_id) == project_id, col(Prediction.model_version).not_in(list(keep_versions))
+    )
+    return int(session.execute(stmt).rowcount or 0)
+
+
+def get_predictions(
+    *, session: Session, model_version: str, task_ids: Sequence[int]
+) -> dict[int, Prediction]:
+    out: dict[int, Prediction] = {}
+    ids = list(task_ids)
+    for start in range(0, len(ids), 5000):
+        stmt = select(Prediction).where(
+            Prediction.model_version == model_version, col(Prediction.task_id).in_(ids[start:start + 5000])
+        )
+        out.update({row.task_id: row for row in session.exec(stmt)})
+    return out
+
+
+def ranked_predictions(*, session: Session, project_id: int, model_version: str) -> list[Prediction]:
+    stmt = (
+        select(Prediction)
+        .where(Prediction.project_id == project_id, Prediction.model_version == model_version)
+        .order_by(col(Prediction.score))
+    )
+    return list(session.exec(stmt))
+
+
+# ---------------------------------------------------------------------------- query rounds
+
+
+def add_query_round(*, session: Session, row: QueryRound) -> QueryRound:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_query_rounds(*, session: Session, project_id: int) -> list[QueryRound]:
+    stmt = select(QueryRound).where(QueryRound.project_id == project_id).order_by(col(QueryRound.id))
+    return list(session.exec(stmt))
+
+
+# ----------------------------------------------------------------------------------- inbox
+
+
+def add_event(*, session: Session, project_id: int, action: str, payload: dict[str, Any]) -> WebhookEvent:
+    row = WebhookEvent(project_id=project_id, action=action, payload=payload)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def pending_events(*, session: Session, project_id: int | None = None, limit: int = 500) -> list[WebhookEvent]:
+    stmt = select(WebhookEvent).where(col(WebhookEvent.processed_at).is_(None))
+    if project_id is not None:
+        stmt = stmt.where(WebhookEvent.project_id == project_id)
+    return list(session.exec(stmt.order_by(col(WebhookEvent.id)).limit(limit)))
+
+
+def count_pending_events(*, session: Session) -> int:
+    stmt = select(func.count()).select_from(WebhookEvent).where(col(WebhookEvent.processed_at).is_(None))
+    return int(session.exec(stmt).one())
+
+
+def projects_with_pending_events(*, session: Session) -> list[int]:
+    stmt = select(WebhookEvent.project_id).where(col(WebhookEvent.processed_at).is_(None)).distinct()
+    return [int(pid) for pid in session.exec(stmt)]
+
+
+def mark_event_processed(*, session: Session, event: WebhookEvent, error: str | None = None) -> None:
+    event.processed_at = utcnow()
+    event.error = error
+    session.add(event)

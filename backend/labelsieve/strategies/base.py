@@ -1,0 +1,225 @@
+"""The query-strategy contract. These docstrings are the plugin author's documentation.
+
+Write a strategy
+----------------
+Subclass :class:`QueryStrategy`, store keyword parameters in ``__init__`` (nothing else), and
+implement :meth:`QueryStrategy.score`::
+
+    class Margin(QueryStrategy):
+        '''Smallest gap between the two most probable classes first.'''
+
+        def score(self, ctx: PoolContext) -> np.ndarray:
+            top2 = np.sort(ctx.probas, axis=1)[:, -2:]
+            return -(top2[:, 1] - top2[:, 0])
+
+``score`` returns one finite float per pool item, **higher = label sooner**. Batch-aware
+strategies (core-set, BADGE, cluster-margin...) also override :meth:`QueryStrategy.select`, which
+returns the indices (into the pool) of the next ``n`` items in the order they should be labelled.
+Randomness comes only from ``ctx.rng``. Register the class under the entry-point group
+``labelsieve.strategies`` of your package and check it with
+:func:`labelsieve.testing.check_strategy`.
+
+Label Studio serves the *lowest* prediction score first; the backend maps the final ranking to
+scores itself, so strategies never think about Label Studio's direction.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class EmptyPoolError(ValueError):
+    """Raised by :meth:`QueryStrategy.select` implementations that cannot work on an empty pool."""
+
+
+class StrategyRequirementError(ValueError):
+    """The context lacks what this strategy needs (e.g. MC-dropout samples, labelled data)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PoolContext:
+    """Everything a strategy may look at, frozen; new fields only ever get defaults.
+
+    Arrays are computed lazily from ``learner`` when not given, and cached, so a strategy that
+    does not need embeddings never pays for them.
+
+    Attributes
+    ----------
+    pool:
+        The unlabelled inputs (texts, images or vectors), length ``n_pool``.
+    learner:
+        The fitted learner (``predict_proba``, ``embed``, ``classes_``), or ``None`` before the
+        first model exists (cold start: only label-free strategies can score).
+    rng:
+        The only source of randomness allowed.
+    labeled:
+        The labelled inputs, aligned with ``labeled_y``.
+    labeled_y:
+        Class indices into ``classes`` of the labelled inputs.
+    classes:
+        Class names; columns of ``probas``.
+    ids:
+        Caller's ids of the pool items (Label Studio task ids), informational.
+    """
+
+    pool: Sequence[Any]
+    learner: Any | None
+    rng: np.random.Generator
+    labeled: Sequence[Any] = ()
+    labeled_y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    classes: tuple[str, ...] = ()
+    ids: np.ndarray | None = None
+    pool_probas: np.ndarray | None = None
+    pool_embeddings: np.ndarray | None = None
+    labeled_embeddings_given: np.ndarray | None = None
+    mc_samples: int = 10
+
+    @property
+    def n_pool(self) -> int:
+        return len(self.pool) if self.pool_embeddings is None else int(self.pool_embeddings.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def require_learner(self, who: str) -> Any:
+        if self.learner is None:
+            raise StrategyRequirementError(f"{who} needs a fitted model; none is trained yet")
+        return self.learner
+
+    @cached_property
+    def probas(self) -> np.ndarray:
+        """``(n_pool, n_classes)`` class probabilities of the pool under the current model."""
+        if self.pool_probas is not None:
+            return self.pool_probas
+        learner = self.require_learner("this strategy")
+        if self.n_pool == 0:
+            return np.zeros((0, len(self.classes)))
+        return np.asarray(learner.predict_proba(self.pool), dtype=np.float64)
+
+    @cached_property
+    def embeddings(self) -> np.ndarray:
+        """``(n_pool, d)`` embeddings of the pool (the model's representation)."""
+        if self.pool_embeddings is not None:
+            return self.pool_embeddings
+        learner = self.require_learner("this strategy")
+        if self.n_pool == 0:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.asarray(learner.embed(self.pool), dtype=np.float32)
+
+    @cached_property
+    def labeled_embeddings(self) -> np.ndarray:
+        """``(n_labeled, d)`` embeddings of the labelled inputs."""
+        if self.labeled_embeddings_given is not None:
+            return self.labeled_embeddings_given
+        if len(self.labeled) == 0:
+            return np.zeros((0, self.embeddings.shape[1] if self.n_pool else 1), dtype=np.float32)
+        learner = self.require_learner("this strategy")
+        return np.asarray(learner.embed(self.labeled), dtype=np.float32)
+
+    def mc_probas(self, n_samples: int | None = None) -> np.ndarray:
+        """``(n_samples, n_pool, n_classes)`` Monte-Carlo dropout probabilities.
+
+        Raises :class:`StrategyRequirementError` when the learner has no stochastic passes.
+        """
+        learner = self.require_learner("MC dropout")
+        if not getattr(learner, "supports_mc_dropout", False):
+            raise StrategyRequirementError(
+                f"{type(learner).__name__} has no MC-dropout passes (use a torch learner)"
+            )
+        seed = int(self.rng.integers(0, 2**31 - 1))
+        return np.asarray(learner.predict_proba_samples(self.pool, n_samples or self.mc_samples, seed))
+
+
+class QueryStrategy:
+    """Base class of every strategy (see the module docstring for the contract).
+
+    Class attributes a strategy may set (shown by ``labelsieve strategies``):
+
+    - ``batch_aware``: ``select`` does more than take the top ``n`` scores;
+    - ``needs_model``: ``score`` needs a fitted learner (False for random / cold-start);
+    - ``category``: ``"uncertainty" | "diversity" | "hybrid" | "cold-start" | "value" | "baseline" | "wrapper"``.
+    """
+
+    batch_aware: ClassVar[bool] = False
+    needs_model: ClassVar[bool] = True
+    category: ClassVar[str] = "uncertainty"
+
+    def score(self, ctx: PoolContext) -> np.ndarray:
+        """One finite float per pool item; higher = label sooner."""
+        raise NotImplementedError
+
+    def select(self, ctx: PoolContext, n: int) -> np.ndarray:
+        """Indices of the next ``min(n, n_pool)`` items to label, best first.
+
+        The default takes the top ``n`` of :meth:`score`, breaking ties at random with
+        ``ctx.rng``. Batch-aware strategies override this.
+        """
+        if n <= 0 or ctx.n_pool == 0:
+            return np.zeros(0, dtype=np.int64)
+        scores = np.asarray(self.score(ctx), dtype=np.float64)
+        return top_n(scores, n, ctx.rng)
+
+    # --------------------------------------------------- scikit-learn style params
+    @classmethod
+    def param_names(cls) -> list[str]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {
+            p.name: (None if p.default is inspect.Parameter.empty else p.default)
+            for p in params
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def top_n(scores: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the ``n`` largest scores, largest first, ties broken by ``rng``."""
+    n = min(int(n), scores.shape[0])
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    tiebreak = rng.random(scores.shape[0])
+    if n < scores.shape[0] // 2:
+        candidates = np.argpartition(-scores, n - 1)[:n]
+        # widen to every item tied with the n-th score so the random tie-break is fair
+        threshold = scores[candidates].min()
+        candidates = np.flatnonzero(scores >= threshold)
+    else:
+        candidates = np.arange(scores.shape[0])
+    order = np.lexsort((-tiebreak[candidates], -scores[candidates]))
+    return candidates[order[:n]].astype(np.int64)
+
+
+def full_ranking(strategy: QueryStrategy, ctx: PoolContext, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The order to label the whole pool in, and each item's utility score.
+
+    The first ``batch_size`` come from :meth:`QueryStrategy.select` (batch-aware order); the rest
+    follow by descending :meth:`QueryStrategy.score`.
+    """
+    n_pool = ctx.n_pool
+    if n_pool == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    scores = np.asarray(strategy.score(ctx), dtype=np.float64)
+    head = np.asarray(strategy.select(ctx, min(batch_size, n_pool)), dtype=np.int64)
+    rest_mask = np.ones(n_pool, dtype=bool)
+    rest_mask[head] = False
+    rest = np.flatnonzero(rest_mask)
+    tiebreak = ctx.rng.random(rest.shape[0])
+    rest = rest[np.lexsort((-tiebreak, -scores[rest]))]
+    return np.concatenate([head, rest]), scores

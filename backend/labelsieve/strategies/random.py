@@ -1,0 +1,20 @@
+"""Random sampling: the baseline every savings figure is measured against."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelsieve.strategies.base import PoolContext, QueryStrategy
+
+
+class RandomSampling(QueryStrategy):
+    """Uniformly random order (from ``ctx.rng``); needs no model."""
+
+    needs_model = False
+    category = "baseline"
+
+    def __init__(self) -> None:
+        pass
+
+    def score(self, ctx: PoolContext) -> np.ndarray:
+        return ctx.rng.random(ctx.n_pool)
