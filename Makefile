@@ -10,7 +10,7 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
 LS_VENV := .venv-ls
 LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: run test lint install install-ls postgres demo clean
+.PHONY: run test lint install install-ls bench-venv postgres demo clean
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ $(LS_STAMP):
 
 install-ls: $(LS_STAMP)
 
+# Peer libraries for the benchmarks (scikit-activeml, small-text, modAL) beside labelsieve.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -c constraints.txt -e . scikit-activeml small-text modAL-python
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+
 postgres:
 	./scripts/ensure-postgres.sh
 
@@ -42,4 +51,4 @@ test: $(STAMP) $(LS_STAMP) postgres
 	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) $(BENCH_VENV) .pytest_cache .ruff_cache

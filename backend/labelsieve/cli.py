@@ -56,5 +56,18 @@ def strategies(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
     console.print(table)
 
 
+# Further commands live in their own modules, each with ``register(app)``; add yours here.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     app()
