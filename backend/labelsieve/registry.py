@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer"}
 GROUPS = {
     "strategies": "labelsieve.strategies",
     "learners": "labelsieve.learners",
@@ -99,7 +100,7 @@ class Registry:
 
     def _unknown(self, name: str) -> UnknownPluginError:
         available = ", ".join(self.names()) or "(none installed)"
-        singular = self.kind.rstrip("s")
+        singular = SINGULAR[self.kind]
         return UnknownPluginError(f"unknown {singular} {name!r}; available: {available}")
 
     # ------------------------------------------------------------------ loading
@@ -134,7 +135,7 @@ class Registry:
         try:
             return cls(**(params or {}))
         except TypeError as exc:
-            raise ValueError(f"bad parameters for {self.kind.rstrip('s')} {name!r}: {exc}") from exc
+            raise ValueError(f"bad parameters for {SINGULAR[self.kind]} {name!r}: {exc}") from exc
 
     def describe(self) -> list[dict[str, Any]]:
         """One dict per plugin: name, package, version, params (or error when it fails to load)."""

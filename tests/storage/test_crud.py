@@ -1,0 +1,57 @@
+"""Storage on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from labelsieve.labelconfig import parse_label_config
+from labelsieve.storage import crud
+from labelsieve.storage.db import make_engine, session_scope
+from tests.factories import TEXT_CONFIG
+
+CONFIG = parse_label_config(TEXT_CONFIG)
+
+
+def _ann(ann_id: int, task: int, label: str | None, **extra: object) -> dict:
+    result = [] if label is None else [{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                                        "value": {"choices": [label]}}]
+    return {"id": ann_id, "task": task, "result": result, "lead_time": 2.5, "completed_by": 7, **extra}
+
+
+def test_labeled_examples_pool_and_annotation_fields(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with session_scope(engine) as s:
+        crud.upsert_project(session=s, project_id=1, label_config=TEXT_CONFIG)
+        crud.upsert_tasks(session=s, project_id=1, tasks=[{"id": i, "data": {"text": f"t{i}"}} for i in range(1, 7)])
+        crud.upsert_annotation(session=s, project_id=1, annotation=_ann(10, 1, "Positive"), config=CONFIG)
+        crud.upsert_annotation(session=s, project_id=1, annotation=_ann(11, 2, "Negative"), config=CONFIG)
+        crud.upsert_annotation(session=s, project_id=1, annotation=_ann(12, 2, "Positive", ground_truth=True),
+                               config=CONFIG)
+        crud.upsert_annotation(session=s, project_id=1, annotation=_ann(13, 3, None, was_cancelled=True),
+                               config=CONFIG)
+        crud.upsert_annotation(session=s, project_id=1, annotation={**_ann(14, 4, "Negative"),
+                                                                   "task": {"id": 4}}, config=CONFIG)
+    with session_scope(engine) as s:
+        examples = crud.labeled_examples(session=s, project_id=1)
+        assert [(t.id, a.labels) for t, a in examples] == [(1, ["Positive"]), (2, ["Positive"]), (4, ["Negative"])]
+        assert examples[0][1].lead_time == 2.5 and examples[0][1].annotator == 7
+        assert [t.id for t in crud.pool_tasks(session=s, project_id=1)] == [3, 5, 6]
+        assert crud.delete_annotations(session=s, annotation_ids=[14, 999]) == 1
+    with session_scope(engine) as s:
+        assert [t.id for t in crud.pool_tasks(session=s, project_id=1)] == [3, 4, 5, 6]
+        assert crud.count_annotations(session=s, project_id=1) == 4
+    engine.dispose()
+
+
+def test_predictions_are_stored_in_bulk_and_pruned_by_version(database_url: str) -> None:
+    engine = make_engine(database_url)
+    rows = [{"project_id": 1, "task_id": i, "model_version": v, "labels": ["Positive"], "confidence": 0.9,
+             "score": (i + 1) / 1001, "rank": i, "utility": 0.1} for v in ("v1", "v2") for i in range(1000)]
+    with session_scope(engine) as s:
+        crud.save_predictions(session=s, rows=rows)
+    with session_scope(engine) as s:
+        ranked = crud.ranked_predictions(session=s, project_id=1, model_version="v2")
+        assert [p.task_id for p in ranked[:3]] == [0, 1, 2]
+        assert crud.prune_predictions(session=s, project_id=1, keep_versions=["v2"]) == 1000
+    with session_scope(engine) as s:
+        assert crud.get_predictions(session=s, model_version="v1", task_ids=list(range(1000))) == {}
+        assert len(crud.get_predictions(session=s, model_version="v2", task_ids=list(range(1000)))) == 1000
+    engine.dispose()
