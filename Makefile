@@ -44,10 +44,10 @@ run: $(STAMP)
 	$(BIN)/labelsieve serve --host "$${LABELSIEVE_HOST:-127.0.0.1}" --port "$${LABELSIEVE_PORT:-9090}"
 
 lint: $(STAMP)
-	$(BIN)/ruff check backend tests plugins benchmarks
+	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
 
 test: $(STAMP) $(LS_STAMP) postgres
-	$(BIN)/ruff check backend tests plugins benchmarks
+	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
 	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
