@@ -122,6 +122,11 @@ def _store_annotations(
             if checked is None:
                 log.warning("annotation %s is not in Label Studio; webhook ignored", ann.id)
                 continue
+            if checked.get("project") is not None and int(checked["project"]) != project_id:
+                log.warning("annotation %s belongs to project %s in Label Studio, not %s; webhook ignored",
+                            ann.id, checked["project"], project_id)
+                continue
+            task_id = int(checked.get("task") or task_id)  # Label Studio's word, not the webhook's
             raw = dict(checked, task=task_id)
         row = crud.upsert_annotation(session=session, project_id=project_id, annotation=raw, config=config)
         if task_id not in by_id and crud.get_tasks(session=session, task_ids=[task_id]) == {}:

@@ -21,7 +21,8 @@ from labelsieve.service import Service, build_service
 from labelsieve.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-OPEN_PATHS = {"/webhook"}  # Label Studio sends webhooks without auth (see issue 7 for hardening)
+OPEN_PATHS = {"/webhook"}  # Label Studio sends webhooks without auth: checked by secret or re-read from LS
+WEBHOOK_SECRET_HEADER = "x-labelsieve-webhook-secret"
 
 
 def _route_name(request: Request) -> str:
@@ -37,7 +38,12 @@ def _basic_ok(header: str, user: str, password: str) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     got_user, _, got_pass = decoded.partition(":")
-    return secrets.compare_digest(got_user, user) and secrets.compare_digest(got_pass, password)
+    return _same(got_user, user) & _same(got_pass, password)
+
+
+def _same(got: str, expected: str) -> bool:
+    """Constant-time comparison that also works for non-ASCII input (str compare_digest raises on it)."""
+    return secrets.compare_digest(got.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 def _authorized(request: Request, settings: Settings) -> bool:
@@ -46,8 +52,20 @@ def _authorized(request: Request, settings: Settings) -> bool:
     if settings.basic_auth_user and settings.basic_auth_pass:
         checks.append(_basic_ok(header, settings.basic_auth_user, settings.basic_auth_pass))
     if settings.bearer_token:
-        checks.append(header.startswith("Bearer ") and secrets.compare_digest(header[7:], settings.bearer_token))
+        checks.append(header.startswith("Bearer ") and _same(header[7:], settings.bearer_token))
     return not checks or any(checks)
+
+
+def _webhook_secret_problem(request: Request, settings: Settings) -> tuple[int, str] | None:
+    """(status, message) when a webhook secret is configured and the request does not carry it."""
+    if not settings.webhook_secret:
+        return None
+    got = request.headers.get(WEBHOOK_SECRET_HEADER)
+    if got is None:
+        return 401, f"webhook secret required: send the {WEBHOOK_SECRET_HEADER} header"
+    if not _same(got, settings.webhook_secret):
+        return 403, "webhook secret does not match"
+    return None
 
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
@@ -76,6 +94,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         elif request.url.path not in OPEN_PATHS and not _authorized(request, settings):
             response = JSONResponse(status_code=401, content={"detail": "authentication required"},
                                     headers={"WWW-Authenticate": 'Basic realm="labelsieve"'})
+        elif request.url.path in OPEN_PATHS and (problem := _webhook_secret_problem(request, settings)):
+            response = JSONResponse(status_code=problem[0], content={"detail": problem[1]})
         else:
             response = await call_next(request)
         metrics_ = app.state.service.metrics
