@@ -1,8 +1,8 @@
 """Loopback HTTP servers for the reliability tests: count every connection, answer what a test sets.
 
 ``CountingServer`` is a real TCP server on 127.0.0.1; ``connections`` counts accepted sockets, so a test
-can prove the backend never contacted it. ``routes`` maps a path to (status, JSON body); ``delay``
-holds every answer back (slow media server).
+can prove the backend never contacted it. ``routes`` maps a path to (status, JSON or bytes body;
+the Location for a redirect); ``delay`` holds every answer back, ``trickle`` sends it a byte at a time.
 """
 
 from __future__ import annotations
@@ -23,14 +23,21 @@ class _Handler(BaseHTTPRequestHandler):
         if owner.delay:
             time.sleep(owner.delay)
         status, body = owner.routes.get(self.path.split("?", 1)[0], (404, {"detail": "Not found"}))
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode() if status < 300 or status >= 400 else b""
         try:
             self.send_response(status)
+            if status in (301, 302, 307):
+                self.send_header("Location", str(body))
             self.send_header("Content-Type", "application/octet-stream" if isinstance(body, bytes)
                              else "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
-            self.wfile.write(raw)
+            if not owner.trickle:
+                self.wfile.write(raw)
+            for pos in range(len(raw) if owner.trickle else 0):  # one byte at a time: a trickling server
+                self.wfile.write(raw[pos:pos + 1])
+                self.wfile.flush()
+                time.sleep(owner.trickle)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -49,8 +56,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class CountingServer:
-    def __init__(self, *, delay: float = 0.0) -> None:
+    def __init__(self, *, delay: float = 0.0, trickle: float = 0.0) -> None:
         self.delay = delay
+        self.trickle = trickle
         self.routes: dict[str, tuple[int, Any]] = {}
         self.requests: list[tuple[str, str | None]] = []
         self.connections = 0

@@ -56,6 +56,18 @@ def _authorized(request: Request, settings: Settings) -> bool:
     return not checks or any(checks)
 
 
+async def _read_bounded(request: Request, limit: int) -> bool:
+    """Read a body sent without Content-Length, stopping past ``limit``; False when it is too big."""
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            return False
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # what Request.body() caches; the route reads it from here
+    return True
+
+
 def _webhook_secret_problem(request: Request, settings: Settings) -> tuple[int, str] | None:
     """(status, message) when a webhook secret is configured and the request does not carry it."""
     if not settings.webhook_secret:
@@ -88,7 +100,10 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def guard_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+        too_big = length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes)
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            too_big = not await _read_bounded(request, settings.max_body_bytes)  # chunked upload
+        if too_big:
             response: Response = JSONResponse(
                 status_code=413, content={"detail": f"request body over {settings.max_body_bytes} bytes"})
         elif request.url.path not in OPEN_PATHS and not _authorized(request, settings):

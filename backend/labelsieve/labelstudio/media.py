@@ -9,8 +9,8 @@ Accepted references:
 - ``data:image/...;base64,...``: decoded inline.
 
 Anything else (other hosts, ``file:``, ``s3:``, paths escaping the root) raises
-:class:`MediaError`. Downloads have a timeout and a byte cap; images are checked against a pixel
-cap *before* decoding (decompression bombs). Fetched bytes are cached on disk by URL hash.
+:class:`MediaError`. Downloads have a total timeout (not only per read) and a byte cap; images are
+checked against a pixel cap *before* decoding (decompression bombs). Fetched bytes are cached on disk by URL hash.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import io
 import os
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -132,6 +133,8 @@ class MediaFetcher:
             raise MediaError(str(exc)) from exc
         chunks: list[bytes] = []
         total = 0
+        # httpx's timeout bounds each read; the deadline bounds the whole download (a trickling server)
+        deadline = time.monotonic() + self.timeout
         try:
             with httpx.stream("GET", url, headers=headers, timeout=self.timeout, follow_redirects=False) as resp:
                 if resp.status_code != 200:
@@ -140,6 +143,8 @@ class MediaFetcher:
                     total += len(chunk)
                     if total > self.max_bytes:
                         raise MediaError(f"{_redact(url)} is over the {self.max_bytes}-byte limit")
+                    if time.monotonic() > deadline:
+                        raise MediaError(f"GET {_redact(url)} took over the {self.timeout:g}-second media timeout")
                     chunks.append(chunk)
         except httpx.HTTPError as exc:
             raise MediaError(f"GET {_redact(url)} failed: {type(exc).__name__}: {exc}") from exc
@@ -162,6 +167,8 @@ class MediaFetcher:
             image.load()
         except MediaError:
             raise
+        except Image.DecompressionBombError as exc:  # Pillow refuses > 2x its own cap already in open()
+            raise MediaError(f"image is over the {self.max_pixels}-pixel limit: {exc}") from exc
         except Exception as exc:  # PIL raises many types for corrupt data
             raise MediaError(f"cannot decode image: {type(exc).__name__}: {exc}") from exc
         return image
