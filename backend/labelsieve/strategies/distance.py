@@ -1,0 +1,193 @@
+"""Chunked distance kernels for the batch-aware strategies (core-set, BADGE).
+
+Nothing here ever allocates an ``n x n`` matrix: the pool is stored once (optionally in a lower
+precision or randomly projected), and every pass over it goes chunk by chunk. Greedy selection
+keeps one ``min_dist[n]`` vector and updates it after each pick with
+``|x - c|^2 = |x|^2 - 2 x.c + |c|^2``, i.e. one matrix-vector product over the pool per pick, so its
+speed is bounded by memory bandwidth (pool bytes x picks / seconds).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+PRECISIONS = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+NUMPY_DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32), "float16": np.dtype(np.float16)}
+DEFAULT_CHUNK = 65_536
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r} (use 'auto', 'cpu' or 'cuda')") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available")
+    return resolved
+
+
+def storage_dtype(precision: str) -> torch.dtype:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    return PRECISIONS[precision]
+
+
+def compute_dtype(precision: str) -> torch.dtype:
+    """Accumulation dtype: float64 stays float64, everything else accumulates in float32."""
+    return torch.float64 if precision == "float64" else torch.float32
+
+
+@contextmanager
+def pinned_threads(threads: int | None) -> Iterator[None]:
+    """Pin torch and the numpy BLAS to ``threads`` for the duration (None: keep torch's setting)."""
+    n = max(1, int(threads)) if threads is not None else torch.get_num_threads()
+    before = torch.get_num_threads()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        threadpool_limits = None
+    if before != n:
+        torch.set_num_threads(n)
+    try:
+        if threadpool_limits is None:  # pragma: no cover
+            yield
+        else:
+            with threadpool_limits(limits=n, user_api="blas"):
+                yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def gaussian_projection(d: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A seeded ``(d, k)`` Gaussian random projection (Johnson-Lindenstrauss), scaled by 1/sqrt(k)."""
+    if k <= 0:
+        raise ValueError(f"projection_dim must be a positive integer, got {k}")
+    return (rng.standard_normal((d, k)) / np.sqrt(k)).astype(np.float32)
+
+
+class ChunkedPool:
+    """The pool as one tensor in the storage precision, with squared norms computed from the stored values."""
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        *,
+        precision: str = "float32",
+        device: str = "auto",
+        chunk_size: int = DEFAULT_CHUNK,
+        projection: np.ndarray | None = None,
+    ) -> None:
+        if data.ndim != 2:
+            raise ValueError(f"embeddings must be a 2-d array, got shape {data.shape}")
+        if chunk_size <= 0:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        self.device = resolve_device(device)
+        self.dtype = storage_dtype(precision)
+        self.acc = compute_dtype(precision)
+        self.chunk_size = int(chunk_size)
+        n = data.shape[0]
+        width = data.shape[1] if projection is None else projection.shape[1]
+        shared = projection is None and self.device.type == "cpu" and data.flags.c_contiguous
+        shared = shared and NUMPY_DTYPES.get(precision) == data.dtype
+        if shared:  # the caller's array is already in the storage layout: no copy
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # read-only arrays: never written here
+                self.x = torch.from_numpy(data)
+        else:
+            self.x = torch.empty((n, width), dtype=self.dtype, device=self.device)
+        self.sq = torch.empty(n, dtype=self.acc, device=self.device)
+        proj = None if projection is None else torch.from_numpy(projection).to(self.device, self.acc)
+        for start, stop in self.chunks():
+            if shared:
+                stored = self.x[start:stop]
+            else:
+                block = torch.from_numpy(np.ascontiguousarray(data[start:stop])).to(self.device, self.acc)
+                stored = (block if proj is None else block @ proj).to(self.dtype)
+                self.x[start:stop] = stored
+            self.sq[start:stop] = (stored.to(self.acc) ** 2).sum(dim=1)
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return self.x.numel() * self.x.element_size()
+
+    def chunks(self) -> Iterator[tuple[int, int]]:
+        for start in range(0, self.n, self.chunk_size):
+            yield start, min(start + self.chunk_size, self.n)
+
+    def _block(self, start: int, stop: int) -> torch.Tensor:
+        block = self.x[start:stop]
+        return block if block.dtype == self.acc or self.device.type == "cuda" else block.to(self.acc)
+
+    def row(self, index: int) -> torch.Tensor:
+        return self.x[index].to(self.acc)
+
+    def dots(self, vector: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """``x[start:stop] @ vector`` accumulated in the compute dtype."""
+        block = self._block(start, stop)
+        return (block @ vector.to(block.dtype)).to(self.acc)
+
+    def update_min_sqdist(self, min_dist: torch.Tensor, index: int) -> None:
+        """``min_dist = min(min_dist, |x - x[index]|^2)``, one chunked GEMV over the pool."""
+        centre = self.row(index)
+        centre_sq = self.sq[index]
+        for start, stop in self.chunks():
+            dist = self.sq[start:stop] - 2.0 * self.dots(centre, start, stop) + centre_sq
+            torch.minimum(min_dist[start:stop], dist, out=min_dist[start:stop])
+
+    def min_sqdist_to(self, others: np.ndarray, projection: np.ndarray | None = None) -> torch.Tensor:
+        """Squared distance of every pool item to its nearest row of ``others`` (chunked both ways)."""
+        min_dist = torch.full((self.n,), float("inf"), dtype=self.acc, device=self.device)
+        if others.shape[0] == 0:
+            return min_dist
+        proj = None if projection is None else torch.from_numpy(projection).to(self.device, self.acc)
+        for o_start in range(0, others.shape[0], self.chunk_size):
+            block = torch.from_numpy(np.ascontiguousarray(others[o_start:o_start + self.chunk_size]))
+            centres = block.to(self.device, self.acc)
+            if proj is not None:
+                centres = centres @ proj
+            centres = centres.to(self.dtype).to(self.acc)  # same rounding as the stored pool
+            centres_sq = (centres**2).sum(dim=1)
+            for start, stop in self.chunks():
+                pool_block = self._block(start, stop).to(self.acc)
+                dist = self.sq[start:stop, None] - 2.0 * (pool_block @ centres.T) + centres_sq[None, :]
+                torch.minimum(min_dist[start:stop], dist.min(dim=1).values, out=min_dist[start:stop])
+        return min_dist.clamp_(min=0.0)
+
+
+def kcenter_greedy(pool: ChunkedPool, min_dist: torch.Tensor, n_picks: int, first: int | None = None) -> np.ndarray:
+    """Greedy k-center: repeatedly take the item farthest from every centre so far.
+
+    ``min_dist`` holds each item's squared distance to the nearest existing centre (``inf`` when
+    there is none, then ``first`` must be given); it is updated in place. Ties go to the lowest index.
+    """
+    picks: list[int] = []
+    taken = float("-inf")
+    for step in range(min(n_picks, pool.n)):
+        if step == 0 and first is not None:
+            index = int(first)
+        else:
+            index = int(torch.argmax(min_dist).item())
+            if min_dist[index].item() == taken:
+                break
+        picks.append(index)
+        pool.update_min_sqdist(min_dist, index)
+        min_dist[index] = taken
+    return np.asarray(picks, dtype=np.int64)
