@@ -1,0 +1,196 @@
+"""Load on loopback: bursts of webhook events from concurrent clients plus concurrent /predict.
+
+    nice .venv/bin/python benchmarks/load.py [--events 10000] [--clients 8] [--burst 500] [--postgres]
+
+Starts `labelsieve serve` in a subprocess on 127.0.0.1 (stopped by its PID) on SQLite, and with
+``--postgres`` also on a throwaway PostgreSQL (tests/harness/postgres.py). A text project (TF-IDF
+learner: cheap retrains) gets ``--events`` ANNOTATION_CREATED webhooks, each with its own annotation
+id, sent in bursts of ``--burst`` by ``--clients`` threads, while ``--predictors`` threads call
+/predict with 20 tasks each. After the inbox drains it counts what the database really holds.
+
+Columns: sent, acknowledged (HTTP 200 "queued"), stored (annotation rows), lost (acknowledged but
+not stored), retrains (ready model versions), p50/p99 of the webhook ack and of /predict, wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.factories import TEXT_CONFIG, annotation_event, ls_task, predict_payload, setup_payload  # noqa: E402
+from tests.reliability.server import ServerProcess, db_counts  # noqa: E402
+
+PROJECT = 42
+WORDS = {"Positive": "good great fine lovely superb nice happy bright".split(),
+         "Negative": "bad awful poor dull sad grim ugly broken".split()}
+FILLER = "the a of and to in is it was this that with for on as at by".split()
+
+
+def make_events(n: int, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    events = []
+    for i in range(1, n + 1):
+        label = "Positive" if rng.random() < 0.5 else "Negative"
+        words = list(rng.choice(WORDS[label], size=3)) + list(rng.choice(FILLER, size=5))
+        rng.shuffle(words)
+        task = ls_task(i, {"text": " ".join(words)}, PROJECT)
+        events.append(annotation_event("ANNOTATION_CREATED", annotation_id=i, task=task, project_id=PROJECT,
+                                       config=TEXT_CONFIG, from_name="sentiment", to_name="text", choice=label))
+    return events
+
+
+@dataclass
+class LoadResult:
+    database: str
+    sent: int = 0
+    acknowledged: int = 0
+    stored: int = 0
+    lost: int = 0
+    retrains: int = 0
+    predict_calls: int = 0
+    predict_errors: int = 0
+    drained: bool = False
+    send_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    ack_latencies: list[float] = field(default_factory=list)
+    predict_latencies: list[float] = field(default_factory=list)
+
+    def pct(self, values: list[float], q: float) -> float:
+        return float(np.percentile(values, q) * 1000) if values else float("nan")
+
+
+def _send(url: str, events: list[dict], burst: int, pause: float, result: LoadResult, acked: set[int],
+          lock: threading.Lock) -> None:
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        for start in range(0, len(events), burst):
+            for event in events[start:start + burst]:
+                began = time.perf_counter()
+                try:
+                    response = client.post("/webhook", json=event)
+                    ok = response.status_code == 200 and response.json().get("status") == "queued"
+                except httpx.HTTPError:
+                    ok = False
+                elapsed = time.perf_counter() - began
+                with lock:
+                    result.sent += 1
+                    result.ack_latencies.append(elapsed)
+                    if ok:
+                        result.acknowledged += 1
+                        acked.add(int(event["annotation"]["id"]))
+            time.sleep(pause)
+
+
+def _predict(url: str, stop: threading.Event, result: LoadResult, lock: threading.Lock, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    with httpx.Client(base_url=url, timeout=60.0) as client:
+        while not stop.is_set():
+            ids = rng.integers(100_000, 200_000, size=20)
+            tasks = [ls_task(int(i), {"text": " ".join(rng.choice(WORDS["Positive"] + FILLER, 6))}, PROJECT)
+                     for i in ids]
+            began = time.perf_counter()
+            try:
+                response = client.post("/predict", json=predict_payload(PROJECT, TEXT_CONFIG, tasks))
+                ok = response.status_code == 200 and len(response.json()["results"]) == len(tasks)
+            except httpx.HTTPError:
+                ok = False
+            with lock:
+                result.predict_calls += 1
+                result.predict_latencies.append(time.perf_counter() - began)
+                result.predict_errors += 0 if ok else 1
+
+
+def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_000, clients: int = 8,
+             burst: int = 500, pause: float = 0.2, predictors: int = 2, drain_timeout: float = 300.0) -> LoadResult:
+    """Run one load round against a fresh server; the server is stopped before this returns."""
+    result = LoadResult(database=label)
+    server = ServerProcess(data_dir, database_url, LABELSIEVE_DEBOUNCE_SECONDS="1.0").start()
+    try:
+        with server.client() as client:
+            assert client.post("/setup", json=setup_payload(PROJECT, TEXT_CONFIG)).status_code == 200
+        all_events = make_events(events)
+        shares = [all_events[k::clients] for k in range(clients)]
+        acked: set[int] = set()
+        lock, stop = threading.Lock(), threading.Event()
+        began = time.perf_counter()
+        senders = [threading.Thread(target=_send, args=(server.url, share, burst // clients or 1, pause, result,
+                                                        acked, lock)) for share in shares]
+        predictors_ = [threading.Thread(target=_predict, args=(server.url, stop, result, lock, k))
+                       for k in range(predictors)]
+        for thread in senders + predictors_:
+            thread.start()
+        for thread in senders:
+            thread.join()
+        result.send_seconds = time.perf_counter() - began
+        stop.set()
+        for thread in predictors_:
+            thread.join()
+        result.drained = server.wait_drained(PROJECT, drain_timeout)
+        result.wall_seconds = time.perf_counter() - began
+        counts = db_counts(database_url, PROJECT)
+        result.stored = counts["annotations"]
+        result.lost = len(acked - counts["annotation_ids"])
+        result.retrains = counts["ready_versions"]
+    finally:
+        server.stop()
+    return result
+
+
+def print_table(results: list[LoadResult], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("database", "sent", "acked", "stored", "lost", "retrains", "ack p50 ms", "ack p99 ms",
+                   "predict calls", "predict p50 ms", "predict p99 ms", "send s", "drained s"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(r.database, str(r.sent), str(r.acknowledged), str(r.stored), str(r.lost), str(r.retrains),
+                      f"{r.pct(r.ack_latencies, 50):.1f}", f"{r.pct(r.ack_latencies, 99):.1f}",
+                      f"{r.predict_calls} ({r.predict_errors} failed)", f"{r.pct(r.predict_latencies, 50):.1f}",
+                      f"{r.pct(r.predict_latencies, 99):.1f}", f"{r.send_seconds:.1f}",
+                      f"{r.wall_seconds:.1f}" if r.drained else "not drained")
+    Console(width=200).print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--predictors", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true", help="also run on a throwaway PostgreSQL")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="labelsieve-load-"))
+    results = []
+    try:
+        kwargs = {"events": args.events, "clients": args.clients, "burst": args.burst, "predictors": args.predictors}
+        results.append(run_load(f"sqlite:///{tmp / 'sqlite' / 'load.sqlite3'}", tmp / "sqlite", label="sqlite",
+                                **kwargs))
+        if args.postgres:
+            from tests.harness.postgres import start_postgres
+
+            pg = start_postgres()
+            try:
+                results.append(run_load(pg.create_database(), tmp / "postgres", label="postgres", **kwargs))
+            finally:
+                pg.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_table(results, f"labelsieve load: {args.events} webhooks in bursts of {args.burst} from {args.clients} "
+                         f"clients + {args.predictors} /predict clients (20 tasks each), loopback")
+
+
+if __name__ == "__main__":
+    main()

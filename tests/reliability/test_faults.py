@@ -1,0 +1,178 @@
+"""Faults: SIGKILL during a webhook burst and during a retrain; Label Studio down and back.
+
+The product's promise: an acknowledged webhook is in the database (inbox) before the 200 goes out, so
+a crash loses none; after a restart the queued events are applied, the last good model serves at once,
+and an interrupted retrain starts again by itself (no new input needed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import numpy as np
+
+from tests.factories import IMAGE_CONFIG, TEXT_CONFIG, predict_payload, setup_payload
+from tests.reliability.loopback import CountingServer
+from tests.reliability.server import ServerProcess, db_counts
+
+PROJECT = 42
+BURST_EVENTS = 3000
+KILL_AFTER_ACKS = 600
+
+
+def test_sigkill_during_a_webhook_burst_loses_no_acknowledged_annotation(database_url, tmp_path) -> None:
+    from benchmarks.load import make_events
+
+    server = ServerProcess(tmp_path / "data", database_url, LABELSIEVE_DEBOUNCE_SECONDS="0.5").start()
+    try:
+        with server.client() as client:
+            assert client.post("/setup", json=setup_payload(PROJECT, TEXT_CONFIG)).status_code == 200
+        events = make_events(BURST_EVENTS)
+        acked: set[int] = set()
+        lock = threading.Lock()
+
+        def send(share: list[dict]) -> None:
+            with httpx.Client(base_url=server.url, timeout=10.0) as client:
+                for event in share:
+                    try:
+                        response = client.post("/webhook", json=event)
+                    except httpx.HTTPError:
+                        return  # the server is gone
+                    if response.status_code == 200 and response.json()["status"] == "queued":
+                        with lock:
+                            acked.add(int(event["annotation"]["id"]))
+
+        senders = [threading.Thread(target=send, args=(events[k::4],)) for k in range(4)]
+        for thread in senders:
+            thread.start()
+        deadline = time.monotonic() + 120
+        while len(acked) < KILL_AFTER_ACKS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.kill()
+        for thread in senders:
+            thread.join(30)
+        assert KILL_AFTER_ACKS <= len(acked) < BURST_EVENTS, "the kill did not land inside the burst"
+        before_restart = db_counts(database_url, PROJECT)
+        assert before_restart["events"] >= len(acked)  # every acknowledged event is in the inbox
+
+        server.start()
+        assert server.wait_drained(PROJECT, 180), "the inbox was not applied after the restart"
+        after = db_counts(database_url, PROJECT)
+        assert acked <= after["annotation_ids"], f"lost {len(acked - after['annotation_ids'])} acknowledged"
+        assert after["pending"] == 0 and after["ready_versions"] >= 1
+        print(f"\n[{database_url.split(':')[0]}] burst kill: sent<= {BURST_EVENTS}, acknowledged {len(acked)}, "
+              f"inbox at kill {before_restart['events']}, stored after restart {after['annotations']}, "
+              f"lost {len(acked - after['annotation_ids'])}, retrains {after['ready_versions']}")
+    finally:
+        server.stop()
+
+
+def _image_events(paths: list[str], labels, ids, first_annotation: int) -> list[dict]:
+    from tests.api.helpers import digit_task
+    from tests.factories import annotation_event
+
+    return [annotation_event("ANNOTATION_CREATED", annotation_id=first_annotation + n,
+                             task=digit_task(1000 + int(i), paths[int(i)], PROJECT), project_id=PROJECT,
+                             config=IMAGE_CONFIG, from_name="label", to_name="image", choice=str(labels[int(i)]))
+            for n, i in enumerate(ids)]
+
+
+def test_sigkill_during_a_retrain_serves_the_last_good_model_and_retrains_again(database_url, tmp_path,
+                                                                                 digits_root) -> None:
+    root, paths, labels = digits_root
+    order = np.random.default_rng(1).permutation(len(paths))
+    server = ServerProcess(tmp_path / "data", database_url, LABELSIEVE_DEBOUNCE_SECONDS="0.3",
+                           LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(root)).start()
+    extra = {"learner": "image", "learner_params": {"epochs": 12}}
+    probe = predict_payload(PROJECT, IMAGE_CONFIG, [
+        {"id": 5000 + int(i), "data": {"image": f"/data/local-files/?d={paths[int(i)]}"}} for i in order[1500:1520]])
+    try:
+        with server.client(timeout=120) as client:
+            assert client.post("/setup", json=setup_payload(PROJECT, IMAGE_CONFIG, extra)).status_code == 200
+            for event in _image_events(paths, labels, order[:60], 1):
+                assert client.post("/webhook", json=event).status_code == 200
+            assert server.wait_drained(PROJECT, 180)
+            first = client.post("/predict", json=probe).json()
+            v1 = first["model_version"]
+            assert db_counts(database_url, PROJECT)["ready_versions"] == 1
+            for event in _image_events(paths, labels, order[60:360], 100):
+                assert client.post("/webhook", json=event).status_code == 200
+            # the inbox empties when the worker has applied the events; the retrain comes right after
+            deadline = time.monotonic() + 60
+            while client.get("/health").json()["queue_length"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+        server.kill()
+        at_kill = db_counts(database_url, PROJECT)
+        assert at_kill["pending"] == 0 and at_kill["annotations"] == 360
+        assert at_kill["ready_versions"] == 1, "the retrain finished before the kill: nothing was interrupted"
+
+        server.start()
+        with server.client(timeout=120) as client:
+            served = client.post("/predict", json=probe).json()
+            assert served["model_version"] == v1, "after the crash the last good model must serve"
+            assert served["results"] == first["results"], "the last good model's predictions changed"
+            assert server.wait_drained(PROJECT, 240), "the interrupted retrain did not run again after restart"
+            after = client.post("/predict", json=probe).json()
+        final = db_counts(database_url, PROJECT)
+        assert final["ready_versions"] == 2 and after["model_version"] != v1
+        assert not list((tmp_path / "data" / "models").glob("project-*/.tmp-*")), "half-written model left"
+        print(f"\n[{database_url.split(':')[0]}] retrain kill: served {v1} after restart, retrained to "
+              f"{after['model_version']} on {final['annotations']} annotations without new input")
+    finally:
+        server.stop()
+
+
+def _export(ids: range, annotation_offset: int = 0) -> list[dict]:
+    return [{"id": i, "data": {"text": ("good great fine" if i % 2 else "bad awful poor") + f" {i}"},
+             "annotations": [{"id": 10_000 + i + annotation_offset, "result": [
+                 {"from_name": "sentiment", "to_name": "text", "type": "choices",
+                  "value": {"choices": ["Positive" if i % 2 else "Negative"]}}]}]} for i in ids]
+
+
+def test_label_studio_down_predict_answers_and_pulls_wait_until_it_is_back(client_factory) -> None:
+    from labelsieve.storage import crud
+    from labelsieve.storage.db import session_scope
+
+    def stored(client) -> set[int]:
+        with session_scope(client.app.state.service.engine) as session:
+            return {a.id for a in crud.list_annotations(session=session, project_id=PROJECT)}
+
+    start_training = {"action": "START_TRAINING", "project": {"id": PROJECT, "label_config": TEXT_CONFIG}}
+    ls = CountingServer().start()
+    ls.routes[f"/api/projects/{PROJECT}/export"] = (200, _export(range(1, 41)))
+    try:
+        with client_factory(label_studio_url=ls.url, label_studio_api_key="legacy-key-123",
+                            debounce_seconds=0.1) as client:
+            assert client.post("/setup", json=setup_payload(PROJECT, TEXT_CONFIG)).status_code == 200
+            assert client.post("/webhook", json=start_training).json()["status"] == "queued"
+            assert client.app.state.service.worker.wait_idle(60)
+            assert stored(client) == {10_000 + i for i in range(1, 41)}
+            tasks = [{"id": i, "data": {"text": "good great" if i % 2 else "bad awful"}} for i in range(100, 110)]
+            before = client.post("/predict", json=predict_payload(PROJECT, TEXT_CONFIG, tasks)).json()
+            assert before["model_version"].startswith("labelsieve-v1-")
+
+            port = ls.port
+            ls.stop()  # Label Studio goes down
+            ls.routes[f"/api/projects/{PROJECT}/export"] = (200, _export(range(11, 61)))
+            assert client.post("/webhook", json=start_training).json()["status"] == "queued"
+            deleted = {"action": "ANNOTATIONS_DELETED", "project": {"id": PROJECT}, "annotations": [{"id": 10_011}]}
+            assert client.post("/webhook", json=deleted).json()["status"] == "queued"
+            time.sleep(1.0)
+            during = client.post("/predict", json=predict_payload(PROJECT, TEXT_CONFIG, tasks))
+            assert during.status_code == 200 and during.json() == before, "/predict must answer from the store"
+            assert client.get("/health").json()["queue_length"] == 2  # kept, in order, for later
+            assert stored(client) == {10_000 + i for i in range(1, 41)}
+
+            ls.start(port)  # back on the same address: the worker retries every few seconds
+            deadline = time.monotonic() + 30
+            while client.get("/health").json()["queue_length"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert client.app.state.service.worker.wait_idle(60)
+            assert stored(client) == {10_000 + i for i in range(12, 61)}
+            versions = client.get(f"/versions?project={PROJECT}").json()
+            assert len(versions["versions"]) == 2 and versions["model_version"].startswith("labelsieve-v2-")
+    finally:
+        ls.stop()
