@@ -22,6 +22,9 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from labelsieve.balancing.base import SyntheticBatch
+from labelsieve.balancing.prepare import prepare_training_set
+from labelsieve.balancing.records import balancing_summary, save_synthetic
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
 from labelsieve.labelstudio.auth import TokenAuth
@@ -196,8 +199,21 @@ class ActiveLearningLoop:
             unlabeled = [task.data.get(config.data_key) for task in pool[:20000]]
             unlabeled = [str(u) for u in unlabeled if u is not None]
         fit_started = time.perf_counter()
+        balanced = None
+        if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
+            balanced = prepare_training_set(
+                loaded.inputs, y, method=ps.balancing, params=ps.balancing_params, learner_name=ps.learner,
+                rng=np.random.default_rng(zlib.crc32(f"{project_id}:balancing:{ps.seed}:{len(y)}".encode())),
+            )
+            if balanced.learner_overrides:
+                learner = self.registries.learners.create(
+                    ps.learner, {**ps.learner_params, **balanced.learner_overrides}
+                )
         try:
-            learner.fit(loaded.inputs, y, unlabeled=unlabeled)
+            if balanced is None:
+                learner.fit(loaded.inputs, y, unlabeled=unlabeled)
+            else:
+                learner.fit(balanced.X, balanced.y, sample_weight=balanced.sample_weight, unlabeled=unlabeled)
         except TrainingDataError as exc:
             return RetrainOutcome("skipped", reason=str(exc))
         fit_seconds = time.perf_counter() - fit_started
@@ -217,7 +233,11 @@ class ActiveLearningLoop:
                 project_id=project_id, version=version, number=number, learner=ps.learner,
                 learner_params=learner.get_params(), n_train=len(y), class_counts=dict(counts),
                 artifact=str(path), status="ready", train_seconds=fit_seconds,
+                metrics={} if balanced is None else {"balancing": balancing_summary(balanced.info)},
             ))
+            if balanced is not None and isinstance(balanced.info.get("synthetic"), SyntheticBatch):
+                save_synthetic(session, project_id=project_id, version=version, batch=balanced.info["synthetic"],
+                               directory=path / "synthetic")
             crud.save_predictions(session=session, rows=rows)
             crud.add_query_round(session=session, row=round_row)
             crud.set_serving_version(session=session, project_id=project_id, version=version)

@@ -120,3 +120,10 @@ def _check_plugins(resolved: ProjectSettings, config: LabelConfig | None, regist
         raise ProjectSettingsError(
             f"learner {resolved.learner!r} reads {kind} inputs but the label config labels <{config.kind}> data"
         )
+    from labelsieve.balancing.base import BalancingError
+    from labelsieve.balancing.config import check_balancing
+
+    try:
+        check_balancing(resolved.balancing, resolved.balancing_params, learner_cls=type(learner), input_kind=kind)
+    except BalancingError as exc:
+        raise ProjectSettingsError(str(exc)) from exc

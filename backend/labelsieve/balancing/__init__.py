@@ -1,0 +1,9 @@
+"""Class balancing: diagnosis, re-weighting, resampling, augmentation and diffusion synthesis."""
+
+from labelsieve.balancing.base import Augmenter, BalancingError, Synthesizer, SyntheticBatch
+from labelsieve.balancing.prepare import TrainingSet, auto_method, imbalance_ratio, prepare_training_set
+
+__all__ = [
+    "Augmenter", "BalancingError", "SyntheticBatch", "Synthesizer", "TrainingSet", "auto_method",
+    "imbalance_ratio", "prepare_training_set",
+]

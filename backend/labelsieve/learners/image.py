@@ -14,10 +14,13 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from labelsieve.balancing.augment import minority_strength, mix_batch
+from labelsieve.balancing.base import Augmenter
+from labelsieve.balancing.losses import LongTailLoss, class_counts
+from labelsieve.balancing.samplers import EpochSampler
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.networks import ImageNet, build_network
 from labelsieve.storage.artifacts import read_json, write_json
@@ -61,6 +64,16 @@ class ImageLearner(BaseLearner):
         dropout: float = 0.25,
         augment: str | None = "light",
         random_state: int = 0,
+        loss: str = "ce",
+        loss_tau: float = 1.0,
+        loss_beta: float = 0.999,
+        sampler: str = "uniform",
+        augmenter: str | None = None,
+        augmenter_params: dict[str, Any] | None = None,
+        augment_strength: float = 0.3,
+        minority_boost: float = 0.6,
+        batch_mix: str | None = None,
+        mix_alpha: float = 1.0,
     ) -> None:
         self.arch = arch
         self.backbone_weights = backbone_weights
@@ -72,6 +85,16 @@ class ImageLearner(BaseLearner):
         self.dropout = dropout
         self.augment = augment
         self.random_state = random_state
+        self.loss = loss
+        self.loss_tau = loss_tau
+        self.loss_beta = loss_beta
+        self.sampler = sampler
+        self.augmenter = augmenter
+        self.augmenter_params = augmenter_params
+        self.augment_strength = augment_strength
+        self.minority_boost = minority_boost
+        self.batch_mix = batch_mix
+        self.mix_alpha = mix_alpha
 
     # ------------------------------------------------------------------ helpers
     def _normalise(self, batch: torch.Tensor) -> torch.Tensor:
@@ -80,6 +103,10 @@ class ImageLearner(BaseLearner):
         return (batch - mean) / std
 
     def _augmenter(self) -> Any:
+        if self.augmenter:
+            from labelsieve.registry import Registry
+
+            return Registry("augmenters").create(self.augmenter, self.augmenter_params or {})
         if not self.augment or self.augment == "none":
             return None
         if self.augment == "light":
@@ -129,10 +156,17 @@ class ImageLearner(BaseLearner):
             self.mean_ = images.mean(dim=(0, 2, 3)).numpy().astype(np.float32)
             self.std_ = images.std(dim=(0, 2, 3)).clamp_min(1e-3).numpy().astype(np.float32)
         augmenter = self._augmenter()
+        counts = class_counts(targets.numpy(), len(classes))
+        criterion = LongTailLoss(loss=self.loss, counts=counts, tau=self.loss_tau, beta=self.loss_beta)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             net = build_network(self.arch, len(classes), dropout=self.dropout, backbone_weights=self.backbone_weights)
             generator = torch.Generator().manual_seed(self.random_state)
+            sampler = EpochSampler(sampler=self.sampler, targets=targets.numpy(), batch_size=self.batch_size,
+                                   generator=generator)
+            strength = minority_strength(
+                targets, counts, base=self.augment_strength, minority_boost=self.minority_boost
+            )
             optimiser = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             steps_per_epoch = max(1, -(-len(y) // self.batch_size))
             schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -140,22 +174,26 @@ class ImageLearner(BaseLearner):
             )
             net.train(True)
             for _epoch in range(self.epochs):
-                order = torch.randperm(len(y), generator=generator)
-                for start in range(0, len(y), self.batch_size):
-                    idx = order[start:start + self.batch_size]
+                for idx in sampler.epoch():
                     if len(idx) < 2 and len(y) > 1:
                         continue  # batch-norm needs two samples
-                    batch = images[idx]
-                    if augmenter is not None:
+                    batch, batch_targets = images[idx], targets[idx]
+                    if isinstance(augmenter, Augmenter):
+                        batch = augmenter.transform(batch, strength[idx], generator)
+                    elif augmenter is not None:
                         batch = torch.stack([augmenter(img) for img in batch])
+                    if self.batch_mix:
+                        batch, batch_targets = mix_batch(batch, batch_targets, len(classes), mode=self.batch_mix,
+                                                         alpha=self.mix_alpha)
                     logits, _ = net(self._normalise(batch))
-                    loss = (F.cross_entropy(logits, targets[idx], reduction="none") * weights[idx]).sum()
-                    loss = loss / weights[idx].sum().clamp_min(1e-8)
+                    losses = criterion(logits, batch_targets)
+                    sampler.update(idx, losses)
+                    loss = (losses * weights[idx]).sum() / weights[idx].sum().clamp_min(1e-8)
                     optimiser.zero_grad(set_to_none=True)
                     loss.backward()
                     optimiser.step()
                     schedule.step()
-            net.train(False)
+        net.train(False)
         self.net_: ImageNet = net
         self.classes_ = classes
         return self

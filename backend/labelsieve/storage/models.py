@@ -124,3 +124,21 @@ class WebhookEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class SyntheticSample(SQLModel, table=True):
+    """A generated training image (diffusion synthesis): always synthetic, never an Annotation.
+
+    Kept apart from tasks and annotations so it is never sent to Label Studio, never served by
+    ``/predict`` and never counted as a label; only the retrain that made it trains on it.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(sa_column=Column(BigInteger, index=True, nullable=False))
+    model_version: str = ""
+    label: str
+    synthesizer: str  # the labelsieve.synthesizers entry point that generated it (origin)
+    quality: float | None = None  # the quality gate's confidence for the intended class
+    artifact: str = ""  # path of the PNG file
+    synthetic: bool = True
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,109 @@
+"""Validation of a project's ``balancing`` / ``balancing_params`` settings (called at ``/setup``).
+
+Every problem is a :class:`~labelsieve.balancing.base.BalancingError` whose message names the
+offending value and lists what is allowed, so ``/setup`` can answer with a clear 4xx.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from labelsieve.balancing.base import BalancingError
+
+#: balancing_params keys and the type each must have
+PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
+    "loss_tau": (int, float), "loss_beta": (int, float), "beta": (int, float),
+    "augmenter": str, "augmenter_params": dict, "augment_strength": (int, float), "minority_boost": (int, float),
+    "mix_alpha": (int, float), "k_neighbors": int,
+    "synthesizer_params": dict, "synthetic_fill": (int, float), "max_synthetic_per_class": int,
+    "oversample": (int, float), "gate_threshold": (int, float), "quality_gate": bool,
+    "synthetic_weight": (int, float), "synthesis": bool,
+}
+#: (low, high) inclusive bounds of numeric balancing_params
+PARAM_BOUNDS: dict[str, tuple[float, float]] = {
+    "loss_tau": (0.0, 10.0), "loss_beta": (0.0, 0.999999), "beta": (0.0, 0.999999),
+    "augment_strength": (0.0, 1.0), "minority_boost": (0.0, 1.0), "mix_alpha": (1e-6, 100.0),
+    "k_neighbors": (1, 100), "synthetic_fill": (0.0, 10.0), "max_synthetic_per_class": (0, 100_000),
+    "oversample": (1.0, 20.0), "gate_threshold": (0.0, 1.0), "synthetic_weight": (0.0, 10.0),
+}
+
+
+def check_params(params: dict[str, Any]) -> None:
+    unknown = sorted(set(params) - set(PARAM_TYPES))
+    if unknown:
+        raise BalancingError(f"unknown balancing_params {unknown}; known: {sorted(PARAM_TYPES)}")
+    for key, value in params.items():
+        kind = PARAM_TYPES[key]
+        wrong_bool = isinstance(value, bool) and kind is not bool
+        if wrong_bool or not isinstance(value, kind):
+            names = "/".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+            raise BalancingError(f"balancing_params.{key} must be {names}, got {value!r}")
+        if key in PARAM_BOUNDS:
+            low, high = PARAM_BOUNDS[key]
+            if not low <= value <= high:
+                raise BalancingError(f"balancing_params.{key} must be in [{low}, {high}], got {value!r}")
+
+
+def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: Any, input_kind: str | None) -> None:
+    """Raise :class:`BalancingError` unless ``method`` can run with this learner and these params."""
+    from labelsieve.balancing.prepare import (
+        INDEX_METHODS,
+        LOSS_METHODS,
+        MIX_METHODS,
+        SAMPLER_METHODS,
+        VECTOR_METHODS,
+        WEIGHT_METHODS,
+        all_methods,
+    )
+    from labelsieve.registry import PluginLoadError, Registry, UnknownPluginError
+
+    check_params(params)
+    if method is None or method == "" or method == "none":
+        return
+    parts = [p.strip() for p in method.split("+")]
+    if "" in parts:
+        raise BalancingError(
+            f"balancing {method!r} has an empty part; join methods with '+', e.g. logit_adjusted+augment"
+        )
+    if "auto" in parts and len(parts) > 1:
+        raise BalancingError("balancing 'auto' cannot be combined with other methods")
+    torch_learner = learner_cls is not None and "loss" in inspect.signature(learner_cls).parameters
+    synthesizers = Registry("synthesizers")
+    for part in parts:
+        if part in ("auto", *WEIGHT_METHODS, *INDEX_METHODS):
+            continue
+        if part in (*LOSS_METHODS, *SAMPLER_METHODS, "augment", *MIX_METHODS):
+            if not torch_learner:
+                raise BalancingError(
+                    f"balancing {part!r} changes torch training, but the learner is not a torch learner; "
+                    "use class_weight, effective_number, random_over or random_under with it"
+                )
+            continue
+        if part in VECTOR_METHODS:
+            if input_kind != "vector":
+                raise BalancingError(
+                    f"balancing {part!r} interpolates feature vectors and needs the vector learner "
+                    f"(this learner reads {input_kind} inputs); use random_over, or augment for images"
+                )
+            continue
+        if part not in synthesizers.names():
+            raise BalancingError(
+                f"unknown balancing method {part!r}; methods: {', '.join(all_methods())}; "
+                f"synthesizers: {', '.join(synthesizers.names())}"
+            )
+        if input_kind != "image":
+            raise BalancingError(f"synthesizer {part!r} generates images, but this learner reads {input_kind} inputs")
+        try:
+            synthesizers.create(part, params.get("synthesizer_params", {})).check()
+        except (UnknownPluginError, PluginLoadError, ValueError) as exc:
+            raise BalancingError(str(exc)) from exc
+    if "augment" in parts:
+        augmenters = Registry("augmenters")
+        name = params.get("augmenter", "geometric")
+        try:
+            augmenters.create(name, params.get("augmenter_params", {}))
+        except UnknownPluginError as exc:
+            raise BalancingError(f"unknown augmenter {name!r}; augmenters: {', '.join(augmenters.names())}") from exc
+        except (PluginLoadError, ValueError) as exc:
+            raise BalancingError(str(exc)) from exc
