@@ -57,7 +57,7 @@ def strategies(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
 
 
 # Further commands live in their own modules, each with ``register(app)``; add yours here.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("labelsieve.commands.simulate",)
 
 
 def _register_commands() -> None:

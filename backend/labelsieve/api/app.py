@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from labelsieve import __version__
-from labelsieve.api.routes import labelstudio, metrics, projects, strategies
+from labelsieve.api.routes import labelstudio, metrics, projects, reports, strategies
 from labelsieve.loop import UnknownProjectError
 from labelsieve.service import Service, build_service
 from labelsieve.settings import Settings, get_settings
@@ -138,6 +138,6 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.state.service.metrics.failures.labels("http_500").inc()
         return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})
 
-    for router in (labelstudio.router, strategies.router, projects.router, metrics.router):
+    for router in (labelstudio.router, strategies.router, projects.router, reports.router, metrics.router):
         app.include_router(router)
     return app

@@ -1,0 +1,156 @@
+"""``labelsieve simulate`` (oracle loop over a labelled data set) and ``labelsieve report`` (rebuild it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+class RichProgress:
+    """One bar per (strategy, seed) run, advanced once per round."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[tuple[str, int], TaskID] = {}
+
+    def run_started(self, strategy: str, seed: int, rounds: int) -> None:
+        label = "full-data model" if strategy == "__full__" else strategy
+        self.tasks[(strategy, seed)] = self.progress.add_task(f"{label} seed {seed}", total=rounds)
+
+    def round_done(self, strategy: str, seed: int) -> None:
+        self.progress.advance(self.tasks[(strategy, seed)])
+
+    def run_finished(self, strategy: str, seed: int) -> None:
+        task = self.tasks.get((strategy, seed))
+        if task is not None:
+            total = self.progress.tasks[task].total
+            self.progress.update(task, completed=total, visible=False)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _json_option(name: str, raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        _fail(f"{name} is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        _fail(f"{name} must be a JSON object")
+    return value
+
+
+def print_savings(report: dict[str, Any]) -> None:
+    table = Table(title=f"labels to a fraction of the full-data {report['metric']} "
+                        f"({report['full_data']['mean']:.3f}), {len(report['seeds'])} seeds")
+    for column in ("strategy", "target", "labels", "random", "savings", "95% CI", "AULC"):
+        table.add_column(column)
+    for row in report["savings"]:
+        lo, hi = row["savings_ci"]
+        table.add_row(row["strategy"], f"{row['target']:.0%}", str(row["labels"]), str(row["random_labels"]),
+                      f"{row['savings']:.1%}", f"[{lo:.1%}, {hi:.1%}]",
+                      f"{report['strategies'][row['strategy']]['aulc']['mean']:.4f}")
+    table.add_row("random", "", "", "", "", "", f"{report['strategies']['random']['aulc']['mean']:.4f}")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def simulate(
+        dataset: str = typer.Option("digits", help="'digits', a .csv file, an image folder (one sub-folder per "
+                                                   "class) or a Label Studio .json export."),
+        strategies: str = typer.Option("margin,random", help="Comma-separated strategies; random is always added."),
+        initial: int = typer.Option(None, help="Seed-set size (stratified; default two per class)."),
+        batch_size: int = typer.Option(10, help="Labels per round."),
+        budget: int = typer.Option(400, help="Total labels, seed set included."),
+        seeds: int = typer.Option(10, help="Repeats with different splits and seed sets."),
+        learner: str = typer.Option("auto", help="Learner: auto (vector for digits/CSV features, text for text), "
+                                                 "vector, image, text or a plugin."),
+        learner_params: str = typer.Option(None, help="Learner parameters as a JSON object."),
+        balancing: str = typer.Option(None, help="Balancing method passed to the project settings (default off)."),
+        balancing_params: str = typer.Option(None, help="Balancing parameters as a JSON object."),
+        test_fraction: float = typer.Option(0.2, help="Held-out fraction for the learning curves."),
+        base_seed: int = typer.Option(0, help="Base of every seed (splits, seed sets, rankings)."),
+        metric: str = typer.Option("accuracy", help="Metric the savings targets use."),
+        rare_class: str = typer.Option(None, help="Class for WSS@95 (work saved over sampling at 95% recall)."),
+        label_column: str = typer.Option("label", help="CSV: the label column."),
+        text_column: str = typer.Option(None, help="CSV: the text column (otherwise numeric feature columns)."),
+        lead_time_column: str = typer.Option(None, help="CSV: seconds each label took."),
+        data_key: str = typer.Option(None, help="Label Studio export: the task data field."),
+        document_root: Path = typer.Option(None, help="Label Studio export: folder local-file images live in."),
+        out: Path = typer.Option(Path("runs/simulation"), help="Output folder (resumable)."),
+        restart: bool = typer.Option(False, help="Discard what --out holds and start again."),
+    ) -> None:
+        """Replay active learning over a labelled data set and report annotation-cost savings vs random."""
+        from labelsieve.report.build import write_report
+        from labelsieve.simulate.datasets import DatasetError, load_dataset
+        from labelsieve.simulate.metrics import METRICS
+        from labelsieve.simulate.runner import Simulation, SimulationConfig, SimulationError
+        from labelsieve.simulate.store import RunStore, StoreError
+
+        names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+        if not names:
+            _fail("--strategies is empty")
+        if seeds < 1:
+            _fail(f"--seeds must be at least 1, got {seeds}")
+        try:
+            data = load_dataset(dataset, label_column=label_column, text_column=text_column,
+                                lead_time_column=lead_time_column, data_key=data_key, document_root=document_root)
+            if rare_class is not None and rare_class not in data.classes:
+                _fail(f"--rare-class {rare_class!r} is not a class of the data set ({', '.join(data.classes)})")
+            if metric not in METRICS:
+                _fail(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
+            store = RunStore(out)
+            if restart:
+                store.clear()
+            config = SimulationConfig(
+                strategies=names, initial=initial, batch_size=batch_size, budget=budget, seeds=seeds,
+                learner=learner, learner_params=_json_option("--learner-params", learner_params),
+                balancing=balancing, balancing_params=_json_option("--balancing-params", balancing_params),
+                test_fraction=test_fraction, base_seed=base_seed,
+            )
+            simulation = Simulation(dataset=data, config=config, store=store)
+            simulation.prepare()  # bad input fails here, before any progress bar
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console, transient=True) as bars:
+                simulation.progress = RichProgress(bars)
+                simulation.run()
+            json_path, html_path = write_report(out, metric=metric, rare_class=rare_class)
+        except (DatasetError, SimulationError, StoreError) as exc:
+            _fail(str(exc))
+        report = json.loads(json_path.read_text())
+        print_savings(report)
+        console.print(f"wrote {json_path} and {html_path}")
+
+    @app.command()
+    def report(
+        out: Path = typer.Argument(..., help="A folder `labelsieve simulate --out` wrote."),
+        metric: str = typer.Option("accuracy", help="Metric the savings targets use."),
+        rare_class: str = typer.Option(None, help="Class for WSS@95."),
+    ) -> None:
+        """Rebuild report.json and report.html from a simulation folder's stored rounds."""
+        from labelsieve.report.build import write_report
+        from labelsieve.simulate.store import StoreError
+
+        if not out.is_dir():
+            _fail(f"{out} is not a folder")
+        try:
+            json_path, html_path = write_report(out, metric=metric, rare_class=rare_class)
+        except StoreError as exc:
+            _fail(str(exc))
+        print_savings(json.loads(json_path.read_text()))
+        console.print(f"wrote {json_path} and {html_path}")
+

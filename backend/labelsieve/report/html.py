@@ -1,0 +1,124 @@
+"""A self-contained HTML page from ``report.json``: plots are PNGs embedded as ``data:`` URIs."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from importlib import resources
+from string import Template
+from typing import Any
+
+import numpy as np
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def curves_png(report: dict[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    metric = report["metric"]
+    fig = Figure(figsize=(9, 5))
+    ax = fig.subplots()
+    for name, entry in report["strategies"].items():
+        band = entry["curves"][metric]
+        line = ax.plot(entry["grid"], band["mean"], label=name, linewidth=1.8)[0]
+        ax.fill_between(entry["grid"], band["lo"], band["hi"], color=line.get_color(), alpha=0.2)
+    full = report["full_data"]["mean"]
+    ax.axhline(full, color="black", linestyle="--", linewidth=1, label="full data")
+    ax.axhline(0.95 * full, color="grey", linestyle=":", linewidth=1, label="95% of full data")
+    ax.set_xlabel("labelled examples")
+    ax.set_ylabel(f"held-out {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
+def recall_png(report: dict[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    classes = report["protocol"]["dataset"]["classes"]
+    names = list(report["strategies"])
+    fig = Figure(figsize=(9, 3.5))
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(classes))
+    for k, name in enumerate(names):
+        recall = report["strategies"][name]["per_class_recall"]["final"]
+        ax.bar(x + k * width, [recall[c] for c in classes], width=width, label=name)
+    ax.set_xticks(x + width * (len(names) - 1) / 2, [str(c) for c in classes], rotation=45 if len(classes) > 12 else 0)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("recall")
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _ci(values: list[float | None]) -> str:
+    return f"[{_fmt(values[0])}, {_fmt(values[1])}]"
+
+
+def savings_table(report: dict[str, Any]) -> str:
+    rows = ["<table><tr><th>strategy</th><th>target</th><th>labels</th><th>random</th><th>reached</th>"
+            "<th>savings</th><th>95% CI</th><th>annotation s saved</th></tr>"]
+    for row in report["savings"]:
+        rows.append(
+            f"<tr><td class='name'>{html.escape(row['strategy'])}</td><td>{row['target']:.0%}</td>"
+            f"<td>{_fmt(row['labels'])}</td><td>{_fmt(row['random_labels'])}</td>"
+            f"<td>{row['reached']}/{row['random_reached']} of {row['n_seeds']}</td>"
+            f"<td>{row['savings']:.1%}</td><td>[{row['savings_ci'][0]:.1%}, {row['savings_ci'][1]:.1%}]</td>"
+            f"<td>{_fmt(row['annotation_seconds_saved'], 1)}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def aulc_table(report: dict[str, Any]) -> str:
+    rows = ["<table><tr><th>strategy</th><th>normalised AULC</th><th>95% CI</th><th>final score</th>"
+            "<th>selection s / round</th><th>fit s / round</th><th>WSS@95</th></tr>"]
+    metric = report["metric"]
+    for name, entry in report["strategies"].items():
+        wss = entry.get("wss95")
+        wss_text = "&ndash;"
+        if wss is not None:
+            reached = [v for v in wss["per_seed"] if v is not None]
+            wss_text = (f"{np.mean(reached):.3f} ({wss['reached']}/{len(wss['per_seed'])} seeds, class "
+                        f"{html.escape(str(wss['class']))})") if reached else "not reached within budget"
+        rows.append(
+            f"<tr><td class='name'>{html.escape(name)}</td><td>{entry['aulc']['mean']:.4f}</td>"
+            f"<td>{_ci(entry['aulc']['ci'])}</td><td>{entry['final'][metric]:.4f}</td>"
+            f"<td>{entry['select_seconds']['mean']:.4f}</td><td>{entry['fit_seconds']['mean']:.4f}</td>"
+            f"<td>{wss_text}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def render_html(report: dict[str, Any]) -> str:
+    p = report["protocol"]
+    protocol = (f"Data set {p['dataset']['name']} ({p['dataset']['n']} items, {len(p['dataset']['classes'])} classes), "
+                f"learner {p['learner']}, seed set {p['initial']} (stratified), batch {p['batch_size']}, "
+                f"budget {p['budget']}, held-out fraction {p['test_fraction']}, balancing {p['balancing'] or 'off'}, "
+                f"seeds {', '.join(str(s) for s in report['seeds'])}. Full-data {report['metric']}: "
+                f"{report['full_data']['mean']:.4f} {_ci(report['full_data']['ci'])}.")
+    template = Template(resources.files("labelsieve.report").joinpath("templates/report.html").read_text())
+    return template.substitute(
+        title=html.escape(str(p["dataset"]["name"])), protocol=html.escape(protocol), metric=report["metric"],
+        n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
+        aulc_table=aulc_table(report), recall_png=recall_png(report), extra="",
+    )

@@ -1,0 +1,258 @@
+"""Labelled data sets the simulation can replay: digits, CSV, an image folder, a Label Studio export.
+
+Every loader returns a :class:`Dataset` (items of one kind, string labels, optional lead times)
+or raises :class:`DatasetError` with a message that says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+class DatasetError(ValueError):
+    """The data set cannot be used for a simulation; the message says why."""
+
+
+@dataclass
+class Dataset:
+    """``items`` are images (uint8 arrays), texts (str) or vectors (rows of a float32 matrix)."""
+
+    name: str
+    kind: str  # image | text | vector
+    items: Sequence[Any]
+    labels: np.ndarray  # str labels, aligned with items
+    lead_times: np.ndarray | None = None  # seconds per item (NaN where unknown), or None
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray([str(label) for label in self.labels], dtype=object)
+        if len(self.items) != len(self.labels):
+            raise DatasetError(f"{self.name}: {len(self.items)} items but {len(self.labels)} labels")
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(set(self.labels.tolist()))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def inputs_for(self, input_kind: str) -> list[Any] | np.ndarray:
+        """The items in the form a learner of ``input_kind`` reads (images flatten into vectors)."""
+        if input_kind == self.kind:
+            return self.items if self.kind != "vector" else np.asarray(self.items, dtype=np.float32)
+        if input_kind == "vector" and self.kind == "image":
+            return np.stack([np.asarray(item, dtype=np.float32).reshape(-1) for item in self.items])
+        raise DatasetError(
+            f"the learner reads {input_kind} inputs but data set {self.name!r} holds {self.kind} items; "
+            f"use --learner {'text' if self.kind == 'text' else 'vector or --learner image'}"
+        )
+
+
+def load_digits_dataset() -> Dataset:
+    """scikit-learn's 1,797 handwritten digits as 8×8 grey images (0-255)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.clip(digits.images / 16.0 * 255.0, 0, 255).astype(np.uint8)
+    return Dataset(name="digits", kind="image", items=list(images), labels=digits.target.astype(str))
+
+
+def _lead_times(values: Any) -> np.ndarray | None:
+    array = np.asarray(values, dtype=np.float64)
+    return array if np.isfinite(array).any() else None
+
+
+def load_csv(
+    path: Path, *, label_column: str = "label", text_column: str | None = None,
+    feature_columns: Sequence[str] | None = None, lead_time_column: str | None = None,
+) -> Dataset:
+    """A CSV with a label column and either one text column or numeric feature columns."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise DatasetError(f"CSV file {path} does not exist") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path} is not a readable CSV file: {exc}") from exc
+    columns = [str(c) for c in frame.columns]
+    if label_column not in columns:
+        raise DatasetError(f"{path.name} has no label column {label_column!r}; its columns are "
+                           f"{', '.join(columns)}. Name the label column with --label-column.")
+    frame = frame[frame[label_column].notna()]
+    if frame.empty:
+        raise DatasetError(f"{path.name} has no labelled rows")
+    labels = frame[label_column].astype(str).to_numpy()
+    lead_times = None
+    if lead_time_column is not None:
+        if lead_time_column not in columns:
+            raise DatasetError(f"{path.name} has no lead-time column {lead_time_column!r}")
+        lead_times = _lead_times(pd.to_numeric(frame[lead_time_column], errors="coerce").to_numpy())
+    rest = [c for c in columns if c not in (label_column, lead_time_column)]
+    if text_column is None and feature_columns is None:
+        texts = [c for c in rest if frame[c].dtype == object]
+        if len(texts) == 1 and len(rest) == 1:
+            text_column = texts[0]
+        elif texts:
+            raise DatasetError(f"{path.name} has non-numeric column(s) {', '.join(texts)}; name the text "
+                               "column with --text-column or the numeric ones with --feature-columns")
+    if text_column is not None:
+        if text_column not in columns:
+            raise DatasetError(f"{path.name} has no text column {text_column!r}; its columns are {', '.join(columns)}")
+        texts = frame[text_column].fillna("").astype(str).tolist()
+        return Dataset(name=path.stem, kind="text", items=texts, labels=labels, lead_times=lead_times)
+    features = list(feature_columns) if feature_columns is not None else rest
+    missing = [c for c in features if c not in columns]
+    if missing or not features:
+        raise DatasetError(f"{path.name}: feature column(s) {', '.join(missing) or '(none)'} not found; "
+                           f"its columns are {', '.join(columns)}")
+    try:
+        matrix = frame[features].to_numpy(dtype=np.float32)
+    except ValueError as exc:
+        raise DatasetError(f"{path.name}: feature columns must be numeric ({exc})") from exc
+    if not np.all(np.isfinite(matrix)):
+        raise DatasetError(f"{path.name}: feature columns contain empty or non-finite values")
+    return Dataset(name=path.stem, kind="vector", items=matrix, labels=labels, lead_times=lead_times)
+
+
+def _read_image(path: Path, image_size: int) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DatasetError(f"{path} is not a readable image: {exc}") from exc
+    if rgb.size != (image_size, image_size):
+        rgb = rgb.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def load_image_folder(root: Path, *, image_size: int = 32) -> Dataset:
+    """``root/<class>/<image>``: one sub-folder per class; images resized to ``image_size`` squares."""
+    if not root.is_dir():
+        raise DatasetError(f"image folder {root} does not exist")
+    items: list[np.ndarray] = []
+    labels: list[str] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(folder.iterdir()):
+            if file.suffix.lower() in IMAGE_SUFFIXES:
+                items.append(_read_image(file, image_size))
+                labels.append(folder.name)
+    if not items:
+        raise DatasetError(f"{root} holds no images in class sub-folders (expected {root}/<class>/<image>.png)")
+    return Dataset(name=root.name, kind="image", items=items, labels=np.array(labels))
+
+
+def _choice_of(annotation: dict[str, Any], from_name: str | None) -> str | None:
+    for result in annotation.get("result") or []:
+        if from_name is not None and result.get("from_name") != from_name:
+            continue
+        choices = (result.get("value") or {}).get("choices")
+        if choices:
+            return str(choices[0])
+    return None
+
+
+def load_label_studio_export(
+    path: Path, *, data_key: str | None = None, from_name: str | None = None,
+    document_root: Path | None = None, image_size: int = 32,
+) -> Dataset:
+    """A Label Studio JSON export: each task's first non-cancelled choice is its label.
+
+    Images are read from local files: a ``/data/local-files/?d=...`` reference or a relative path
+    under ``document_root`` (default: the export's folder). Lead times come from the annotations.
+    """
+    try:
+        tasks = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise DatasetError(f"Label Studio export {path} does not exist") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path.name} is not JSON: {exc}") from exc
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        raise DatasetError(f"{path.name} is not a Label Studio JSON export (expected a list of tasks)")
+    values: list[Any] = []
+    labels: list[str] = []
+    lead: list[float] = []
+    for task in tasks:
+        data = task.get("data") or {}
+        key = data_key or (next(iter(data)) if len(data) == 1 else None)
+        if key is None:
+            raise DatasetError(f"task {task.get('id')} has several data fields {sorted(data)}; name one with "
+                               "--data-key")
+        for annotation in task.get("annotations") or []:
+            if annotation.get("was_cancelled"):
+                continue
+            choice = _choice_of(annotation, from_name)
+            if choice is not None and key in data:
+                values.append(data[key])
+                labels.append(choice)
+                lead.append(float(annotation["lead_time"]) if annotation.get("lead_time") is not None else np.nan)
+                break
+    if not values:
+        raise DatasetError(f"{path.name} has no tasks with a (non-cancelled) choice annotation")
+    lead_times = _lead_times(lead)
+    if all(isinstance(v, str) for v in values) and not _looks_like_media(values[0]):
+        return Dataset(name=path.stem, kind="text", items=values, labels=np.array(labels), lead_times=lead_times)
+    if all(isinstance(v, list) for v in values):
+        try:
+            matrix = np.asarray(values, dtype=np.float32)
+        except ValueError as exc:
+            raise DatasetError(f"{path.name}: vector data must be equal-length numeric lists") from exc
+        return Dataset(name=path.stem, kind="vector", items=matrix, labels=np.array(labels), lead_times=lead_times)
+    images = _load_export_images(values, document_root or path.parent, image_size)
+    return Dataset(name=path.stem, kind="image", items=images, labels=np.array(labels), lead_times=lead_times)
+
+
+def _looks_like_media(value: str) -> bool:
+    lowered = value.lower()
+    return lowered.startswith(("/data/", "data:image/", "http://", "https://")) or (
+        Path(lowered.split("?")[0]).suffix in IMAGE_SUFFIXES)
+
+
+def _load_export_images(refs: list[Any], document_root: Path, image_size: int) -> list[np.ndarray]:
+    from labelsieve.labelstudio.media import MediaError, MediaFetcher
+
+    fetcher = MediaFetcher(base_url=None, auth=None, document_root=document_root, cache_dir=None)
+    images = []
+    for ref in refs:
+        ref = str(ref)
+        if not ref.startswith(("/", "data:", "http://", "https://")):
+            ref = f"/data/local-files/?d={ref}"
+        try:
+            image = fetcher.load_image(ref).convert("RGB")
+        except MediaError as exc:
+            raise DatasetError(f"cannot read image {ref!r}: {exc} (set --document-root to the folder Label "
+                               "Studio serves local files from)") from exc
+        if image.size != (image_size, image_size):
+            image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+        images.append(np.asarray(image, dtype=np.uint8))
+    return images
+
+
+def load_dataset(spec: str, **options: Any) -> Dataset:
+    """``digits``, a ``.csv`` file, a ``.json`` Label Studio export, or an image folder."""
+    if spec == "digits":
+        return load_digits_dataset()
+    path = Path(spec)
+    if path.is_dir():
+        return load_image_folder(path, image_size=options.get("image_size", 32))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return load_csv(path, label_column=options.get("label_column") or "label",
+                        text_column=options.get("text_column"), feature_columns=options.get("feature_columns"),
+                        lead_time_column=options.get("lead_time_column"))
+    if suffix == ".json":
+        return load_label_studio_export(path, data_key=options.get("data_key"), from_name=options.get("from_name"),
+                                        document_root=options.get("document_root"),
+                                        image_size=options.get("image_size", 32))
+    if not path.exists():
+        raise DatasetError(f"data set {spec!r} not found: give 'digits', a .csv file, a Label Studio .json export "
+                           "or a folder with one sub-folder per class")
+    raise DatasetError(f"cannot read {spec!r}: expected 'digits', a .csv file, a .json export or an image folder")

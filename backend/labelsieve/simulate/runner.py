@@ -1,0 +1,310 @@
+"""The oracle loop: the service's ``ActiveLearningLoop``, with labels from the data set.
+
+Each (strategy, seed) run is one project in its own SQLite database: the pool items are its
+tasks, and every round is ``loop.retrain`` (fit the registered learner, rank the pool with the
+project's strategy, store a QueryRound and predictions). The oracle then "annotates" the top
+``batch_size`` tasks of the stored ranking through the webhook path (``events.apply_event``), so
+prequential bookkeeping happens as in the service. Held-out scores come from the serving model.
+Every strategy of a seed shares the split, the seed set, the learner recipe and the project seed;
+synthetic samples from balancing train the model but never count as labels (labels = annotations).
+A run resumes from its stored rounds: the ranking seed depends on the round number, not the clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+from sqlalchemy.engine import Engine
+
+from labelsieve.events import apply_event
+from labelsieve.inputs import InputLoader
+from labelsieve.labelconfig import parse_label_config
+from labelsieve.labelstudio.media import MediaFetcher
+from labelsieve.loop import ActiveLearningLoop
+from labelsieve.metrics import Metrics
+from labelsieve.project_settings import ProjectSettingsError
+from labelsieve.registry import Registries
+from labelsieve.settings import Settings
+from labelsieve.simulate.datasets import Dataset, DatasetError
+from labelsieve.simulate.metrics import score_predictions
+from labelsieve.simulate.splits import Split, check_protocol, make_split
+from labelsieve.simulate.store import FULL_DATA, RunStore
+from labelsieve.storage import crud
+from labelsieve.storage.artifacts import ArtifactStore
+from labelsieve.storage.db import make_engine, session_scope
+from labelsieve.storage.models import ModelVersion, Task, WebhookEvent
+
+PROJECT_ID = 1
+
+
+class SimulationError(ValueError):
+    """The simulation cannot run as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    strategies: tuple[str, ...] = ("margin", "random")
+    initial: int | None = None  # default: two per class
+    batch_size: int = 10
+    budget: int = 400
+    seeds: int = 10
+    learner: str = "auto"
+    learner_params: dict[str, Any] = field(default_factory=dict)
+    balancing: str | None = None
+    balancing_params: dict[str, Any] = field(default_factory=dict)
+    test_fraction: float = 0.2
+    base_seed: int = 0
+
+
+class Progress(Protocol):
+    def run_started(self, strategy: str, seed: int, rounds: int) -> None: ...
+    def round_done(self, strategy: str, seed: int) -> None: ...
+    def run_finished(self, strategy: str, seed: int) -> None: ...
+
+
+class NoProgress:
+    def run_started(self, strategy: str, seed: int, rounds: int) -> None:
+        pass
+
+    def round_done(self, strategy: str, seed: int) -> None:
+        pass
+
+    def run_finished(self, strategy: str, seed: int) -> None:
+        pass
+
+
+def resolve_learner(name: str, dataset: Dataset) -> str:
+    """``auto``: logistic regression on vectors/flattened pixels (the reference recipe), TF-IDF for text."""
+    if name != "auto":
+        return name
+    return "text" if dataset.kind == "text" else "vector"
+
+
+def n_rounds(initial: int, budget: int, batch_size: int) -> int:
+    return 1 + int(np.ceil(max(0, budget - initial) / batch_size))
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def label_config(kind: str, classes: list[str]) -> str:
+    choices = "".join(f'<Choice value="{c}"/>' for c in classes)
+    tag = '<Text name="text" value="$text"/>' if kind == "text" else '<Image name="image" value="$image"/>'
+    target = "text" if kind == "text" else "image"
+    return f'<View>{tag}<Choices name="label" toName="{target}">{choices}</Choices></View>'
+
+
+def task_data(dataset: Dataset, input_kind: str) -> list[dict[str, Any]]:
+    """Each item as Label Studio task data for a learner of ``input_kind`` (what the loop's InputLoader reads)."""
+    if input_kind == "text" and dataset.kind == "text":
+        return [{"text": str(item)} for item in dataset.items]
+    if input_kind == "image" and dataset.kind == "image":
+        return [{"image": png_data_uri(item)} for item in dataset.items]
+    if input_kind == "vector" and dataset.kind in ("vector", "image"):
+        return [{"image": np.asarray(item, dtype=np.float32).reshape(-1).round(6).tolist()} for item in dataset.items]
+    raise DatasetError(
+        f"the learner reads {input_kind} inputs but data set {dataset.name!r} holds {dataset.kind} items; "
+        f"use --learner {'text' if dataset.kind == 'text' else 'vector (or image for image folders)'}")
+
+
+class Simulation:
+    """One simulation over ``dataset``; :meth:`run` fills ``store`` and continues unfinished runs."""
+
+    def __init__(self, *, dataset: Dataset, config: SimulationConfig, store: RunStore,
+                 registries: Registries | None = None, progress: Progress | None = None) -> None:
+        self.dataset = dataset
+        self.config = config
+        self.store = store
+        self.registries = registries or Registries()
+        self.progress = progress or NoProgress()
+
+    def prepare(self) -> None:
+        """Check the protocol and the plugin names; raise SimulationError/DatasetError with a message."""
+        cfg, d = self.config, self.dataset
+        self.learner_name = resolve_learner(cfg.learner, d)
+        self.initial = cfg.initial if cfg.initial is not None else 2 * len(d.classes)
+        check_protocol(d.labels, initial=self.initial, budget=cfg.budget, test_fraction=cfg.test_fraction,
+                       batch_size=cfg.batch_size)
+        self.strategies = tuple(dict.fromkeys([*cfg.strategies, "random"]))
+        try:
+            for name in self.strategies:
+                self.registries.strategies.create(name, {})
+            probe = self.registries.learners.create(self.learner_name, dict(cfg.learner_params))
+        except Exception as exc:  # unknown plugin names: the registry's message lists the known ones
+            raise SimulationError(str(exc)) from exc
+        self.input_kind = probe.input_kind
+        self.datas = task_data(d, self.input_kind)
+        self.config_xml = label_config("text" if self.input_kind == "text" else "image", d.classes)
+
+    def protocol(self) -> dict[str, Any]:
+        d, cfg = self.dataset, self.config
+        return {
+            "dataset": {"name": d.name, "kind": d.kind, "n": len(d), "classes": d.classes,
+                        "fingerprint": zlib.crc32("\n".join(d.labels.tolist()).encode())},
+            "initial": self.initial, "batch_size": cfg.batch_size, "budget": cfg.budget,
+            "learner": self.learner_name, "learner_params": dict(cfg.learner_params), "balancing": cfg.balancing,
+            "balancing_params": dict(cfg.balancing_params), "test_fraction": cfg.test_fraction,
+            "base_seed": cfg.base_seed, "strategies": list(self.strategies), "seeds": list(range(cfg.seeds)),
+            "has_lead_times": d.lead_times is not None,
+        }
+
+    def run(self, *, stop_after_rounds: int | None = None) -> None:
+        """All runs; ``stop_after_rounds`` interrupts each run after that many rounds (tests resume)."""
+        self.prepare()
+        self.store.open(self.protocol())
+        for seed in range(self.config.seeds):
+            split = make_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
+                               test_fraction=self.config.test_fraction, initial=self.initial)
+            if not self.store.has_full(seed):
+                self.store.save_full(seed, self.full_data(split))
+            for name in self.strategies:
+                self.run_one(name, split, stop_after_rounds=stop_after_rounds)
+
+    # ----------------------------------------------------------------- helpers
+    def project_seed(self, seed: int) -> int:
+        return int(np.random.SeedSequence([self.config.base_seed, seed]).generate_state(1)[0] % 2**31)
+
+    def learner_params(self, seed: int) -> dict[str, Any]:
+        params = dict(self.config.learner_params)
+        probe = self.registries.learners.create(self.learner_name, params)
+        if "random_state" in probe.get_params() and "random_state" not in params:
+            params["random_state"] = self.project_seed(seed)
+        return params
+
+    def full_data(self, split: Split) -> dict[str, Any]:
+        """The same learner recipe trained on the whole pool, scored on the held-out split."""
+        self.progress.run_started(FULL_DATA, split.seed, 1)
+        learner = self.registries.learners.create(self.learner_name, self.learner_params(split.seed))
+        fetcher = MediaFetcher(base_url=None, auth=None, document_root=None, cache_dir=None)
+        loader = InputLoader(config=parse_label_config(self.config_xml), input_kind=self.input_kind, fetcher=fetcher)
+        train = loader.load([self.datas[i] for i in split.train])
+        learner.fit(train.inputs, [self.dataset.labels[split.train[i]] for i in train.positions])
+        metrics = self._score(learner, loader, split)
+        self.progress.run_finished(FULL_DATA, split.seed)
+        pool = Counter(self.dataset.labels[split.train].tolist())
+        return {"strategy": FULL_DATA, "seed": split.seed, "n_train": len(split.train), "metrics": metrics,
+                "pool_class_counts": dict(pool)}
+
+    def _score(self, learner: Any, loader: Any, split: Split) -> dict[str, Any]:
+        held = loader.load([self.datas[i] for i in split.test])
+        predicted = learner.predict(held.inputs)
+        truth = [self.dataset.labels[split.test[i]] for i in held.positions]
+        return score_predictions(truth, predicted, self.dataset.classes)
+
+    def _loop(self, settings: Settings) -> ActiveLearningLoop:
+        engine: Engine = make_engine(settings.db_url)
+        return ActiveLearningLoop(engine=engine, settings=settings, registries=self.registries,
+                                  artifacts=ArtifactStore(settings.models_path), metrics=Metrics())
+
+    def _annotate(self, loop: ActiveLearningLoop, split: Split, positions: list[int]) -> None:
+        """The oracle answers: one ANNOTATIONS_CREATED webhook for the batch, applied as the service does."""
+        with session_scope(loop.engine) as session:
+            first = crud.count_annotations(session=session, project_id=PROJECT_ID) + 1
+        lead = self.dataset.lead_times
+        annotations = []
+        for offset, position in enumerate(positions):
+            item = int(split.train[position])
+            annotation: dict[str, Any] = {
+                "id": first + offset, "task": position + 1, "project": PROJECT_ID,
+                "result": [{"from_name": "label", "to_name": "text" if self.input_kind == "text" else "image",
+                            "type": "choices", "value": {"choices": [str(self.dataset.labels[item])]}}],
+            }
+            if lead is not None and np.isfinite(lead[item]):
+                annotation["lead_time"] = float(lead[item])
+            annotations.append(annotation)
+        payload = {"action": "ANNOTATIONS_CREATED", "project": {"id": PROJECT_ID}, "annotation": annotations,
+                   "task": [{"id": p + 1, "data": {}} for p in positions]}
+        apply_event(loop.engine, WebhookEvent(project_id=PROJECT_ID, action="ANNOTATIONS_CREATED", payload=payload))
+
+    def _open_run(self, strategy: str, split: Split) -> ActiveLearningLoop:
+        run_dir = self.store.run_dir(strategy, split.seed)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        settings = Settings(data_dir=run_dir, database_url=self.store.database_url(strategy, split.seed),
+                            model_dir=run_dir / "models", label_studio_url=None, label_studio_api_key=None,
+                            local_files_document_root=None, keep_prediction_versions=1, start_workers=False,
+                            default_strategy="random", default_learner=self.learner_name)
+        loop = self._loop(settings)
+        with session_scope(loop.engine) as session:
+            exists = crud.get_project(session=session, project_id=PROJECT_ID) is not None
+            n_annotations = crud.count_annotations(session=session, project_id=PROJECT_ID)
+        if not exists:
+            extra: dict[str, Any] = {
+                "strategy": strategy, "learner": self.learner_name, "learner_params": self.learner_params(split.seed),
+                "batch_size": self.config.batch_size, "retrain_every": 1, "min_annotations": 2,
+                "seed": self.project_seed(split.seed),
+            }
+            if self.config.balancing:
+                extra |= {"balancing": self.config.balancing, "balancing_params": dict(self.config.balancing_params)}
+            try:
+                loop.setup_project(project_id=PROJECT_ID, label_config=self.config_xml, extra_params=extra,
+                                   title=f"simulation {strategy} seed {split.seed}")
+            except ProjectSettingsError as exc:
+                raise SimulationError(str(exc)) from exc
+            with session_scope(loop.engine) as session:
+                session.add_all([Task(id=p + 1, project_id=PROJECT_ID, data=self.datas[int(i)])
+                                 for p, i in enumerate(split.train)])  # bulk: crud.upsert_tasks gets row by row
+        if n_annotations == 0:
+            self._annotate(loop, split, [int(p) for p in split.initial])
+        return loop
+
+    def run_one(self, strategy: str, split: Split, *, stop_after_rounds: int | None = None) -> None:
+        cfg = self.config
+        budget = min(cfg.budget, len(split.train))
+        self.progress.run_started(strategy, split.seed, n_rounds(self.initial, budget, cfg.batch_size))
+        loop = self._open_run(strategy, split)
+        rounds_now = 0
+        try:
+            while True:
+                with session_scope(loop.engine) as session:
+                    n_labeled = len(crud.labeled_examples(session=session, project_id=PROJECT_ID))
+                    latest = crud.latest_ready_version(session=session, project_id=PROJECT_ID)
+                if latest is None or latest.n_train < n_labeled:
+                    if stop_after_rounds is not None and rounds_now >= stop_after_rounds:
+                        return
+                    outcome = loop.retrain(PROJECT_ID, force=True)
+                    if outcome.status != "trained":
+                        raise SimulationError(f"{strategy}, seed {split.seed}: training {outcome.status}: "
+                                              f"{outcome.reason}")
+                    rounds_now += 1
+                    with session_scope(loop.engine) as session:
+                        latest = crud.latest_ready_version(session=session, project_id=PROJECT_ID)
+                    assert latest is not None
+                if "heldout" not in latest.metrics:
+                    self._store_heldout(loop, latest, split)
+                    self.progress.round_done(strategy, split.seed)
+                n = min(cfg.batch_size, budget - n_labeled)
+                if n <= 0:
+                    break
+                with session_scope(loop.engine) as session:
+                    last_round = crud.list_query_rounds(session=session, project_id=PROJECT_ID)[-1]
+                if not last_round.batch:
+                    break  # the pool is empty
+                self._annotate(loop, split, [task_id - 1 for task_id in last_round.batch[:n]])
+        finally:
+            loop.engine.dispose()
+        self.progress.run_finished(strategy, split.seed)
+
+    def _store_heldout(self, loop: ActiveLearningLoop, version: ModelVersion, split: Split) -> None:
+        project = loop.project(PROJECT_ID)
+        serving = loop.serving_model(project)
+        assert serving is not None
+        _, learner = serving
+        scores = self._score(learner, loop.input_loader(project, learner.input_kind), split)
+        with session_scope(loop.engine) as session:
+            row = session.get(ModelVersion, version.id)
+            assert row is not None
+            row.metrics = {**(row.metrics or {}), "heldout": scores}
+            session.add(row)
+
+
+__all__ = ["DatasetError", "Simulation", "SimulationConfig", "SimulationError"]
