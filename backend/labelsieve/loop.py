@@ -222,7 +222,7 @@ class ActiveLearningLoop:
             number = crud.next_version_number(session=session, project_id=project_id)
         version = version_name(number)
         path = self.artifacts.save(project_id, version, learner, ps.learner)
-        seed = zlib.crc32(f"{project_id}:{version}:{ps.seed}".encode())
+        seed = zlib.crc32(f"{project_id}:{number}:{ps.seed}".encode())  # no clock: a replay ranks the same
         round_row, rows = rank_pool(
             project_id=project_id, version=version, learner=learner, pool=pool,
             labeled_inputs=loaded.inputs, labeled_y=y, loader=loader, settings=ps,
