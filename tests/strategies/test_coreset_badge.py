@@ -94,7 +94,8 @@ def test_coreset_covers_the_clusters_the_labels_miss() -> None:
     assert np.allclose(scores[member == 0][:3], 0.0, atol=0.05)  # float32 |x|^2 - 2x.c + |c|^2 rounding
 
 
-def test_badge_picks_uncertain_and_diverse_items() -> None:
+@pytest.mark.parametrize("options", [{}, {"projection_dim": 16}, {"precision": "bfloat16"}])
+def test_badge_picks_uncertain_and_diverse_items(options: dict) -> None:
     centres = 10.0 * np.eye(8, 32)
     pool, member = clusters(150, centres, seed=2)
     rng = np.random.default_rng(4)
@@ -102,7 +103,8 @@ def test_badge_picks_uncertain_and_diverse_items() -> None:
     confidence = np.where(member < 4, 0.98, np.where(member == 4, 0.30, 0.45)) + 0.01 * rng.random(member.shape[0])
     probas = np.column_stack([confidence, (1 - confidence) / 2, (1 - confidence) / 2])
     ctx = make_ctx(pool, 0, probas=probas)
-    picks = Badge().select(ctx, 12)
+    picks = Badge(**options).select(ctx, 12)
+    assert len(set(picks.tolist())) == 12
     assert (member[picks] >= 4).mean() >= 0.9  # uncertain
     assert set(member[picks].tolist()) >= {4, 5, 6, 7}  # diverse
     by_uncertainty = np.argsort(-Badge().score(ctx))[:12]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from labelsieve.strategies.base import PoolContext, QueryStrategy
-from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool, pinned_threads
+from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool, gaussian_projection, pinned_threads
 
 
 def gradient_factor(probas: np.ndarray) -> np.ndarray:
@@ -76,6 +76,9 @@ class Badge(QueryStrategy):
     precision:
         Storage precision of the embeddings: ``"float32"`` (default), ``"float64"``, ``"float16"``
         or ``"bfloat16"``; accumulation stays at least float32.
+    projection_dim:
+        If set, ``h`` goes through a seeded Gaussian random projection to this many dims (drawn
+        from ``ctx.rng`` before the sampling), which cuts the bytes read per pick.
     chunk_size:
         Rows per chunk of every pass over the pool.
     device:
@@ -90,11 +93,13 @@ class Badge(QueryStrategy):
     def __init__(
         self,
         precision: str = "float32",
+        projection_dim: int | None = None,
         chunk_size: int = DEFAULT_CHUNK,
         device: str = "auto",
         threads: int | None = None,
     ) -> None:
         self.precision = precision
+        self.projection_dim = projection_dim
         self.chunk_size = chunk_size
         self.device = device
         self.threads = threads
@@ -118,6 +123,12 @@ class Badge(QueryStrategy):
         embeddings = np.asarray(ctx.embeddings)
         if probas.shape[0] != embeddings.shape[0]:
             raise ValueError(f"probas has {probas.shape[0]} rows but embeddings {embeddings.shape[0]}")
+        projection = None
+        if self.projection_dim is not None:
+            projection = gaussian_projection(embeddings.shape[1], int(self.projection_dim), ctx.rng)
         with pinned_threads(self.threads), torch.no_grad():
-            hidden = ChunkedPool(embeddings, precision=self.precision, device=self.device, chunk_size=self.chunk_size)
+            hidden = ChunkedPool(
+                embeddings, precision=self.precision, device=self.device, chunk_size=self.chunk_size,
+                projection=projection,
+            )
             return badge_kmeanspp(hidden, gradient_factor(probas), n, ctx.rng)
