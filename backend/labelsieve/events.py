@@ -145,29 +145,35 @@ def _store_annotations(
 def apply_event(
     engine: Engine, event: WebhookEvent, *, puller: Puller | None = None, verifier: Verifier | None = None
 ) -> Applied:
+    with session_scope(engine) as session:
+        return _apply_in(session, event, puller=puller, verifier=verifier)
+
+
+def _apply_in(
+    session: Any, event: WebhookEvent, *, puller: Puller | None = None, verifier: Verifier | None = None
+) -> Applied:
     applied = Applied()
     payload = WebhookPayload.model_validate(event.payload)
-    with session_scope(engine) as session:
+    project = crud.get_project(session=session, project_id=event.project_id)
+    if project is None:
+        crud.upsert_project(session=session, project_id=event.project_id,
+                            label_config=(payload.project.label_config if payload.project else None) or "",
+                            title=payload.project.title if payload.project else None)
         project = crud.get_project(session=session, project_id=event.project_id)
-        if project is None:
-            crud.upsert_project(session=session, project_id=event.project_id,
-                                label_config=(payload.project.label_config if payload.project else None) or "",
-                                title=payload.project.title if payload.project else None)
-            project = crud.get_project(session=session, project_id=event.project_id)
-        config = _config(project)
-        if event.action in (Action.ANNOTATION_CREATED, Action.ANNOTATION_UPDATED, Action.ANNOTATIONS_CREATED):
-            applied.changed = _store_annotations(session, event.project_id, config, _as_list(payload.annotation),
-                                                 _as_list(payload.task), verifier)
-        elif event.action == Action.ANNOTATIONS_DELETED:
-            ids = [ref.id for ref in payload.annotations or []]
-            applied.changed = crud.delete_annotations(session=session, annotation_ids=ids)
-        elif event.action == Action.START_TRAINING:
-            applied.force_train = True
-            if puller is not None:
-                applied.changed = _pull(session, event.project_id, config, puller)
-        if applied.changed:
-            session.execute(update(Project).where(col(Project.id) == event.project_id).values(
-                annotations_since_train=Project.annotations_since_train + applied.changed))
+    config = _config(project)
+    if event.action in (Action.ANNOTATION_CREATED, Action.ANNOTATION_UPDATED, Action.ANNOTATIONS_CREATED):
+        applied.changed = _store_annotations(session, event.project_id, config, _as_list(payload.annotation),
+                                             _as_list(payload.task), verifier)
+    elif event.action == Action.ANNOTATIONS_DELETED:
+        ids = [ref.id for ref in payload.annotations or []]
+        applied.changed = crud.delete_annotations(session=session, annotation_ids=ids)
+    elif event.action == Action.START_TRAINING:
+        applied.force_train = True
+        if puller is not None:
+            applied.changed = _pull(session, event.project_id, config, puller)
+    if applied.changed:
+        session.execute(update(Project).where(col(Project.id) == event.project_id).values(
+            annotations_since_train=Project.annotations_since_train + applied.changed))
     return applied
 
 
@@ -189,13 +195,20 @@ def _pull(session: Any, project_id: int, config: LabelConfig | None, puller: Pul
 def apply_pending(
     engine: Engine, project_id: int, *, puller: Puller | None = None, verifier: Verifier | None = None,
 ) -> Applied:
-    """Apply every stored, unapplied event of ``project_id`` in arrival order."""
+    """Apply every stored, unapplied event of ``project_id`` in arrival order.
+
+    Events go in batches of ``BATCH`` per transaction (applied and marked processed together, so a
+    crash re-applies a whole batch or none of it; applying is idempotent). A batch that meets an error
+    or an unreachable Label Studio is rolled back and replayed one event per transaction, which keeps
+    the good events, records the bad one's error, and stops (in order) at a deferred one."""
     total = Applied()
     while True:
         with session_scope(engine) as session:
-            events = crud.pending_events(session=session, project_id=project_id, limit=200)
+            events = crud.pending_events(session=session, project_id=project_id, limit=BATCH)
         if not events:
             return total
+        if len(events) > 1 and _apply_batch(engine, events, total, puller=puller, verifier=verifier):
+            continue
         for event in events:
             error = None
             try:
@@ -215,3 +228,27 @@ def apply_pending(
                 row = session.get(WebhookEvent, event.id)
                 if row is not None:
                     crud.mark_event_processed(session=session, event=row, error=error)
+
+
+BATCH = 50  # short transactions: SQLite has one writer and webhook acks must stay well under 1 s
+
+
+def _apply_batch(
+    engine: Engine, events: list[WebhookEvent], total: Applied, *, puller: Puller | None, verifier: Verifier | None,
+) -> bool:
+    """Apply ``events`` in one transaction; False (nothing kept) when any of them fails or is deferred."""
+    results: list[Applied] = []
+    try:
+        with session_scope(engine) as session:
+            for event in events:
+                results.append(_apply_in(session, event, puller=puller, verifier=verifier))
+                row = session.get(WebhookEvent, event.id)
+                if row is not None:
+                    crud.mark_event_processed(session=session, event=row)
+    except Exception as exc:  # noqa: BLE001 - replayed one by one, where each error is handled
+        log.info("batch of %d events replayed one by one (%s: %s)", len(events), type(exc).__name__, exc)
+        return False
+    for result in results:
+        total.changed += result.changed
+        total.force_train = total.force_train or result.force_train
+    return True

@@ -86,5 +86,5 @@ def build_service(settings: Settings) -> Service:
     service = Service(settings=settings, engine=engine, registries=registries, metrics=metrics,
                       artifacts=artifacts, loop=loop, worker=worker)
     worker.puller_factory = service.puller
-    worker.verifier = service.verify_annotation
+    worker.verifier = service.verify_annotation if settings.verify_webhooks else None
     return service

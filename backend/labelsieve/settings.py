@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     basic_auth_pass: str | None = None
     bearer_token: str | None = None
     webhook_secret: str | None = None
+    # Re-read each webhook's annotation from Label Studio (when a key is configured) before storing it.
+    verify_webhooks: bool = True
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from labelsieve.labelconfig import LabelConfig, labels_from_result
@@ -65,21 +66,32 @@ def list_projects(*, session: Session) -> list[Project]:
 
 
 def upsert_tasks(*, session: Session, project_id: int, tasks: Iterable[dict[str, Any]]) -> int:
-    """Insert or update tasks given as Label Studio task dicts (``id`` and ``data``)."""
-    count = 0
+    """Insert or update tasks given as Label Studio task dicts (``id`` and ``data``).
+
+    New rows go in with INSERT ... ON CONFLICT DO NOTHING, so two requests adding the same task at
+    once (a /predict racing the webhook worker) cannot fail on the primary key."""
+    wanted: dict[int, dict[str, Any]] = {}
     for task in tasks:
-        task_id = int(task["id"])
-        row = session.get(Task, task_id)
-        data = dict(task.get("data") or {})
-        if row is None:
-            session.add(Task(id=task_id, project_id=project_id, data=data))
-        elif data and row.data != data:
-            row.data = data
-            row.updated_at = utcnow()
-            session.add(row)
-        count += 1
+        wanted[int(task["id"])] = dict(task.get("data") or {})
+    if not wanted:
+        return 0
     session.flush()
-    return count
+    existing = get_tasks(session=session, task_ids=list(wanted))
+    now = utcnow()
+    new = [{"id": i, "project_id": project_id, "data": data, "created_at": now, "updated_at": now}
+           for i, data in wanted.items() if i not in existing]
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for start in range(0, len(new), 1000):  # stay under SQLite's bound-parameter limit
+        rows = new[start:start + 1000]
+        session.execute(module.insert(Task).values(rows).on_conflict_do_nothing(index_elements=["id"]))
+    for task_id, row in existing.items():
+        data = wanted[task_id]
+        if data and row.data != data:
+            row.data = data
+            row.updated_at = now
+            session.add(row)
+    session.flush()
+    return len(wanted)
 
 
 def get_tasks(*, session: Session, task_ids: Sequence[int]) -> dict[int, Task]:
