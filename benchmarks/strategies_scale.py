@@ -118,6 +118,18 @@ def run_peer(method: str, x: np.ndarray, probas: np.ndarray, picks: int, seed: i
     raise ValueError(method)
 
 
+def covering_radius(x: np.ndarray, chosen: np.ndarray) -> float:
+    """Largest distance from any pool row to its nearest labelled-or-picked row (original 512-d space)."""
+    centres = np.vstack([x[:N_LABELED], x[N_LABELED:][chosen]]).astype(np.float32)
+    centres_sq = (centres.astype(np.float64) ** 2).sum(axis=1)
+    worst = 0.0
+    for start in range(0, x.shape[0], 8192):
+        block = x[start:start + 8192]
+        sq = (block.astype(np.float64) ** 2).sum(axis=1)[:, None] - 2.0 * (block @ centres.T) + centres_sq[None, :]
+        worst = max(worst, float(sq.min(axis=1).max()))
+    return float(np.sqrt(max(worst, 0.0)))
+
+
 def worker(method: str, n: int, picks: int, seed: int) -> None:
     venv, family, options = METHODS[method]
     x, probas = make_data(n, seed)
@@ -127,8 +139,12 @@ def worker(method: str, n: int, picks: int, seed: int) -> None:
     start = time.perf_counter()
     out = call()
     seconds = time.perf_counter() - start
-    chosen = np.asarray(out[0] if isinstance(out, tuple) else out).ravel()
-    print(json.dumps({"seconds": seconds, "data_rss": data_rss, "n_selected": int(np.unique(chosen).size)}))
+    chosen = np.asarray(out[0] if isinstance(out, tuple) else out).ravel().astype(np.int64)
+    if method.startswith("skactiveml"):  # indices into X (labelled rows first), not into the pool
+        chosen = chosen - N_LABELED
+    radius = covering_radius(x, chosen) if seed == 0 and family == "coreset" else None
+    print(json.dumps({"seconds": seconds, "data_rss": data_rss, "n_selected": int(np.unique(chosen).size),
+                      "radius": radius}))
 
 
 # ------------------------------------------------------------------ driver side
@@ -139,6 +155,13 @@ def scanned_bytes(method: str, n: int) -> int:
     rows = (n - N_LABELED) * options.get("subsample", 1.0)
     extra = N_CLASSES * 4 if family == "badge" and method.startswith("labelsieve") else 0  # the a = p - onehot vectors
     return int(rows * (width * 4 + extra))
+
+
+def radius_ratio(runs: list[RunResult], ref: list[RunResult]) -> str:
+    """Covering radius of the seed-0 run over the exact labelsieve CoreSet's (coreset family only)."""
+    mine = runs[0].payload.get("radius") if runs and runs[0].payload else None
+    exact = ref[0].payload.get("radius") if ref and ref[0].payload else None
+    return f"{mine / exact:.3f}" if mine and exact else "-"
 
 
 def cell(results: list[RunResult], timeout: float) -> str:
@@ -157,6 +180,7 @@ def main() -> None:
     parser.add_argument("--peers", default="skactiveml,small-text,modAL", help="peer libraries ('' = none)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per peer run")
     parser.add_argument("--large-timeout", type=float, default=None, help="seconds per peer run at n >= 1M")
+    parser.add_argument("--once", default="", help="comma-separated methods that run once (marked '1 run')")
     parser.add_argument("--probe-timeout", type=float, default=30.0,
                         help="a peer that failed at a smaller n gets one run with this timeout")
     parser.add_argument("--mem-cap-gib", type=float, default=12.0, help="address-space cap for peer runs")
@@ -186,7 +210,8 @@ def main() -> None:
                 timeout = min(timeout, args.probe_timeout)
             timeouts[method, n] = timeout if peer else 3600.0
             runs: list[RunResult] = []
-            for repeat in range(args.repeats):
+            once = {m.strip() for m in args.once.split(",")}
+            for repeat in range(1 if method in once else args.repeats):
                 argv = [str(ROOT / venv / "bin" / "python"), __file__, "--worker", method, "--n", str(n),
                         "--picks", str(args.picks), "--seed", str(repeat)]
                 run = run_isolated(argv, timeouts[method, n], int(args.mem_cap_gib * 2**30) if peer else None)
@@ -197,7 +222,8 @@ def main() -> None:
                     break  # a timeout or OOM is not retried
             results[method, n] = runs
 
-    header = ["method", "n", "median s", "peak RSS", "inputs RSS", "eff. GB/s", "% of copy bw", "x labelsieve"]
+    header = ["method", "n", "median s", "peak RSS", "inputs RSS", "eff. GB/s", "% of copy bw", "x labelsieve",
+              "radius/exact"]
     rows = []
     for n in sizes:
         for method in methods:
@@ -216,8 +242,9 @@ def main() -> None:
                 ratio = f">{timeouts[method, n] / ref_secs:.0f}" if ref_secs and runs[-1].status == "timeout" else "-"
             peak = max((r.peak_rss or 0) for r in runs)
             data = max((r.data_rss or 0) for r in runs) or None
-            rows.append([method, f"{n:,}", cell(runs, timeouts[method, n]), fmt_bytes(peak), fmt_bytes(data),
-                         *bw_cells, ratio])
+            shown = cell(runs, timeouts[method, n]) + (" (1 run)" if len(runs) == 1 and args.repeats > 1 else "")
+            rows.append([method, f"{n:,}", shown, fmt_bytes(peak), fmt_bytes(data),
+                         *bw_cells, ratio, radius_ratio(runs, ref)])
     print_table(f"select {args.picks} of n (512-d float32, {N_LABELED} labelled), medians of {args.repeats} runs, "
                 f"1 thread; copy bandwidth {copy_bw / 1e9:.1f} GB/s", header, rows)
 
