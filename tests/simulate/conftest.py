@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.api.conftest import client_factory  # noqa: F401 - the live-report test builds an app
+
 DIGITS_ARGS = ["--dataset", "digits", "--strategies", "margin", "--seeds", "3", "--budget", "80", "--initial", "20",
                "--batch-size", "10", "--rare-class", "8"]
 
@@ -18,3 +20,9 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     result = CliRunner().invoke(app, ["simulate", *DIGITS_ARGS, "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out, result.output
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only here: the report reads through crud, which tests/storage covers on PostgreSQL."""
+    return f"sqlite:///{(tmp_path / 'live.sqlite3').as_posix()}"

@@ -9,6 +9,7 @@ to the per-version accuracies, weighted by how many labels scored each version.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,14 +41,16 @@ def project_labels(points: Sequence[dict[str, Any]], *, target: float | None = N
     usable = [p for p in points if p["n_labels"] > 0]
     if len(usable) < 3:
         return {"status": "insufficient", "reason": f"{len(usable)} scored model version(s); the fit needs 3"}
-    from scipy.optimize import curve_fit
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     n = np.array([p["n_labels"] for p in usable], dtype=np.float64)
     acc = np.array([p["accuracy"] for p in usable], dtype=np.float64)
     sigma = 1.0 / np.sqrt(np.array([p["n_scored"] for p in usable], dtype=np.float64))
     try:
-        (a, b, c), _ = curve_fit(_power_law, n, acc, p0=(min(1.0, acc.max() + 0.05), 1.0, 0.5), sigma=sigma,
-                                 bounds=([0.0, 0.0, 0.01], [1.0, 100.0, 3.0]), maxfev=20000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)  # few points: no covariance; the fit itself is fine
+            (a, b, c), _ = curve_fit(_power_law, n, acc, p0=(min(1.0, acc.max() + 0.05), 1.0, 0.5), sigma=sigma,
+                                     bounds=([0.0, 0.0, 0.01], [1.0, 100.0, 3.0]), maxfev=20000)
     except (RuntimeError, ValueError) as exc:
         return {"status": "failed", "reason": f"the learning-curve fit did not converge ({exc})"}
     goal = float(target) if target is not None else target_fraction * float(a)

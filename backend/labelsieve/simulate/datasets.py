@@ -98,7 +98,7 @@ def load_csv(
         lead_times = _lead_times(pd.to_numeric(frame[lead_time_column], errors="coerce").to_numpy())
     rest = [c for c in columns if c not in (label_column, lead_time_column)]
     if text_column is None and feature_columns is None:
-        texts = [c for c in rest if frame[c].dtype == object]
+        texts = [c for c in rest if not pd.api.types.is_numeric_dtype(frame[c])]
         if len(texts) == 1 and len(rest) == 1:
             text_column = texts[0]
         elif texts:
