@@ -263,6 +263,10 @@ class ActiveLearningLoop:
         return RetrainOutcome("trained", version=version)
 
     def _observe_classes(self, project_id: int, counts: Counter[str]) -> None:
+        seen = {s.labels["label"] for metric in self.metrics.class_count.collect() for s in metric.samples
+                if s.labels.get("project") == str(project_id)}
+        for label in seen - set(counts):  # a class whose last label was removed or changed: now 0
+            self.metrics.class_count.labels(str(project_id), label).set(0)
         for label, count in counts.items():
             self.metrics.class_count.labels(str(project_id), label).set(count)
         self.metrics.labeled.labels(str(project_id)).set(sum(counts.values()))

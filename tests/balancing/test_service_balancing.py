@@ -55,6 +55,9 @@ def test_retrain_with_balancing_stores_synthetic_samples_apart_from_labels(clien
         ready = [v for v in status["versions"] if v["status"] == "ready"]
         assert len(ready) == 1 and ready[0]["n_train"] == 44, status["versions"]
         assert status["annotations"] == 44 and status["tasks"] == 44 + len(pool)
+        assert status["synthetic_samples"] > 0
+        assert ready[0]["balancing"]["applied"] == ["logit_adjusted", "ddpm"]
+        assert ready[0]["balancing"]["synthetic"]["kept"] == status["synthetic_samples"]
         metrics = client.get("/metrics").text
         assert f'labelsieve_imbalance_ratio{{project="{P}"}} 5.0' in metrics
         assert f'labelsieve_class_count{{label="2",project="{P}"}} 4.0' in metrics
