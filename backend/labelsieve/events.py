@@ -109,8 +109,13 @@ def _store_annotations(
     tasks: list[LSTask], verifier: Verifier | None,
 ) -> int:
     by_id = {task.id: task for task in tasks}
-    crud.upsert_tasks(session=session, project_id=project_id,
-                      tasks=[{"id": t.id, "data": t.data} for t in tasks])
+    if verifier is None:
+        crud.upsert_tasks(session=session, project_id=project_id,
+                          tasks=[{"id": t.id, "data": t.data} for t in tasks])
+    else:  # an unverified webhook may fill in a task we lack, never overwrite one we have
+        known = crud.get_tasks(session=session, task_ids=list(by_id))
+        crud.upsert_tasks(session=session, project_id=project_id, tasks=[
+            {"id": t.id, "data": t.data} for t in tasks if t.id not in known or not known[t.id].data])
     project = crud.get_project(session=session, project_id=project_id)
     changed = 0
     for ann in annotations:

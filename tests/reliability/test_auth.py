@@ -99,6 +99,13 @@ def test_forged_webhooks_are_checked_against_label_studio(client_factory) -> Non
             assert client.app.state.service.worker.wait_idle(30)
             assert _stored(client) == {900: (11, ["Negative"])}
             assert ("/api/annotations/901/", "Token legacy-key-123") in ls.requests
+            # nor can a forged webhook rewrite the data of a task the backend already has
+            forged = _event(900, 14, "Positive")
+            forged["task"]["data"] = {"text": "planted"}
+            assert client.post("/webhook", json=forged).status_code == 200
+            assert client.app.state.service.worker.wait_idle(30)
+            with session_scope(client.app.state.service.engine) as session:
+                assert crud.get_tasks(session=session, task_ids=[14])[14].data == {"text": "text of task 14"}
 
             # Label Studio down: the webhook waits in the inbox, then is applied when it is back
             port = ls.port
