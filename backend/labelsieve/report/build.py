@@ -60,7 +60,8 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         raise StoreError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     store = RunStore(root)
     config = store.config()
-    strategies: list[str] = config["strategies"]
+    # strategies named in the folder but never run (a later invocation dropped them) are left out
+    strategies: list[str] = [s for s in config["strategies"] if any(store.has_run(s, k) for k in config["seeds"])]
     expected = 1 + int(np.ceil(max(0, config["budget"] - config["initial"]) / config["batch_size"]))
     runs: dict[str, dict[int, dict[str, Any]]] = {s: {} for s in strategies}
     seeds = []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from labelsieve.api.deps import ServiceDep
 from labelsieve.report.prequential import live_report
@@ -16,7 +16,7 @@ router = APIRouter(tags=["reports"])
 
 @router.get("/projects/{project_id}/report")
 def project_report(
-    project_id: int, service: ServiceDep,
+    project_id: Annotated[int, Path(ge=1, lt=2**63)], service: ServiceDep,
     target: float | None = Query(None, gt=0.0, le=1.0, description="Target accuracy (default: 95% of the plateau)."),
     target_fraction: float = Query(0.95, gt=0.0, le=1.0, description="Target as a fraction of the fitted plateau."),
 ) -> dict[str, Any]:
