@@ -24,11 +24,9 @@ from typing import Any
 
 import numpy as np
 
-PEERS = {  # the lists can grow (least_confident / uncertainty / least_confidence, coreset): each costs minutes
-    "scikit-activeml": ["margin", "entropy"],
-    "modAL": ["margin", "entropy"],
-    "small-text": ["breaking_ties", "entropy"],
-}
+#: (library, strategy) in run order; more (entropy, least-confidence, scikit-activeml's coreset) are wired in
+#: ``_select`` and cost about 1.5 min per seed each on a busy 2-core machine.
+PEERS = [("scikit-activeml", "margin"), ("modAL", "margin"), ("small-text", "breaking_ties")]
 
 
 # ----------------------------------------------------------------------------- peer side (.venv-bench)
@@ -85,35 +83,37 @@ def run_peers(npz_path: Path, out_path: Path) -> None:
     data = np.load(npz_path)
     X, y = data["X"], data["y"]
     batch, budget = int(data["batch"]), int(data["budget"])
-    results = []
-    for lib, names in PEERS.items():
-        for name in names:
-            for seed in range(int(data["n_seeds"])):
-                train, test = data[f"train{seed}"], data[f"test{seed}"]
-                rs = int(data[f"random_state{seed}"])
-                labeled = [int(train[p]) for p in data[f"initial{seed}"]]
-                in_pool = np.ones(len(X), dtype=bool)
-                in_pool[test] = False
-                in_pool[labeled] = False
-                grid, acc, select = [], [], []
-                while True:
-                    clf = _learner(rs).fit(X[labeled], y[labeled])
-                    grid.append(len(labeled))
-                    acc.append(float((clf.predict(X[test]) == y[test]).mean()))
-                    n = min(batch, budget - len(labeled))
-                    pool = np.flatnonzero(in_pool)
-                    if n <= 0 or pool.size == 0:
-                        break
-                    started = time.perf_counter()
-                    picked = pool[_select(lib, name, clf, X, y, labeled, pool, n, rs)]
-                    select.append(time.perf_counter() - started)
-                    assert len(set(picked.tolist())) == n
-                    labeled.extend(int(i) for i in picked)
-                    in_pool[picked] = False
-                results.append({"method": f"{lib}:{name}", "seed": seed, "grid": grid, "accuracy": acc,
-                                "select_seconds": float(np.median(select))})
-                print(f"{lib}:{name} seed {seed}: final accuracy {acc[-1]:.3f}", file=sys.stderr, flush=True)
-    out_path.write_text(json.dumps(results))
+    results = json.loads(out_path.read_text()) if out_path.exists() else []  # resume: skip finished runs
+    done = {(r["method"], r["seed"]) for r in results}
+    for lib, name in PEERS:
+        for seed in range(int(data["n_seeds"])):
+            if (f"{lib}:{name}", seed) in done:
+                continue
+            train, test = data[f"train{seed}"], data[f"test{seed}"]
+            rs = int(data[f"random_state{seed}"])
+            labeled = [int(train[p]) for p in data[f"initial{seed}"]]
+            in_pool = np.ones(len(X), dtype=bool)
+            in_pool[test] = False
+            in_pool[labeled] = False
+            grid, acc, select = [], [], []
+            while True:
+                clf = _learner(rs).fit(X[labeled], y[labeled])
+                grid.append(len(labeled))
+                acc.append(float((clf.predict(X[test]) == y[test]).mean()))
+                n = min(batch, budget - len(labeled))
+                pool = np.flatnonzero(in_pool)
+                if n <= 0 or pool.size == 0:
+                    break
+                started = time.perf_counter()
+                picked = pool[_select(lib, name, clf, X, y, labeled, pool, n, rs)]
+                select.append(time.perf_counter() - started)
+                assert len(set(picked.tolist())) == n
+                labeled.extend(int(i) for i in picked)
+                in_pool[picked] = False
+            results.append({"method": f"{lib}:{name}", "seed": seed, "grid": grid, "accuracy": acc,
+                            "select_seconds": float(np.median(select))})
+            print(f"{lib}:{name} seed {seed}: final accuracy {acc[-1]:.3f}", file=sys.stderr, flush=True)
+            out_path.write_text(json.dumps(results))
 
 
 # ------------------------------------------------------------------------------ labelsieve side
@@ -156,7 +156,7 @@ def table(report: dict[str, Any], peers: list[dict[str, Any]], out: Path) -> str
         methods[f"labelsieve:{name}"] = (np.array(entry["grid"]),
                                          np.array([[row["accuracy"] for row in r["rounds"]] for r in runs if r]))
     for method in sorted({p["method"] for p in peers}):
-        runs = sorted((p for p in peers if p["method"] == method), key=lambda p: p["seed"])
+        runs = sorted((p for p in peers if p["method"] == method and p["seed"] in seeds), key=lambda p: p["seed"])
         methods[method] = (np.array(runs[0]["grid"]), np.array([p["accuracy"] for p in runs]))
     rand_grid, rand = methods["labelsieve:random"]
     n_random = {f: labels_to_target(rand_grid, rand, f * full) for f in (0.95, 0.98)}
@@ -182,11 +182,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=400)
-    parser.add_argument("--strategies", default="margin,entropy")
+    parser.add_argument("--strategies", default="margin")
     parser.add_argument("--out", type=Path, default=Path("runs/label_efficiency"))
     parser.add_argument("--bench-python", default=".venv-bench/bin/python")
     parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)  # internal: run peers on this .npz
     parser.add_argument("--peer-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--table-only", action="store_true", help="Rebuild the table from what --out holds.")
     args = parser.parse_args()
     if args.peer is not None:
         run_peers(args.peer, args.peer_out)
@@ -197,12 +198,13 @@ def main() -> None:
     from labelsieve.simulate.runner import Simulation, SimulationConfig
     from labelsieve.simulate.store import RunStore
 
+    if args.table_only:
+        print(table(build_report(args.out / "labelsieve"), json.loads((args.out / "peers.json").read_text()), args.out))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     splits = export_splits(args.out, args.seeds, 10, args.budget)
     peers_path = args.out / "peers.json"
-    peer_proc = None
-    if not peers_path.exists():
-        peer_proc = subprocess.Popen([args.bench_python, __file__, "--peer", str(splits), "--peer-out",
+    peer_proc = subprocess.Popen([args.bench_python, __file__, "--peer", str(splits), "--peer-out",
                                       str(peers_path)])
     config = SimulationConfig(strategies=tuple(args.strategies.split(",")), initial=20, batch_size=10,
                               budget=args.budget, seeds=args.seeds)
@@ -210,7 +212,7 @@ def main() -> None:
     Simulation(dataset=load_digits_dataset(), config=config, store=RunStore(args.out / "labelsieve")).run()
     print(f"labelsieve runs: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     report = build_report(args.out / "labelsieve")
-    if peer_proc is not None and peer_proc.wait() != 0:
+    if peer_proc.wait() != 0:
         raise SystemExit("the peer subprocess failed (see its output above)")
     print(table(report, json.loads(peers_path.read_text()), args.out))
 
