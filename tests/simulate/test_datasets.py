@@ -71,3 +71,11 @@ def test_label_studio_export_runs_a_simulation_with_lead_times(tmp_path: Path) -
     report = build_report(tmp_path / "run")
     assert report["protocol"]["learner"] == "vector"
     assert all(row["annotation_seconds_saved"] is not None for row in report["savings"] if row["target"] == 0.9)
+
+    # balancing goes through the project settings; oversampled copies train the model but are not labels
+    balanced = SimulationConfig(strategies=("margin",), initial=4, batch_size=4, budget=12, seeds=1,
+                                balancing="random_over")
+    Simulation(dataset=data, config=balanced, store=RunStore(tmp_path / "balanced")).run()
+    report = build_report(tmp_path / "balanced")
+    assert report["protocol"]["balancing"] == "random_over"
+    assert report["strategies"]["margin"]["grid"] == [4, 8, 12]
