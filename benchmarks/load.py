@@ -61,6 +61,7 @@ class LoadResult:
     retrains: int = 0
     predict_calls: int = 0
     predict_errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
     drained: bool = False
     send_seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -103,16 +104,19 @@ def _predict(url: str, stop: threading.Event, result: LoadResult, lock: threadin
             try:
                 response = client.post("/predict", json=predict_payload(PROJECT, TEXT_CONFIG, tasks))
                 ok = response.status_code == 200 and len(response.json()["results"]) == len(tasks)
-            except httpx.HTTPError:
-                ok = False
+                why = "" if ok else f"HTTP {response.status_code}: {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                ok, why = False, f"{type(exc).__name__}: {exc}"
             with lock:
                 result.predict_calls += 1
                 result.predict_latencies.append(time.perf_counter() - began)
                 result.predict_errors += 0 if ok else 1
+                if why and len(result.error_samples) < 5:
+                    result.error_samples.append(why)
 
 
 def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_000, clients: int = 8,
-             burst: int = 500, pause: float = 0.2, predictors: int = 2, drain_timeout: float = 300.0) -> LoadResult:
+             burst: int = 500, pause: float = 0.2, predictors: int = 2, drain_timeout: float = 900.0) -> LoadResult:
     """Run one load round against a fresh server; the server is stopped before this returns."""
     result = LoadResult(database=label)
     server = ServerProcess(data_dir, database_url, LABELSIEVE_DEBOUNCE_SECONDS="1.0").start()
@@ -162,6 +166,9 @@ def print_table(results: list[LoadResult], title: str) -> None:
                       f"{r.pct(r.predict_latencies, 99):.1f}", f"{r.send_seconds:.1f}",
                       f"{r.wall_seconds:.1f}" if r.drained else "not drained")
     Console(width=200).print(table)
+    for r in results:
+        for sample in r.error_samples:
+            print(f"{r.database} /predict failure: {sample}")
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ class Applied:
     changed: int = 0
     force_train: bool = False
     deferred: bool = False
+    more: bool = False  # stopped at ``max_events`` with events still queued
     errors: list[str] = field(default_factory=list)
 
 
@@ -199,19 +200,26 @@ def _pull(session: Any, project_id: int, config: LabelConfig | None, puller: Pul
 
 def apply_pending(
     engine: Engine, project_id: int, *, puller: Puller | None = None, verifier: Verifier | None = None,
+    max_events: int | None = None,
 ) -> Applied:
-    """Apply every stored, unapplied event of ``project_id`` in arrival order.
+    """Apply the stored, unapplied events of ``project_id`` in arrival order (at most about ``max_events``,
+    then ``more`` is set, so a worker under a steady stream still gets to retrain between rounds).
 
     Events go in batches of ``BATCH`` per transaction (applied and marked processed together, so a
     crash re-applies a whole batch or none of it; applying is idempotent). A batch that meets an error
     or an unreachable Label Studio is rolled back and replayed one event per transaction, which keeps
     the good events, records the bad one's error, and stops (in order) at a deferred one."""
     total = Applied()
+    seen = 0
     while True:
         with session_scope(engine) as session:
             events = crud.pending_events(session=session, project_id=project_id, limit=BATCH)
         if not events:
             return total
+        if max_events is not None and seen >= max_events:
+            total.more = True
+            return total
+        seen += len(events)
         if len(events) > 1 and _apply_batch(engine, events, total, puller=puller, verifier=verifier):
             continue
         for event in events:
@@ -235,7 +243,7 @@ def apply_pending(
                     crud.mark_event_processed(session=session, event=row, error=error)
 
 
-BATCH = 50  # short transactions: SQLite has one writer and webhook acks must stay well under 1 s
+BATCH = 20  # short transactions: SQLite has one writer and webhook acks must stay well under 1 s
 
 
 def _apply_batch(

@@ -19,6 +19,7 @@ from labelsieve.storage.db import session_scope
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0
+ROUND_EVENTS = 2000  # events applied per round before a retrain (bounds retrain lag under sustained load)
 
 
 class _ProjectThread(threading.Thread):
@@ -66,7 +67,10 @@ class _ProjectThread(threading.Thread):
     def _round(self, force: bool) -> None:
         owner = self.owner
         puller = owner.puller_factory(self.project_id) if owner.puller_factory else None
-        applied = apply_pending(owner.loop.engine, self.project_id, puller=puller, verifier=owner.verifier)
+        applied = apply_pending(owner.loop.engine, self.project_id, puller=puller, verifier=owner.verifier,
+                                max_events=ROUND_EVENTS)
+        if applied.more:  # a steady stream: retrain on what is in, then come back for the rest
+            self.notify(force=False)
         owner.update_queue_gauge()
         if applied.deferred:
             owner.loop.metrics.failures.labels("labelstudio_unreachable").inc()

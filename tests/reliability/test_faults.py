@@ -18,8 +18,8 @@ from tests.reliability.loopback import CountingServer
 from tests.reliability.server import ServerProcess, db_counts
 
 PROJECT = 42
-BURST_EVENTS = 3000
-KILL_AFTER_ACKS = 600
+BURST_EVENTS = 2000
+KILL_AFTER_ACKS = 400
 
 
 def test_sigkill_during_a_webhook_burst_loses_no_acknowledged_annotation(database_url, tmp_path) -> None:
