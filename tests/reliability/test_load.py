@@ -59,3 +59,23 @@ def test_concurrent_predicts_of_the_same_new_tasks_never_fail(database_url, tmp_
     finally:
         server.stop()
     assert failures == []
+
+
+def test_a_steady_stream_is_applied_in_rounds_so_retrains_are_not_starved(settings_factory) -> None:
+    from benchmarks.load import make_events
+
+    from labelsieve.api.schemas import WebhookPayload
+    from labelsieve.events import BATCH, accept, apply_pending
+    from labelsieve.service import build_service
+
+    service = build_service(settings_factory(start_workers=False))
+    try:
+        service.loop.setup_project(project_id=PROJECT, label_config=TEXT_CONFIG)
+        for event in make_events(5 * BATCH):
+            accept(service.engine, WebhookPayload.model_validate(event))
+        first = apply_pending(service.engine, PROJECT, max_events=2 * BATCH)
+        assert (first.changed, first.more) == (2 * BATCH, True)
+        rest = apply_pending(service.engine, PROJECT, max_events=10 * BATCH)
+        assert (rest.changed, rest.more) == (3 * BATCH, False)
+    finally:
+        service.stop()
