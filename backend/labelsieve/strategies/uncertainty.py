@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelsieve.strategies.base import PoolContext, QueryStrategy
+from labelsieve.strategies.base import PoolContext, QueryStrategy, StrategyRequirementError
 
 
 class LeastConfidence(QueryStrategy):
@@ -48,3 +48,31 @@ class Entropy(QueryStrategy):
         if probas.shape[0] == 0:
             return np.zeros(0)
         return -(probas * np.log(probas)).sum(axis=1)
+
+
+class Bald(QueryStrategy):
+    """BALD with MC dropout (Gal et al. 2017): mutual information between label and weights.
+
+    ``score = H[mean_t p_t] - mean_t H[p_t]`` over ``n_samples`` stochastic forward passes (the
+    context's ``mc_samples`` when ``None``). Needs a learner with ``supports_mc_dropout`` (the torch
+    image learner); others raise :class:`StrategyRequirementError`. Cost: ``n_samples`` forward
+    passes over the pool, ``O(T n C)`` memory for the samples.
+    """
+
+    def __init__(self, n_samples: int | None = None) -> None:
+        self.n_samples = n_samples
+
+    def score(self, ctx: PoolContext) -> np.ndarray:
+        learner = ctx.require_learner("bald")
+        if not getattr(learner, "supports_mc_dropout", False):
+            raise StrategyRequirementError(
+                f"bald needs MC-dropout passes; {type(learner).__name__} has none "
+                "(use a torch learner such as the image learner, or qbc / entropy instead)"
+            )
+        if ctx.n_pool == 0:
+            return np.zeros(0)
+        samples = np.clip(ctx.mc_probas(self.n_samples), 1e-12, 1.0)
+        mean = samples.mean(axis=0)
+        predictive = -(mean * np.log(mean)).sum(axis=1)
+        expected = -(samples * np.log(samples)).sum(axis=2).mean(axis=0)
+        return np.maximum(predictive - expected, 0.0)

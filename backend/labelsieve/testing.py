@@ -1,0 +1,145 @@
+"""Conformance checks for strategy plugins: ``check_strategy(MyStrategy)`` in your test suite.
+
+It builds real contexts (a fitted :class:`~labelsieve.learners.vector.VectorLearner` on synthetic
+blobs with 3 classes; for strategies that need MC dropout, a small torch image learner on 8x8
+digits) and raises :class:`AssertionError` with a readable message when the strategy breaks the
+contract of :mod:`labelsieve.strategies.base`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from labelsieve.strategies.base import PoolContext, QueryStrategy, StrategyRequirementError
+
+ContextFactory = Callable[[int, int], PoolContext]
+N_POOL = 90
+
+
+@lru_cache(maxsize=1)
+def _vector_data() -> tuple[Any, np.ndarray, list[str], np.ndarray]:
+    from sklearn.datasets import make_blobs
+
+    from labelsieve.learners.vector import VectorLearner
+
+    x, y = make_blobs(n_samples=30 + N_POOL, centers=3, n_features=8, cluster_std=2.5, random_state=0)
+    x = x.astype(np.float32)
+    names = [f"c{label}" for label in y]
+    learner = VectorLearner().fit(list(x[:30]), names[:30])
+    return learner, x[:30], names[:30], x[30:]
+
+
+def vector_context(n_pool: int, seed: int) -> PoolContext:
+    """A fitted vector learner on 3 blobs, ``n_pool`` (<= 90) unlabelled items, 30 labelled."""
+    learner, labeled, names, pool = _vector_data()
+    classes = tuple(learner.classes_)
+    return PoolContext(
+        pool=list(pool[:n_pool]), learner=learner, rng=np.random.default_rng(seed), labeled=list(labeled),
+        labeled_y=np.array([classes.index(name) for name in names], dtype=np.int64), classes=classes,
+        ids=np.arange(n_pool, dtype=np.int64),
+    )
+
+
+@lru_cache(maxsize=1)
+def _image_data() -> tuple[Any, list[np.ndarray], list[str], list[np.ndarray]]:
+    import torch
+    from sklearn.datasets import load_digits
+
+    from labelsieve.learners.image import ImageLearner
+
+    digits = load_digits()
+    images = [(img * 15.9).astype(np.uint8) for img in digits.images[:240]]
+    names = [str(t) for t in digits.target[:240]]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        learner = ImageLearner(image_size=16, epochs=2, augment=None).fit(images[:150], names[:150])
+    finally:
+        torch.set_num_threads(threads)
+    return learner, images[:150], names[:150], images[150:]
+
+
+def image_context(n_pool: int, seed: int) -> PoolContext:
+    """A small torch image learner (MC dropout) on 8x8 digits, ``n_pool`` (<= 90) unlabelled items."""
+    learner, labeled, names, pool = _image_data()
+    classes = tuple(learner.classes_)
+    return PoolContext(
+        pool=pool[:n_pool], learner=learner, rng=np.random.default_rng(seed), labeled=labeled,
+        labeled_y=np.array([classes.index(name) for name in names], dtype=np.int64), classes=classes,
+        ids=np.arange(n_pool, dtype=np.int64), mc_samples=4,
+    )
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def _pick_factory(strategy: QueryStrategy, name: str) -> ContextFactory:
+    try:
+        strategy.score(vector_context(12, 0))
+        return vector_context
+    except StrategyRequirementError as exc:
+        first = exc
+    try:
+        strategy.score(image_context(12, 0))
+        return image_context
+    except StrategyRequirementError as exc:
+        raise AssertionError(f"{name} cannot score the vector context ({first}) nor the MC-dropout image "
+                             f"context ({exc})") from exc
+
+
+def check_strategy(strategy_or_cls: QueryStrategy | type[QueryStrategy], *,
+                   ctx_factory: ContextFactory | None = None) -> None:
+    """Check a strategy (instance, or class built with default params) against the contract.
+
+    ``ctx_factory(n_pool, seed)`` returns a fresh context; by default a real vector-learner context,
+    or an MC-dropout image context for strategies that raise :class:`StrategyRequirementError` on it.
+    Checks: a readable repr, params round-trip through the constructor, one finite score per item,
+    same seed gives the same scores and selection, ``select`` returns unique valid indices of length
+    ``min(n, n_pool)`` (also for ``n`` larger than the pool and ``n = 0``), and the empty pool.
+    """
+    strategy = strategy_or_cls() if isinstance(strategy_or_cls, type) else strategy_or_cls
+    name = type(strategy).__name__
+    _check(isinstance(strategy, QueryStrategy), f"{name} is not a QueryStrategy subclass")
+    text = repr(strategy)
+    _check(text.startswith(name + "(") and " object at 0x" not in text, f"{name} repr is not readable: {text!r}")
+    params = strategy.get_params()
+    try:
+        clone = type(strategy)(**params)
+    except TypeError as exc:
+        raise AssertionError(f"{name}(**get_params()) fails: {exc}") from exc
+    _check(repr(clone) == text, f"{name} params do not round-trip: {text} became {clone!r}")
+    for attr, kinds in (("batch_aware", (bool,)), ("needs_model", (bool,)), ("category", (str,))):
+        _check(isinstance(getattr(strategy, attr, None), kinds), f"{name}.{attr} must be a {kinds[0].__name__}")
+    _check(bool((type(strategy).__doc__ or "").strip()), f"{name} has no docstring")
+
+    factory = ctx_factory or _pick_factory(strategy, name)
+    n_pool = 40
+    scores = np.asarray(strategy.score(factory(n_pool, 7)))
+    _check(scores.shape == (n_pool,), f"{name}.score returned shape {scores.shape}, expected ({n_pool},)")
+    _check(bool(np.isfinite(scores.astype(np.float64)).all()), f"{name}.score returned non-finite values")
+    again = np.asarray(strategy.score(factory(n_pool, 7)))
+    _check(np.allclose(scores, again), f"{name}.score differs between two runs with the same seed")
+
+    for n in (5, n_pool, n_pool + 25):
+        picks = np.asarray(strategy.select(factory(n_pool, 11), n))
+        want = min(n, n_pool)
+        _check(picks.shape == (want,), f"{name}.select(n={n}) on {n_pool} items returned {picks.shape[0]}, "
+                                       f"expected {want}")
+        _check(np.issubdtype(picks.dtype, np.integer), f"{name}.select returned {picks.dtype}, expected integers")
+        _check(np.unique(picks).shape[0] == picks.shape[0], f"{name}.select(n={n}) returned duplicates")
+        _check(bool(((picks >= 0) & (picks < n_pool)).all()), f"{name}.select(n={n}) returned indices outside "
+                                                                f"[0, {n_pool})")
+        same = np.asarray(strategy.select(factory(n_pool, 11), n))
+        _check(np.array_equal(picks, same), f"{name}.select(n={n}) differs between two runs with the same seed")
+    _check(len(strategy.select(factory(n_pool, 3), 0)) == 0, f"{name}.select(n=0) must return nothing")
+
+    empty = factory(0, 5)
+    empty_scores = np.asarray(strategy.score(empty))
+    _check(empty_scores.shape == (0,), f"{name}.score on an empty pool returned shape {empty_scores.shape}")
+    _check(len(strategy.select(factory(0, 5), 10)) == 0, f"{name}.select on an empty pool must return nothing")
