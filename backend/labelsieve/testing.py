@@ -114,6 +114,11 @@ def check_strategy(strategy_or_cls: QueryStrategy | type[QueryStrategy], *,
     except TypeError as exc:
         raise AssertionError(f"{name}(**get_params()) fails: {exc}") from exc
     _check(repr(clone) == text, f"{name} params do not round-trip: {text} became {clone!r}")
+    defaults = type(strategy).param_defaults()
+    if all(value is not None for value in defaults.values()) or not isinstance(strategy_or_cls, QueryStrategy):
+        stored = type(strategy)(**defaults).get_params()
+        _check(stored == defaults, f"{name} params do not round-trip: constructor arguments {defaults} "
+                                   f"are stored as {stored}")
     for attr, kinds in (("batch_aware", (bool,)), ("needs_model", (bool,)), ("category", (str,))):
         _check(isinstance(getattr(strategy, attr, None), kinds), f"{name}.{attr} must be a {kinds[0].__name__}")
     _check(bool((type(strategy).__doc__ or "").strip()), f"{name} has no docstring")

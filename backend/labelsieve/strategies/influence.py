@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labelsieve.strategies._chunks import CHUNK
 from labelsieve.strategies.base import PoolContext, QueryStrategy
 
 
@@ -12,7 +13,10 @@ def expected_gradient_length(probas: np.ndarray, embeddings: np.ndarray) -> np.n
     p = np.asarray(probas, dtype=np.float64)
     sq_p = (p**2).sum(axis=1, keepdims=True)
     residual = np.sqrt(np.maximum(sq_p - 2.0 * p + 1.0, 0.0))  # |p - e_c| for every class c
-    h_sq = (np.asarray(embeddings, dtype=np.float64) ** 2).sum(axis=1)
+    h_sq = np.empty(p.shape[0])
+    for start in range(0, p.shape[0], CHUNK):  # no pool-sized float64 copy of the embeddings
+        block = np.asarray(embeddings[start:start + CHUNK], dtype=np.float64)
+        h_sq[start:start + CHUNK] = (block**2).sum(axis=1)
     return (p * residual).sum(axis=1) * np.sqrt(h_sq + 1.0)
 
 
