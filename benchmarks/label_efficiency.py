@@ -26,7 +26,8 @@ import numpy as np
 
 #: (library, strategy) in run order; more (entropy, least-confidence, scikit-activeml's coreset) are wired in
 #: ``_select`` and cost about 1.5 min per seed each on a busy 2-core machine.
-PEERS = [("scikit-activeml", "margin"), ("modAL", "margin"), ("small-text", "breaking_ties")]
+PEERS = [("scikit-activeml", "margin"), ("modAL", "margin"), ("small-text", "breaking_ties"),
+         ("scikit-activeml", "entropy"), ("modAL", "entropy"), ("small-text", "entropy")]
 
 
 # ----------------------------------------------------------------------------- peer side (.venv-bench)
@@ -182,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=400)
-    parser.add_argument("--strategies", default="margin")
+    parser.add_argument("--strategies", default="margin,entropy")
     parser.add_argument("--out", type=Path, default=Path("runs/label_efficiency"))
     parser.add_argument("--bench-python", default=".venv-bench/bin/python")
     parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)  # internal: run peers on this .npz
