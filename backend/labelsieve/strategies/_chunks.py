@@ -38,7 +38,7 @@ def nearest_centre(x: np.ndarray, centres: np.ndarray, chunk: int = CHUNK) -> tu
     return labels, dist
 
 
-def fit_centres(x: np.ndarray, k: int, rng: np.random.Generator, *, sample: int = 20_000) -> np.ndarray:
+def fit_centres(x: np.ndarray, k: int, rng: np.random.Generator, *, sample: int = 10_000) -> np.ndarray:
     """k-means centroids (scikit-learn k-means++ / Lloyd) fitted on at most ``sample`` rows of ``x``."""
     from sklearn.cluster import KMeans
 
@@ -47,7 +47,7 @@ def fit_centres(x: np.ndarray, k: int, rng: np.random.Generator, *, sample: int 
     rows = x if n <= sample else x[np.sort(rng.choice(n, size=sample, replace=False))]
     rows = np.asarray(rows, dtype=np.float32)
     seed = int(rng.integers(0, 2**31 - 1))
-    model = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=seed)
+    model = KMeans(n_clusters=k, n_init=1, max_iter=30, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fewer distinct points than clusters: duplicate centres are fine
         model.fit(rows)

@@ -32,9 +32,11 @@ def typicality(x: np.ndarray, reference: np.ndarray, ref_index: np.ndarray, k: i
 def sample_typicality(x: np.ndarray, members: np.ndarray, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """Typicality of ``members`` measured against at most ``size`` random members (bounded cost)."""
     ref_rows = members if members.shape[0] <= size else np.sort(rng.choice(members, size=size, replace=False))
-    position = {int(row): i for i, row in enumerate(ref_rows)}
-    ref_index = np.array([position.get(int(row), -1) for row in members], dtype=np.int64)
-    return typicality(x[members], x[ref_rows], ref_index, k)
+    where = np.searchsorted(members, ref_rows)  # members are sorted: each reference row's position
+    ref_index = np.full(members.shape[0], -1, dtype=np.int64)
+    ref_index[where] = np.arange(ref_rows.shape[0])
+    rows = x if members.shape[0] == x.shape[0] else x[members]  # the whole pool is never copied
+    return typicality(rows, x[ref_rows], ref_index, k)
 
 
 class TypiClust(QueryStrategy):
@@ -53,7 +55,7 @@ class TypiClust(QueryStrategy):
     batch_aware = True
     needs_model = False
 
-    def __init__(self, k_neighbors: int = 20, reference_size: int = 256, fit_sample: int = 20_000) -> None:
+    def __init__(self, k_neighbors: int = 20, reference_size: int = 256, fit_sample: int = 10_000) -> None:
         self.k_neighbors = k_neighbors
         self.reference_size = reference_size
         self.fit_sample = fit_sample

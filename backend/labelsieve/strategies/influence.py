@@ -15,8 +15,8 @@ def expected_gradient_length(probas: np.ndarray, embeddings: np.ndarray) -> np.n
     residual = np.sqrt(np.maximum(sq_p - 2.0 * p + 1.0, 0.0))  # |p - e_c| for every class c
     h_sq = np.empty(p.shape[0])
     for start in range(0, p.shape[0], CHUNK):  # no pool-sized float64 copy of the embeddings
-        block = np.asarray(embeddings[start:start + CHUNK], dtype=np.float64)
-        h_sq[start:start + CHUNK] = (block**2).sum(axis=1)
+        block = np.asarray(embeddings[start:start + CHUNK])
+        h_sq[start:start + CHUNK] = np.einsum("ij,ij->i", block, block, dtype=np.float64)
     return (p * residual).sum(axis=1) * np.sqrt(h_sq + 1.0)
 
 

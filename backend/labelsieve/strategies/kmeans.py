@@ -22,7 +22,7 @@ class KMeansRepresentatives(QueryStrategy):
     batch_aware = True
     needs_model = False
 
-    def __init__(self, n_clusters: int | None = None, fit_sample: int = 20_000) -> None:
+    def __init__(self, n_clusters: int | None = None, fit_sample: int = 10_000) -> None:
         self.n_clusters = n_clusters
         self.fit_sample = fit_sample
 
