@@ -21,6 +21,7 @@ Run: ``nice -n 10 .venv/bin/python benchmarks/imbalance.py --seeds 5`` (CPU, 1 t
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import Counter
 from typing import Any
@@ -79,14 +80,14 @@ def fit_predict(learner_name: str, params: dict[str, Any], ts: Any, X_test: list
     return [learner.classes_[i] for i in proba.argmax(axis=1)]
 
 
-def run_methods(ratio: float, seed: int, with_ddpm: bool) -> dict[str, tuple[float, float, float]]:
+def run_methods(ratio: float, seed: int, with_ddpm: bool, only_ddpm: bool = False) -> dict[str, tuple[float, ...]]:
     X, y, X_test, y_test = long_tail_split(seed, ratio)
-    rows: dict[str, tuple[float, float, float]] = {}
-    for method in IMAGE_METHODS:
+    rows: dict[str, tuple[float, ...]] = {}
+    for method in [] if only_ddpm else IMAGE_METHODS:
         ts = prepare_training_set(X, y, method=method, params={}, learner_name="image",
                                   rng=np.random.default_rng(seed))
         rows[f"image {method or 'none'}"] = scores(y_test, fit_predict("image", IMAGE_PARAMS, ts, X_test), y)
-    for method in VECTOR_METHODS:
+    for method in [] if only_ddpm else VECTOR_METHODS:
         vectors = [x.reshape(-1).astype(np.float32) / 255 for x in X]
         ts = prepare_training_set(vectors, y, method=method, params={}, learner_name="vector",
                                   rng=np.random.default_rng(seed))
@@ -167,7 +168,7 @@ def selection_report(seeds: int, targets: list[float], budget: int) -> None:
 
 def table(results: dict[str, list[tuple[float, float, float]]]) -> None:
     print(f"{'method':34} {'macro-F1':>16} {'G-mean':>16} {'tail recall':>16}   (mean ± sd over seeds)")
-    for name, values in results.items():
+    for name, values in sorted(results.items(), key=lambda item: (not item[0].startswith("image"), item[0])):
         if name.startswith("_"):
             continue
         arr = np.asarray(values)
@@ -175,15 +176,38 @@ def table(results: dict[str, list[tuple[float, float, float]]]) -> None:
         print(f"{name:34} {cells}")
 
 
+def summarise(path: str) -> None:
+    by_ratio: dict[float, dict[str, dict[int, tuple[float, ...]]]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            for name, value in record["rows"].items():
+                by_ratio.setdefault(record["ratio"], {}).setdefault(name, {})[record["seed"]] = tuple(value)
+    for ratio, rows in sorted(by_ratio.items()):
+        seeds = sorted({seed for per_seed in rows.values() for seed in per_seed})
+        print(f"\nIR {ratio:g}, seeds {seeds}")
+        table({name: list(per_seed.values()) for name, per_seed in rows.items()})
+        if "_ddpm_acceptance" in rows:
+            acc = np.asarray(list(rows["_ddpm_acceptance"].values()))
+            print(f"DDPM quality gate: acceptance {acc[:, 0].mean():.1f}% of drawn samples ({len(acc)} seeds); kept "
+                  f"{acc[:, 2].mean():.0f}, rejected {acc[:, 1].mean():.0f} per run (mean)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ratios", type=float, nargs="+", default=[10.0, 50.0])
     parser.add_argument("--no-ddpm", action="store_true")
+    parser.add_argument("--only-ddpm", action="store_true", help="only the DDPM rows (to run them in parallel)")
+    parser.add_argument("--out", help="append one JSON line per (ratio, seed) to this file")
+    parser.add_argument("--summarise", help="print the tables of a --out file (several runs merged) and exit")
     parser.add_argument("--selection", action="store_true", help="run only the selection simulation")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
+    if args.summarise:
+        summarise(args.summarise)
+        return
     if args.selection:
         selection_report(args.seeds, [85.0, 90.0, 93.0], 300)
         return
@@ -191,8 +215,12 @@ def main() -> None:
         results: dict[str, list[tuple[float, float, float]]] = {}
         started = time.perf_counter()
         for seed in range(args.seeds):
-            for name, value in run_methods(ratio, seed, not args.no_ddpm).items():
+            rows = run_methods(ratio, seed, not args.no_ddpm, args.only_ddpm)
+            for name, value in rows.items():
                 results.setdefault(name, []).append(value)
+            if args.out:
+                with open(args.out, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"ratio": ratio, "seed": seed, "rows": rows}) + "\n")
         print(f"\nIR {ratio:g}, {args.seeds} seeds, {time.perf_counter() - started:.0f} s")
         table(results)
         if "_ddpm_acceptance" in results:
