@@ -158,6 +158,9 @@ def table(report: dict[str, Any], peers: list[dict[str, Any]], out: Path) -> str
                                          np.array([[row["accuracy"] for row in r["rounds"]] for r in runs if r]))
     for method in sorted({p["method"] for p in peers}):
         runs = sorted((p for p in peers if p["method"] == method and p["seed"] in seeds), key=lambda p: p["seed"])
+        if len(runs) != len(seeds):
+            print(f"{method}: {len(runs)} of {len(seeds)} seeds finished; left out", file=sys.stderr)
+            continue
         methods[method] = (np.array(runs[0]["grid"]), np.array([p["accuracy"] for p in runs]))
     rand_grid, rand = methods["labelsieve:random"]
     n_random = {f: labels_to_target(rand_grid, rand, f * full) for f in (0.95, 0.98)}
