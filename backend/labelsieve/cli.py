@@ -56,6 +56,25 @@ def strategies(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
     console.print(table)
 
 
+@app.command()
+def plugins(as_json: bool = typer.Option(False, "--json", help="Print a JSON object instead of tables.")) -> None:
+    """List every installed plugin of every kind; a plugin that fails to load is shown with its error."""
+    from labelsieve.registry import GROUPS, Registry
+
+    described = {kind: Registry(kind).describe() for kind in GROUPS}
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    for kind, rows in described.items():
+        table = Table(title=f"{GROUPS[kind]}")
+        for column in ("name", "package", "version", "params or error"):
+            table.add_column(column)
+        for r in rows:
+            params = r.get("error") or ", ".join(f"{k}={v!r}" for k, v in r.get("params", {}).items())
+            table.add_row(r["name"], r["package"], r["version"], params)
+        console.print(table)
+
+
 # Further commands live in their own modules, each with ``register(app)``; add yours here.
 COMMAND_MODULES: tuple[str, ...] = ("labelsieve.commands.simulate",)
 

@@ -7,6 +7,7 @@ and never takes the caller down: listings show it with its error instead.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -19,6 +20,7 @@ GROUPS = {
     "augmenters": "labelsieve.augmenters",
     "synthesizers": "labelsieve.synthesizers",
 }
+log = logging.getLogger(__name__)
 
 
 class UnknownPluginError(KeyError):
@@ -125,7 +127,9 @@ class Registry:
         try:
             obj = ep.load()
         except Exception as exc:  # a broken plugin must not take the host down
-            raise PluginLoadError(name, info.package, exc) from exc
+            error = PluginLoadError(name, info.package, exc)
+            log.warning("%s", error)
+            raise error from exc
         self._loaded[name] = obj
         return obj
 
