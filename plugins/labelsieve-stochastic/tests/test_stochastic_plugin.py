@@ -120,3 +120,11 @@ def test_bad_parameters_are_refused_with_clear_messages() -> None:
         SoftmaxSampling(beta=-1.0)
     with pytest.raises(ValueError, match="non-stochastic"):
         SoftrankSampling(base="power")
+
+
+@pytest.mark.parametrize("cls", [PowerSampling, SoftmaxSampling, SoftrankSampling])
+def test_passes_labelsieves_strategy_contract_check(cls) -> None:
+    from labelsieve.testing import check_strategy
+
+    check_strategy(cls)
+    check_strategy(cls(base="margin", beta=3.0))
