@@ -178,14 +178,16 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--predictors", type=int, default=2)
     parser.add_argument("--postgres", action="store_true", help="also run on a throwaway PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true", help="run on PostgreSQL only")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="labelsieve-load-"))
     results = []
     try:
         kwargs = {"events": args.events, "clients": args.clients, "burst": args.burst, "predictors": args.predictors}
-        results.append(run_load(f"sqlite:///{tmp / 'sqlite' / 'load.sqlite3'}", tmp / "sqlite", label="sqlite",
-                                **kwargs))
-        if args.postgres:
+        if not args.postgres_only:
+            results.append(run_load(f"sqlite:///{tmp / 'sqlite' / 'load.sqlite3'}", tmp / "sqlite", label="sqlite",
+                                    **kwargs))
+        if args.postgres or args.postgres_only:
             from tests.harness.postgres import start_postgres
 
             pg = start_postgres()

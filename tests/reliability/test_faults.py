@@ -12,14 +12,15 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 
 from tests.factories import IMAGE_CONFIG, TEXT_CONFIG, predict_payload, setup_payload
 from tests.reliability.loopback import CountingServer
 from tests.reliability.server import ServerProcess, db_counts
 
 PROJECT = 42
-BURST_EVENTS = 2000
-KILL_AFTER_ACKS = 400
+BURST_EVENTS = 1200
+KILL_AFTER_ACKS = 300
 
 
 def test_sigkill_during_a_webhook_burst_loses_no_acknowledged_annotation(database_url, tmp_path) -> None:
@@ -79,34 +80,35 @@ def _image_events(paths: list[str], labels, ids, first_annotation: int) -> list[
             for n, i in enumerate(ids)]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # recovery is storage-agnostic; budget
 def test_sigkill_during_a_retrain_serves_the_last_good_model_and_retrains_again(database_url, tmp_path,
                                                                                  digits_root) -> None:
     root, paths, labels = digits_root
     order = np.random.default_rng(1).permutation(len(paths))
     server = ServerProcess(tmp_path / "data", database_url, LABELSIEVE_DEBOUNCE_SECONDS="0.3",
                            LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(root)).start()
-    extra = {"learner": "image", "learner_params": {"epochs": 12}}
+    extra = {"learner": "image", "learner_params": {"epochs": 30}}  # v2 takes seconds: time to hit
     probe = predict_payload(PROJECT, IMAGE_CONFIG, [
         {"id": 5000 + int(i), "data": {"image": f"/data/local-files/?d={paths[int(i)]}"}} for i in order[1500:1520]])
     try:
         with server.client(timeout=120) as client:
             assert client.post("/setup", json=setup_payload(PROJECT, IMAGE_CONFIG, extra)).status_code == 200
-            for event in _image_events(paths, labels, order[:60], 1):
+            for event in _image_events(paths, labels, order[:40], 1):
                 assert client.post("/webhook", json=event).status_code == 200
             assert server.wait_drained(PROJECT, 180)
             first = client.post("/predict", json=probe).json()
             v1 = first["model_version"]
             assert db_counts(database_url, PROJECT)["ready_versions"] == 1
-            for event in _image_events(paths, labels, order[60:360], 100):
+            for event in _image_events(paths, labels, order[40:440], 100):
                 assert client.post("/webhook", json=event).status_code == 200
             # the inbox empties when the worker has applied the events; the retrain comes right after
             deadline = time.monotonic() + 60
             while client.get("/health").json()["queue_length"] and time.monotonic() < deadline:
                 time.sleep(0.05)
-            time.sleep(0.5)
+            time.sleep(0.3)
         server.kill()
         at_kill = db_counts(database_url, PROJECT)
-        assert at_kill["pending"] == 0 and at_kill["annotations"] == 360
+        assert at_kill["pending"] == 0 and at_kill["annotations"] == 440
         assert at_kill["ready_versions"] == 1, "the retrain finished before the kill: nothing was interrupted"
 
         server.start()

@@ -34,6 +34,12 @@ torch.set_flush_denormal(False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
+@pytest.fixture(autouse=True)
+def _denormals_back() -> None:
+    """Other tests' services turn flush-denormal on again; hypothesis needs it off to draw floats."""
+    torch.set_flush_denormal(False)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _cleanup() -> Iterator[None]:
     yield

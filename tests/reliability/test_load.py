@@ -16,7 +16,7 @@ from benchmarks.load import PROJECT, run_load
 from tests.factories import TEXT_CONFIG, ls_task, predict_payload, setup_payload
 from tests.reliability.server import ServerProcess
 
-EVENTS = 1000
+EVENTS = 800
 CLIENTS = 6
 DRAIN_SECONDS = 240.0
 
@@ -50,7 +50,7 @@ def test_concurrent_predicts_of_the_same_new_tasks_never_fail(database_url, tmp_
                 if response.status_code != 200:
                     failures.append(f"{response.status_code} {response.text[:200]}")
 
-        for round_ in range(1, 4):
+        for round_ in range(1, 3):
             threads = [threading.Thread(target=call, args=(round_,)) for _ in range(6)]
             for thread in threads:
                 thread.start()

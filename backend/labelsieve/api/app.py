@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from labelsieve import __version__
 from labelsieve.api.routes import labelstudio, metrics, projects, reports, strategies
@@ -131,6 +132,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @app.exception_handler(UnknownProjectError)
     async def unknown_project(request: Request, exc: UnknownProjectError) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": "a number in the request is out of range "
+                                                                "(ids are positive 64-bit integers)"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from labelsieve.service import Service
 
@@ -14,3 +14,6 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+
+#: A Label Studio project id as a path parameter: a positive 64-bit integer (larger ones would overflow the DB).
+ProjectIdPath = Annotated[int, Path(ge=1, lt=2**63, description="Label Studio project id")]

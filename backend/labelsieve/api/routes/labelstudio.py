@@ -89,6 +89,8 @@ def versions(service: ServiceDep, project: str | None = Query(default=None)) -> 
         if project is not None:
             try:
                 project_id = int(project.split(".", 1)[0])
+                if not 1 <= project_id < 2**63:
+                    raise ValueError("out of range")
             except ValueError as exc:
                 raise HTTPException(status_code=422, detail=f"project {project!r} is not an id") from exc
             row = crud.get_project(session=session, project_id=project_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from labelsieve.api.deps import ServiceDep
+from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.balancing.records import list_synthetic
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -16,7 +16,7 @@ router = APIRouter(tags=["projects"])
 
 
 @router.get("/projects/{project_id}")
-def project_status(project_id: int, service: ServiceDep) -> dict[str, Any]:
+def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, Any]:
     """Serving model version, task/annotation counts, class balance and the latest query round."""
     with session_scope(service.engine) as session:
         project = crud.get_project(session=session, project_id=project_id)
