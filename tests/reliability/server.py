@@ -38,7 +38,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90.0) -> ServerProcess:
+    def start(self, timeout: float = 180.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         env = dict(os.environ, LABELSIEVE_DATA_DIR=str(self.data_dir), LABELSIEVE_DATABASE_URL=self.database_url,
