@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.events import Puller
 from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.loop import ActiveLearningLoop
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
@@ -86,5 +87,8 @@ def build_service(settings: Settings) -> Service:
     service = Service(settings=settings, engine=engine, registries=registries, metrics=metrics,
                       artifacts=artifacts, loop=loop, worker=worker)
     worker.puller_factory = service.puller
+    # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
+    loop.publisher = LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
+                                          keep_versions=settings.keep_prediction_versions)
     worker.verifier = service.verify_annotation if settings.verify_webhooks else None
     return service

@@ -60,3 +60,42 @@ class LabelStudioClient:
         if response.status_code != 200:
             raise LabelStudioError(f"reading annotation {annotation_id} failed: HTTP {response.status_code}")
         return dict(response.json())
+
+    # ------------------------------------------------------------- publishing
+    # Plain httpx rather than label-studio-sdk: the SDK's import_predictions/model-versions calls take
+    # typed objects and parse every response into pydantic models, which costs seconds per 10k rows;
+    # auth (legacy token / PAT refresh) is handled by TokenAuth exactly as the SDK does it.
+    def _checked(self, response: httpx.Response, what: str) -> httpx.Response:
+        if response.status_code >= 300:
+            raise LabelStudioError(f"{what} failed: HTTP {response.status_code} {response.text[:200]}")
+        return response
+
+    def get_project(self, project_id: int) -> dict[str, Any]:
+        response = self._request("GET", f"/api/projects/{project_id}/")
+        return dict(self._checked(response, f"reading project {project_id}").json())
+
+    def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
+        response = self._request("PATCH", f"/api/projects/{project_id}/", json=fields)
+        return dict(self._checked(response, f"updating project {project_id}").json())
+
+    def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
+        """``POST /api/projects/{id}/import/predictions``: one bulk insert per call."""
+        response = self._request("POST", f"/api/projects/{project_id}/import/predictions", json=predictions)
+        return int(self._checked(response, f"importing predictions into project {project_id}").json()
+                   .get("created", len(predictions)))
+
+    def model_versions(self, project_id: int) -> dict[str, int]:
+        """``GET /api/projects/{id}/model-versions/``: prediction count per model version."""
+        response = self._request("GET", f"/api/projects/{project_id}/model-versions/")
+        body = self._checked(response, f"listing model versions of project {project_id}").json()
+        return {str(k): int(v) for k, v in body.items()} if isinstance(body, dict) else {}
+
+    def delete_model_version(self, project_id: int, model_version: str) -> None:
+        response = self._request("DELETE", f"/api/projects/{project_id}/model-versions/",
+                                 json={"model_version": model_version})
+        self._checked(response, f"deleting predictions {model_version!r} of project {project_id}")
+
+    def check(self) -> str:
+        """The server's version; a clear error when it is unreachable or refuses the key."""
+        response = self._request("GET", "/api/version/")
+        return str(self._checked(response, "reading the Label Studio version").json().get("release", "?"))

@@ -1,0 +1,78 @@
+"""A small labelled text set built from templates, and Label Studio API helpers for the e2e tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from tests.harness.labelstudio import LabelStudioServer
+
+TEXT_CONFIG = """<View><Text name="text" value="$text"/>
+<Choices name="topic" toName="text" choice="single">
+<Choice value="sports"/><Choice value="weather"/><Choice value="food"/></Choices></View>"""
+
+_WORDS = {
+    "sports": ["goal", "match", "team", "striker", "referee", "league", "tennis", "coach", "stadium", "score"],
+    "weather": ["rain", "storm", "sunny", "forecast", "wind", "snow", "cloudy", "temperature", "fog", "thunder"],
+    "food": ["pasta", "recipe", "bread", "cheese", "soup", "dinner", "spicy", "bakery", "salad", "chef"],
+}
+_TEMPLATES = ["the {a} and the {b} were in the news today", "people talked about {a} after the {b}",
+              "a story on {a}, with {b} and more", "yesterday the {a} surprised everyone near the {b}"]
+
+
+def text_dataset(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = np.random.default_rng(seed)
+    labels = list(_WORDS)
+    out = []
+    for i in range(n):
+        label = labels[i % 3]
+        a, b = rng.choice(_WORDS[label], size=2, replace=False)
+        out.append((str(rng.choice(_TEMPLATES)).format(a=a, b=b), label))
+    return out
+
+
+def create_project(ls: LabelStudioServer, title: str, items: list[tuple[str, str]]) -> tuple[int, dict[int, str]]:
+    project = ls.api("POST", "/api/projects", json={"title": title, "label_config": TEXT_CONFIG}).json()
+    pid = int(project["id"])
+    response = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true", json=[{"text": t} for t, _ in items])
+    assert response.status_code == 201, response.text
+    ids = response.json()["task_ids"]
+    return pid, {int(tid): label for tid, (_, label) in zip(ids, items, strict=True)}
+
+
+def annotate(ls: LabelStudioServer, task_id: int, label: str) -> int:
+    result = [{"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
+    response = ls.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result})
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def project(ls: LabelStudioServer, pid: int) -> dict[str, Any]:
+    return dict(ls.api("GET", f"/api/projects/{pid}/").json())
+
+
+def wait_version(ls: LabelStudioServer, pid: int, *, other_than: str | None, timeout: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        version = project(ls, pid).get("model_version") or ""
+        if version.startswith("labelsieve-v") and version != other_than:
+            return str(version)
+        time.sleep(0.5)
+    raise AssertionError(f"project {pid} never got a new labelsieve model_version (still {version!r})")
+
+
+def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tuple[float, str]]:
+    """task id → (score, predicted label) of the given model version."""
+    out: dict[int, tuple[float, str]] = {}
+    page = 1
+    while True:
+        body = ls.api("GET", "/api/predictions/", params={"project": pid, "page": page, "page_size": 1000}).json()
+        rows = body["results"] if isinstance(body, dict) else body
+        for row in rows:
+            if row["model_version"] == version:
+                out[int(row["task"])] = (float(row["score"]), row["result"][0]["value"]["choices"][0])
+        if isinstance(body, list) or not body.get("next"):
+            return out
+        page += 1
