@@ -79,6 +79,8 @@ class ActiveLearningLoop:
         self.artifacts = artifacts
         self.metrics = metrics
         self.publisher = publisher
+        #: task_source(project_id) → every task of the project in Label Studio (refreshes the pool before a retrain)
+        self.task_source: Callable[[int], list[dict[str, Any]]] | None = None
         self._models: dict[int, tuple[str, Any]] = {}
         self._models_lock = threading.Lock()
         self._train_locks: dict[int, threading.Lock] = {}
@@ -177,6 +179,13 @@ class ActiveLearningLoop:
         project = self.project(project_id)
         config = self.config_of(project)
         ps = self.settings_of(project, config)
+        if self.task_source is not None:  # unlabeled tasks Label Studio never sent us must be ranked too
+            try:
+                tasks = self.task_source(project_id)
+                with session_scope(self.engine) as session:
+                    crud.upsert_tasks(session=session, project_id=project_id, tasks=tasks)
+            except Exception:  # noqa: BLE001 - rank what we know when Label Studio is away
+                log.exception("could not refresh the task pool of project %s from Label Studio", project_id)
         with session_scope(self.engine) as session:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id)

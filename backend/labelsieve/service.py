@@ -90,5 +90,6 @@ def build_service(settings: Settings) -> Service:
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
     loop.publisher = LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
                                           keep_versions=settings.keep_prediction_versions)
+    loop.task_source = lambda project_id: (service.puller(project_id) or (lambda _pid: []))(project_id)
     worker.verifier = service.verify_annotation if settings.verify_webhooks else None
     return service

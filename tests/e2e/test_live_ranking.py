@@ -9,15 +9,16 @@ import httpx
 
 from tests.e2e.helpers import annotate, create_project, predictions, project, text_dataset, wait_version
 
-EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 6}
+EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20}
 
 
 def _labeled_count(server_url: str, pid: int) -> int:
     return int(httpx.get(f"{server_url}/projects/{pid}", timeout=10).json()["labeled_tasks"])
 
 
-def _assert_served_in_our_order(ls, pid: int, truth: dict[int, str], version: str, n: int = 3) -> None:
-    ours = predictions(ls, pid, version)
+def _assert_served_in_our_order(ls, pid: int, truth: dict[int, str], version: str, labelled: set[int],
+                                n: int = 3) -> None:
+    ours = {tid: p for tid, p in predictions(ls, pid, version).items() if tid not in labelled}
     for _ in range(n):
         served = ls.api("GET", f"/api/projects/{pid}/next").json()
         task_id = int(served["id"])
@@ -31,8 +32,11 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
     ls = label_studio
     items = text_dataset(240, seed=1)
     pid, truth = create_project(ls, "e2e text webhooks", items)
-    connected = ls.api("POST", "/api/ml", json={"project": pid, "url": labelsieve_server.url, "title": "labelsieve",
-                                                "extra_params": EXTRA})
+    for _ in range(3):  # LS gives /setup 3 s; the first one imports the learner (slow on a busy 2-core box)
+        connected = ls.api("POST", "/api/ml", json={"project": pid, "url": labelsieve_server.url,
+                                                    "title": "labelsieve", "extra_params": EXTRA})
+        if connected.status_code == 201:
+            break
     assert connected.status_code == 201, connected.text
 
     order = list(truth)
@@ -40,12 +44,11 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
     version = wait_version(ls, pid, other_than=None)
     assert project(ls, pid)["sampling"] == "Uncertainty sampling"
     ours = predictions(ls, pid, version)
-    assert set(ours) == set(order[20:]), "every unlabeled task has a prediction of the current model_version"
+    assert set(order[20:]) <= set(ours), "every unlabeled task has a prediction of the current model_version"
 
-    _assert_served_in_our_order(ls, pid, truth, version)
+    _assert_served_in_our_order(ls, pid, truth, version, set(order[:20]))
 
-    labelled = set(order[:20])
-    labelled |= {tid for tid in truth if tid not in ours}
+    labelled = {tid for tid in truth if ls.api("GET", f"/api/tasks/{tid}/").json()["total_annotations"]}
     rest = [tid for tid in order if tid not in labelled]
     for tid in rest[: 100 - len(labelled)]:
         annotate(ls, tid, truth[tid])
@@ -62,7 +65,12 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
     assert ours and correct / len(ours) > 0.6, f"accuracy {correct}/{len(ours)} on unlabeled tasks (chance 1/3)"
 
     before = _labeled_count(labelsieve_server.url, pid)
-    assert ls.api("DELETE", f"/api/annotations/{first_ids[0]}/").status_code == 204
+    for _ in range(10):  # LS on SQLite answers 500 "database is locked" while our bulk import writes
+        deleted = ls.api("DELETE", f"/api/annotations/{first_ids[0]}/")
+        if deleted.status_code != 500:
+            break
+        time.sleep(1.0)
+    assert deleted.status_code == 204, deleted.text[:300]
     deadline = time.monotonic() + 30
     while _labeled_count(labelsieve_server.url, pid) != before - 1 and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -92,7 +100,7 @@ def test_headless_loop_without_webhooks(label_studio, settings_factory) -> None:
         version = project(ls, pid)["model_version"]
         assert version == summary.version
         assert set(predictions(ls, pid, version)) == set(order[30:])
-        _assert_served_in_our_order(ls, pid, truth, version)
+        _assert_served_in_our_order(ls, pid, truth, version, set(order[:30]))
         assert live.sync_once().status == "trained"  # three new annotations
 
         ls.api("DELETE", f"/api/annotations/{ann_ids[0]}/")

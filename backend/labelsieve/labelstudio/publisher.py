@@ -81,6 +81,8 @@ class LabelStudioPublisher:
         pushed = 0
         for start in range(0, len(payload), self.batch_size):
             pushed += client.import_predictions(project_id, payload[start:start + self.batch_size])
+        if not payload:  # Label Studio refuses a model_version no prediction carries (HTTP 400)
+            return PublishResult(project_id, version, 0, [], time.perf_counter() - started)
         fields: dict[str, Any] = {"model_version": version}
         if self.set_sampling:
             fields["sampling"] = UNCERTAINTY
