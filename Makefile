@@ -50,5 +50,8 @@ test: $(STAMP) $(LS_STAMP) postgres
 	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
 	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest $(PYTEST_ARGS)
 
+demo: $(STAMP) $(LS_STAMP)
+	$(BIN)/python scripts/demo.py
+
 clean:
 	rm -rf $(VENV) $(LS_VENV) $(BENCH_VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,82 @@
+"""``make demo``: Label Studio + labelsieve on this machine, a digits image project ranked live.
+
+Starts Label Studio (``.venv-ls``, loopback, reference env), writes 500 digits PNGs under a local-files
+root, creates the project with a Local Storage, starts ``labelsieve serve``, connects it as the ML backend
+and switches the project to Uncertainty sampling; prints the URL and login; Ctrl-C stops both by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sklearn.datasets import load_digits
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.harness.labelstudio import start_label_studio  # noqa: E402
+from tests.harness.net import free_port, wait_http  # noqa: E402
+
+CONFIG = ('<View><Image name="image" value="$image"/><Choices name="digit" toName="image" choice="single">'
+          + "".join(f'<Choice value="{d}"/>' for d in range(10)) + "</Choices></View>")
+
+
+def write_digits(root: Path, n: int = 500) -> Path:
+    digits = load_digits()
+    folder = root / "digits"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        pixels = (digits.images[i] * 255 / 16).astype(np.uint8)
+        Image.fromarray(pixels).resize((32, 32), Image.NEAREST).save(folder / f"digit_{i:04d}.png")
+    return folder
+
+
+def main() -> None:
+    files = Path(tempfile.mkdtemp(prefix="labelsieve-demo-files-"))
+    folder = write_digits(files)
+    print("starting Label Studio…", flush=True)
+    ls = start_label_studio(files)
+    port = free_port()
+    env = {"LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token, "LABELSIEVE_TORCH_THREADS": "1",
+           "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(files),
+           "LABELSIEVE_DATA_DIR": tempfile.mkdtemp(prefix="labelsieve-demo-data-")}
+    backend = subprocess.Popen([str(ROOT / ".venv/bin/labelsieve"), "serve", "--port", str(port)],
+                               env={**os.environ, **env})
+    try:
+        if not wait_http(f"http://127.0.0.1:{port}/health", 180):
+            raise SystemExit("labelsieve did not start")
+        created = ls.api("POST", "/api/projects", json={"title": "Digits (labelsieve demo)", "label_config": CONFIG})
+        pid = created.json()["id"]
+        storage = ls.api("POST", "/api/storages/localfiles", json={
+            "project": pid, "path": str(folder), "regex_filter": r".*\.png", "use_blob_urls": True, "title": "digits"})
+        ls.api("POST", f"/api/storages/localfiles/{storage.json()['id']}/sync")
+        extra = {"learner": "image", "learner_params": {"epochs": 5}, "retrain_every": 5, "min_annotations": 10}
+        for _ in range(3):
+            connected = ls.api("POST", "/api/ml", json={"project": pid, "url": f"http://127.0.0.1:{port}",
+                                                        "title": "labelsieve", "extra_params": extra})
+            if connected.status_code == 201:
+                break
+        ls.api("PATCH", f"/api/projects/{pid}/", json={"sampling": "Uncertainty sampling"})
+        print(f"\nLabel Studio: {ls.url}/projects/{pid}/data   login {ls.username} / {ls.password}\n"
+              f"labelsieve:   http://127.0.0.1:{port}   (Ctrl-C stops both)", flush=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        backend.terminate()
+        backend.wait(timeout=30)
+        ls.stop()
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    main()
