@@ -8,7 +8,7 @@ from sklearn.datasets import make_blobs
 
 from labelsieve.learners.vector import VectorLearner
 from labelsieve.registry import UnknownPluginError
-from labelsieve.strategies.base import PoolContext, StrategyRequirementError
+from labelsieve.strategies.base import PoolContext, StrategyRequirementError, full_ranking
 from labelsieve.strategies.cluster_margin import ClusterMargin
 from labelsieve.strategies.coldstart import TypiClust
 from labelsieve.strategies.committee import QueryByCommittee
@@ -169,6 +169,17 @@ def test_subsample_ranks_only_its_subsample() -> None:
     assert set(picks.tolist()) <= set(members.tolist())
     assert len(Subsample(base="margin", size=50).select(embedding_ctx(rng.normal(size=(500, 2)), probas=probas),
                                                         80)) == 80
+
+
+def test_subsample_scores_and_selects_the_same_subsample() -> None:
+    """The service ranks with score() then select() on one context: both must use one subsample."""
+    rng = np.random.default_rng(1)
+    ctx = embedding_ctx(rng.normal(size=(500, 2)), seed=4, probas=rng.dirichlet((1, 1), 500))
+    order, scores = full_ranking(Subsample(base="margin", size=50), ctx, 20)
+    in_sample = scores > scores.min()
+    assert in_sample.sum() >= 49
+    assert in_sample[order[:20]].all()  # the batch comes from the subsample that was scored
+    assert in_sample[order[:in_sample.sum()]].all()
 
 
 def test_prefilter_diversify_stays_inside_the_prefilter() -> None:

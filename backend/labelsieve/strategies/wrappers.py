@@ -136,8 +136,9 @@ class ClassBalanced(QueryStrategy):
 
 class Subsample(QueryStrategy):
     """Pool subsampling: run ``base`` on a seeded random subsample of ``size`` items (drawn from
-    ``ctx.rng``); the rest of the pool gets the subsample's minimum score minus one and is selected
-    only when ``n`` exceeds the subsample. Cost: the base strategy's cost at ``size`` items.
+    ``ctx.rng`` once per context, so ``score`` and ``select`` agree); the rest of the pool gets the
+    subsample's minimum score minus one and is selected only when ``n`` exceeds the subsample.
+    Cost: the base strategy's cost at ``size`` items.
     """
 
     category = "wrapper"
@@ -150,11 +151,17 @@ class Subsample(QueryStrategy):
         self.base_params = base_params
 
     def _members(self, ctx: PoolContext) -> np.ndarray:
-        if int(self.size) <= 0:
+        """The subsample, drawn from ``ctx.rng`` once per context and size: ``score`` and ``select`` on the
+        same context (as in :func:`~labelsieve.strategies.base.full_ranking`) see the same items."""
+        size = int(self.size)
+        if size <= 0:
             raise ValueError(f"size must be a positive item count, got {self.size}")
-        if ctx.n_pool <= int(self.size):
+        if ctx.n_pool <= size:
             return np.arange(ctx.n_pool)
-        return np.sort(ctx.rng.choice(ctx.n_pool, size=int(self.size), replace=False))
+        drawn = ctx.__dict__.setdefault("_subsample_members", {})  # frozen dataclass: cache beside cached_property
+        if size not in drawn:
+            drawn[size] = np.sort(ctx.rng.choice(ctx.n_pool, size=size, replace=False))
+        return drawn[size]
 
     def score(self, ctx: PoolContext) -> np.ndarray:
         if ctx.n_pool == 0:
