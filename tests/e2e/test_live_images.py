@@ -1,0 +1,102 @@
+"""End to end against a real Label Studio 1.23 with an image project (digits PNGs over local-files storage).
+
+The same guarantees as the text project (test_live_ranking.py), with the torch image learner: the
+backend connects through POST /api/ml, annotations reach it by webhook and retrain it, every unlabeled
+task gets a prediction of the project's current model_version, the label stream serves our order,
+predictions are right well above chance after 100 annotations, a deleted annotation leaves the training
+set, and the headless loop reaches the same state without webhooks.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.helpers import predictions, project, wait_version
+from tests.e2e.images import (
+    IMAGE_EXTRA,
+    annotate_digit,
+    backend_status,
+    create_image_project,
+    served_in_our_order,
+    wait_live_model,
+)
+
+
+def test_image_project_live_through_webhooks(label_studio, labelsieve_server) -> None:
+    ls = label_studio
+    pid, truth = create_image_project(ls, "e2e digits webhooks", 220)
+    for _ in range(3):  # LS gives /setup 3 s; the first one imports torch (slow on a busy 2-core box)
+        connected = ls.api("POST", "/api/ml", json={"project": pid, "url": labelsieve_server.url,
+                                                    "title": "labelsieve", "extra_params": IMAGE_EXTRA})
+        if connected.status_code == 201:
+            break
+    assert connected.status_code == 201, connected.text
+    order = list(truth)
+    first_ids = [annotate_digit(ls, tid, truth[tid]) for tid in order[:20]]
+    version = wait_version(ls, pid, other_than=None)
+    assert project(ls, pid)["sampling"] == "Uncertainty sampling"
+    assert set(predictions(ls, pid, version)) == set(order[20:]), "one prediction per unlabeled task"
+
+    labelled = set(order[:20]) | set(served_in_our_order(ls, pid, truth, version, set(order[:20])))
+    for tid in [t for t in order if t not in labelled][: 100 - len(labelled)]:
+        annotate_digit(ls, tid, truth[tid])
+        labelled.add(tid)
+    ml_id = connected.json()["id"]  # "Start training": the final model sees all 100 labels
+    assert ls.api("POST", f"/api/ml/{ml_id}/train", json={}).status_code == 200
+    latest = wait_live_model(ls, labelsieve_server.url, pid, n_train=100)
+    assert latest != version
+    ours = predictions(ls, pid, latest)
+    assert set(ours) == set(order) - labelled, "every unlabeled task has a prediction of the current version"
+    correct = sum(label == truth[tid] for tid, (_, label) in ours.items())
+    assert correct / len(ours) > 0.5, f"accuracy {correct}/{len(ours)} on unlabeled digits (chance 1/10)"
+
+    for _ in range(10):  # LS on SQLite answers 500 "database is locked" while our bulk import writes
+        deleted = ls.api("DELETE", f"/api/annotations/{first_ids[0]}/")
+        if deleted.status_code != 500:
+            break
+        time.sleep(1.0)
+    assert deleted.status_code == 204, deleted.text[:300]
+    deadline = time.monotonic() + 30
+    while backend_status(labelsieve_server.url, pid)["labeled_tasks"] != 99 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert backend_status(labelsieve_server.url, pid)["labeled_tasks"] == 99, "deleted annotation left training"
+
+
+def test_image_project_headless_loop(label_studio, tmp_path) -> None:
+    from labelsieve.commands.loop import LiveLoop
+    from labelsieve.labelstudio.client import LabelStudioClient
+    from labelsieve.service import build_service
+    from labelsieve.settings import Settings
+    from labelsieve.storage import crud
+    from labelsieve.storage.db import session_scope
+
+    ls = label_studio
+    pid, truth = create_image_project(ls, "e2e digits headless", 120)
+    assert ls.api("GET", "/api/webhooks/", params={"project": pid}).json() == []
+    service = build_service(Settings(
+        data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'labelsieve.sqlite3'}", torch_threads=1,
+        label_studio_url=ls.url, label_studio_api_key=ls.token, local_files_document_root=None,
+        start_workers=False))  # media fetched over HTTP from Label Studio with the API key
+    try:
+        live = LiveLoop(service=service, client=LabelStudioClient(ls.url, ls.token), project_id=pid,
+                        extra_params=dict(IMAGE_EXTRA))
+        live.setup()
+        order = list(truth)
+        ann_ids = [annotate_digit(ls, tid, truth[tid]) for tid in order[:30]]
+        summary = live.sync_once()
+        assert summary.status == "trained" and summary.pushed == 90
+        version = project(ls, pid)["model_version"]
+        assert version == summary.version and project(ls, pid)["sampling"] == "Uncertainty sampling"
+        assert set(predictions(ls, pid, version)) == set(order[30:])
+        served_in_our_order(ls, pid, truth, version, set(order[:30]))
+        again = live.sync_once()  # three new annotations: a new version replaces the old one in LS
+        assert again.status == "trained" and project(ls, pid)["model_version"] == again.version != version
+
+        ls.api("DELETE", f"/api/annotations/{ann_ids[0]}/")
+        assert live.sync_once().status == "trained"
+        with session_scope(service.engine) as session:
+            kept = {task.id for task, _ in crud.labeled_examples(session=session, project_id=pid)}
+        assert order[0] not in kept and len(kept) == 32
+        assert live.sync_once().status == "unchanged"
+    finally:
+        service.stop()
