@@ -9,10 +9,13 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 
 from labelsieve.strategies.badge import Badge, gradient_factor
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.coreset import CoreSet
+from labelsieve.strategies.distance import ChunkedPool
+from labelsieve.strategies.kcenter_prune import PrunedPool, kcenter_pruned
 
 
 def make_ctx(pool: np.ndarray, seed: int, labeled: np.ndarray | None = None, probas: np.ndarray | None = None):
@@ -72,6 +75,34 @@ def test_badge_matches_naive(precision: str) -> None:
     picks = Badge(precision=precision, chunk_size=64).select(make_ctx(pool, 8, probas=probas), 30)
     assert picks.tolist() == naive_badge(pool, probas, 30, np.random.default_rng(8))
     assert len(set(picks.tolist())) == 30
+
+
+def blobs(n: int = 5000, d: int = 16, k: int = 20, seed: int = 6) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = 10.0 * rng.standard_normal((k, d))
+    return (centres[rng.integers(0, k, n)] + rng.standard_normal((n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_labeled", [0, 7])
+def test_pruned_kcenter_matches_naive_and_reads_a_fraction_of_the_pool(n_labeled: int) -> None:
+    data = blobs()
+    pool, labeled = data[:4800], data[4800:4800 + n_labeled]
+    picks = CoreSet(prune=True).select(make_ctx(pool, 11, labeled), 60)
+    assert picks.tolist() == naive_kcenter(pool, labeled, 60, np.random.default_rng(11))
+    stored = ChunkedPool(pool, device="cpu")
+    groups = PrunedPool(stored)
+    min_dist = stored.min_sqdist_to(labeled) if n_labeled else torch.full((4800,), float("inf"))
+    again = kcenter_pruned(stored, min_dist, 60, first=None if n_labeled else int(picks[0]), groups=groups)
+    assert again.tolist() == picks.tolist()
+    assert groups.rows_read < 0.5 * 60 * 4800  # the pruning did skip most of the reads
+
+
+@pytest.mark.parametrize("options", [{"precision": "float16"}, {"projection_dim": 8}, {"subsample": 0.9}])
+def test_pruning_keeps_the_picks_of_full_passes(options: dict) -> None:
+    data = blobs(6000, d=32, k=30, seed=2)
+    pool, labeled = data[:5900], data[5900:]
+    full = CoreSet(prune=False, **options).select(make_ctx(pool, 3, labeled), 120)
+    assert CoreSet(prune=True, **options).select(make_ctx(pool, 3, labeled), 120).tolist() == full.tolist()
 
 
 def clusters(n_per: int, centres: np.ndarray, seed: int, spread: float = 0.3) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from labelsieve.strategies.distance import (
     pinned_threads,
     storage_dtype,
 )
+from labelsieve.strategies.kcenter_prune import MIN_PICKS, MIN_ROWS, kcenter_pruned
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class CoreSet(QueryStrategy):
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
     threads:
         Threads for the greedy loop (None: the process's torch setting).
+    prune:
+        Exact pruning (triangle inequality over k-means groups of the pool, :mod:`.kcenter_prune`):
+        a new centre only reads the groups it can get closer to. Same picks; far fewer bytes read
+        when the embeddings cluster. Pools under 4096 items and batches under 32 take full passes.
     """
 
     batch_aware: ClassVar[bool] = True
@@ -96,6 +101,7 @@ class CoreSet(QueryStrategy):
         chunk_size: int = DEFAULT_CHUNK,
         device: str = "auto",
         threads: int | None = None,
+        prune: bool = True,
     ) -> None:
         self.precision = precision
         self.projection_dim = projection_dim
@@ -103,6 +109,7 @@ class CoreSet(QueryStrategy):
         self.chunk_size = chunk_size
         self.device = device
         self.threads = threads
+        self.prune = prune
 
     def _prepare(self, ctx: PoolContext) -> PreparedPool:
         return prepare_pool(
@@ -144,5 +151,7 @@ class CoreSet(QueryStrategy):
             prepared = self._prepare(ctx)
             min_dist = prepared.pool.min_sqdist_to(labeled, prepared.projection)
             first = None if labeled.shape[0] else int(ctx.rng.integers(prepared.pool.n))
-            picks = kcenter_greedy(prepared.pool, min_dist, n, first=first)
+            worth = self.prune and prepared.pool.n >= MIN_ROWS and n >= MIN_PICKS  # set-up ~ a few full passes
+            greedy = kcenter_pruned if worth else kcenter_greedy
+            picks = greedy(prepared.pool, min_dist, n, first=first)
         return prepared.members[picks].astype(np.int64)

@@ -1,0 +1,138 @@
+"""Exact pruning for greedy k-center: skip the parts of the pool a new centre cannot get closer to.
+
+The pool is split once into groups around ``n_groups`` anchors (k-means on a fixed-seed sample of
+the stored rows, so the caller's ``rng`` stream is untouched), each with a radius ``r_g`` (farthest
+member from its anchor ``a_g``). For a new centre ``c`` every member ``x`` of group ``g`` has
+``|x - c| >= |c - a_g| - r_g`` (triangle inequality). If that lower bound squared exceeds the
+largest current ``min_dist`` in the group (kept as an upper bound ``gmax_g``), no member's
+``min_dist`` can change and the group is not read. The margins cover float32 rounding, so the
+picks are those of the full pass; only the bytes read per pick go down, by how well the pool
+clusters (on unclustered data nearly every group is read and the loop falls back to full passes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from labelsieve.strategies.distance import ChunkedPool
+
+MIN_ROWS = 4096  # smaller pools: full passes are cheaper than the set-up
+MIN_PICKS = 32  # the set-up (one pass against the anchors) costs about as much as a few dozen full passes
+REL_TOL = 1e-4  # slack on squared distances, relative to the squared norms involved
+
+
+def default_groups(n: int) -> int:
+    return int(min(256, max(8, np.sqrt(n) / 2)))
+
+
+def lloyd_anchors(pool: ChunkedPool, k: int, sample_per_group: int, iterations: int = 6) -> torch.Tensor:
+    """``k`` anchors: farthest-first seeds refined by a few Lloyd iterations, on a fixed-seed sample of rows."""
+    picker = np.random.default_rng(0)
+    size = min(pool.n, k * sample_per_group)
+    rows = torch.from_numpy(np.sort(picker.choice(pool.n, size=size, replace=False))).to(pool.device)
+    sample = pool.x.index_select(0, rows).to(pool.acc)
+    sample_sq = pool.sq[rows]
+    chosen = [int(picker.integers(size))]  # farthest-first seeding: every separated cluster gets an anchor
+    far = torch.full((size,), float("inf"), dtype=pool.acc, device=pool.device)
+    for _ in range(k - 1):
+        last = sample[chosen[-1]]
+        far = torch.minimum(far, sample_sq - 2.0 * (sample @ last) + sample_sq[chosen[-1]])
+        chosen.append(int(torch.argmax(far).item()))
+    anchors = sample[torch.tensor(chosen, device=pool.device)].clone()
+    for _ in range(iterations):
+        d2 = sample_sq[:, None] - 2.0 * (sample @ anchors.T) + (anchors**2).sum(dim=1)[None, :]
+        labels = d2.argmin(dim=1)
+        sums = torch.zeros_like(anchors).index_add_(0, labels, sample)
+        counts = torch.bincount(labels, minlength=k)
+        filled = counts > 0
+        anchors[filled] = sums[filled] / counts[filled, None].to(sums.dtype)
+    return anchors
+
+
+class PrunedPool:
+    """Groups of ``pool`` rows with anchors, radii and an upper bound of ``min_dist`` per group."""
+
+    def __init__(self, pool: ChunkedPool, n_groups: int | None = None, sample_per_group: int = 16) -> None:
+        self.pool = pool
+        acc, device = pool.acc, pool.device
+        k = min(default_groups(pool.n) if n_groups is None else int(n_groups), pool.n)
+        anchors = lloyd_anchors(pool, k, sample_per_group)
+        self.anchors = anchors.to(torch.float64)
+        self.anchor_sq = (self.anchors**2).sum(dim=1)
+        a_acc = self.anchors.to(acc)
+        a_sq_acc = (a_acc**2).sum(dim=1)
+        labels = torch.empty(pool.n, dtype=torch.int64, device=device)
+        nearest = torch.empty(pool.n, dtype=acc, device=device)
+        for start, stop in pool.chunks():
+            block = pool._block(start, stop).to(acc)
+            d2 = pool.sq[start:stop, None] - 2.0 * (block @ a_acc.T) + a_sq_acc[None, :]
+            nearest[start:stop], labels[start:stop] = d2.min(dim=1)
+        order = torch.argsort(labels, stable=True)
+        counts = torch.bincount(labels, minlength=k)
+        self.members = [m for m in torch.split(order, counts.tolist()) if m.numel()]
+        keep = counts > 0
+        self.anchors, self.anchor_sq = self.anchors[keep], self.anchor_sq[keep]
+        radius_sq = torch.zeros(k, dtype=torch.float64, device=device)
+        radius_sq.scatter_reduce_(0, labels, nearest.double().clamp(min=0.0), reduce="amax")
+        radius_sq = radius_sq[keep]
+        self.sq_max = float(pool.sq.max().item())
+        slack = REL_TOL * (self.sq_max + self.anchor_sq)
+        self.radius = torch.sqrt(radius_sq + slack)
+        self.gmax = torch.full((len(self.members),), float("inf"), dtype=torch.float64, device=device)
+        self.rows_read = 0
+
+    def refresh(self, min_dist: torch.Tensor) -> None:
+        """Recompute every group's ``max(min_dist)`` (after a full pass)."""
+        for g, idx in enumerate(self.members):
+            self.gmax[g] = float(min_dist[idx].max().item())
+
+    def update(self, min_dist: torch.Tensor, index: int) -> None:
+        """``min_dist = min(min_dist, |x - x[index]|^2)`` reading only the groups the centre can reach."""
+        pool = self.pool
+        centre = pool.row(index)
+        centre_sq = pool.sq[index]
+        c64 = centre.double()
+        c_sq = float(c64 @ c64)
+        gap_sq = (self.anchor_sq - 2.0 * (self.anchors @ c64) + c_sq).clamp(min=0.0)
+        lower = (torch.sqrt(gap_sq) - self.radius).clamp(min=0.0)
+        slack = REL_TOL * (self.sq_max + c_sq)
+        reach = torch.nonzero(lower**2 <= self.gmax + slack).flatten().tolist()
+        rows = sum(self.members[g].numel() for g in reach)
+        if rows * 2 > pool.n:  # most of the pool: one sequential pass is cheaper than gathers
+            pool.update_min_sqdist(min_dist, index)
+            self.refresh(min_dist)
+            self.rows_read += pool.n
+            return
+        self.rows_read += rows
+        for g in reach:
+            idx = self.members[g]
+            for part in torch.split(idx, pool.chunk_size):
+                block = pool.x.index_select(0, part)
+                if block.dtype != pool.acc and pool.device.type != "cuda":  # as ChunkedPool._block
+                    block = block.to(pool.acc)
+                dist = pool.sq[part] - 2.0 * (block @ centre.to(block.dtype)).to(pool.acc) + centre_sq
+                min_dist[part] = torch.minimum(min_dist[part], dist)
+            self.gmax[g] = float(min_dist[idx].max().item())
+
+
+def kcenter_pruned(
+    pool: ChunkedPool, min_dist: torch.Tensor, n_picks: int, first: int | None = None,
+    groups: PrunedPool | None = None,
+) -> np.ndarray:
+    """:func:`~labelsieve.strategies.distance.kcenter_greedy` with exact group pruning (same picks)."""
+    groups = PrunedPool(pool) if groups is None else groups
+    groups.refresh(min_dist)
+    picks: list[int] = []
+    taken = float("-inf")
+    for step in range(min(n_picks, pool.n)):
+        if step == 0 and first is not None:
+            index = int(first)
+        else:
+            index = int(torch.argmax(min_dist).item())
+            if min_dist[index].item() == taken:
+                break
+        picks.append(index)
+        groups.update(min_dist, index)
+        min_dist[index] = taken
+    return np.asarray(picks, dtype=np.int64)
