@@ -196,6 +196,7 @@ def summarise(path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--ratios", type=float, nargs="+", default=[10.0, 50.0])
     parser.add_argument("--no-ddpm", action="store_true")
     parser.add_argument("--only-ddpm", action="store_true", help="only the DDPM rows (to run them in parallel)")
@@ -214,7 +215,7 @@ def main() -> None:
     for ratio in args.ratios:
         results: dict[str, list[tuple[float, float, float]]] = {}
         started = time.perf_counter()
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             rows = run_methods(ratio, seed, not args.no_ddpm, args.only_ddpm)
             for name, value in rows.items():
                 results.setdefault(name, []).append(value)

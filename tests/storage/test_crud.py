@@ -55,3 +55,33 @@ def test_predictions_are_stored_in_bulk_and_pruned_by_version(database_url: str)
         assert crud.get_predictions(session=s, model_version="v1", task_ids=list(range(1000))) == {}
         assert len(crud.get_predictions(session=s, model_version="v2", task_ids=list(range(1000)))) == 1000
     engine.dispose()
+
+
+def test_concurrent_setup_of_a_new_project_never_fails(database_url: str) -> None:
+    """Label Studio retries a slow /setup, so two may create the same new project at once."""
+    import threading
+
+    engine = make_engine(database_url)
+    errors: list[BaseException] = []
+
+    def setup(project_id: int, title: str, barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait(timeout=30)
+            with session_scope(engine) as s:
+                crud.upsert_project(session=s, project_id=project_id, label_config=TEXT_CONFIG, title=title)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    for project_id in range(100, 112):
+        barrier = threading.Barrier(3)
+        threads = [threading.Thread(target=setup, args=(project_id, f"t{n}", barrier)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert errors == []
+    with session_scope(engine) as s:
+        projects = {p.id: p for p in crud.list_projects(session=s)}
+        assert sorted(projects) == list(range(100, 112))
+        assert all(p.label_config == TEXT_CONFIG and p.title in {"t0", "t1", "t2"} for p in projects.values())
+    engine.dispose()

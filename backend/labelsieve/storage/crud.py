@@ -41,7 +41,13 @@ def upsert_project(
 ) -> Project:
     project = session.get(Project, project_id)
     if project is None:
-        project = Project(id=project_id)
+        # INSERT ... ON CONFLICT DO NOTHING: two /setup calls for a new project at once (Label Studio retries
+        # a slow /setup) must not fail on the primary key; the loser updates the winner's row.
+        blank = Project(id=project_id).model_dump()
+        session.execute(_insert_module(session).insert(Project).values(**blank)
+                        .on_conflict_do_nothing(index_elements=["id"]))
+        project = session.get(Project, project_id, populate_existing=True)
+        assert project is not None
     if label_config is not None:
         project.label_config = label_config
     if title is not None:
@@ -56,6 +62,11 @@ def upsert_project(
     session.add(project)
     session.flush()
     return project
+
+
+def _insert_module(session: Session) -> Any:
+    """The dialect module whose ``insert`` has ``on_conflict_do_nothing``."""
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 def list_projects(*, session: Session) -> list[Project]:
@@ -80,7 +91,7 @@ def upsert_tasks(*, session: Session, project_id: int, tasks: Iterable[dict[str,
     now = utcnow()
     new = [{"id": i, "project_id": project_id, "data": data, "created_at": now, "updated_at": now}
            for i, data in wanted.items() if i not in existing]
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    module = _insert_module(session)
     for start in range(0, len(new), 1000):  # stay under SQLite's bound-parameter limit
         rows = new[start:start + 1000]
         session.execute(module.insert(Task).values(rows).on_conflict_do_nothing(index_elements=["id"]))
