@@ -16,18 +16,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one BLAS/OpenMP (so torch) thread per process (the peer subprocess inherits it)
 
-#: (library, strategy) in run order; more (entropy, least-confidence, scikit-activeml's coreset) are wired in
-#: ``_select`` and cost about 1.5 min per seed each on a busy 2-core machine.
+import numpy as np  # noqa: E402
+
+#: (library, strategy) run for every seed; scikit-activeml's coreset is wired in ``_select`` too.
 PEERS = [("scikit-activeml", "margin"), ("modAL", "margin"), ("small-text", "breaking_ties"),
-         ("scikit-activeml", "entropy"), ("modAL", "entropy"), ("small-text", "entropy")]
+         ("scikit-activeml", "entropy"), ("modAL", "entropy"), ("small-text", "entropy"),
+         ("scikit-activeml", "least_confident"), ("modAL", "uncertainty"), ("small-text", "least_confidence"),
+         ("scikit-activeml", "badge"), ("scikit-activeml", "clue")]
 
 
 # ----------------------------------------------------------------------------- peer side (.venv-bench)
@@ -49,7 +54,7 @@ def _select(lib: str, name: str, clf: Any, X: np.ndarray, y: np.ndarray, labeled
         return np.asarray(fn(clf, X[pool], n_instances=n), dtype=np.int64).reshape(-1)[:n]
     if lib == "scikit-activeml":
         from skactiveml.classifier import SklearnClassifier
-        from skactiveml.pool import CoreSet, UncertaintySampling
+        from skactiveml.pool import Badge, Clue, CoreSet, UncertaintySampling
 
         y_partial = np.full(len(X), -1)
         y_partial[labeled] = y[labeled]
@@ -57,6 +62,16 @@ def _select(lib: str, name: str, clf: Any, X: np.ndarray, y: np.ndarray, labeled
         if name == "coreset":
             picked = CoreSet(missing_label=-1, random_state=seed).query(
                 X=clf[0].transform(X), y=y_partial, candidates=candidates, batch_size=n)
+        elif name in ("badge", "clue"):  # in the standardised space the classifier sees, as labelsieve's embed
+            Xt = clf[0].transform(X)
+            head = SklearnClassifier(clf[-1], classes=np.unique(y), missing_label=-1, random_state=seed)
+            head.fit(Xt[labeled], y[labeled])
+            if name == "badge":
+                picked = Badge(missing_label=-1, random_state=seed).query(
+                    X=Xt, y=y_partial, clf=head, fit_clf=False, candidates=candidates, batch_size=n)
+            else:
+                picked = Clue(missing_label=-1, random_state=seed).query(
+                    X=Xt, y=y_partial, estimator=head, fit_estimator=False, candidates=candidates, batch_size=n)
         else:
             method = {"margin": "margin_sampling", "entropy": "entropy", "least_confident": "least_confident"}[name]
             wrapped = SklearnClassifier(clf, classes=np.unique(y), missing_label=-1, random_state=seed)
@@ -86,8 +101,8 @@ def run_peers(npz_path: Path, out_path: Path) -> None:
     batch, budget = int(data["batch"]), int(data["budget"])
     results = json.loads(out_path.read_text()) if out_path.exists() else []  # resume: skip finished runs
     done = {(r["method"], r["seed"]) for r in results}
-    for lib, name in PEERS:
-        for seed in range(int(data["n_seeds"])):
+    for seed in range(int(data["n_seeds"])):  # seeds outer: an interrupted run still has whole seeds
+        for lib, name in PEERS:
             if (f"{lib}:{name}", seed) in done:
                 continue
             train, test = data[f"train{seed}"], data[f"test{seed}"]
@@ -168,18 +183,55 @@ def table(report: dict[str, Any], peers: list[dict[str, Any]], out: Path) -> str
              f"full-data accuracy {full.mean():.4f}; savings paired with labelsieve:random on the same seed",
              "| method | labels to 95% (median) | savings at 95% [95% CI] | labels to 98% (median) | "
              "savings at 98% [95% CI] | AULC |", "|---|---|---|---|---|---|"]
+    stats: dict[str, dict[str, Any]] = {}
     for method, (grid, curves) in methods.items():
-        cells = [method]
+        cells, entry = [method], {"aulc": aulc(grid, curves).round(6).tolist()}
         for f in (0.95, 0.98):
             n = labels_to_target(grid, curves, f * full)
             s = paired_savings(n, n_random[f], censor_at=censor, boot=boot)
+            entry[f"labels_{f}"], entry[f"savings_{f}"] = [censor if v is None else v for v in n], s["savings"]
             cells += [str(median_labels(n, censor)),
                       f"{s['savings']:.1%} [{s['savings_ci'][0]:.1%}, {s['savings_ci'][1]:.1%}]"]
-        cells.append(f"{aulc(grid, curves).mean():.4f}")
+        cells.append(f"{np.mean(entry['aulc']):.4f}")
         lines.append("| " + " | ".join(cells) + " |")
+        stats[method] = entry
+    lines += best_of_each_library(stats, boot, censor)
+    lines += ["", f"labels to 95% / 98% per seed ({', '.join(map(str, seeds))}; {censor} = not reached):", "",
+              "| method | to 95% | to 98% |", "|---|---|---|"]
+    lines += [f"| {m} | {' '.join(map(str, e['labels_0.95']))} | {' '.join(map(str, e['labels_0.98']))} |"
+              for m, e in stats.items()]
     text = "\n".join(lines)
     (out / "table.md").write_text(text + "\n")
+    (out / "per_seed.json").write_text(json.dumps({"seeds": seeds, "full_data": full.tolist(), "methods": stats}))
     return text
+
+
+def best_of_each_library(stats: dict[str, dict[str, Any]], boot: np.ndarray, censor: int) -> list[str]:
+    """Each library's best method per target (mean paired savings), and labelsieve's best against each peer's best:
+    the paired per-seed difference in labels (peer − labelsieve, > 0 = labelsieve needs fewer) with a bootstrap CI.
+    Picking the best after the fact favours every library alike (same number of tries is not guaranteed)."""
+    from labelsieve.simulate.savings import percentile_ci
+
+    lines = ["", "| target | library | best method | savings | labels: peer best − labelsieve best [95% CI] |",
+             "|---|---|---|---|---|"]
+    for f in (0.95, 0.98):
+        best: dict[str, str] = {}
+        for method, entry in stats.items():
+            lib = method.split(":")[0]
+            if method == "labelsieve:random":
+                continue
+            key = (entry[f"savings_{f}"], float(np.mean(entry["aulc"])))
+            if lib not in best or key > (stats[best[lib]][f"savings_{f}"], float(np.mean(stats[best[lib]]["aulc"]))):
+                best[lib] = method
+        ours = np.array(stats[best["labelsieve"]][f"labels_{f}"], dtype=np.float64)
+        for lib, method in best.items():
+            cell = "—"
+            if lib != "labelsieve":
+                diff = np.array(stats[method][f"labels_{f}"], dtype=np.float64) - ours
+                lo, hi = percentile_ci(diff, boot)
+                cell = f"{diff.mean():+.1f} [{lo:+.1f}, {hi:+.1f}]"
+            lines.append(f"| {f:.0%} | {lib} | {method} | {stats[method][f'savings_{f}']:.1%} | {cell} |")
+    return lines
 
 
 def main() -> None:
@@ -191,6 +243,8 @@ def main() -> None:
     parser.add_argument("--bench-python", default=".venv-bench/bin/python")
     parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)  # internal: run peers on this .npz
     parser.add_argument("--peer-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--jobs", type=int, default=1, help="labelsieve worker processes (seeds split among them)")
+    parser.add_argument("--ls-seeds", help=argparse.SUPPRESS)  # internal: a worker runs these seed indices
     parser.add_argument("--table-only", action="store_true", help="Rebuild the table from what --out holds.")
     args = parser.parse_args()
     if args.peer is not None:
@@ -202,6 +256,12 @@ def main() -> None:
     from labelsieve.simulate.runner import Simulation, SimulationConfig
     from labelsieve.simulate.store import RunStore
 
+    config = SimulationConfig(strategies=tuple(args.strategies.split(",")), initial=20, batch_size=10,
+                              budget=args.budget, seeds=args.seeds)
+    if args.ls_seeds is not None:
+        Simulation(dataset=load_digits_dataset(), config=config, store=RunStore(args.out / "labelsieve")).run(
+            only_seeds=[int(s) for s in args.ls_seeds.split(",") if s])
+        return
     if args.table_only:
         print(table(build_report(args.out / "labelsieve"), json.loads((args.out / "peers.json").read_text()), args.out))
         return
@@ -210,10 +270,17 @@ def main() -> None:
     peers_path = args.out / "peers.json"
     peer_proc = subprocess.Popen([args.bench_python, __file__, "--peer", str(splits), "--peer-out",
                                       str(peers_path)])
-    config = SimulationConfig(strategies=tuple(args.strategies.split(",")), initial=20, batch_size=10,
-                              budget=args.budget, seeds=args.seeds)
     started = time.perf_counter()
-    Simulation(dataset=load_digits_dataset(), config=config, store=RunStore(args.out / "labelsieve")).run()
+    if args.jobs <= 1:
+        Simulation(dataset=load_digits_dataset(), config=config, store=RunStore(args.out / "labelsieve")).run()
+    else:
+        common = ["--seeds", str(args.seeds), "--budget", str(args.budget), "--strategies", args.strategies,
+                  "--out", str(args.out)]
+        workers = [subprocess.Popen([sys.executable, __file__, *common, "--ls-seeds",
+                                     ",".join(str(s) for s in range(k, args.seeds, args.jobs))])
+                   for k in range(args.jobs)]
+        if any(w.wait() != 0 for w in workers):
+            raise SystemExit("a labelsieve worker failed (see its output above)")
     print(f"labelsieve runs: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     report = build_report(args.out / "labelsieve")
     if peer_proc.wait() != 0:

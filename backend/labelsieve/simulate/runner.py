@@ -16,6 +16,7 @@ import base64
 import io
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -158,11 +159,14 @@ class Simulation:
             "has_lead_times": d.lead_times is not None,
         }
 
-    def run(self, *, stop_after_rounds: int | None = None) -> None:
-        """All runs; ``stop_after_rounds`` interrupts each run after that many rounds (tests resume)."""
+    def run(self, *, stop_after_rounds: int | None = None, only_seeds: Sequence[int] | None = None) -> None:
+        """All runs; ``stop_after_rounds`` interrupts each run after that many rounds (tests resume).
+
+        ``only_seeds`` runs just those seed indices: processes given disjoint seeds can fill one folder.
+        """
         self.prepare()
         self.store.open(self.protocol())
-        for seed in range(self.config.seeds):
+        for seed in range(self.config.seeds) if only_seeds is None else only_seeds:
             split = make_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
                                test_fraction=self.config.test_fraction, initial=self.initial)
             if not self.store.has_full(seed):
