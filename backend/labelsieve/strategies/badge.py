@@ -36,6 +36,23 @@ def draw_proportional(weights: torch.Tensor, rng: np.random.Generator) -> int | 
     return min(index, weights.shape[0] - 1)
 
 
+def host_update(hidden: ChunkedPool, a: torch.Tensor, grad_sq: torch.Tensor, d2: torch.Tensor, index: int) -> None:
+    """The D^2 update on numpy views of CPU tensors: two GEMVs per chunk, in-place, no temporaries."""
+    h, a_np, g_sq, out = hidden.x.numpy(), a.numpy(), grad_sq.numpy(), d2.numpy()
+    minus_2h, centre_a, centre_sq = (-2.0 * hidden.row(index)).numpy(), a_np[index], g_sq[index]
+    inner = np.empty(min(hidden.chunk_size, hidden.n), dtype=out.dtype)
+    other = np.empty_like(inner)
+    for start, stop in hidden.chunks():
+        dist, factor = inner[: stop - start], other[: stop - start]
+        np.dot(h[start:stop], minus_2h, out=dist)
+        np.dot(a_np[start:stop], centre_a, out=factor)
+        dist *= factor
+        dist += g_sq[start:stop]
+        dist += centre_sq
+        np.maximum(dist, 0.0, out=dist)
+        np.minimum(out[start:stop], dist, out=out[start:stop])
+
+
 def badge_kmeanspp(
     hidden: ChunkedPool, factor: np.ndarray, n_picks: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -60,6 +77,10 @@ def badge_kmeanspp(
         picks.append(index)
         picked[index] = True
         centre_h, centre_a, centre_sq = hidden.row(index), a[index], grad_sq[index]
+        if hidden.on_host:
+            host_update(hidden, a, grad_sq, d2, index)
+            d2[index] = 0.0
+            continue
         for start, stop in hidden.chunks():
             inner = hidden.dots(centre_h, start, stop) * (a[start:stop] @ centre_a)
             dist = (grad_sq[start:stop] + centre_sq - 2.0 * inner).clamp_(min=0.0)

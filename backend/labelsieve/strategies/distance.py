@@ -144,10 +144,26 @@ class ChunkedPool:
         block = self._block(start, stop)
         return (block @ vector.to(block.dtype)).to(self.acc)
 
+    @property
+    def on_host(self) -> bool:
+        """Stored on the CPU in the compute dtype: passes run on numpy views (BLAS GEMV, in-place updates)."""
+        return self.device.type == "cpu" and self.x.dtype == self.acc
+
     def update_min_sqdist(self, min_dist: torch.Tensor, index: int) -> None:
         """``min_dist = min(min_dist, |x - x[index]|^2)``, one chunked GEMV over the pool."""
         centre = self.row(index)
         centre_sq = self.sq[index]
+        if self.on_host and min_dist.is_contiguous():
+            x, sq, out = self.x.numpy(), self.sq.numpy(), min_dist.numpy()
+            minus_2c, c_sq = (-2.0 * centre).numpy(), sq[index]
+            buf = np.empty(min(self.chunk_size, self.n), dtype=sq.dtype)
+            for start, stop in self.chunks():
+                dist = buf[: stop - start]
+                np.dot(x[start:stop], minus_2c, out=dist)
+                dist += sq[start:stop]
+                dist += c_sq
+                np.minimum(out[start:stop], dist, out=out[start:stop])
+            return
         for start, stop in self.chunks():
             dist = self.sq[start:stop] - 2.0 * self.dots(centre, start, stop) + centre_sq
             torch.minimum(min_dist[start:stop], dist, out=min_dist[start:stop])
