@@ -1,0 +1,121 @@
+"""Trust boundary and outage against a real Label Studio 1.23 (not a stub).
+
+A webhook carries no auth, so labelsieve re-reads every announced annotation from Label Studio with its own key:
+a forged webhook (a changed label, planted task text, an annotation that does not exist) stores nothing of its own.
+With Label Studio down, ``/predict`` answers from the store and the events that could not be verified wait in the
+inbox; when Label Studio is back the backend catches up and loses none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from tests.e2e.helpers import TEXT_CONFIG, annotate, create_project, text_dataset, wait_version
+
+EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20}
+LABELS = ("sports", "weather", "food")
+
+
+def _stored(db: Path, pid: int) -> dict[int, tuple[int, list[str]]]:
+    """annotation id → (task id, labels), read from labelsieve's database behind the server's back."""
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, task_id, labels FROM annotation WHERE project_id = :p"), {"p": pid})
+            return {int(i): (int(t), json.loads(labels) if isinstance(labels, str) else labels)
+                    for i, t, labels in rows}
+    finally:
+        engine.dispose()
+
+
+def _task_text(db: Path, task_id: int) -> str:
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            data = conn.execute(text("SELECT data FROM task WHERE id = :t"), {"t": task_id}).scalar()
+            return str((json.loads(data) if isinstance(data, str) else data)["text"])
+    finally:
+        engine.dispose()
+
+
+def _event(action: str, pid: int, annotation_id: int, task_id: int, label: str, task_text: str) -> dict:
+    return {"action": action, "project": {"id": pid, "label_config": TEXT_CONFIG},
+            "task": {"id": task_id, "data": {"text": task_text}, "project": pid},
+            "annotation": {"id": annotation_id, "task": task_id, "project": pid, "was_cancelled": False,
+                           "result": [{"from_name": "topic", "to_name": "text", "type": "choices",
+                                       "value": {"choices": [label]}}]}}
+
+
+def _queue(backend) -> int:
+    return int(httpx.get(f"{backend.url}/health", timeout=10).json()["queue_length"])
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_forged_webhooks_and_a_label_studio_outage(label_studio, labelsieve_server, tmp_path) -> None:
+    ls, backend = label_studio, labelsieve_server
+    db = tmp_path / "labelsieve.sqlite3"
+    items = text_dataset(60, seed=3)
+    pid, truth = create_project(ls, "e2e faults", items)
+    for _ in range(3):  # Label Studio gives /setup 3 s; the first one imports the learner
+        connected = ls.api("POST", "/api/ml", json={"project": pid, "url": backend.url, "title": "labelsieve",
+                                                    "extra_params": EXTRA})
+        if connected.status_code == 201:
+            break
+    assert connected.status_code == 201, connected.text
+    order = list(truth)
+    annotation_of = {tid: annotate(ls, tid, truth[tid]) for tid in order[:20]}
+    wait_version(ls, pid, other_than=None)  # 20 real annotations arrived by webhook and trained v1
+    _wait(lambda: len(_stored(db, pid)) == 20, 30, "the 20 real annotations")
+
+    # Forged webhooks posted straight to the backend, as anyone on the network could
+    victim = order[0]
+    wrong = next(label for label in LABELS if label != truth[victim])
+    forged = [_event("ANNOTATION_UPDATED", pid, annotation_of[victim], victim, wrong, "planted text"),
+              _event("ANNOTATION_CREATED", pid, 987_654, order[30], wrong, "planted text")]
+    for event in forged:
+        assert httpx.post(f"{backend.url}/webhook", json=event, timeout=10).status_code == 200
+    _wait(lambda: _queue(backend) == 0, 60, "the forged events to be handled")
+    stored = _stored(db, pid)
+    assert stored[annotation_of[victim]] == (victim, [truth[victim]]), "a forged label replaced the real one"
+    assert 987_654 not in stored, "an annotation Label Studio does not have was stored"
+    assert _task_text(db, victim) != "planted text"
+
+    # Label Studio goes down after it made five annotations whose webhooks reach us late
+    hooks = ls.api("GET", "/api/webhooks/", params={"project": pid}).json()
+    assert len(hooks) == 1, hooks
+    assert ls.api("PATCH", f"/api/webhooks/{hooks[0]['id']}/", json={"is_active": False}).status_code == 200
+    late = {tid: annotate(ls, tid, truth[tid]) for tid in order[20:25]}
+    unlabeled = [{"id": tid, "data": {"text": items[order.index(tid)][0]}} for tid in order[40:50]]
+    payload = {"tasks": unlabeled, "project": f"{pid}.1795352218", "label_config": TEXT_CONFIG}
+    before = httpx.post(f"{backend.url}/predict", json=payload, timeout=30).json()
+    ls.stop(remove=False)
+    try:
+        for tid, annotation_id in late.items():
+            event = _event("ANNOTATION_CREATED", pid, annotation_id, tid, truth[tid], items[order.index(tid)][0])
+            acked = httpx.post(f"{backend.url}/webhook", json=event, timeout=10)
+            assert acked.status_code == 200 and acked.elapsed.total_seconds() < 1.0
+        time.sleep(2.0)
+        during = httpx.post(f"{backend.url}/predict", json=payload, timeout=30)
+        assert during.status_code == 200 and during.json() == before, "/predict must answer from the store"
+        assert _queue(backend) >= 1, "events kept for later"
+        assert set(_stored(db, pid)) == set(annotation_of.values()), "nothing unverified stored while LS is down"
+    finally:
+        ls.start()  # same port and data directory
+    _wait(lambda: set(_stored(db, pid)) == set(annotation_of.values()) | set(late.values()), 90,
+          "the backend to catch up with the five annotations once Label Studio is back")
+    stored = _stored(db, pid)
+    assert all(stored[late[tid]] == (tid, [truth[tid]]) for tid in late)
+    assert backend.metric("labelsieve_failures_total") >= 1  # the outage is visible in /metrics
