@@ -41,6 +41,10 @@ class PublishResult:
     pushed: int
     deleted_versions: list[str]
     seconds: float
+    import_seconds: float = 0.0  # every POST .../import/predictions together
+    batches: int = 0
+    patch_seconds: float = 0.0  # PATCH the project's model_version (the ranking is live after this)
+    prune_seconds: float = 0.0  # listing and deleting older versions
 
 
 class LabelStudioPublisher:
@@ -78,19 +82,25 @@ class LabelStudioPublisher:
     def publish(self, client: LabelStudioClient, project_id: int, version: str) -> PublishResult:
         started = time.perf_counter()
         payload = self.predictions_payload(project_id, version)
-        pushed = 0
+        pushed = batches = 0
         for start in range(0, len(payload), self.batch_size):
             pushed += client.import_predictions(project_id, payload[start:start + self.batch_size])
+            batches += 1
+        imported = time.perf_counter()
         if not payload:  # Label Studio refuses a model_version no prediction carries (HTTP 400)
-            return PublishResult(project_id, version, 0, [], time.perf_counter() - started)
+            return PublishResult(project_id, version, 0, [], imported - started)
         fields: dict[str, Any] = {"model_version": version}
         if self.set_sampling:
             fields["sampling"] = UNCERTAINTY
         client.update_project(project_id, **fields)
+        patched = time.perf_counter()
         deleted = self._prune(client, project_id, version)
-        result = PublishResult(project_id, version, pushed, deleted, time.perf_counter() - started)
-        log.info("project %s: pushed %d predictions of %s to Label Studio in %.2f s (deleted %s)",
-                 project_id, pushed, version, result.seconds, deleted or "none")
+        done = time.perf_counter()
+        result = PublishResult(project_id, version, pushed, deleted, done - started, import_seconds=imported - started,
+                               batches=batches, patch_seconds=patched - imported, prune_seconds=done - patched)
+        log.info("project %s: pushed %d predictions of %s to Label Studio in %.2f s (import %.2f s in %d batch(es), "
+                 "patch %.2f s, prune %.2f s; deleted %s)", project_id, pushed, version, result.seconds,
+                 result.import_seconds, batches, result.patch_seconds, result.prune_seconds, deleted or "none")
         return result
 
     def _prune(self, client: LabelStudioClient, project_id: int, current: str) -> list[str]:
