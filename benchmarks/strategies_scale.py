@@ -7,8 +7,9 @@ random ``W``. Every (method, n, repeat) runs in its own subprocess, single-threa
 address-space cap and a timeout. Only the selection call is timed; peak RSS is the child's
 high-water mark (inputs included; "data" is the mark before the timed call).
 
-Effective bandwidth = bytes of the representation the method scans per pick x picks / seconds
-(the raw float32 pool for peers), printed against the machine's single-thread copy bandwidth.
+Effective bandwidth = bytes of the representation the method reads / seconds (a full scan of the
+raw float32 pool per pick for peers; for labelsieve's pruned k-center the rows its passes actually
+touched, and "read/pick" is that share of a full scan), against the single-thread copy bandwidth.
 
 Run: ``nice -n 10 .venv/bin/python benchmarks/strategies_scale.py`` (see ``--help``).
 """
@@ -31,6 +32,7 @@ DIM, N_CLASSES, N_LABELED = 512, 10, 100
 # name: (interpreter venv, family, options)
 METHODS: dict[str, tuple[str, str, dict]] = {
     "labelsieve CoreSet": (".venv", "coreset", {}),
+    "labelsieve CoreSet noprune": (".venv", "coreset", {"prune": False}),
     "labelsieve CoreSet proj128": (".venv", "coreset", {"projection_dim": 128}),
     "labelsieve CoreSet sub10%": (".venv", "coreset", {"subsample": 0.1}),
     "labelsieve Badge": (".venv", "badge", {}),
@@ -60,6 +62,9 @@ def make_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, probas
 
 
+PRUNED: list = []
+
+
 def run_labelsieve(family: str, options: dict, x: np.ndarray, probas: np.ndarray, picks: int, seed: int):
     import torch
 
@@ -68,6 +73,15 @@ def run_labelsieve(family: str, options: dict, x: np.ndarray, probas: np.ndarray
     from labelsieve.strategies.coreset import CoreSet
 
     torch.set_num_threads(1)
+    import labelsieve.strategies.kcenter_prune as prune
+
+    created = prune.PrunedPool.__init__
+
+    def record(self, *args, **kwargs):  # keep the pruned pools so the worker can report the rows they read
+        created(self, *args, **kwargs)
+        PRUNED.append(self)
+
+    prune.PrunedPool.__init__ = record
     pool = x[N_LABELED:]
     ctx = PoolContext(pool=range(pool.shape[0]), learner=None, rng=np.random.default_rng(seed), pool_embeddings=pool,
                       labeled_embeddings_given=x[:N_LABELED], pool_probas=probas[N_LABELED:])
@@ -143,18 +157,31 @@ def worker(method: str, n: int, picks: int, seed: int) -> None:
     if method.startswith("skactiveml"):  # indices into X (labelled rows first), not into the pool
         chosen = chosen - N_LABELED
     radius = covering_radius(x, chosen) if seed == 0 and family == "coreset" else None
+    rows_read = sum(p.rows_read for p in PRUNED) if PRUNED else None
     print(json.dumps({"seconds": seconds, "data_rss": data_rss, "n_selected": int(np.unique(chosen).size),
-                      "radius": radius}))
+                      "radius": radius, "rows_read": rows_read}))
 
 
 # ------------------------------------------------------------------ driver side
 def scanned_bytes(method: str, n: int) -> int:
     """Bytes of the representation scanned once per pick."""
+    return int(pool_rows(method, n) * row_bytes(method))
+
+
+def pool_rows(method: str, n: int) -> float:
+    return (n - N_LABELED) * METHODS[method][2].get("subsample", 1.0)
+
+
+def row_bytes(method: str) -> int:
     _, family, options = METHODS[method]
-    width = options.get("projection_dim", DIM)
-    rows = (n - N_LABELED) * options.get("subsample", 1.0)
     extra = N_CLASSES * 4 if family == "badge" and method.startswith("labelsieve") else 0  # the a = p - onehot vectors
-    return int(rows * (width * 4 + extra))
+    return options.get("projection_dim", DIM) * 4 + extra
+
+
+def bytes_read(method: str, n: int, run: RunResult, picks: int) -> float:
+    """Bytes the picks read: the rows the pruned passes touched when reported, else a full scan per pick."""
+    rows = (run.payload or {}).get("rows_read")
+    return rows * row_bytes(method) if rows is not None else scanned_bytes(method, n) * picks
 
 
 def radius_ratio(runs: list[RunResult], ref: list[RunResult]) -> str:
@@ -222,8 +249,8 @@ def main() -> None:
                     break  # a timeout or OOM is not retried
             results[method, n] = runs
 
-    header = ["method", "n", "median s", "peak RSS", "inputs RSS", "eff. GB/s", "% of copy bw", "x labelsieve",
-              "radius/exact"]
+    header = ["method", "n", "median s", "peak RSS", "inputs RSS", "read/pick", "eff. GB/s", "% of copy bw",
+              "x labelsieve", "radius/exact"]
     rows = []
     for n in sizes:
         for method in methods:
@@ -234,11 +261,13 @@ def main() -> None:
             ref_ok = ref and all(r.status == "ok" for r in ref)
             ref_secs = median([r.seconds for r in ref]) if ref_ok else None
             if secs is not None:
-                bw = scanned_bytes(method, n) * args.picks / secs
-                bw_cells = [f"{bw / 1e9:.1f}", f"{100 * bw / copy_bw:.0f}%"]
+                read = median([bytes_read(method, n, r, args.picks) for r in runs])
+                bw = median([bytes_read(method, n, r, args.picks) / r.seconds for r in runs])
+                share = read / (scanned_bytes(method, n) * args.picks)
+                bw_cells = [f"{share:.3f}", f"{bw / 1e9:.1f}", f"{100 * bw / copy_bw:.0f}%"]
                 ratio = f"{secs / ref_secs:.1f}" if ref_secs else "-"
             else:
-                bw_cells = ["-", "-"]
+                bw_cells = ["-", "-", "-"]
                 ratio = f">{timeouts[method, n] / ref_secs:.0f}" if ref_secs and runs[-1].status == "timeout" else "-"
             peak = max((r.peak_rss or 0) for r in runs)
             data = max((r.data_rss or 0) for r in runs) or None

@@ -23,7 +23,8 @@ REL_TOL = 1e-4  # slack on squared distances, relative to the squared norms invo
 
 
 def default_groups(n: int) -> int:
-    return int(min(256, max(8, np.sqrt(n) / 2)))
+    """About 64 rows per group, at most 160 groups (the set-up pass costs ``n x groups x d``)."""
+    return int(min(160, max(8, n // 64)))
 
 
 def lloyd_anchors(pool: ChunkedPool, k: int, sample_per_group: int, iterations: int = 6) -> torch.Tensor:
