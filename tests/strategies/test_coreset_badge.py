@@ -105,6 +105,17 @@ def test_pruning_keeps_the_picks_of_full_passes(options: dict) -> None:
     assert CoreSet(prune=True, **options).select(make_ctx(pool, 3, labeled), 120).tolist() == full.tolist()
 
 
+def test_coreset_scores_and_selects_in_one_projection() -> None:
+    """The service calls score() then select() on one context: both must use the same random projection."""
+    data = blobs(600, d=32, k=6, seed=4)
+    pool, labeled = data[:590], data[590:]
+    strategy = CoreSet(projection_dim=4)
+    ctx = make_ctx(pool, 2, labeled)
+    scores = strategy.score(ctx)
+    first = strategy.select(ctx, 1)
+    assert first.tolist() == [int(np.argmax(scores))]  # the farthest item from the labels, in the same space
+
+
 def clusters(n_per: int, centres: np.ndarray, seed: int, spread: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     member = np.repeat(np.arange(centres.shape[0]), n_per)

@@ -53,11 +53,21 @@ def prepare_pool(
     subsample: float | int | None,
     chunk_size: int,
     device: str,
+    drawn: dict | None = None,
 ) -> PreparedPool:
-    """Project (first draw from ``rng``), subsample (second draw) and store the pool for chunked passes."""
+    """Project (first draw from ``rng``), subsample (second draw) and store the pool for chunked passes.
+
+    ``drawn`` keeps the projection once drawn (per width), so ``score`` and ``select`` on one context agree.
+    """
     storage_dtype(precision)  # validate before any work
     n, d = embeddings.shape
-    projection = gaussian_projection(d, int(projection_dim), rng) if projection_dim is not None else None
+    projection = None
+    if projection_dim is not None:
+        drawn = {} if drawn is None else drawn
+        key = ("projection", d, int(projection_dim))
+        if key not in drawn:
+            drawn[key] = gaussian_projection(d, int(projection_dim), rng)
+        projection = drawn[key]
     size = subsample_size(subsample, n)
     members = np.arange(n) if size >= n else np.sort(rng.choice(n, size=size, replace=False))
     rows = embeddings if size >= n else embeddings[members]
@@ -120,6 +130,7 @@ class CoreSet(QueryStrategy):
             subsample=self.subsample,
             chunk_size=self.chunk_size,
             device=self.device,
+            drawn=ctx.__dict__.setdefault("_coreset_draws", {}),
         )
 
     def score(self, ctx: PoolContext) -> np.ndarray:
@@ -138,6 +149,7 @@ class CoreSet(QueryStrategy):
                 subsample=None,
                 chunk_size=self.chunk_size,
                 device=self.device,
+                drawn=ctx.__dict__.setdefault("_coreset_draws", {}),
             )
             sqdist = prepared.pool.min_sqdist_to(labeled, prepared.projection)
         return np.sqrt(sqdist.double().cpu().numpy())
