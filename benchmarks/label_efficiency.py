@@ -7,9 +7,11 @@ seed's ``random_state`` on the 64 raw pixels. labelsieve's runs go through ``lab
 (the ActiveLearningLoop, its database and its ranking); the peers run in ``.venv-bench`` in a
 subprocess that reads the very same split indices from an ``.npz`` file and uses only the peer
 library's query strategy to pick each batch. Targets are 95% / 98% of each seed's full-data
-accuracy; savings are paired with labelsieve's random run on the same seed (bootstrap CI).
+accuracy; savings are paired with labelsieve's random run on the same seed (bootstrap CI). Every process
+uses one BLAS thread; ``--jobs`` splits labelsieve's seeds over worker processes; an interrupted run resumes.
 
-    nice .venv/bin/python benchmarks/label_efficiency.py --seeds 5 --budget 400 --out runs/label_efficiency
+    .venv/bin/python benchmarks/label_efficiency.py --seeds 10 --budget 400 --jobs 3 \
+        --strategies margin,entropy,least_confidence,cluster_margin,badge,density_weighted --out runs/label_efficiency
 """
 
 from __future__ import annotations
