@@ -93,12 +93,13 @@ def test_sigkill_during_a_retrain_serves_the_last_good_model_and_retrains_again(
     try:
         with server.client(timeout=120) as client:
             assert client.post("/setup", json=setup_payload(PROJECT, IMAGE_CONFIG, extra)).status_code == 200
-            for event in _image_events(paths, labels, order[:40], 1):
+            for event in _image_events(paths, labels, order[:40], 1):  # a loaded machine may retrain twice
                 assert client.post("/webhook", json=event).status_code == 200
             assert server.wait_drained(PROJECT, 180)
             first = client.post("/predict", json=probe).json()
             v1 = first["model_version"]
-            assert db_counts(database_url, PROJECT)["ready_versions"] == 1
+            ready = db_counts(database_url, PROJECT)["ready_versions"]
+            assert ready >= 1
             for event in _image_events(paths, labels, order[40:440], 100):
                 assert client.post("/webhook", json=event).status_code == 200
             # the inbox empties when the worker has applied the events; the retrain comes right after
@@ -109,7 +110,7 @@ def test_sigkill_during_a_retrain_serves_the_last_good_model_and_retrains_again(
         server.kill()
         at_kill = db_counts(database_url, PROJECT)
         assert at_kill["pending"] == 0 and at_kill["annotations"] == 440
-        assert at_kill["ready_versions"] == 1, "the retrain finished before the kill: nothing was interrupted"
+        assert at_kill["ready_versions"] == ready, "the retrain finished before the kill: nothing was interrupted"
 
         server.start()
         with server.client(timeout=120) as client:
@@ -119,7 +120,7 @@ def test_sigkill_during_a_retrain_serves_the_last_good_model_and_retrains_again(
             assert server.wait_drained(PROJECT, 240), "the interrupted retrain did not run again after restart"
             after = client.post("/predict", json=probe).json()
         final = db_counts(database_url, PROJECT)
-        assert final["ready_versions"] == 2 and after["model_version"] != v1
+        assert final["ready_versions"] == ready + 1 and after["model_version"] != v1
         assert not list((tmp_path / "data" / "models").glob("project-*/.tmp-*")), "half-written model left"
         print(f"\n[{database_url.split(':')[0]}] retrain kill: served {v1} after restart, retrained to "
               f"{after['model_version']} on {final['annotations']} annotations without new input")
