@@ -13,6 +13,9 @@ import httpx
 from labelsieve.events import RetryLater
 from labelsieve.labelstudio.auth import LabelStudioAuthError, TokenAuth
 
+#: seconds allowed for a bulk prediction import or a version delete (Label Studio does both row by row)
+BULK_TIMEOUT = 900.0
+
 
 class LabelStudioError(RuntimeError):
     """Label Studio answered, but not with what we asked for (wrong key, unknown project...)."""
@@ -32,7 +35,8 @@ class LabelStudioClient:
                 raise RetryLater(str(exc)) from exc
             raise LabelStudioError(str(exc)) from exc
         try:
-            response = httpx.request(method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs)
+            response = httpx.request(method, self.base_url + path, headers=headers,
+                                     timeout=kwargs.pop("timeout", self.timeout), **kwargs)
         except (httpx.ConnectError, httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
             raise RetryLater(f"Label Studio at {self.base_url} is unreachable: {type(exc).__name__}: {exc}") from exc
         if response.status_code == 401:
@@ -80,7 +84,8 @@ class LabelStudioClient:
 
     def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
         """``POST /api/projects/{id}/import/predictions``: one bulk insert per call."""
-        response = self._request("POST", f"/api/projects/{project_id}/import/predictions", json=predictions)
+        response = self._request("POST", f"/api/projects/{project_id}/import/predictions", json=predictions,
+                                 timeout=max(self.timeout, BULK_TIMEOUT))
         return int(self._checked(response, f"importing predictions into project {project_id}").json()
                    .get("created", len(predictions)))
 
@@ -91,8 +96,10 @@ class LabelStudioClient:
         return {str(k): int(v) for k, v in body.items()} if isinstance(body, dict) else {}
 
     def delete_model_version(self, project_id: int, model_version: str) -> None:
+        # Label Studio deletes prediction by prediction (a pre_delete signal recounts the task's predictions):
+        # minutes for a 10k-task version on a busy machine
         response = self._request("DELETE", f"/api/projects/{project_id}/model-versions/",
-                                 json={"model_version": model_version})
+                                 json={"model_version": model_version}, timeout=max(self.timeout, BULK_TIMEOUT))
         self._checked(response, f"deleting predictions {model_version!r} of project {project_id}")
 
     def check(self) -> str:
