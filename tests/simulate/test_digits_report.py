@@ -40,6 +40,13 @@ def test_report_json_has_the_documented_fields(digits_run) -> None:
     assert set(margin["per_class_recall"]["final"]) == {str(d) for d in range(10)}
     assert margin["select_seconds"]["mean"] > 0
     assert margin["wss95"]["class"] == "8" and len(margin["wss95"]["per_seed"]) == 3
+    balance = report["class_balance"]  # diagnosis: what the pool holds and what each strategy asked for
+    assert set(balance["pool"]["class_counts"]) == {str(d) for d in range(10)}
+    assert 1.0 <= balance["pool"]["imbalance_ratio"] < 1.2  # digits is balanced
+    for name in ("margin", "random"):
+        counts = balance["labelled"][name]["class_counts"]
+        assert abs(sum(counts.values()) - margin["grid"][-1]) < 1e-9  # every label, none synthetic
+        assert balance["labelled"][name]["imbalance_ratio"] >= 1.0
 
 
 def test_html_report_is_self_contained(digits_run) -> None:
@@ -49,7 +56,7 @@ def test_html_report_is_self_contained(digits_run) -> None:
     assert len(images) == 2 and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page and "<script src" not in page
-    assert "margin" in page and "Savings against random" in page
+    assert "margin" in page and "Savings against random" in page and "Class balance" in page
 
 
 def test_report_command_rebuilds_the_same_numbers(digits_run) -> None:

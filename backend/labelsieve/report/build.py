@@ -85,6 +85,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "full_data": {"mean": float(full.mean()), "ci": percentile_ci(full, boot), "per_seed": full.tolist()},
         "strategies": {}, "savings": [],
     }
+    report["class_balance"] = class_balance(store, seeds, runs, config["dataset"]["classes"])
     needed: dict[str, dict[float, list[int | None]]] = {}
     for s in strategies:
         seed_runs = [runs[s][seed] for seed in seeds]
@@ -132,6 +133,27 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
             row["annotation_seconds_saved"] = _seconds_saved(runs, s, seeds, needed, f)
             report["savings"].append(row)
     return report
+
+
+def _ratio(counts: dict[str, float]) -> float | None:
+    """Largest over smallest class count (inf when a class has none; None when nothing is counted)."""
+    values = list(counts.values())
+    if not values or max(values) == 0:
+        return None
+    return float(max(values) / min(values)) if min(values) > 0 else float("inf")
+
+
+def class_balance(store: RunStore, seeds: list[int], runs: dict[str, dict[int, dict[str, Any]]],
+                  classes: list[str]) -> dict[str, Any]:
+    """Diagnosis: class counts and imbalance ratio of the pool, and of the labels each strategy asked for
+    (mean over seeds). Synthetic samples are never annotations, so they are not in these counts."""
+    pool = {c: float(np.mean([store.load_full(seed)["pool_class_counts"].get(c, 0) for seed in seeds]))
+            for c in classes}
+    labelled = {}
+    for s, by_seed in runs.items():
+        counts = {c: float(np.mean([by_seed[seed]["order_labels"].count(c) for seed in seeds])) for c in classes}
+        labelled[s] = {"class_counts": counts, "imbalance_ratio": _ratio(counts)}
+    return {"pool": {"class_counts": pool, "imbalance_ratio": _ratio(pool)}, "labelled": labelled}
 
 
 def _seconds_saved(runs: dict[str, dict[int, dict[str, Any]]], s: str, seeds: list[int],

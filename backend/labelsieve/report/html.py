@@ -109,6 +109,25 @@ def aulc_table(report: dict[str, Any]) -> str:
     return "".join(rows)
 
 
+def balance_table(report: dict[str, Any]) -> str:
+    balance = report.get("class_balance")
+    if not balance:
+        return ""
+    names = list(balance["labelled"])
+    head = "".join(f"<th>labelled by {html.escape(n)}</th>" for n in names)
+    rows = ["<h2>Class balance</h2><p class='note'>Items per class in the pool and among the labels each strategy "
+            "asked for (mean over seeds); imbalance ratio = largest / smallest class.</p>",
+            f"<table><tr><th>class</th><th>pool</th>{head}</tr>"]
+    for c in report["protocol"]["dataset"]["classes"]:
+        cells = "".join(f"<td>{balance['labelled'][n]['class_counts'][c]:.1f}</td>" for n in names)
+        rows.append(f"<tr><td class='name'>{html.escape(str(c))}</td>"
+                    f"<td>{balance['pool']['class_counts'][c]:.0f}</td>{cells}</tr>")
+    ratios = "".join(f"<td>{_fmt(balance['labelled'][n]['imbalance_ratio'], 2)}</td>" for n in names)
+    rows.append(f"<tr><td class='name'>imbalance ratio</td><td>{_fmt(balance['pool']['imbalance_ratio'], 2)}</td>"
+                f"{ratios}</tr></table>")
+    return "".join(rows)
+
+
 def render_html(report: dict[str, Any]) -> str:
     p = report["protocol"]
     protocol = (f"Data set {p['dataset']['name']} ({p['dataset']['n']} items, {len(p['dataset']['classes'])} classes), "
@@ -120,5 +139,5 @@ def render_html(report: dict[str, Any]) -> str:
     return template.substitute(
         title=html.escape(str(p["dataset"]["name"])), protocol=html.escape(protocol), metric=report["metric"],
         n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
-        aulc_table=aulc_table(report), recall_png=recall_png(report), extra="",
+        aulc_table=aulc_table(report), recall_png=recall_png(report), extra=balance_table(report),
     )

@@ -10,6 +10,7 @@ to the per-version accuracies, weighted by how many labels scored each version.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,8 +71,11 @@ def live_report(annotations: Sequence[Annotation], versions: Sequence[ModelVersi
     points = prequential_points(annotations, versions)
     scored = sum(p["n_scored"] for p in points)
     overall = float(sum(p["accuracy"] * p["n_scored"] for p in points) / scored) if scored else None
-    labelled = sum(1 for a in annotations if a.labels and not a.was_cancelled)
+    labels = [a.labels[0] for a in annotations if a.labels and not a.was_cancelled]
+    counts = dict(sorted(Counter(labels).items()))
+    ratio = float(max(counts.values()) / min(counts.values())) if counts else None
     return {
-        "estimation": "prequential", "labeled": labelled, "n_scored": scored, "accuracy": overall,
+        "estimation": "prequential", "labeled": len(labels), "n_scored": scored, "accuracy": overall,
+        "class_counts": counts, "imbalance_ratio": ratio,
         "curve": points, "projection": project_labels(points, target=target, target_fraction=target_fraction),
     }
