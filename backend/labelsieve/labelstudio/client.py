@@ -13,7 +13,8 @@ import httpx
 from labelsieve.events import RetryLater
 from labelsieve.labelstudio.auth import LabelStudioAuthError, TokenAuth
 
-#: seconds allowed for a bulk prediction import or a version delete (Label Studio does both row by row)
+#: seconds allowed for an export, a bulk prediction import or a version delete (over a minute each for 10k tasks
+#: on a busy machine: Label Studio serializes, validates and deletes row by row)
 BULK_TIMEOUT = 900.0
 
 
@@ -50,7 +51,7 @@ class LabelStudioClient:
         """Every task of the project with its annotations (Label Studio's JSON export)."""
         response = self._request(
             "GET", f"/api/projects/{project_id}/export",
-            params={"exportType": "JSON", "download_all_tasks": "true"},
+            params={"exportType": "JSON", "download_all_tasks": "true"}, timeout=max(self.timeout, BULK_TIMEOUT),
         )
         if response.status_code != 200:
             raise LabelStudioError(f"export of project {project_id} failed: HTTP {response.status_code} "
