@@ -76,3 +76,38 @@ def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tupl
         if isinstance(body, list) or not body.get("next"):
             return out
         page += 1
+
+
+def connect_backend(ls: LabelStudioServer, pid: int, url: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Connect labelsieve as the project's ML backend (``POST /api/ml``); the created backend's JSON.
+
+    Label Studio gives ``/setup`` 3 s; on a busy 2-core box the first one can exceed it, so retry twice."""
+    for _ in range(3):
+        connected = ls.api("POST", "/api/ml", json={"project": pid, "url": url, "title": "labelsieve",
+                                                    "extra_params": extra})
+        if connected.status_code == 201:
+            break
+    assert connected.status_code == 201, connected.text
+    return dict(connected.json())
+
+
+def delete_annotation(ls: LabelStudioServer, annotation_id: int) -> None:
+    """Delete in Label Studio; on SQLite it answers 500 "database is locked" while our bulk import writes."""
+    for _ in range(10):
+        deleted = ls.api("DELETE", f"/api/annotations/{annotation_id}/")
+        if deleted.status_code != 500:
+            break
+        time.sleep(1.0)
+    assert deleted.status_code == 204, deleted.text[:300]
+
+
+def wait_labeled(backend_url: str, pid: int, expected: int, timeout: float = 30.0) -> int:
+    """labelsieve's labelled-task count once it equals ``expected`` (or the last one seen at the timeout)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        count = int(httpx.get(f"{backend_url}/projects/{pid}", timeout=10).json()["labeled_tasks"])
+        if count == expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.3)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.e2e.helpers import TEXT_CONFIG, annotate, create_project, text_dataset, wait_version
+from tests.e2e.helpers import TEXT_CONFIG, annotate, connect_backend, create_project, text_dataset, wait_version
 
 EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20}
 LABELS = ("sports", "weather", "food")
@@ -69,12 +69,7 @@ def test_forged_webhooks_and_a_label_studio_outage(label_studio, labelsieve_serv
     db = tmp_path / "labelsieve.sqlite3"
     items = text_dataset(60, seed=3)
     pid, truth = create_project(ls, "e2e faults", items)
-    for _ in range(3):  # Label Studio gives /setup 3 s; the first one imports the learner
-        connected = ls.api("POST", "/api/ml", json={"project": pid, "url": backend.url, "title": "labelsieve",
-                                                    "extra_params": EXTRA})
-        if connected.status_code == 201:
-            break
-    assert connected.status_code == 201, connected.text
+    connect_backend(ls, pid, backend.url, EXTRA)
     order = list(truth)
     annotation_of = {tid: annotate(ls, tid, truth[tid]) for tid in order[:20]}
     wait_version(ls, pid, other_than=None)  # 20 real annotations arrived by webhook and trained v1

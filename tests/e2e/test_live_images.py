@@ -9,13 +9,10 @@ set, and the headless loop reaches the same state without webhooks.
 
 from __future__ import annotations
 
-import time
-
-from tests.e2e.helpers import predictions, project, wait_version
+from tests.e2e.helpers import connect_backend, delete_annotation, predictions, project, wait_labeled, wait_version
 from tests.e2e.images import (
     IMAGE_EXTRA,
     annotate_digit,
-    backend_status,
     create_image_project,
     served_in_our_order,
     wait_live_model,
@@ -25,12 +22,7 @@ from tests.e2e.images import (
 def test_image_project_live_through_webhooks(label_studio, labelsieve_server) -> None:
     ls = label_studio
     pid, truth = create_image_project(ls, "e2e digits webhooks", 160)
-    for _ in range(3):  # LS gives /setup 3 s; the first one imports torch (slow on a busy 2-core box)
-        connected = ls.api("POST", "/api/ml", json={"project": pid, "url": labelsieve_server.url,
-                                                    "title": "labelsieve", "extra_params": IMAGE_EXTRA})
-        if connected.status_code == 201:
-            break
-    assert connected.status_code == 201, connected.text
+    connected = connect_backend(ls, pid, labelsieve_server.url, IMAGE_EXTRA)
     order = list(truth)
     first_ids = [annotate_digit(ls, tid, truth[tid]) for tid in order[:20]]
     version = wait_version(ls, pid, other_than=None)
@@ -41,7 +33,7 @@ def test_image_project_live_through_webhooks(label_studio, labelsieve_server) ->
     for tid in [t for t in order if t not in labelled][: 100 - len(labelled)]:
         annotate_digit(ls, tid, truth[tid])
         labelled.add(tid)
-    ml_id = connected.json()["id"]  # "Start training": the final model sees all 100 labels
+    ml_id = connected["id"]  # "Start training": the final model sees all 100 labels
     assert ls.api("POST", f"/api/ml/{ml_id}/train", json={}).status_code == 200
     latest = wait_live_model(ls, labelsieve_server.url, pid, n_train=100)
     assert latest != version
@@ -50,16 +42,8 @@ def test_image_project_live_through_webhooks(label_studio, labelsieve_server) ->
     correct = sum(label == truth[tid] for tid, (_, label) in ours.items())
     assert correct / len(ours) > 0.5, f"accuracy {correct}/{len(ours)} on unlabeled digits (chance 1/10)"
 
-    for _ in range(10):  # LS on SQLite answers 500 "database is locked" while our bulk import writes
-        deleted = ls.api("DELETE", f"/api/annotations/{first_ids[0]}/")
-        if deleted.status_code != 500:
-            break
-        time.sleep(1.0)
-    assert deleted.status_code == 204, deleted.text[:300]
-    deadline = time.monotonic() + 30
-    while backend_status(labelsieve_server.url, pid)["labeled_tasks"] != 99 and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert backend_status(labelsieve_server.url, pid)["labeled_tasks"] == 99, "deleted annotation left training"
+    delete_annotation(ls, first_ids[0])
+    assert wait_labeled(labelsieve_server.url, pid, 99) == 99, "the deleted annotation left the training set"
 
 
 def test_image_project_headless_loop(label_studio, tmp_path) -> None:

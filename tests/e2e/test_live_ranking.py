@@ -7,7 +7,17 @@ import time
 
 import httpx
 
-from tests.e2e.helpers import annotate, create_project, predictions, project, text_dataset, wait_version
+from tests.e2e.helpers import (
+    annotate,
+    connect_backend,
+    create_project,
+    delete_annotation,
+    predictions,
+    project,
+    text_dataset,
+    wait_labeled,
+    wait_version,
+)
 
 EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20}
 
@@ -32,12 +42,7 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
     ls = label_studio
     items = text_dataset(240, seed=1)
     pid, truth = create_project(ls, "e2e text webhooks", items)
-    for _ in range(3):  # LS gives /setup 3 s; the first one imports the learner (slow on a busy 2-core box)
-        connected = ls.api("POST", "/api/ml", json={"project": pid, "url": labelsieve_server.url,
-                                                    "title": "labelsieve", "extra_params": EXTRA})
-        if connected.status_code == 201:
-            break
-    assert connected.status_code == 201, connected.text
+    connect_backend(ls, pid, labelsieve_server.url, EXTRA)
 
     order = list(truth)
     first_ids = [annotate(ls, tid, truth[tid]) for tid in order[:20]]
@@ -65,16 +70,8 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
     assert ours and correct / len(ours) > 0.6, f"accuracy {correct}/{len(ours)} on unlabeled tasks (chance 1/3)"
 
     before = _labeled_count(labelsieve_server.url, pid)
-    for _ in range(10):  # LS on SQLite answers 500 "database is locked" while our bulk import writes
-        deleted = ls.api("DELETE", f"/api/annotations/{first_ids[0]}/")
-        if deleted.status_code != 500:
-            break
-        time.sleep(1.0)
-    assert deleted.status_code == 204, deleted.text[:300]
-    deadline = time.monotonic() + 30
-    while _labeled_count(labelsieve_server.url, pid) != before - 1 and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert _labeled_count(labelsieve_server.url, pid) == before - 1, "the deleted annotation left the training set"
+    delete_annotation(ls, first_ids[0])
+    assert wait_labeled(labelsieve_server.url, pid, before - 1) == before - 1, "the deleted annotation left training"
 
 
 def test_headless_loop_without_webhooks(label_studio, settings_factory) -> None:

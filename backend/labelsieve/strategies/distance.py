@@ -10,7 +10,7 @@ speed is bounded by memory bandwidth (pool bytes x picks / seconds).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -188,12 +188,15 @@ class ChunkedPool:
         return min_dist.clamp_(min=0.0)
 
 
-def kcenter_greedy(pool: ChunkedPool, min_dist: torch.Tensor, n_picks: int, first: int | None = None) -> np.ndarray:
+def kcenter_greedy(pool: ChunkedPool, min_dist: torch.Tensor, n_picks: int, first: int | None = None,
+                   update: Callable[[torch.Tensor, int], None] | None = None) -> np.ndarray:
     """Greedy k-center: repeatedly take the item farthest from every centre so far.
 
     ``min_dist`` holds each item's squared distance to the nearest existing centre (``inf`` when
     there is none, then ``first`` must be given); it is updated in place. Ties go to the lowest index.
+    ``update(min_dist, index)`` lowers ``min_dist`` for a new centre (default: one full pass over the pool).
     """
+    update = pool.update_min_sqdist if update is None else update
     picks: list[int] = []
     taken = float("-inf")
     for step in range(min(n_picks, pool.n)):
@@ -204,6 +207,6 @@ def kcenter_greedy(pool: ChunkedPool, min_dist: torch.Tensor, n_picks: int, firs
             if min_dist[index].item() == taken:
                 break
         picks.append(index)
-        pool.update_min_sqdist(min_dist, index)
+        update(min_dist, index)
         min_dist[index] = taken
     return np.asarray(picks, dtype=np.int64)

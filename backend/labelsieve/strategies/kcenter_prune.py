@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from labelsieve.strategies.distance import ChunkedPool
+from labelsieve.strategies.distance import ChunkedPool, kcenter_greedy
 
 MIN_ROWS = 4096  # smaller pools: full passes are cheaper than the set-up
 MIN_PICKS = 32  # the set-up (one pass against the anchors) costs about as much as a few dozen full passes
@@ -124,16 +124,4 @@ def kcenter_pruned(
     """:func:`~labelsieve.strategies.distance.kcenter_greedy` with exact group pruning (same picks)."""
     groups = PrunedPool(pool) if groups is None else groups
     groups.refresh(min_dist)
-    picks: list[int] = []
-    taken = float("-inf")
-    for step in range(min(n_picks, pool.n)):
-        if step == 0 and first is not None:
-            index = int(first)
-        else:
-            index = int(torch.argmax(min_dist).item())
-            if min_dist[index].item() == taken:
-                break
-        picks.append(index)
-        groups.update(min_dist, index)
-        min_dist[index] = taken
-    return np.asarray(picks, dtype=np.int64)
+    return kcenter_greedy(pool, min_dist, n_picks, first, update=groups.update)
