@@ -24,6 +24,15 @@ def free_cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def default_torch_threads() -> int:
+    """Training threads: every usable core but one, which stays free for serving webhooks and /predict.
+
+    Measured on 2 cores (500 digits, image CNN): idle, 2 threads 11.8 s vs 1 thread 16.2 s; with one other busy
+    process, 2 threads 40.4 s vs 1 thread 14.2 s (and 152 s under heavier load). Oversubscription costs far more
+    than a spare core."""
+    return max(1, free_cpu_count() - 1)
+
+
 class Settings(BaseSettings):
     """Everything the service needs; one instance per app (no import-time singletons)."""
 
@@ -62,7 +71,7 @@ class Settings(BaseSettings):
     min_annotations: int = 2
 
     # Resources and limits.
-    torch_threads: int = Field(default_factory=free_cpu_count)
+    torch_threads: int = Field(default_factory=lambda: default_torch_threads())
     max_concurrent_trainings: int = 1
     media_timeout_seconds: float = 10.0
     max_media_bytes: int = 20 * 1024 * 1024
