@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import print_table  # noqa: E402
-from tests.e2e.helpers import TEXT_CONFIG, text_dataset  # noqa: E402
+from tests.e2e.helpers import TEXT_CONFIG, backend_status, text_dataset  # noqa: E402
 from tests.harness.labelstudio import LabelStudioServer, start_label_studio  # noqa: E402
 from tests.reliability.server import ServerProcess  # noqa: E402
 
@@ -67,22 +67,18 @@ def next_task(ls: LabelStudioServer, pid: int) -> int:
     return int(ls_json(ls, "GET", f"/api/projects/{pid}/next")["id"])
 
 
-def backend(server: ServerProcess, pid: int) -> dict:
-    return dict(httpx.get(f"{server.url}/projects/{pid}", timeout=60).json())
-
-
 def wait_idle(ls: LabelStudioServer, server: ServerProcess, pid: int, labelled: int, timeout: float = 1800.0) -> dict:
     """The serving model saw all ``labelled`` annotations, is live in Label Studio, and its push (prune included)
     has finished: the next annotation starts from an idle system."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = backend(server, pid)
+        status = backend_status(server.url, pid)
         ready = [v for v in status["versions"] if v["status"] == "ready"]
         if (ready and ready[-1]["version"] == status["model_version"] and ready[-1]["n_train"] == labelled
                 and status["model_version"] in push_log(server) and ls_version(ls, pid) == status["model_version"]):
             return status
         time.sleep(0.5)
-    raise RuntimeError(f"project {pid} never settled: {backend(server, pid)}")
+    raise RuntimeError(f"project {pid} never settled: {backend_status(server.url, pid)}")
 
 
 def push_log(server: ServerProcess) -> dict[str, tuple[float, ...]]:
@@ -135,13 +131,13 @@ def measure_size(ls: LabelStudioServer, server: ServerProcess, n: int, k: int) -
         while ls_version(ls, pid) == old:
             time.sleep(0.05)
         switch = time.perf_counter() - t0
-        status = backend(server, pid)
+        status = backend_status(server.url, pid)
         served = next_task(ls, pid)
         live = time.perf_counter() - t0
         new = status["model_version"]
         ok = status["last_round"]["model_version"] == new and served == status["last_round"]["batch"][0]
         wait_idle(ls, server, pid, labelled)
-        version = next(v for v in backend(server, pid)["versions"] if v["version"] == new)
+        version = next(v for v in backend_status(server.url, pid)["versions"] if v["version"] == new)
         pushed = push_log(server)[new]
         rows.append({"switch": switch, "live": live, "ok": ok, "fit": version["train_seconds"] or 0.0,
                      "rank": status["last_round"]["select_seconds"] or 0.0, "push": pushed[1],
@@ -171,7 +167,7 @@ def push_experiment(ls: LabelStudioServer, server: ServerProcess, pid: int, batc
     engine = make_engine(server.database_url)
     publisher = LabelStudioPublisher(engine=engine, client_factory=lambda _pid: None)
     client = LabelStudioClient(ls.url, ls.token, timeout=1800.0)
-    current = backend(server, pid)["model_version"]
+    current = backend_status(server.url, pid)["model_version"]
     time.sleep(5.0)  # the server's last prune may still be deleting in Label Studio
     payload = publisher.predictions_payload(pid, current)
     out = []

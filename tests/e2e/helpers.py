@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import numpy as np
 
 from tests.harness.labelstudio import LabelStudioServer
@@ -101,13 +103,62 @@ def delete_annotation(ls: LabelStudioServer, annotation_id: int) -> None:
     assert deleted.status_code == 204, deleted.text[:300]
 
 
+def backend_status(backend_url: str, pid: int) -> dict[str, Any]:
+    """labelsieve's ``GET /projects/{id}`` (labelled tasks, versions, class counts...)."""
+    return dict(httpx.get(f"{backend_url}/projects/{pid}", timeout=30).json())
+
+
 def wait_labeled(backend_url: str, pid: int, expected: int, timeout: float = 30.0) -> int:
     """labelsieve's labelled-task count once it equals ``expected`` (or the last one seen at the timeout)."""
-    import httpx
-
     deadline = time.monotonic() + timeout
     while True:
-        count = int(httpx.get(f"{backend_url}/projects/{pid}", timeout=10).json()["labeled_tasks"])
+        count = int(backend_status(backend_url, pid)["labeled_tasks"])
         if count == expected or time.monotonic() > deadline:
             return count
         time.sleep(0.3)
+
+
+def served_in_our_order(ls: LabelStudioServer, pid: int, truth: dict[int, str], version: str, labelled: set[int],
+                        annotate_task: Callable[[LabelStudioServer, int, str], int] = annotate,
+                        n: int = 3) -> list[int]:
+    """Take ``n`` consecutive tasks from the label stream; each must be the lowest score left. Annotates them."""
+    ours = {tid: p for tid, p in predictions(ls, pid, version).items() if tid not in labelled}
+    served = []
+    for _ in range(n):
+        task_id = int(ls.api("GET", f"/api/projects/{pid}/next").json()["id"])
+        lowest = min(score for score, _ in ours.values())
+        assert ours[task_id][0] == lowest, f"served task {task_id} score {ours[task_id][0]}, lowest {lowest}"
+        annotate_task(ls, task_id, truth[task_id])
+        ours.pop(task_id)
+        served.append(task_id)
+    return served
+
+
+def first_headless_round(service: Any, ls: LabelStudioServer, pid: int, truth: dict[int, str],
+                         extra: dict[str, Any], annotate_task: Callable[[LabelStudioServer, int, str], int] = annotate,
+                         n_first: int = 30) -> tuple[Any, list[int], list[int], Any]:
+    """A headless :class:`LiveLoop` set up on the project, its first ``n_first`` tasks labelled in Label Studio,
+    and one sync: ``(loop, task order, annotation ids, the sync's summary)``."""
+    import copy
+
+    from labelsieve.commands.loop import LiveLoop
+    from labelsieve.labelstudio.client import LabelStudioClient
+
+    live = LiveLoop(service=service, client=LabelStudioClient(ls.url, ls.token), project_id=pid,
+                    extra_params=copy.deepcopy(extra))
+    live.setup()
+    order = list(truth)
+    annotation_ids = [annotate_task(ls, tid, truth[tid]) for tid in order[:n_first]]
+    return live, order, annotation_ids, live.sync_once()
+
+
+def delete_and_sync(live: Any, service: Any, ls: LabelStudioServer, pid: int, annotation_id: int) -> tuple[str, set]:
+    """Delete an annotation in Label Studio, sync once: ``(the sync's status, task ids labelsieve trains on)``."""
+    from labelsieve.storage import crud
+    from labelsieve.storage.db import session_scope
+
+    ls.api("DELETE", f"/api/annotations/{annotation_id}/")
+    status = live.sync_once().status
+    with session_scope(service.engine) as session:
+        kept = {task.id for task, _ in crud.labeled_examples(session=session, project_id=pid)}
+    return status, kept

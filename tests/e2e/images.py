@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 from PIL import Image
 
-from tests.e2e.helpers import predictions, project
+from tests.e2e.helpers import backend_status, project
 from tests.harness.labelstudio import LabelStudioServer
 
 IMAGE_CONFIG = ('<View><Image name="image" value="$image"/><Choices name="digit" toName="image" choice="single">'
@@ -63,25 +62,6 @@ def annotate_digit(ls: LabelStudioServer, task_id: int, digit: str) -> int:
         time.sleep(0.5)
     assert response.status_code == 201, response.text[:300]
     return int(response.json()["id"])
-
-
-def served_in_our_order(ls: LabelStudioServer, pid: int, truth: dict[int, str], version: str,
-                        labelled: set[int], n: int = 3) -> list[int]:
-    """Take ``n`` consecutive tasks from the label stream; each must be the lowest score left. Annotates them."""
-    ours = {tid: p for tid, p in predictions(ls, pid, version).items() if tid not in labelled}
-    served = []
-    for _ in range(n):
-        task_id = int(ls.api("GET", f"/api/projects/{pid}/next").json()["id"])
-        lowest = min(score for score, _ in ours.values())
-        assert ours[task_id][0] == lowest, f"served task {task_id} score {ours[task_id][0]}, lowest {lowest}"
-        annotate_digit(ls, task_id, truth[task_id])
-        ours.pop(task_id)
-        served.append(task_id)
-    return served
-
-
-def backend_status(server_url: str, pid: int) -> dict:
-    return dict(httpx.get(f"{server_url}/projects/{pid}", timeout=30).json())
 
 
 def wait_live_model(ls: LabelStudioServer, server_url: str, pid: int, *, n_train: int,

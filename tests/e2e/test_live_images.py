@@ -9,12 +9,21 @@ set, and the headless loop reaches the same state without webhooks.
 
 from __future__ import annotations
 
-from tests.e2e.helpers import connect_backend, delete_annotation, predictions, project, wait_labeled, wait_version
+from tests.e2e.helpers import (
+    connect_backend,
+    delete_and_sync,
+    delete_annotation,
+    first_headless_round,
+    predictions,
+    project,
+    served_in_our_order,
+    wait_labeled,
+    wait_version,
+)
 from tests.e2e.images import (
     IMAGE_EXTRA,
     annotate_digit,
     create_image_project,
-    served_in_our_order,
     wait_live_model,
 )
 
@@ -29,7 +38,8 @@ def test_image_project_live_through_webhooks(label_studio, labelsieve_server) ->
     assert project(ls, pid)["sampling"] == "Uncertainty sampling"
     assert set(predictions(ls, pid, version)) == set(order[20:]), "one prediction per unlabeled task"
 
-    labelled = set(order[:20]) | set(served_in_our_order(ls, pid, truth, version, set(order[:20])))
+    served = served_in_our_order(ls, pid, truth, version, set(order[:20]), annotate_digit)
+    labelled = set(order[:20]) | set(served)
     for tid in [t for t in order if t not in labelled][: 100 - len(labelled)]:
         annotate_digit(ls, tid, truth[tid])
         labelled.add(tid)
@@ -47,12 +57,8 @@ def test_image_project_live_through_webhooks(label_studio, labelsieve_server) ->
 
 
 def test_image_project_headless_loop(label_studio, tmp_path) -> None:
-    from labelsieve.commands.loop import LiveLoop
-    from labelsieve.labelstudio.client import LabelStudioClient
     from labelsieve.service import build_service
     from labelsieve.settings import Settings
-    from labelsieve.storage import crud
-    from labelsieve.storage.db import session_scope
 
     ls = label_studio
     pid, truth = create_image_project(ls, "e2e digits headless", 90)
@@ -62,24 +68,17 @@ def test_image_project_headless_loop(label_studio, tmp_path) -> None:
         label_studio_url=ls.url, label_studio_api_key=ls.token, local_files_document_root=None,
         start_workers=False))  # media fetched over HTTP from Label Studio with the API key
     try:
-        live = LiveLoop(service=service, client=LabelStudioClient(ls.url, ls.token), project_id=pid,
-                        extra_params=dict(IMAGE_EXTRA))
-        live.setup()
-        order = list(truth)
-        ann_ids = [annotate_digit(ls, tid, truth[tid]) for tid in order[:30]]
-        summary = live.sync_once()
+        live, order, ann_ids, summary = first_headless_round(service, ls, pid, truth, IMAGE_EXTRA, annotate_digit)
         assert summary.status == "trained" and summary.pushed == 60
         version = project(ls, pid)["model_version"]
         assert version == summary.version and project(ls, pid)["sampling"] == "Uncertainty sampling"
         assert set(predictions(ls, pid, version)) == set(order[30:])
-        served_in_our_order(ls, pid, truth, version, set(order[:30]))
+        served_in_our_order(ls, pid, truth, version, set(order[:30]), annotate_digit)
         again = live.sync_once()  # three new annotations: a new version replaces the old one in LS
         assert again.status == "trained" and project(ls, pid)["model_version"] == again.version != version
 
-        ls.api("DELETE", f"/api/annotations/{ann_ids[0]}/")
-        assert live.sync_once().status == "trained"
-        with session_scope(service.engine) as session:
-            kept = {task.id for task, _ in crud.labeled_examples(session=session, project_id=pid)}
+        status, kept = delete_and_sync(live, service, ls, pid, ann_ids[0])
+        assert status == "trained"
         assert order[0] not in kept and len(kept) == 32
         assert live.sync_once().status == "unchanged"
     finally:

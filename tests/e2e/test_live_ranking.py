@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import time
-
-import httpx
 
 from tests.e2e.helpers import (
     annotate,
+    backend_status,
     connect_backend,
     create_project,
+    delete_and_sync,
     delete_annotation,
+    first_headless_round,
     predictions,
     project,
+    served_in_our_order,
     text_dataset,
     wait_labeled,
     wait_version,
 )
 
 EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20}
-
-
-def _labeled_count(server_url: str, pid: int) -> int:
-    return int(httpx.get(f"{server_url}/projects/{pid}", timeout=10).json()["labeled_tasks"])
-
-
-def _assert_served_in_our_order(ls, pid: int, truth: dict[int, str], version: str, labelled: set[int],
-                                n: int = 3) -> None:
-    ours = {tid: p for tid, p in predictions(ls, pid, version).items() if tid not in labelled}
-    for _ in range(n):
-        served = ls.api("GET", f"/api/projects/{pid}/next").json()
-        task_id = int(served["id"])
-        lowest = min(score for tid, (score, _) in ours.items())
-        assert ours[task_id][0] == lowest, f"served task {task_id} score {ours[task_id][0]}, lowest {lowest}"
-        annotate(ls, task_id, truth[task_id])
-        ours.pop(task_id)
 
 
 def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> None:
@@ -51,7 +36,7 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
     ours = predictions(ls, pid, version)
     assert set(order[20:]) <= set(ours), "every unlabeled task has a prediction of the current model_version"
 
-    _assert_served_in_our_order(ls, pid, truth, version, set(order[:20]))
+    served_in_our_order(ls, pid, truth, version, set(order[:20]))
 
     labelled = {tid for tid in truth if ls.api("GET", f"/api/tasks/{tid}/").json()["total_annotations"]}
     rest = [tid for tid in order if tid not in labelled]
@@ -59,27 +44,22 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
         annotate(ls, tid, truth[tid])
         labelled.add(tid)
     latest = wait_version(ls, pid, other_than=version)
-    deadline = time.monotonic() + 60
-    while project(ls, pid)["model_version"] == latest and _labeled_count(labelsieve_server.url, pid) < 100:
-        time.sleep(0.5) if time.monotonic() < deadline else None
-        if time.monotonic() > deadline:
-            break
+    deadline = time.monotonic() + 60  # give the model trained on all 100 labels a minute to go live
+    while (time.monotonic() < deadline and project(ls, pid)["model_version"] == latest
+           and backend_status(labelsieve_server.url, pid)["labeled_tasks"] < 100):
+        time.sleep(0.5)
     latest = project(ls, pid)["model_version"]
     ours = predictions(ls, pid, latest)
     correct = sum(label == truth[tid] for tid, (_, label) in ours.items())
     assert ours and correct / len(ours) > 0.6, f"accuracy {correct}/{len(ours)} on unlabeled tasks (chance 1/3)"
 
-    before = _labeled_count(labelsieve_server.url, pid)
+    before = backend_status(labelsieve_server.url, pid)["labeled_tasks"]
     delete_annotation(ls, first_ids[0])
     assert wait_labeled(labelsieve_server.url, pid, before - 1) == before - 1, "the deleted annotation left training"
 
 
 def test_headless_loop_without_webhooks(label_studio, settings_factory) -> None:
-    from labelsieve.commands.loop import LiveLoop
-    from labelsieve.labelstudio.client import LabelStudioClient
     from labelsieve.service import build_service
-    from labelsieve.storage import crud
-    from labelsieve.storage.db import session_scope
 
     ls = label_studio
     pid, truth = create_project(ls, "e2e headless", text_dataset(150, seed=2))
@@ -87,23 +67,15 @@ def test_headless_loop_without_webhooks(label_studio, settings_factory) -> None:
     service = build_service(settings_factory(label_studio_url=ls.url, label_studio_api_key=ls.token,
                                              start_workers=False))
     try:
-        live = LiveLoop(service=service, client=LabelStudioClient(ls.url, ls.token), project_id=pid,
-                        extra_params=json.loads(json.dumps(EXTRA)))
-        live.setup()
-        order = list(truth)
-        ann_ids = [annotate(ls, tid, truth[tid]) for tid in order[:30]]
-        summary = live.sync_once()
+        live, order, ann_ids, summary = first_headless_round(service, ls, pid, truth, EXTRA)
         assert summary.status == "trained" and summary.pushed == 120
         version = project(ls, pid)["model_version"]
         assert version == summary.version
         assert set(predictions(ls, pid, version)) == set(order[30:])
-        _assert_served_in_our_order(ls, pid, truth, version, set(order[:30]))
+        served_in_our_order(ls, pid, truth, version, set(order[:30]))
         assert live.sync_once().status == "trained"  # three new annotations
 
-        ls.api("DELETE", f"/api/annotations/{ann_ids[0]}/")
-        live.sync_once()
-        with session_scope(service.engine) as session:
-            kept = {task.id for task, _ in crud.labeled_examples(session=session, project_id=pid)}
+        _, kept = delete_and_sync(live, service, ls, pid, ann_ids[0])
         assert order[0] not in kept and len(kept) == 32
         assert live.sync_once().status == "unchanged"
     finally:

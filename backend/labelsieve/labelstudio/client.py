@@ -47,11 +47,16 @@ class LabelStudioClient:
             raise RetryLater(f"Label Studio answered HTTP {response.status_code} for {method} {path}")
         return response
 
+    @property
+    def bulk_timeout(self) -> float:
+        """Seconds for an export, a bulk prediction import or a version delete (never below ``timeout``)."""
+        return max(self.timeout, BULK_TIMEOUT)
+
     def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
         """Every task of the project with its annotations (Label Studio's JSON export)."""
         response = self._request(
             "GET", f"/api/projects/{project_id}/export",
-            params={"exportType": "JSON", "download_all_tasks": "true"}, timeout=max(self.timeout, BULK_TIMEOUT),
+            params={"exportType": "JSON", "download_all_tasks": "true"}, timeout=self.bulk_timeout,
         )
         if response.status_code != 200:
             raise LabelStudioError(f"export of project {project_id} failed: HTTP {response.status_code} "
@@ -86,7 +91,7 @@ class LabelStudioClient:
     def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
         """``POST /api/projects/{id}/import/predictions``: one bulk insert per call."""
         response = self._request("POST", f"/api/projects/{project_id}/import/predictions", json=predictions,
-                                 timeout=max(self.timeout, BULK_TIMEOUT))
+                                 timeout=self.bulk_timeout)
         return int(self._checked(response, f"importing predictions into project {project_id}").json()
                    .get("created", len(predictions)))
 
@@ -100,7 +105,7 @@ class LabelStudioClient:
         # Label Studio deletes prediction by prediction (a pre_delete signal recounts the task's predictions):
         # minutes for a 10k-task version on a busy machine
         response = self._request("DELETE", f"/api/projects/{project_id}/model-versions/",
-                                 json={"model_version": model_version}, timeout=max(self.timeout, BULK_TIMEOUT))
+                                 json={"model_version": model_version}, timeout=self.bulk_timeout)
         self._checked(response, f"deleting predictions {model_version!r} of project {project_id}")
 
     def check(self) -> str:

@@ -77,7 +77,8 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         raise StoreError(f"{root} holds no seed that every strategy ({', '.join(strategies)}) has finished; "
                          "run `labelsieve simulate` again with the same --out to continue")
     boot = bootstrap_indices(len(seeds))
-    full = np.array([store.load_full(seed)["metrics"][metric] for seed in seeds])
+    fulls = {seed: store.load_full(seed) for seed in seeds}  # the full-data model's run: score, pool classes
+    full = np.array([fulls[seed]["metrics"][metric] for seed in seeds])
     censor_at = int(config["budget"]) + int(config["batch_size"])
     report: dict[str, Any] = {
         "protocol": config, "metric": metric, "seeds": seeds, "targets": list(targets),
@@ -85,7 +86,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "full_data": {"mean": float(full.mean()), "ci": percentile_ci(full, boot), "per_seed": full.tolist()},
         "strategies": {}, "savings": [],
     }
-    report["class_balance"] = class_balance(store, seeds, runs, config["dataset"]["classes"])
+    report["class_balance"] = class_balance(fulls, runs, config["dataset"]["classes"])
     needed: dict[str, dict[float, list[int | None]]] = {}
     for s in strategies:
         seed_runs = [runs[s][seed] for seed in seeds]
@@ -109,7 +110,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
             if rare_class not in config["dataset"]["classes"]:
                 raise StoreError(f"--rare-class {rare_class!r} is not a class of the data set")
             values = [wss_at(r["order_labels"], rare_class, r["n_pool"],
-                             store.load_full(seed)["pool_class_counts"].get(rare_class, 0))
+                             fulls[seed]["pool_class_counts"].get(rare_class, 0))
                       for seed, r in zip(seeds, seed_runs, strict=True)]
             entry["wss95"] = {"class": rare_class, "per_seed": values,
                               "reached": sum(v is not None for v in values)}
@@ -143,12 +144,12 @@ def _ratio(counts: dict[str, float]) -> float | None:
     return float(max(values) / min(values)) if min(values) > 0 else float("inf")
 
 
-def class_balance(store: RunStore, seeds: list[int], runs: dict[str, dict[int, dict[str, Any]]],
+def class_balance(fulls: dict[int, dict[str, Any]], runs: dict[str, dict[int, dict[str, Any]]],
                   classes: list[str]) -> dict[str, Any]:
     """Diagnosis: class counts and imbalance ratio of the pool, and of the labels each strategy asked for
     (mean over seeds). Synthetic samples are never annotations, so they are not in these counts."""
-    pool = {c: float(np.mean([store.load_full(seed)["pool_class_counts"].get(c, 0) for seed in seeds]))
-            for c in classes}
+    seeds = list(fulls)
+    pool = {c: float(np.mean([fulls[seed]["pool_class_counts"].get(c, 0) for seed in seeds])) for c in classes}
     labelled = {}
     for s, by_seed in runs.items():
         counts = {c: float(np.mean([by_seed[seed]["order_labels"].count(c) for seed in seeds])) for c in classes}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.balancing import imbalance_ratio
 from labelsieve.storage.models import Annotation, ModelVersion
 
 
@@ -73,7 +74,7 @@ def live_report(annotations: Sequence[Annotation], versions: Sequence[ModelVersi
     overall = float(sum(p["accuracy"] * p["n_scored"] for p in points) / scored) if scored else None
     labels = [a.labels[0] for a in annotations if a.labels and not a.was_cancelled]
     counts = dict(sorted(Counter(labels).items()))
-    ratio = float(max(counts.values()) / min(counts.values())) if counts else None
+    ratio = imbalance_ratio(labels) if labels else None
     return {
         "estimation": "prequential", "labeled": len(labels), "n_scored": scored, "accuracy": overall,
         "class_counts": counts, "imbalance_ratio": ratio,

@@ -26,7 +26,7 @@ scores itself, so strategies never think about Label Studio's direction.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
@@ -122,6 +122,19 @@ class PoolContext:
             return np.zeros((0, self.embeddings.shape[1] if self.n_pool else 1), dtype=np.float32)
         learner = self.require_learner("this strategy")
         return np.asarray(learner.embed(self.labeled), dtype=np.float32)
+
+    @cached_property
+    def _draws(self) -> dict[Hashable, Any]:
+        return {}
+
+    def drawn_once(self, key: Hashable, draw: Callable[[np.random.Generator], Any]) -> Any:
+        """``draw(self.rng)`` the first time ``key`` is asked for on this context, the same value after.
+
+        For random choices a strategy makes in both ``score`` and ``select`` (a subsample, a projection):
+        :func:`full_ranking` calls both on one context, and they must see the same draw."""
+        if key not in self._draws:
+            self._draws[key] = draw(self.rng)
+        return self._draws[key]
 
     def mc_probas(self, n_samples: int | None = None) -> np.ndarray:
         """``(n_samples, n_pool, n_classes)`` Monte-Carlo dropout probabilities.

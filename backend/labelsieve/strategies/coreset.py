@@ -9,6 +9,7 @@ Gaussian random projection, and an explicit pool subsample.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,6 +26,11 @@ from labelsieve.strategies.distance import (
     storage_dtype,
 )
 from labelsieve.strategies.kcenter_prune import MIN_PICKS, MIN_ROWS, kcenter_pruned
+
+
+def _projection_of(ctx: PoolContext) -> Callable[[int, int], np.ndarray]:
+    """One Gaussian projection per context and shape, drawn from ``ctx.rng`` the first time it is needed."""
+    return lambda d, k: ctx.drawn_once(("projection", d, k), lambda rng: gaussian_projection(d, k, rng))
 
 
 @dataclass(frozen=True)
@@ -53,21 +59,19 @@ def prepare_pool(
     subsample: float | int | None,
     chunk_size: int,
     device: str,
-    drawn: dict | None = None,
+    draw_projection: Callable[[int, int], np.ndarray] | None = None,
 ) -> PreparedPool:
     """Project (first draw from ``rng``), subsample (second draw) and store the pool for chunked passes.
 
-    ``drawn`` keeps the projection once drawn (per width), so ``score`` and ``select`` on one context agree.
+    ``draw_projection(d, k)`` supplies the projection instead of drawing it from ``rng`` (a context's
+    :meth:`~labelsieve.strategies.base.PoolContext.drawn_once`, so ``score`` and ``select`` agree).
     """
     storage_dtype(precision)  # validate before any work
     n, d = embeddings.shape
     projection = None
     if projection_dim is not None:
-        drawn = {} if drawn is None else drawn
-        key = ("projection", d, int(projection_dim))
-        if key not in drawn:
-            drawn[key] = gaussian_projection(d, int(projection_dim), rng)
-        projection = drawn[key]
+        draw = draw_projection or (lambda width, k: gaussian_projection(width, k, rng))
+        projection = draw(d, int(projection_dim))
     size = subsample_size(subsample, n)
     members = np.arange(n) if size >= n else np.sort(rng.choice(n, size=size, replace=False))
     rows = embeddings if size >= n else embeddings[members]
@@ -130,7 +134,7 @@ class CoreSet(QueryStrategy):
             subsample=self.subsample,
             chunk_size=self.chunk_size,
             device=self.device,
-            drawn=ctx.__dict__.setdefault("_coreset_draws", {}),
+            draw_projection=_projection_of(ctx),
         )
 
     def score(self, ctx: PoolContext) -> np.ndarray:
@@ -149,7 +153,7 @@ class CoreSet(QueryStrategy):
                 subsample=None,
                 chunk_size=self.chunk_size,
                 device=self.device,
-                drawn=ctx.__dict__.setdefault("_coreset_draws", {}),
+                draw_projection=_projection_of(ctx),
             )
             sqdist = prepared.pool.min_sqdist_to(labeled, prepared.projection)
         return np.sqrt(sqdist.double().cpu().numpy())

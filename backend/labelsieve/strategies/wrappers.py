@@ -158,10 +158,8 @@ class Subsample(QueryStrategy):
             raise ValueError(f"size must be a positive item count, got {self.size}")
         if ctx.n_pool <= size:
             return np.arange(ctx.n_pool)
-        drawn = ctx.__dict__.setdefault("_subsample_members", {})  # frozen dataclass: cache beside cached_property
-        if size not in drawn:
-            drawn[size] = np.sort(ctx.rng.choice(ctx.n_pool, size=size, replace=False))
-        return drawn[size]
+        return ctx.drawn_once(("subsample", size),
+                              lambda rng: np.sort(rng.choice(ctx.n_pool, size=size, replace=False)))
 
     def score(self, ctx: PoolContext) -> np.ndarray:
         if ctx.n_pool == 0:
