@@ -147,7 +147,7 @@ def measure_size(ls: LabelStudioServer, server: ServerProcess, n: int, k: int) -
 
 
 def retried(call, *args, **kwargs):
-    from labelsieve.events import RetryLater
+    from labelsieve.labelstudio.errors import RetryLater
 
     for attempt in range(40):
         try:

@@ -7,7 +7,7 @@ from tests.reliability.loopback import CountingServer
 
 
 def test_pool_refresh_exports_only_when_label_studio_has_other_tasks(settings_factory) -> None:
-    from labelsieve.service import build_service
+    from labelsieve.service.container import build_service
     from labelsieve.storage import crud
     from labelsieve.storage.db import session_scope
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from labelsieve.loop import ActiveLearningLoop
 from labelsieve.metrics import Metrics
+from labelsieve.service.loop import ActiveLearningLoop
 
 
 def gauges(metrics: Metrics) -> dict[str, float]:

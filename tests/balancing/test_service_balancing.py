@@ -33,9 +33,9 @@ def test_invalid_balancing_settings_get_a_clear_400_at_setup(client, extra, mess
 
 
 def test_retrain_with_balancing_stores_synthetic_samples_apart_from_labels(client_factory, digits_root) -> None:
-    from labelsieve.balancing.records import list_synthetic
     from labelsieve.storage.db import session_scope
     from labelsieve.storage.models import Annotation, ModelVersion, Prediction, Task
+    from labelsieve.storage.synthetic import list_synthetic
 
     root, paths, labels = digits_root
     extra = {"learner_params": {"image_size": 8, "epochs": 6}, "balancing": "logit_adjusted+ddpm",
@@ -64,7 +64,7 @@ def test_retrain_with_balancing_stores_synthetic_samples_apart_from_labels(clien
 
         engine = client.app.state.service.engine
         with session_scope(engine) as session:
-            synthetic = list_synthetic(session, project_id=P)
+            synthetic = list_synthetic(session=session, project_id=P)
             version = session.exec(select(ModelVersion).where(ModelVersion.project_id == P)).one()
             n_annotations = session.exec(select(func.count()).select_from(Annotation)).one()
             task_ids = set(session.exec(select(Task.id).where(Task.project_id == P)))

@@ -57,7 +57,7 @@ def test_image_project_live_through_webhooks(label_studio, labelsieve_server) ->
 
 
 def test_image_project_headless_loop(label_studio, tmp_path) -> None:
-    from labelsieve.service import build_service
+    from labelsieve.service.container import build_service
     from labelsieve.settings import Settings
 
     ls = label_studio

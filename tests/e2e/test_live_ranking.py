@@ -59,7 +59,7 @@ def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> 
 
 
 def test_headless_loop_without_webhooks(label_studio, settings_factory) -> None:
-    from labelsieve.service import build_service
+    from labelsieve.service.container import build_service
 
     ls = label_studio
     pid, truth = create_project(ls, "e2e headless", text_dataset(150, seed=2))

@@ -93,7 +93,7 @@ def test_bad_media_never_fetched_or_read_and_rest_of_batch_served(client_factory
             good = [f"/data/local-files/?d={paths[i]}" for i in range(100, 110)]
             tasks = [ls_task(9000 + n, {"image": ref}, PROJECT) for n, ref in enumerate(bad + good)]
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            with caplog.at_level(logging.WARNING, logger="labelsieve.predict"):
+            with caplog.at_level(logging.WARNING, logger="labelsieve.service.predict"):
                 response = client.post("/predict", json=predict_payload(PROJECT, IMAGE_CONFIG, tasks))
             grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
             assert response.status_code == 200, response.text

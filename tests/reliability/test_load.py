@@ -64,9 +64,9 @@ def test_concurrent_predicts_of_the_same_new_tasks_never_fail(database_url, tmp_
 def test_a_steady_stream_is_applied_in_rounds_so_retrains_are_not_starved(settings_factory) -> None:
     from benchmarks.load import make_events
 
-    from labelsieve.api.schemas import WebhookPayload
-    from labelsieve.events import BATCH, accept, apply_pending
-    from labelsieve.service import build_service
+    from labelsieve.labelstudio.protocol import WebhookPayload
+    from labelsieve.service.container import build_service
+    from labelsieve.service.events import BATCH, accept, apply_pending
 
     service = build_service(settings_factory(start_workers=False))
     try:

@@ -8,9 +8,9 @@ import pytest
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.learners.text import TextLearner
-from labelsieve.project_settings import ProjectSettings
-from labelsieve.ranking import rank_pool
 from labelsieve.registry import Registries, Registry
+from labelsieve.service.project_settings import ProjectSettings
+from labelsieve.service.ranking import rank_pool
 from labelsieve.storage.models import Task
 from tests.factories import TEXT_CONFIG
 

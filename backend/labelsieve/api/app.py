@@ -18,8 +18,8 @@ from sqlalchemy.exc import DataError
 
 from labelsieve import __version__
 from labelsieve.api.routes import labelstudio, metrics, projects, reports, strategies
-from labelsieve.loop import UnknownProjectError
-from labelsieve.service import Service, build_service
+from labelsieve.service.container import Service, build_service
+from labelsieve.service.loop import UnknownProjectError
 from labelsieve.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

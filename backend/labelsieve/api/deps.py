@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from labelsieve.service import Service
+from labelsieve.service.container import Service
 
 
 def get_service(request: Request) -> Service:

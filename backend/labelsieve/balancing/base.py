@@ -93,3 +93,13 @@ class Synthesizer(_Params, ABC):
     @abstractmethod
     def sample(self, counts: dict[str, int], *, rng: np.random.Generator) -> tuple[list[np.ndarray], list[str]]:
         """``counts[label]`` new images per label, as (images, labels) in matching order."""
+
+
+def balancing_summary(info: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-safe part of ``TrainingSet.info`` recorded with the model version."""
+    out: dict[str, Any] = {k: info[k] for k in ("requested", "applied", "auto_ratio", "skipped") if k in info}
+    batch = info.get("synthetic")
+    if isinstance(batch, SyntheticBatch):
+        out["synthetic"] = {"generator": batch.generator, "kept": len(batch.labels), "rejected": batch.rejected,
+                            "drawn": info.get("synthetic_drawn", len(batch.labels))}
+    return out

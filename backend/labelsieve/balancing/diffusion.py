@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from labelsieve.arrays import to_pil
 from labelsieve.balancing.base import BalancingError, Synthesizer
 
 
@@ -38,7 +39,6 @@ def require_diffusers() -> Any:
 
 def images_to_array(images: Sequence[Any], size: int, channels: int) -> np.ndarray:
     """``(n, channels, size, size)`` float32 in [-1, 1]."""
-    from labelsieve.learners.image import to_pil
 
     mode = "L" if channels == 1 else "RGB"
     out = np.empty((len(images), channels, size, size), dtype=np.float32)
@@ -208,7 +208,6 @@ class StableDiffusionImg2ImgSynthesizer(Synthesizer):
         return self
 
     def sample(self, counts: dict[str, int], *, rng: np.random.Generator) -> tuple[list[np.ndarray], list[str]]:
-        from labelsieve.learners.image import to_pil
 
         out_images: list[np.ndarray] = []
         out_labels: list[str] = []

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.arrays import as_matrix
 from labelsieve.balancing.base import BalancingError, SyntheticBatch
 from labelsieve.balancing.losses import effective_number_weights, inverse_frequency_weights
 from labelsieve.balancing.resampling import INDEX_METHODS, VECTOR_METHODS, resample_indices, resample_vectors
@@ -165,7 +166,6 @@ def _apply(ts: TrainingSet, part: str, params: dict[str, Any], learner_name: str
 
 def _apply_vector(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.random.Generator,
                   embed: Callable[[Sequence[Any]], np.ndarray] | None) -> None:
-    from labelsieve.learners.vector import as_matrix
 
     if embed is not None:
         matrix = np.asarray(embed(ts.X), dtype=np.float32)

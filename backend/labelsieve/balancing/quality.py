@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.arrays import to_pil
+
 #: classify(images) -> (n, n_classes) probabilities, columns in ``classes`` order
 Classify = Callable[[Sequence[Any]], np.ndarray]
 
@@ -45,7 +47,6 @@ def pixel_classifier(images: Sequence[Any], labels: Sequence[str], *, size: int 
 def grey_pixels(images: Sequence[Any], size: int) -> np.ndarray:
     from PIL import Image
 
-    from labelsieve.learners.image import to_pil
 
     rows = []
     for item in images:

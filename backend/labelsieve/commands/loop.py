@@ -18,10 +18,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from labelsieve.events import RetryLater, _pull
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
+from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
-from labelsieve.service import Service
+from labelsieve.service.container import Service
+from labelsieve.service.events import _pull
 from labelsieve.storage.db import session_scope
 
 
@@ -101,7 +102,7 @@ def register(app: typer.Typer) -> None:
         extra_params: str = typer.Option(None, help="Project settings as JSON (strategy, learner, retrain_every...)."),
     ) -> None:
         """Headless live loop: pull annotations, retrain, push the ranking — no webhooks needed."""
-        from labelsieve.service import build_service
+        from labelsieve.service.container import build_service
         from labelsieve.settings import Settings
 
         console = Console()

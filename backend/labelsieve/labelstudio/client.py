@@ -1,7 +1,7 @@
 """Label Studio REST calls the backend makes (reading annotations, checking one annotation).
 
 Errors are turned into :class:`LabelStudioError` with a message a user can act on; an
-unreachable server raises :class:`labelsieve.events.RetryLater` so queued work waits for it.
+unreachable server raises :class:`labelsieve.labelstudio.errors.RetryLater` so queued work waits for it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from labelsieve.events import RetryLater
 from labelsieve.labelstudio.auth import LabelStudioAuthError, TokenAuth
+from labelsieve.labelstudio.errors import RetryLater
 
 #: seconds allowed for an export, a bulk prediction import or a version delete (over a minute each for 10k tasks
 #: on a busy machine: Label Studio serializes, validates and deletes row by row)

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from labelsieve.arrays import to_pil
 from labelsieve.balancing.augment import minority_strength, mix_batch
 from labelsieve.balancing.base import Augmenter
 from labelsieve.balancing.losses import LongTailLoss, class_counts
@@ -24,16 +25,6 @@ from labelsieve.balancing.samplers import EpochSampler
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.networks import ImageNet, build_network
 from labelsieve.storage.artifacts import read_json, write_json
-
-
-def to_pil(item: Any) -> Image.Image:
-    if isinstance(item, Image.Image):
-        return item
-    array = np.asarray(item)
-    if array.dtype != np.uint8:
-        top = float(array.max()) if array.size else 1.0
-        array = np.clip(array / (top if top > 0 else 1.0) * 255.0, 0, 255).astype(np.uint8)
-    return Image.fromarray(array)
 
 
 def images_to_tensor(images: Sequence[Any], size: int) -> torch.Tensor:

@@ -12,19 +12,10 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from labelsieve.arrays import as_matrix
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.linear import LinearHead
 from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
-
-
-def as_matrix(X: Sequence[Any]) -> np.ndarray:
-    """Stack 1-D vectors (lists, arrays, flattened images) into a float32 matrix."""
-    if isinstance(X, np.ndarray) and X.ndim == 2:
-        return X.astype(np.float32, copy=False)
-    rows = [np.asarray(x, dtype=np.float32).reshape(-1) for x in X]
-    if not rows:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.vstack(rows)
 
 
 class VectorLearner(BaseLearner):

@@ -24,14 +24,14 @@ import numpy as np
 from PIL import Image
 from sqlalchemy.engine import Engine
 
-from labelsieve.events import apply_event
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.media import MediaFetcher
-from labelsieve.loop import ActiveLearningLoop
 from labelsieve.metrics import Metrics
-from labelsieve.project_settings import ProjectSettingsError
 from labelsieve.registry import Registries
+from labelsieve.service.events import apply_event
+from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import Dataset, DatasetError
 from labelsieve.simulate.metrics import score_predictions

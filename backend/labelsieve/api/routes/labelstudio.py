@@ -7,9 +7,10 @@ import logging
 from fastapi import APIRouter, HTTPException, Query
 from starlette.concurrency import run_in_threadpool
 
-from labelsieve import __version__, events
+from labelsieve import __version__
 from labelsieve.api.deps import ServiceDep
-from labelsieve.api.schemas import (
+from labelsieve.labelconfig import UnsupportedLabelConfig
+from labelsieve.labelstudio.protocol import (
     HealthResponse,
     PredictRequest,
     PredictResponse,
@@ -19,9 +20,9 @@ from labelsieve.api.schemas import (
     WebhookPayload,
     WebhookResponse,
 )
-from labelsieve.labelconfig import UnsupportedLabelConfig
-from labelsieve.predict import predict_tasks
-from labelsieve.project_settings import ProjectSettingsError
+from labelsieve.service import events
+from labelsieve.service.predict import predict_tasks
+from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 

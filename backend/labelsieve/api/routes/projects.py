@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
-from labelsieve.balancing.records import list_synthetic
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.synthetic import list_synthetic
 
 router = APIRouter(tags=["projects"])
 
@@ -27,7 +27,7 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, 
         rounds = crud.list_query_rounds(session=session, project_id=project_id)
         n_tasks = crud.count_tasks(session=session, project_id=project_id)
         n_annotations = crud.count_annotations(session=session, project_id=project_id)
-        n_synthetic = len(list_synthetic(session, project_id=project_id))
+        n_synthetic = len(list_synthetic(session=session, project_id=project_id))
     counts = Counter(ann.labels[0] for _, ann in examples)
     ratio = max(counts.values()) / min(counts.values()) if counts else None
     last = rounds[-1] if rounds else None

@@ -22,23 +22,23 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from labelsieve.balancing.base import SyntheticBatch
+from labelsieve.balancing.base import SyntheticBatch, balancing_summary
 from labelsieve.balancing.prepare import prepare_training_set
-from labelsieve.balancing.records import balancing_summary, save_synthetic
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
 from labelsieve.labelstudio.auth import TokenAuth
 from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
-from labelsieve.project_settings import ProjectSettings, parse_extra_params, resolve_settings
-from labelsieve.ranking import rank_pool
 from labelsieve.registry import Registries
+from labelsieve.service.project_settings import ProjectSettings, parse_extra_params, resolve_settings
+from labelsieve.service.ranking import rank_pool
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Project, utcnow
+from labelsieve.storage.synthetic import save_synthetic
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,9 @@ class ActiveLearningLoop:
                 metrics={} if balanced is None else {"balancing": balancing_summary(balanced.info)},
             ))
             if balanced is not None and isinstance(balanced.info.get("synthetic"), SyntheticBatch):
-                save_synthetic(session, project_id=project_id, version=version, batch=balanced.info["synthetic"],
+                batch = balanced.info["synthetic"]
+                save_synthetic(session=session, project_id=project_id, version=version, images=batch.images,
+                               labels=batch.labels, confidence=batch.confidence, generator=batch.generator,
                                directory=path / "synthetic")
             crud.save_predictions(session=session, rows=rows)
             crud.add_query_round(session=session, row=round_row)

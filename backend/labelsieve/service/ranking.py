@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from labelsieve.inputs import InputLoader
-from labelsieve.project_settings import ProjectSettings
 from labelsieve.registry import Registries
+from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.storage.models import QueryRound, Task
 from labelsieve.strategies.base import PoolContext, full_ranking
 

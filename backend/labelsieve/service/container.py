@@ -8,17 +8,17 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from labelsieve.events import Puller
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
-from labelsieve.loop import ActiveLearningLoop
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
+from labelsieve.service.events import Puller
+from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.worker import TrainingWorker
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import make_engine, session_scope
-from labelsieve.worker import TrainingWorker
 
 log = logging.getLogger(__name__)
 

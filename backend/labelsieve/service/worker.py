@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from labelsieve.events import Puller, Verifier, apply_pending
-from labelsieve.loop import ActiveLearningLoop
+from labelsieve.service.events import Puller, Verifier, apply_pending
+from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 

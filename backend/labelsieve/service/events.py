@@ -16,8 +16,9 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from labelsieve.api.schemas import HANDLED_ACTIONS, Action, LSAnnotation, LSTask, WebhookPayload
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
+from labelsieve.labelstudio.errors import RetryLater
+from labelsieve.labelstudio.protocol import HANDLED_ACTIONS, Action, LSAnnotation, LSTask, WebhookPayload
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import Project, WebhookEvent
@@ -32,10 +33,6 @@ Verifier = Callable[[int, dict[str, Any]], dict[str, Any] | None]
 
 class EventError(ValueError):
     """The webhook payload lacks what its action needs; the message says what."""
-
-
-class RetryLater(RuntimeError):
-    """Raised by a puller/verifier when Label Studio is unreachable: the event stays queued."""
 
 
 @dataclass

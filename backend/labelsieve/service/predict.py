@@ -12,9 +12,9 @@ import logging
 
 import numpy as np
 
-from labelsieve.api.schemas import ChoiceValue, LSTask, ResultRegion, TaskPrediction
 from labelsieve.labelconfig import LabelConfig
-from labelsieve.loop import ActiveLearningLoop, UnknownProjectError
+from labelsieve.labelstudio.protocol import ChoiceValue, LSTask, ResultRegion, TaskPrediction
+from labelsieve.service.loop import ActiveLearningLoop, UnknownProjectError
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
