@@ -81,6 +81,13 @@ def test_unknown_project_gets_404(client) -> None:
     assert client.get("/projects/404").status_code == 404
 
 
+def test_predict_for_a_new_project_with_a_malformed_label_config_gets_400(client) -> None:
+    body = {"tasks": [{"data": {}, "id": 1, "project": 0}], "label_config": "0"}
+    response = client.post("/predict", json=body)
+    assert response.status_code == 400
+    assert "label config" in response.json()["detail"]
+
+
 def test_unreachable_image_gets_an_empty_result_and_the_rest_still_predict(client_factory, digits_root) -> None:
     root, paths, labels = digits_root
     with client_factory(local_files_document_root=root, label_studio_url="http://127.0.0.1:9",
