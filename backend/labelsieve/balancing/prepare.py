@@ -40,7 +40,9 @@ import numpy as np
 from labelsieve.arrays import as_matrix
 from labelsieve.balancing.base import BalancingError, SyntheticBatch
 from labelsieve.balancing.losses import effective_number_weights, inverse_frequency_weights
+from labelsieve.balancing.quality import pixel_classifier, quality_gate
 from labelsieve.balancing.resampling import INDEX_METHODS, VECTOR_METHODS, resample_indices, resample_vectors
+from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
 AUTO_MIN_RATIO = 3.0
 LOSS_METHODS = {"logit_adjusted": "logit_adjusted", "balanced_softmax": "balanced_softmax",
@@ -74,10 +76,8 @@ def imbalance_ratio(y: Sequence[str]) -> float:
 
 def is_torch_learner(learner_name: str) -> bool:
     """True when the registered learner takes a ``loss`` constructor parameter (the torch learners)."""
-    from labelsieve.registry import PluginLoadError, Registry, UnknownPluginError
-
     try:
-        cls = Registry("learners").load(learner_name)
+        cls = get_registry("learners").load(learner_name)
     except (UnknownPluginError, PluginLoadError):
         return False
     return "loss" in inspect.signature(cls).parameters
@@ -189,10 +189,7 @@ def _apply_vector(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.ra
 
 def _apply_synthesizer(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.random.Generator,
                        embed: Callable[[Sequence[Any]], np.ndarray] | None) -> None:
-    from labelsieve.balancing.quality import pixel_classifier, quality_gate
-    from labelsieve.registry import PluginLoadError, Registry, UnknownPluginError
-
-    registry = Registry("synthesizers")
+    registry = get_registry("synthesizers")
     try:
         synthesizer = registry.create(part, params.get("synthesizer_params", {}))
     except UnknownPluginError as exc:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.metrics import Metrics
-from labelsieve.registry import Registries
+from labelsieve.registry import Registries, get_registries
 from labelsieve.service.events import Puller
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.worker import TrainingWorker
@@ -94,7 +94,8 @@ def build_service(settings: Settings) -> Service:
     configure_torch_threads(settings.torch_threads)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    registries = Registries()
+    registries = get_registries()
+    registries.refresh()  # packages installed since the last start are found; run-time registrations stay
     metrics = Metrics()
     artifacts = ArtifactStore(settings.models_path)
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,

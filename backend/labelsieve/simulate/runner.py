@@ -28,7 +28,7 @@ from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.metrics import Metrics
-from labelsieve.registry import Registries
+from labelsieve.registry import Registries, get_registries
 from labelsieve.service.events import apply_event
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.project_settings import ProjectSettingsError
@@ -126,7 +126,7 @@ class Simulation:
         self.dataset = dataset
         self.config = config
         self.store = store
-        self.registries = registries or Registries()
+        self.registries = registries or get_registries()
         self.progress = progress or NoProgress()
 
     def prepare(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from labelsieve.registry import get_registry
 from labelsieve.strategies.base import PoolContext, QueryStrategy
 
 
@@ -32,11 +33,9 @@ class BalanceAware(QueryStrategy):
         self.smoothing = smoothing
 
     def _base(self) -> QueryStrategy:
-        from labelsieve.registry import Registry
-
         if self.base == "balance_aware":
             raise ValueError("balance_aware cannot wrap itself")
-        return Registry("strategies").create(self.base, self.base_params or {})
+        return get_registry("strategies").create(self.base, self.base_params or {})
 
     def class_rarity(self, ctx: PoolContext) -> np.ndarray:
         """``r_c`` per class of ``ctx.classes`` (1 = rarest)."""

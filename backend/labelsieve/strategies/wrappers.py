@@ -10,23 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 from labelsieve.strategies._chunks import fill, normalise, subset_context
 from labelsieve.strategies.base import PoolContext, QueryStrategy
 
-_REGISTRY: Registry | None = None
-
-
-def strategy_registry() -> Registry:
-    """The process-wide strategies registry the wrappers resolve names with."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = Registry("strategies")
-    return _REGISTRY
-
 
 def inner(name: str, params: dict[str, Any] | None) -> QueryStrategy:
-    return strategy_registry().create(name, dict(params or {}))
+    """The member strategy ``name``, resolved through the process-wide registry (plugins and run-time
+    registrations included)."""
+    return get_registry("strategies").create(name, dict(params or {}))
 
 
 class Scorecard(QueryStrategy):

@@ -7,7 +7,7 @@ import pytest
 from labelsieve_stochastic import PowerSampling, SoftmaxSampling, SoftrankSampling
 from scipy.stats import chisquare
 
-from labelsieve.registry import Registry, UnknownPluginError
+from labelsieve.registry import UnknownPluginError, get_registry
 from labelsieve.strategies.base import PoolContext, full_ranking
 
 
@@ -28,7 +28,7 @@ def entropy(p: np.ndarray) -> np.ndarray:
 
 
 def test_registry_finds_the_three_strategies_of_this_distribution() -> None:
-    registry = Registry("strategies")
+    registry = get_registry("strategies")
     for name, cls in (("power", PowerSampling), ("softmax", SoftmaxSampling), ("softrank", SoftrankSampling)):
         info = registry.info(name)
         assert (info.package, info.version) == ("labelsieve-stochastic", "0.1.0")
