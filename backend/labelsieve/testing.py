@@ -122,6 +122,10 @@ def check_strategy(strategy_or_cls: QueryStrategy | type[QueryStrategy], *,
     for attr, kinds in (("batch_aware", (bool,)), ("needs_model", (bool,)), ("category", (str,))):
         _check(isinstance(getattr(strategy, attr, None), kinds), f"{name}.{attr} must be a {kinds[0].__name__}")
     _check(bool((type(strategy).__doc__ or "").strip()), f"{name} has no docstring")
+    try:
+        strategy.check()
+    except Exception as exc:  # noqa: BLE001 - any refusal of its own parameters breaks the contract
+        raise AssertionError(f"{name}.check() refuses the parameters it was built with: {exc}") from exc
 
     factory = ctx_factory or _pick_factory(strategy, name)
     n_pool = 40

@@ -14,7 +14,7 @@ import numpy as np
 
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.labelstudio.protocol import ChoiceValue, LSTask, ResultRegion, TaskPrediction
-from labelsieve.service.loop import ActiveLearningLoop, UnknownProjectError
+from labelsieve.service.loop import UNTRAINED_VERSION, ActiveLearningLoop, UnknownProjectError
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -44,7 +44,7 @@ def predict_tasks(
     config = loop.config_of(project)
     serving = loop.serving_model(project)
     if serving is None:
-        version = loop.untrained_version(project_id)
+        version = UNTRAINED_VERSION
         return [TaskPrediction(model_version=version, result=[]) for _ in tasks], version
 
     version, learner = serving

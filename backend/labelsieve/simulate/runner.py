@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
+from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries, get_registries
@@ -208,7 +209,8 @@ class Simulation:
     def _loop(self, settings: Settings) -> ActiveLearningLoop:
         engine: Engine = make_engine(settings.db_url)
         return ActiveLearningLoop(engine=engine, settings=settings, registries=self.registries,
-                                  artifacts=ArtifactStore(settings.models_path), metrics=Metrics())
+                                  artifacts=ArtifactStore(settings.models_path), metrics=Metrics(),
+                                  gateway=LabelStudioGateway(engine=engine, settings=settings))
 
     def _annotate(self, loop: ActiveLearningLoop, split: Split, positions: list[int]) -> None:
         """The oracle answers: one ANNOTATIONS_CREATED webhook for the batch, applied as the service does."""

@@ -43,9 +43,16 @@ class BalanceAware(QueryStrategy):
         smoothed = counts + self.smoothing
         return (smoothed.min() / smoothed) ** self.power
 
-    def score(self, ctx: PoolContext) -> np.ndarray:
+    def check(self) -> None:
+        self._check_weight()
+        self._base().check()
+
+    def _check_weight(self) -> None:
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {self.weight}")
+
+    def score(self, ctx: PoolContext) -> np.ndarray:
+        self._check_weight()
         base_scores = np.asarray(self._base().score(ctx), dtype=np.float64)
         n = base_scores.shape[0]
         if n == 0:

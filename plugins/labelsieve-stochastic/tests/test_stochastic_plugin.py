@@ -115,11 +115,11 @@ def test_full_ranking_puts_the_sampled_batch_first_and_ranks_the_rest_by_base_sc
 
 def test_bad_parameters_are_refused_with_clear_messages() -> None:
     with pytest.raises(UnknownPluginError, match="unknown strategy 'nope'; available: .*margin"):
-        PowerSampling(base="nope")
+        PowerSampling(base="nope").check()
     with pytest.raises(ValueError, match="beta must be a number >= 0"):
-        SoftmaxSampling(beta=-1.0)
+        SoftmaxSampling(beta=-1.0).check()
     with pytest.raises(ValueError, match="non-stochastic"):
-        SoftrankSampling(base="power")
+        SoftrankSampling(base="power").check()
 
 
 @pytest.mark.parametrize("cls", [PowerSampling, SoftmaxSampling, SoftrankSampling])

@@ -42,15 +42,18 @@ class StochasticSampling(QueryStrategy):
     name: ClassVar[str] = "stochastic"
 
     def __init__(self, *, base: str = "entropy", base_params: dict[str, Any] | None = None, beta: float = 1.0) -> None:
-        # Checked here (not at selection time) so a bad project setting is refused at /setup.
+        self.base = base
+        self.base_params = base_params
+        self.beta = beta
+
+    def check(self) -> None:
+        """Called at ``/setup``, so a bad project setting is refused there."""
+        beta, base = self.beta, self.base
         if isinstance(beta, bool) or not isinstance(beta, int | float) or math.isnan(beta) or beta < 0:
             raise ValueError(f"beta must be a number >= 0 (inf for top-k), got {beta!r}")
         if not isinstance(base, str) or base in WRAPPER_NAMES:
             raise ValueError(f"base must name a non-stochastic strategy, got {base!r}")
         get_registry("strategies").info(base)  # unknown name: UnknownPluginError listing the available ones
-        self.base = base
-        self.base_params = base_params
-        self.beta = beta
 
     # ------------------------------------------------------------------ scoring
     def base_strategy(self) -> QueryStrategy:
