@@ -19,6 +19,8 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from labelsieve.params import constructor_params
+
 SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer"}
 GROUPS = {
     "strategies": "labelsieve.strategies",
@@ -192,17 +194,7 @@ class Registry:
 def _param_defaults(obj: Any) -> dict[str, Any]:
     if hasattr(obj, "param_defaults"):
         return dict(obj.param_defaults())
-    import inspect
-
-    try:
-        params = inspect.signature(obj).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-    return {
-        p.name: (None if p.default is inspect.Parameter.empty else p.default)
-        for p in params
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
+    return constructor_params(obj)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import inspect
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,9 +69,14 @@ class TrainingSet:
         return int((~self.synthetic_mask).sum())
 
 
-def imbalance_ratio(y: Sequence[str]) -> float:
-    counts = Counter(y)
-    return max(counts.values()) / max(1, min(counts.values())) if counts else 0.0
+def imbalance_ratio(y: Sequence[str] | Mapping[str, float]) -> float:
+    """Largest over smallest class count, of labels or of a ``{class: count}`` mapping: 0.0 when nothing is
+    counted, ``inf`` when a class of the mapping has none. The one place this ratio is computed."""
+    counts = y if isinstance(y, Mapping) else Counter(y)
+    values = list(counts.values())
+    if not values or max(values) == 0:
+        return 0.0
+    return float(max(values) / min(values)) if min(values) > 0 else float("inf")
 
 
 def is_torch_learner(learner_name: str) -> bool:
