@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 
 from labelsieve.balancing import imbalance_ratio
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import Annotation, ModelVersion
 
 
@@ -80,3 +84,37 @@ def live_report(annotations: Sequence[Annotation], versions: Sequence[ModelVersi
         "class_counts": counts, "imbalance_ratio": ratio,
         "curve": points, "projection": project_labels(points, target=target, target_fraction=target_fraction),
     }
+
+
+class ProjectReport(BaseModel):
+    """``GET /projects/{id}/report``: :func:`live_report` of the project, its serving version and its rounds."""
+
+    project_id: int
+    model_version: str | None
+    estimation: str
+    labeled: int
+    n_scored: int
+    accuracy: float | None
+    class_counts: dict[str, int]
+    imbalance_ratio: float | None
+    curve: list[dict[str, Any]]
+    projection: dict[str, Any]
+    rounds: list[dict[str, Any]]
+
+
+def project_report(engine: Engine, project_id: int, *, target: float | None = None,
+                   target_fraction: float = 0.95) -> ProjectReport | None:
+    """The live report of a project (None when it is not set up)."""
+    with session_scope(engine) as session:
+        project = crud.get_project(session=session, project_id=project_id)
+        if project is None:
+            return None
+        annotations = crud.list_annotations(session=session, project_id=project_id)
+        versions = crud.list_model_versions(session=session, project_id=project_id)
+        rounds = crud.list_query_rounds(session=session, project_id=project_id)
+    report = live_report(annotations, versions, target=target, target_fraction=target_fraction)
+    return ProjectReport(
+        project_id=project_id, model_version=project.model_version or None, **report,
+        rounds=[{"model_version": r.model_version, "strategy": r.strategy, "n_labeled": r.n_labeled,
+                 "select_seconds": r.select_seconds} for r in rounds],
+    )
