@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from labelsieve.balancing import imbalance_ratio
+from labelsieve.service.status import project_history
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import Annotation, ModelVersion
@@ -106,12 +107,11 @@ def project_report(engine: Engine, project_id: int, *, target: float | None = No
                    target_fraction: float = 0.95) -> ProjectReport | None:
     """The live report of a project (None when it is not set up)."""
     with session_scope(engine) as session:
-        project = crud.get_project(session=session, project_id=project_id)
-        if project is None:
-            return None
-        annotations = crud.list_annotations(session=session, project_id=project_id)
-        versions = crud.list_model_versions(session=session, project_id=project_id)
-        rounds = crud.list_query_rounds(session=session, project_id=project_id)
+        history = project_history(session, project_id)
+        annotations = crud.list_annotations(session=session, project_id=project_id) if history else []
+    if history is None:
+        return None
+    project, versions, rounds = history
     report = live_report(annotations, versions, target=target, target_fraction=target_fraction)
     return ProjectReport(
         project_id=project_id, model_version=project.model_version or None, **report,

@@ -10,11 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.labelstudio.protocol import HealthResponse, VersionsResponse
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.models import ModelVersion, Project, QueryRound
 from labelsieve.storage.synthetic import list_synthetic
 
 
@@ -51,6 +53,15 @@ class ProjectStatus(BaseModel):
     last_round: RoundSummary | None
 
 
+def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:
+    """The project row, its model versions and its query rounds (oldest first); None when it is not set up."""
+    project = crud.get_project(session=session, project_id=project_id)
+    if project is None:
+        return None
+    return (project, crud.list_model_versions(session=session, project_id=project_id),
+            crud.list_query_rounds(session=session, project_id=project_id))
+
+
 def health(engine: Engine, version: str) -> HealthResponse:
     with session_scope(engine) as session:
         projects = len(crud.list_projects(session=session))
@@ -77,12 +88,11 @@ def versions(engine: Engine, project_id: int | None) -> VersionsResponse | None:
 def project_status(engine: Engine, project_id: int) -> ProjectStatus | None:
     """Serving model version, task/annotation counts, class balance and the latest query round (None: not set up)."""
     with session_scope(engine) as session:
-        project = crud.get_project(session=session, project_id=project_id)
-        if project is None:
+        history = project_history(session, project_id)
+        if history is None:
             return None
+        project, model_versions, rounds = history
         examples = crud.labeled_examples(session=session, project_id=project_id)
-        model_versions = crud.list_model_versions(session=session, project_id=project_id)
-        rounds = crud.list_query_rounds(session=session, project_id=project_id)
         n_tasks = crud.count_tasks(session=session, project_id=project_id)
         n_annotations = crud.count_annotations(session=session, project_id=project_id)
         n_synthetic = len(list_synthetic(session=session, project_id=project_id))
