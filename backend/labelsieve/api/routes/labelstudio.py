@@ -56,9 +56,12 @@ async def predict(body: PredictRequest, service: ServiceDep) -> PredictResponse:
         raise HTTPException(status_code=413, detail=f"{len(body.tasks)} tasks in one request; the limit is {limit}")
     if not body.tasks:
         raise HTTPException(status_code=422, detail="'tasks' is empty: send at least one task")
-    results, version = await run_in_threadpool(
-        predict_tasks, service.loop, project_id=body.project_id, label_config=body.label_config, tasks=body.tasks
-    )
+    try:  # a project /predict sets up on the fly gets /setup's checks and answers
+        results, version = await run_in_threadpool(
+            predict_tasks, service.loop, project_id=body.project_id, label_config=body.label_config, tasks=body.tasks
+        )
+    except (UnsupportedLabelConfig, ProjectSettingsError) as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
     return PredictResponse(results=results, model_version=version)
 
 
