@@ -34,7 +34,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
 from labelsieve.balancing import prepare_training_set
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 
 HEAD = 120
 IMAGE_PARAMS = {"image_size": 8, "epochs": 30, "augment": None, "batch_size": 64}
@@ -74,7 +74,7 @@ def scores(y_true: list[str], y_pred: list[str], train_y: list[str]) -> tuple[fl
 
 
 def fit_predict(learner_name: str, params: dict[str, Any], ts: Any, X_test: list[Any]) -> list[str]:
-    learner = Registry("learners").create(learner_name, {**params, **ts.learner_overrides})
+    learner = get_registry("learners").create(learner_name, {**params, **ts.learner_overrides})
     learner.fit(ts.X, ts.y, sample_weight=ts.sample_weight)
     proba = learner.predict_proba(X_test)
     return [learner.classes_[i] for i in proba.argmax(axis=1)]
@@ -134,14 +134,14 @@ def selection_curve(strategy: str, seed: int, budget: int) -> list[tuple[int, fl
             continue
         ts = prepare_training_set(pool[labeled], y_lab, method="class_weight", params={}, learner_name="vector",
                                   rng=rng)
-        learner = Registry("learners").create("vector", {}).fit(ts.X, ts.y, sample_weight=ts.sample_weight)
+        learner = get_registry("learners").create("vector", {}).fit(ts.X, ts.y, sample_weight=ts.sample_weight)
         pred = [learner.classes_[i] for i in learner.predict_proba(test).argmax(axis=1)]
         curve.append((len(labeled), 100 * f1_score(y_test, pred, average="macro"), sum(c in rare for c in y_lab)))
         index = {c: i for i, c in enumerate(learner.classes_)}
         ctx = PoolContext(pool=pool[rest], learner=learner, rng=rng, labeled=pool[labeled],
                           labeled_y=np.array([index[c] for c in y_lab]), classes=tuple(learner.classes_))
         params = {"base": "margin"} if strategy == "balance_aware" else {}
-        chosen = top_n(Registry("strategies").create(strategy, params).score(ctx), 10, rng)
+        chosen = top_n(get_registry("strategies").create(strategy, params).score(ctx), 10, rng)
         labeled.extend(rest[chosen].tolist())
     return curve
 

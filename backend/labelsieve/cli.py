@@ -10,6 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from labelsieve.api.app import create_app
+from labelsieve.registry import GROUPS, get_registry
+from labelsieve.settings import Settings
+
 app = typer.Typer(help="Active-learning ML backend for Label Studio.", no_args_is_help=True)
 console = Console()
 
@@ -24,9 +28,6 @@ def serve(
     """Run the ML backend that Label Studio connects to."""
     import uvicorn
 
-    from labelsieve.api.app import create_app
-    from labelsieve.settings import Settings
-
     overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir, "log_level": log_level}.items()
                  if v is not None}
     settings = Settings(**overrides)
@@ -40,9 +41,7 @@ def serve(
 @app.command()
 def strategies(as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table.")) -> None:
     """List installed query strategies with their package, version and parameters."""
-    from labelsieve.registry import Registry
-
-    rows = Registry("strategies").describe()
+    rows = get_registry("strategies").describe()
     if as_json:
         typer.echo(json.dumps([{k: r.get(k) for k in ("name", "package", "version", "params", "error")
                                 if k in r} for r in rows], indent=2))
@@ -59,19 +58,17 @@ def strategies(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
 @app.command()
 def plugins(as_json: bool = typer.Option(False, "--json", help="Print a JSON object instead of tables.")) -> None:
     """List every installed plugin of every kind; a plugin that fails to load is shown with its error."""
-    from labelsieve.registry import GROUPS, Registry
-
-    described = {kind: Registry(kind).describe() for kind in GROUPS}
+    described = {kind: get_registry(kind).describe() for kind in GROUPS}
     if as_json:
         typer.echo(json.dumps(described, indent=2))
         return
     for kind, rows in described.items():
         table = Table(title=f"{GROUPS[kind]}")
-        for column in ("name", "package", "version", "params or error"):
+        for column in ("name", "package", "version", "params or error", "also claimed by"):
             table.add_column(column)
         for r in rows:
             params = r.get("error") or ", ".join(f"{k}={v!r}" for k, v in r.get("params", {}).items())
-            table.add_row(r["name"], r["package"], r["version"], params)
+            table.add_row(r["name"], r["package"], r["version"], params, "; ".join(r.get("conflicts", [])))
         console.print(table)
 
 

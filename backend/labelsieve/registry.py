@@ -3,6 +3,11 @@
 Finding reads distribution metadata only (nothing is imported); loading is lazy and per name.
 A plugin that fails to import is reported as :class:`PluginLoadError` naming its distribution,
 and never takes the caller down: listings show it with its error instead.
+
+One door: every lookup goes through :func:`get_registries` / :func:`get_registry` (one cached set per
+process, like :func:`labelsieve.settings.get_settings`), so ``register``/``unregister``/``refresh`` are
+seen by the service, the wrappers and balancing alike. Two distributions claiming one name: the first
+found serves, the others are logged and listed under ``conflicts``.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
+
+from labelsieve.params import constructor_params
 
 SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer"}
 GROUPS = {
@@ -73,21 +81,39 @@ class Registry:
         self._found: dict[str, tuple[PluginInfo, EntryPoint | None]] | None = None
         self._loaded: dict[str, Any] = {}
         self._local: dict[str, tuple[PluginInfo, Any]] = {}
+        self._conflicts: dict[str, list[PluginInfo]] = {}
 
     # ------------------------------------------------------------------ finding
     def _find(self) -> dict[str, tuple[PluginInfo, EntryPoint | None]]:
         with self._lock:
             if self._found is None:
                 found: dict[str, tuple[PluginInfo, EntryPoint | None]] = {}
+                conflicts: dict[str, list[PluginInfo]] = {}
                 for ep in entry_points(group=self.group):
-                    found.setdefault(ep.name, (PluginInfo.from_entry_point(ep), ep))
-                self._found = found
+                    info = PluginInfo.from_entry_point(ep)
+                    if ep.name not in found:
+                        found[ep.name] = (info, ep)
+                        continue
+                    kept = found[ep.name][0]
+                    if (kept.package, kept.value) != (info.package, info.value):
+                        conflicts.setdefault(ep.name, []).append(info)
+                        log.warning("%s %r is claimed by %s %s and %s %s; using the one from %s",
+                                    SINGULAR[self.kind], ep.name, kept.package, kept.version, info.package,
+                                    info.version, kept.package)
+                self._found, self._conflicts = found, conflicts
             return self._found
 
     def refresh(self) -> None:
+        """Find the installed entry points again (a package installed since); local registrations stay."""
         with self._lock:
             self._found = None
             self._loaded.clear()
+            self._conflicts = {}
+
+    def conflicts(self) -> dict[str, list[PluginInfo]]:
+        """Names claimed by more than one distribution: the ignored claims (the first found serves)."""
+        self._find()
+        return dict(self._conflicts)
 
     def names(self) -> list[str]:
         return sorted(set(self._find()) | set(self._local))
@@ -147,6 +173,9 @@ class Registry:
         for name in self.names():
             info = self.info(name)
             entry: dict[str, Any] = {"name": name, "package": info.package, "version": info.version}
+            if name in self._conflicts and name not in self._local:
+                entry["conflicts"] = [f"{c.package} {c.version} ({c.value}), ignored"
+                                      for c in self._conflicts[name]]
             try:
                 obj = self.load(name)
                 entry["params"] = _jsonable(_param_defaults(obj))
@@ -165,17 +194,7 @@ class Registry:
 def _param_defaults(obj: Any) -> dict[str, Any]:
     if hasattr(obj, "param_defaults"):
         return dict(obj.param_defaults())
-    import inspect
-
-    try:
-        params = inspect.signature(obj).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-    return {
-        p.name: (None if p.default is inspect.Parameter.empty else p.default)
-        for p in params
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
+    return constructor_params(obj)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
@@ -191,10 +210,31 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class Registries:
-    """The four registries of one app / CLI invocation."""
+    """The four registries; the process-wide set is :func:`get_registries`."""
 
     def __init__(self) -> None:
         self.strategies = Registry("strategies")
         self.learners = Registry("learners")
         self.augmenters = Registry("augmenters")
         self.synthesizers = Registry("synthesizers")
+
+    def of(self, kind: str) -> Registry:
+        if kind not in GROUPS:
+            raise ValueError(f"unknown plugin kind {kind!r}; kinds: {sorted(GROUPS)}")
+        registry: Registry = getattr(self, kind)
+        return registry
+
+    def refresh(self) -> None:
+        for kind in GROUPS:
+            self.of(kind).refresh()
+
+
+@lru_cache(maxsize=1)
+def get_registries() -> Registries:
+    """The registries of this process, built once on first use: the one door to every plugin lookup."""
+    return Registries()
+
+
+def get_registry(kind: str) -> Registry:
+    """``get_registries().of(kind)``: e.g. ``get_registry("strategies").create("margin", {})``."""
+    return get_registries().of(kind)

@@ -7,12 +7,14 @@ label-studio-ml-backend works unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,7 +35,65 @@ def default_torch_threads() -> int:
     return max(1, free_cpu_count() - 1)
 
 
-class Settings(BaseSettings):
+def setting(default: Any, doc: str, *, service_name: str | None = None, minimum: int | None = None) -> Any:
+    """One per-project setting: its default, what it means, the service-wide default's name in
+    :class:`Settings` (``LABELSIEVE_<NAME>``, the key itself unless given) and, for integers, the minimum."""
+    meta = {"doc": doc, "service_name": service_name, "minimum": minimum}
+    if isinstance(default, dict | list):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """The per-project settings, declared once: a project's ``extra_params`` keys are these field names, each
+    over a service-wide default in :class:`Settings` derived from the field. Adding a setting is adding a field."""
+
+    strategy: str = setting("margin", "query strategy name (`labelsieve strategies` lists them)",
+                            service_name="default_strategy")
+    strategy_params: dict[str, Any] = setting({}, "keyword parameters of the strategy",
+                                              service_name="default_strategy_params")
+    learner: str = setting("auto", "learner name; auto: image or text from the label config",
+                           service_name="default_learner")
+    learner_params: dict[str, Any] = setting({}, "keyword parameters of the learner",
+                                             service_name="default_learner_params")
+    batch_size: int = setting(10, "size of the batch-aware head of the ranking", minimum=1)
+    retrain_every: int = setting(1, "retrain after this many new annotations", minimum=1)
+    min_annotations: int = setting(2, "no model before this many labelled tasks", minimum=1)
+    seed: int = setting(0, "seeds every random choice of the project's rounds")
+    balancing: str | None = setting(None, "minority-class balancing method, or null")
+    balancing_params: dict[str, Any] = setting({}, "parameters of the balancing method")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PROJECT_FIELDS: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(ProjectSettings)
+PROJECT_TYPES: dict[str, Any] = get_type_hints(ProjectSettings)
+
+
+def service_name(field: dataclasses.Field[Any]) -> str:
+    """The :class:`Settings` attribute holding the service-wide default of a per-project setting."""
+    return field.metadata["service_name"] or field.name
+
+
+def _project_defaults() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in PROJECT_FIELDS:
+        if f.default_factory is not dataclasses.MISSING:
+            default = Field(default_factory=f.default_factory, description=f.metadata["doc"])
+        else:
+            default = Field(default=f.default, description=f.metadata["doc"])
+        out[service_name(f)] = (PROJECT_TYPES[f.name], default)
+    return out
+
+
+#: the service-wide defaults of the per-project settings (``LABELSIEVE_DEFAULT_STRATEGY``, ``LABELSIEVE_BATCH_SIZE``...)
+ProjectDefaults: type[BaseSettings] = create_model(  # type: ignore[call-overload]
+    "ProjectDefaults", __base__=BaseSettings, **_project_defaults())
+
+
+class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     """Everything the service needs; one instance per app (no import-time singletons)."""
 
     model_config = SettingsConfigDict(env_prefix="LABELSIEVE_", extra="ignore", populate_by_name=True)
@@ -60,15 +120,8 @@ class Settings(BaseSettings):
         ),
     )
 
-    # Per-project defaults (a project's extra_params override them).
-    default_strategy: str = "margin"
-    default_strategy_params: dict[str, Any] = Field(default_factory=dict)
-    default_learner: str = "auto"
-    default_learner_params: dict[str, Any] = Field(default_factory=dict)
-    batch_size: int = 10
-    retrain_every: int = 1
+    # Per-project defaults (a project's extra_params override them) come from ProjectSettings, above.
     debounce_seconds: float = 1.0
-    min_annotations: int = 2
 
     # Resources and limits.
     torch_threads: int = Field(default_factory=lambda: default_torch_threads())

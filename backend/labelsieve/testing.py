@@ -4,6 +4,10 @@ It builds real contexts (a fitted :class:`~labelsieve.learners.vector.VectorLear
 blobs with 3 classes; for strategies that need MC dropout, a small torch image learner on 8x8
 digits) and raises :class:`AssertionError` with a readable message when the strategy breaks the
 contract of :mod:`labelsieve.strategies.base`.
+
+``labelsieve`` exports :func:`check_strategy`, so the learners (scikit-learn, torch: seconds of CPU) are imported
+when a context is first built, not here: ``import labelsieve`` stays as light as the strategy contract. These are
+the only function-level ``labelsieve`` imports (``tests/unit/test_layers.py`` allows exactly these).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ N_POOL = 90
 def _vector_data() -> tuple[Any, np.ndarray, list[str], np.ndarray]:
     from sklearn.datasets import make_blobs
 
-    from labelsieve.learners.vector import VectorLearner
+    from labelsieve.learners.vector import VectorLearner  # heavy (scikit-learn): see the module docstring
 
     x, y = make_blobs(n_samples=30 + N_POOL, centers=3, n_features=8, cluster_std=2.5, random_state=0)
     x = x.astype(np.float32)
@@ -49,7 +53,7 @@ def _image_data() -> tuple[Any, list[np.ndarray], list[str], list[np.ndarray]]:
     import torch
     from sklearn.datasets import load_digits
 
-    from labelsieve.learners.image import ImageLearner
+    from labelsieve.learners.image import ImageLearner  # heavy (torch): see the module docstring
 
     digits = load_digits()
     images = [(img * 15.9).astype(np.uint8) for img in digits.images[:240]]
@@ -122,6 +126,10 @@ def check_strategy(strategy_or_cls: QueryStrategy | type[QueryStrategy], *,
     for attr, kinds in (("batch_aware", (bool,)), ("needs_model", (bool,)), ("category", (str,))):
         _check(isinstance(getattr(strategy, attr, None), kinds), f"{name}.{attr} must be a {kinds[0].__name__}")
     _check(bool((type(strategy).__doc__ or "").strip()), f"{name} has no docstring")
+    try:
+        strategy.check()
+    except Exception as exc:  # noqa: BLE001 - any refusal of its own parameters breaks the contract
+        raise AssertionError(f"{name}.check() refuses the parameters it was built with: {exc}") from exc
 
     factory = ctx_factory or _pick_factory(strategy, name)
     n_pool = 40

@@ -23,14 +23,14 @@ def test_pool_refresh_exports_only_when_label_studio_has_other_tasks(settings_fa
 
     try:
         service.loop.setup_project(project_id=5, label_config=TEXT_CONFIG)
-        assert [t["id"] for t in service.new_tasks(5)] == [1, 2, 3]  # we know none of Label Studio's 3 tasks
+        assert [t["id"] for t in service.gateway.new_tasks(5)] == [1, 2, 3]  # we know none of Label Studio's 3 tasks
         with session_scope(service.engine) as session:
             crud.upsert_tasks(session=session, project_id=5, tasks=tasks)
-        assert service.new_tasks(5) == [] and exports() == 1  # same count: no export
+        assert service.gateway.new_tasks(5) == [] and exports() == 1  # same count: no export
         ls.routes["/api/projects/5/"] = (200, {"id": 5, "task_number": 4})  # a task was imported in Label Studio
-        assert len(service.new_tasks(5)) == 3 and exports() == 2
+        assert len(service.gateway.new_tasks(5)) == 3 and exports() == 2
         del ls.routes["/api/projects/5/"]  # cannot read the project: export rather than miss tasks
-        assert len(service.new_tasks(5)) == 3 and exports() == 3
+        assert len(service.gateway.new_tasks(5)) == 3 and exports() == 3
     finally:
         service.stop()
         ls.stop()

@@ -145,3 +145,8 @@ def test_metrics_are_prometheus_text(client) -> None:
     assert "labelsieve_http_request_duration_seconds_bucket" in text
     assert "labelsieve_queue_length" in text and "labelsieve_retrains_total" in text or "retrain" in text
     assert 'labelsieve_webhook_events_total{action="other"} 1.0' in text
+
+
+def test_predict_for_an_unknown_project_with_a_bad_label_config_is_refused_like_setup(client) -> None:
+    response = client.post("/predict", json={"tasks": [{"id": 1, "data": {}, "project": 77}], "label_config": "0"})
+    assert response.status_code == 400 and "not well-formed XML" in response.json()["detail"]

@@ -10,7 +10,7 @@ import pytest
 
 from labelsieve.balancing import BalancingError, prepare_training_set
 from labelsieve.balancing.quality import pixel_classifier, quality_gate
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 
 TINY_DDPM = {"image_size": 8, "block_out_channels": [16, 32], "train_steps": 25, "batch_size": 32,
              "inference_steps": 4, "warmup_steps": 5}
@@ -21,7 +21,7 @@ def test_ddpm_trains_from_config_and_samples_the_requested_classes(digits, tmp_p
 
     images, labels = digits
     idx = np.concatenate([np.flatnonzero(labels == c)[:n] for c, n in (("0", 40), ("1", 40), ("2", 4))])
-    ddpm = Registry("synthesizers").create("ddpm", TINY_DDPM)
+    ddpm = get_registry("synthesizers").create("ddpm", TINY_DDPM)
     ddpm.fit(list(images[idx]), labels[idx].tolist(), rng=np.random.default_rng(0))
     assert ddpm.classes_ == ["0", "1", "2"] and np.isfinite(ddpm.final_loss_)
     out, out_labels = ddpm.sample({"2": 5, "1": 2}, rng=np.random.default_rng(1))
@@ -126,7 +126,7 @@ def test_sd_img2img_loads_a_local_checkpoint_and_makes_images_of_the_requested_s
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     images, labels = digits
     idx = np.concatenate([np.flatnonzero(labels == c)[:n] for c, n in (("0", 20), ("1", 20), ("2", 3))])
-    synth = Registry("synthesizers").create("sd_img2img", {
+    synth = get_registry("synthesizers").create("sd_img2img", {
         "model_path": str(tiny_sd_checkpoint), "image_size": 32, "inference_steps": 4, "strength": 0.5,
         "guidance_scale": 2.0,
     })
@@ -153,4 +153,4 @@ def test_sd_img2img_loads_a_local_checkpoint_and_makes_images_of_the_requested_s
 def test_sd_img2img_refuses_a_hub_id_or_missing_directory(tmp_path) -> None:
     for path in (None, "runwayml/stable-diffusion-v1-5", str(tmp_path)):
         with pytest.raises(BalancingError, match="model_path"):
-            Registry("synthesizers").create("sd_img2img", {"model_path": path}).check()
+            get_registry("synthesizers").create("sd_img2img", {"model_path": path}).check()

@@ -9,7 +9,7 @@ import torch
 from labelsieve.balancing import prepare_training_set
 from labelsieve.balancing.augment import minority_strength, mix_batch
 from labelsieve.balancing.base import Augmenter
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 from tests.balancing.conftest import long_tail
 
 TAIL = ("7", "8", "9")
@@ -32,7 +32,7 @@ def test_balancing_raises_minority_recall_on_a_10_to_1_long_tail(digits, method)
         for out, name in ((plain, None), (balanced, method)):
             ts = prepare_training_set(X, y, method=name, params={}, learner_name="image",
                                       rng=np.random.default_rng(seed))
-            learner = Registry("learners").create("image", {**PARAMS, "random_state": seed, **ts.learner_overrides})
+            learner = get_registry("learners").create("image", {**PARAMS, "random_state": seed, **ts.learner_overrides})
             learner.fit(ts.X, ts.y, sample_weight=ts.sample_weight)
             out.append(tail_recall(learner, images[test], labels[test]))
     assert np.mean(balanced) >= np.mean(plain) + 0.08, (plain, balanced)
@@ -42,7 +42,7 @@ def test_balancing_raises_minority_recall_on_a_10_to_1_long_tail(digits, method)
 def test_registered_augmenters_keep_shape_and_range_and_change_images(name, digits) -> None:
     images, _ = digits
     batch = torch.from_numpy(images[:16]).float().div(255).unsqueeze(1).repeat(1, 3, 1, 1)
-    augmenter = Registry("augmenters").create(name, {})
+    augmenter = get_registry("augmenters").create(name, {})
     assert isinstance(augmenter, Augmenter)
     out = augmenter.transform(batch, torch.ones(16), torch.Generator().manual_seed(0))
     assert out.shape == batch.shape and out.dtype == batch.dtype
@@ -59,7 +59,7 @@ def test_minority_classes_get_augmented_more_often(digits) -> None:
     strength = minority_strength(targets, np.array([180.0, 20.0]), base=0.2, minority_boost=0.6)
     assert strength[0] == pytest.approx(0.2) and strength[-1] == pytest.approx(0.2 + 0.6 * (1 - 20 / 180))
     batch = torch.from_numpy(images[:200]).float().div(255).unsqueeze(1).repeat(1, 3, 1, 1)
-    out = Registry("augmenters").create("noise", {}).transform(batch, strength, torch.Generator().manual_seed(0))
+    out = get_registry("augmenters").create("noise", {}).transform(batch, strength, torch.Generator().manual_seed(0))
     changed = (out - batch).abs().flatten(1).amax(dim=1) > 1e-3
     assert float(changed[180:].float().mean()) > float(changed[:180].float().mean()) + 0.25
 
@@ -80,7 +80,7 @@ def test_batch_level_mixing_returns_soft_labels_that_sum_to_one(mode) -> None:
 def test_image_learner_trains_with_mixup_cutmix_and_an_augmenter(digits) -> None:
     images, labels = digits
     idx = np.arange(200)
-    learner = Registry("learners").create("image", {
+    learner = get_registry("learners").create("image", {
         **PARAMS, "epochs": 4, "batch_mix": "mixup_cutmix", "augmenter": "trivialaugment", "loss": "effective_number",
         "sampler": "loss_weighted",
     })

@@ -142,10 +142,8 @@ def first_headless_round(service: Any, ls: LabelStudioServer, pid: int, truth: d
     import copy
 
     from labelsieve.commands.loop import LiveLoop
-    from labelsieve.labelstudio.client import LabelStudioClient
 
-    live = LiveLoop(service=service, client=LabelStudioClient(ls.url, ls.token), project_id=pid,
-                    extra_params=copy.deepcopy(extra))
+    live = LiveLoop(service=service, project_id=pid, extra_params=copy.deepcopy(extra))
     live.setup()
     order = list(truth)
     annotation_ids = [annotate_task(ls, tid, truth[tid]) for tid in order[:n_first]]

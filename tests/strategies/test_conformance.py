@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 from labelsieve.strategies.base import PoolContext, QueryStrategy
 from labelsieve.testing import check_strategy, vector_context
 
-NAMES = Registry("strategies").names()
+NAMES = get_registry("strategies").names()
 MINE = {"bald", "qbc", "kmeans", "cluster_margin", "density_weighted", "typiclust", "influence", "scorecard",
         "prefilter_diversify", "class_balanced", "subsample"}
 
@@ -20,7 +20,7 @@ def test_every_builtin_is_registered() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_registered_strategy_conforms(name: str) -> None:
-    cls = Registry("strategies").load(name)
+    cls = get_registry("strategies").load(name)
     check_strategy(cls)
     assert cls.category in {"uncertainty", "diversity", "hybrid", "cold-start", "value", "baseline", "wrapper"}
 

@@ -8,7 +8,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from labelsieve.learners.vector import VectorLearner
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 from labelsieve.strategies.base import PoolContext
 
 
@@ -17,7 +17,7 @@ def run(strategy_name: str, seed: int, x: np.ndarray, y: np.ndarray) -> float:
     order = rng.permutation(len(y))
     test, rest = order[:500], order[500:]
     labeled = list(rest[:10])
-    strategy = Registry("strategies").create(strategy_name, {})
+    strategy = get_registry("strategies").create(strategy_name, {})
     for round_ in range(10):
         names = [str(v) for v in y[labeled]]
         learner = VectorLearner(max_iter=300).fit(list(x[labeled]), names)

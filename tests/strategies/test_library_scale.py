@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 from labelsieve.strategies.base import PoolContext, full_ranking
 
 N, D = 200_000, 512
@@ -41,7 +41,7 @@ def test_strategy_ranks_a_big_pool_in_bounded_memory(name: str, big_pool) -> Non
     x, probas, labeled = big_pool
     ctx = PoolContext(pool=range(N), learner=None, rng=np.random.default_rng(1), pool_embeddings=x,
                       pool_probas=probas, labeled_embeddings_given=labeled)
-    strategy = Registry("strategies").create(name, CASES[name])
+    strategy = get_registry("strategies").create(name, CASES[name])
     tracemalloc.start()
     try:
         order, scores = full_ranking(strategy, ctx, 20)

@@ -8,7 +8,7 @@ import pytest
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.learners.text import TextLearner
-from labelsieve.registry import Registries, Registry
+from labelsieve.registry import get_registries, get_registry
 from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.service.ranking import rank_pool
 from labelsieve.storage.models import Task
@@ -38,12 +38,12 @@ def text_project():
     return project()
 
 
-@pytest.mark.parametrize("name", [n for n in Registry("strategies").names() if n not in SKIP] + ["bald"])
+@pytest.mark.parametrize("name", [n for n in get_registry("strategies").names() if n not in SKIP] + ["bald"])
 def test_service_ranks_with_every_strategy(name: str, text_project) -> None:
     learner, labeled, labels, pool, loader = text_project
     settings = ProjectSettings(strategy=name, batch_size=6)
     round_row, rows = rank_pool(project_id=1, version="v1", learner=learner, pool=pool, labeled_inputs=labeled,
-                                labeled_y=labels, loader=loader, settings=settings, registries=Registries(), seed=3)
+                                labeled_y=labels, loader=loader, settings=settings, registries=get_registries(), seed=3)
     if name in SKIP:
         assert round_row.strategy.startswith("least_confidence (fallback: StrategyRequirementError")
     else:

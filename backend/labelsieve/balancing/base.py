@@ -19,7 +19,6 @@ randomness comes from the ``torch.Generator`` / ``np.random.Generator`` passed i
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from labelsieve.params import constructor_params
+
 
 class BalancingError(ValueError):
     """A balancing method cannot run on this data; the message says why and what to use instead."""
@@ -35,8 +36,7 @@ class BalancingError(ValueError):
 
 class _Params:
     def get_params(self) -> dict[str, Any]:
-        params = inspect.signature(type(self).__init__).parameters.values()
-        return {p.name: getattr(self, p.name) for p in params if p.name != "self" and p.kind is p.KEYWORD_ONLY}
+        return {name: getattr(self, name) for name in constructor_params(type(self))}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -10,6 +10,16 @@ import inspect
 from typing import Any
 
 from labelsieve.balancing.base import BalancingError
+from labelsieve.balancing.prepare import (
+    INDEX_METHODS,
+    LOSS_METHODS,
+    MIX_METHODS,
+    SAMPLER_METHODS,
+    VECTOR_METHODS,
+    WEIGHT_METHODS,
+    all_methods,
+)
+from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
 #: balancing_params keys and the type each must have
 PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -47,17 +57,6 @@ def check_params(params: dict[str, Any]) -> None:
 
 def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: Any, input_kind: str | None) -> None:
     """Raise :class:`BalancingError` unless ``method`` can run with this learner and these params."""
-    from labelsieve.balancing.prepare import (
-        INDEX_METHODS,
-        LOSS_METHODS,
-        MIX_METHODS,
-        SAMPLER_METHODS,
-        VECTOR_METHODS,
-        WEIGHT_METHODS,
-        all_methods,
-    )
-    from labelsieve.registry import PluginLoadError, Registry, UnknownPluginError
-
     check_params(params)
     if method is None or method == "" or method == "none":
         return
@@ -69,7 +68,7 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
     if "auto" in parts and len(parts) > 1:
         raise BalancingError("balancing 'auto' cannot be combined with other methods")
     torch_learner = learner_cls is not None and "loss" in inspect.signature(learner_cls).parameters
-    synthesizers = Registry("synthesizers")
+    synthesizers = get_registry("synthesizers")
     for part in parts:
         if part in ("auto", *WEIGHT_METHODS, *INDEX_METHODS):
             continue
@@ -99,7 +98,7 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
         except (UnknownPluginError, PluginLoadError, ValueError) as exc:
             raise BalancingError(str(exc)) from exc
     if "augment" in parts:
-        augmenters = Registry("augmenters")
+        augmenters = get_registry("augmenters")
         name = params.get("augmenter", "geometric")
         try:
             augmenters.create(name, params.get("augmenter_params", {}))

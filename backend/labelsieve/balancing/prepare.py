@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import inspect
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,9 @@ import numpy as np
 from labelsieve.arrays import as_matrix
 from labelsieve.balancing.base import BalancingError, SyntheticBatch
 from labelsieve.balancing.losses import effective_number_weights, inverse_frequency_weights
+from labelsieve.balancing.quality import pixel_classifier, quality_gate
 from labelsieve.balancing.resampling import INDEX_METHODS, VECTOR_METHODS, resample_indices, resample_vectors
+from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
 AUTO_MIN_RATIO = 3.0
 LOSS_METHODS = {"logit_adjusted": "logit_adjusted", "balanced_softmax": "balanced_softmax",
@@ -67,17 +69,20 @@ class TrainingSet:
         return int((~self.synthetic_mask).sum())
 
 
-def imbalance_ratio(y: Sequence[str]) -> float:
-    counts = Counter(y)
-    return max(counts.values()) / max(1, min(counts.values())) if counts else 0.0
+def imbalance_ratio(y: Sequence[str] | Mapping[str, float]) -> float:
+    """Largest over smallest class count, of labels or of a ``{class: count}`` mapping: 0.0 when nothing is
+    counted, ``inf`` when a class of the mapping has none. The one place this ratio is computed."""
+    counts = y if isinstance(y, Mapping) else Counter(y)
+    values = list(counts.values())
+    if not values or max(values) == 0:
+        return 0.0
+    return float(max(values) / min(values)) if min(values) > 0 else float("inf")
 
 
 def is_torch_learner(learner_name: str) -> bool:
     """True when the registered learner takes a ``loss`` constructor parameter (the torch learners)."""
-    from labelsieve.registry import PluginLoadError, Registry, UnknownPluginError
-
     try:
-        cls = Registry("learners").load(learner_name)
+        cls = get_registry("learners").load(learner_name)
     except (UnknownPluginError, PluginLoadError):
         return False
     return "loss" in inspect.signature(cls).parameters
@@ -189,10 +194,7 @@ def _apply_vector(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.ra
 
 def _apply_synthesizer(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.random.Generator,
                        embed: Callable[[Sequence[Any]], np.ndarray] | None) -> None:
-    from labelsieve.balancing.quality import pixel_classifier, quality_gate
-    from labelsieve.registry import PluginLoadError, Registry, UnknownPluginError
-
-    registry = Registry("synthesizers")
+    registry = get_registry("synthesizers")
     try:
         synthesizer = registry.create(part, params.get("synthesizer_params", {}))
     except UnknownPluginError as exc:

@@ -18,11 +18,12 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
+from labelsieve.labelstudio.client import LabelStudioError
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
-from labelsieve.service.container import Service
+from labelsieve.service.container import Service, build_service
 from labelsieve.service.events import _pull
+from labelsieve.settings import Settings
 from labelsieve.storage.db import session_scope
 
 
@@ -38,26 +39,29 @@ class RoundSummary:
 
 
 class LiveLoop:
-    """One Label Studio project kept in sync by polling; ``sync_once`` is one round."""
+    """One Label Studio project kept in sync by polling; ``sync_once`` is one round.
 
-    def __init__(self, *, service: Service, client: LabelStudioClient, project_id: int,
-                 extra_params: Any = None) -> None:
+    Label Studio is reached through the service's gateway (its URL and key are the service settings)."""
+
+    def __init__(self, *, service: Service, project_id: int, extra_params: Any = None) -> None:
         self.service = service
-        self.client = client
         self.project_id = project_id
         self.extra_params = extra_params
         self._signature: str | None = None
 
     def setup(self) -> str:
-        project = self.client.get_project(self.project_id)
+        client = self.service.gateway.client(self.project_id)
+        if client is None:
+            raise LabelStudioError("the live loop needs Label Studio's URL and API key")
+        project = client.get_project(self.project_id)
         return self.service.loop.setup_project(
             project_id=self.project_id, label_config=project["label_config"], extra_params=self.extra_params,
-            hostname=self.client.base_url, title=project.get("title"),
+            hostname=client.base_url, title=project.get("title"),
         )
 
     def sync_once(self) -> RoundSummary:
         started = time.perf_counter()
-        tasks = self.client.export_tasks(self.project_id)
+        tasks = self.service.gateway.export_tasks(self.project_id)
         annotations = sorted((int(a["id"]), str(a.get("updated_at")), bool(a.get("was_cancelled")))
                              for t in tasks for a in t.get("annotations") or [])
         signature = hashlib.sha256(json.dumps([len(tasks), annotations]).encode()).hexdigest()
@@ -102,16 +106,15 @@ def register(app: typer.Typer) -> None:
         extra_params: str = typer.Option(None, help="Project settings as JSON (strategy, learner, retrain_every...)."),
     ) -> None:
         """Headless live loop: pull annotations, retrain, push the ranking — no webhooks needed."""
-        from labelsieve.service.container import build_service
-        from labelsieve.settings import Settings
-
         console = Console()
         service = build_service(Settings(label_studio_url=url, label_studio_api_key=api_key, start_workers=False))
-        client = LabelStudioClient(url, api_key)
+        client = service.gateway.client(project)
         try:
+            if client is None:
+                raise LabelStudioError("the live loop needs --url and --api-key")
             console.print(f"Label Studio {client.check()} at {url}, project {project}")
             extra = json.loads(extra_params) if extra_params else None
-            live = LiveLoop(service=service, client=client, project_id=project, extra_params=extra)
+            live = LiveLoop(service=service, project_id=project, extra_params=extra)
             live.setup()
         except (LabelStudioError, RetryLater, ValueError) as exc:
             console.print(f"[red]error:[/] {exc}")

@@ -11,6 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from labelsieve.report.build import write_report
+from labelsieve.simulate.datasets import DatasetError, load_dataset
+from labelsieve.simulate.metrics import METRICS
+from labelsieve.simulate.runner import Simulation, SimulationConfig, SimulationError
+from labelsieve.simulate.store import RunStore, StoreError
+
 console = Console()
 err = Console(stderr=True)
 
@@ -95,12 +101,6 @@ def register(app: typer.Typer) -> None:
         restart: bool = typer.Option(False, help="Discard what --out holds and start again."),
     ) -> None:
         """Replay active learning over a labelled data set and report annotation-cost savings vs random."""
-        from labelsieve.report.build import write_report
-        from labelsieve.simulate.datasets import DatasetError, load_dataset
-        from labelsieve.simulate.metrics import METRICS
-        from labelsieve.simulate.runner import Simulation, SimulationConfig, SimulationError
-        from labelsieve.simulate.store import RunStore, StoreError
-
         names = tuple(s.strip() for s in strategies.split(",") if s.strip())
         if not names:
             _fail("--strategies is empty")
@@ -142,9 +142,6 @@ def register(app: typer.Typer) -> None:
         rare_class: str = typer.Option(None, help="Class for WSS@95."),
     ) -> None:
         """Rebuild report.json and report.html from a simulation folder's stored rounds."""
-        from labelsieve.report.build import write_report
-        from labelsieve.simulate.store import StoreError
-
         if not out.is_dir():
             _fail(f"{out} is not a folder")
         try:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.labelstudio.protocol import choices_result
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -76,8 +77,7 @@ class LabelStudioPublisher:
             config = parse_label_config(project.label_config)
             return [
                 {"task": int(row.task_id), "model_version": version, "score": float(row.score),
-                 "result": [{"from_name": config.from_name, "to_name": config.to_name, "type": "choices",
-                             "value": {"choices": list(row.labels)}}]}
+                 "result": choices_result(config, row.labels)}
                 for row in rows
             ]
 

@@ -14,12 +14,13 @@ reads them back (``directory`` also holds ``learner.json`` written by the artifa
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
+
+from labelsieve.params import constructor_params
 
 
 class NotFittedError(RuntimeError):
@@ -46,7 +47,15 @@ class Learner(Protocol):
 
     def predict_proba(self, X: Sequence[Any]) -> np.ndarray: ...
 
+    def predict(self, X: Sequence[Any]) -> list[str]:
+        """The most probable class name per item (the simulation scores held-out items with it)."""
+        ...
+
     def embed(self, X: Sequence[Any]) -> np.ndarray: ...
+
+    def infer(self, X: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict_proba(X), embed(X))`` in one pass: the host ranks the pool with it."""
+        ...
 
     def get_params(self) -> dict[str, Any]: ...
 
@@ -66,12 +75,7 @@ class BaseLearner:
     classes_: list[str]
 
     def get_params(self) -> dict[str, Any]:
-        names = [
-            name
-            for name, param in inspect.signature(type(self).__init__).parameters.items()
-            if name != "self" and param.kind is param.KEYWORD_ONLY
-        ]
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in constructor_params(type(self))}
 
     def set_params(self, **params: Any) -> Self:
         valid = self.get_params()

@@ -24,6 +24,7 @@ from labelsieve.balancing.losses import LongTailLoss, class_counts
 from labelsieve.balancing.samplers import EpochSampler
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.networks import ImageNet, build_network
+from labelsieve.registry import get_registry
 from labelsieve.storage.artifacts import read_json, write_json
 
 
@@ -95,9 +96,7 @@ class ImageLearner(BaseLearner):
 
     def _augmenter(self) -> Any:
         if self.augmenter:
-            from labelsieve.registry import Registry
-
-            return Registry("augmenters").create(self.augmenter, self.augmenter_params or {})
+            return get_registry("augmenters").create(self.augmenter, self.augmenter_params or {})
         if not self.augment or self.augment == "none":
             return None
         if self.augment == "light":

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.balancing.prepare import imbalance_ratio
+from labelsieve.report.html import render_html
 from labelsieve.simulate.metrics import METRICS
 from labelsieve.simulate.savings import (
     TARGETS,
@@ -25,7 +27,7 @@ from labelsieve.simulate.savings import (
     time_to,
     wss_at,
 )
-from labelsieve.simulate.store import RunStore, StoreError
+from labelsieve.simulate.store import RunStore, StoreError, write_json_atomic
 from labelsieve.storage import crud
 from labelsieve.storage.db import make_engine, session_scope
 
@@ -138,10 +140,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
 
 def _ratio(counts: dict[str, float]) -> float | None:
     """Largest over smallest class count (inf when a class has none; None when nothing is counted)."""
-    values = list(counts.values())
-    if not values or max(values) == 0:
-        return None
-    return float(max(values) / min(values)) if min(values) > 0 else float("inf")
+    return imbalance_ratio(counts) or None
 
 
 def class_balance(fulls: dict[int, dict[str, Any]], runs: dict[str, dict[int, dict[str, Any]]],
@@ -170,9 +169,6 @@ def _seconds_saved(runs: dict[str, dict[int, dict[str, Any]]], s: str, seeds: li
 
 def write_report(root: Path, **options: Any) -> tuple[Path, Path]:
     """Build the report from ``root``'s stored runs and write ``report.json`` and ``report.html``."""
-    from labelsieve.report.html import render_html
-    from labelsieve.simulate.store import write_json_atomic
-
     report = build_report(root, **options)
     json_path, html_path = root / "report.json", root / "report.html"
     write_json_atomic(json_path, report)

@@ -15,8 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 
 from labelsieve.balancing import imbalance_ratio
+from labelsieve.service.status import project_history
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import Annotation, ModelVersion
 
 
@@ -80,3 +85,36 @@ def live_report(annotations: Sequence[Annotation], versions: Sequence[ModelVersi
         "class_counts": counts, "imbalance_ratio": ratio,
         "curve": points, "projection": project_labels(points, target=target, target_fraction=target_fraction),
     }
+
+
+class ProjectReport(BaseModel):
+    """``GET /projects/{id}/report``: :func:`live_report` of the project, its serving version and its rounds."""
+
+    project_id: int
+    model_version: str | None
+    estimation: str
+    labeled: int
+    n_scored: int
+    accuracy: float | None
+    class_counts: dict[str, int]
+    imbalance_ratio: float | None
+    curve: list[dict[str, Any]]
+    projection: dict[str, Any]
+    rounds: list[dict[str, Any]]
+
+
+def project_report(engine: Engine, project_id: int, *, target: float | None = None,
+                   target_fraction: float = 0.95) -> ProjectReport | None:
+    """The live report of a project (None when it is not set up)."""
+    with session_scope(engine) as session:
+        history = project_history(session, project_id)
+        annotations = crud.list_annotations(session=session, project_id=project_id) if history else []
+    if history is None:
+        return None
+    project, versions, rounds = history
+    report = live_report(annotations, versions, target=target, target_fraction=target_fraction)
+    return ProjectReport(
+        project_id=project_id, model_version=project.model_version or None, **report,
+        rounds=[{"model_version": r.model_version, "strategy": r.strategy, "n_labeled": r.n_labeled,
+                 "select_seconds": r.select_seconds} for r in rounds],
+    )

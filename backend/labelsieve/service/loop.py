@@ -8,12 +8,13 @@ The HTTP service, the live loop and the simulation differ only in where labels c
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,21 +24,25 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
-from labelsieve.balancing.prepare import prepare_training_set
-from labelsieve.inputs import InputLoader
+from labelsieve.balancing.prepare import TrainingSet, imbalance_ratio, prepare_training_set
+from labelsieve.inputs import InputLoader, LoadedInputs
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
-from labelsieve.labelstudio.auth import TokenAuth
-from labelsieve.labelstudio.media import MediaFetcher
+from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
-from labelsieve.service.project_settings import ProjectSettings, parse_extra_params, resolve_settings
+from labelsieve.service.project_settings import (
+    ProjectSettings,
+    ResolvedSettings,
+    parse_extra_params,
+    resolve_settings,
+)
 from labelsieve.service.ranking import rank_pool
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
-from labelsieve.storage.models import ModelVersion, Project, utcnow
+from labelsieve.storage.models import ModelVersion, Project, Task, utcnow
 from labelsieve.storage.synthetic import save_synthetic
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,27 @@ def version_name(number: int) -> str:
     return f"labelsieve-v{number}-{utcnow().strftime('%Y%m%d%H%M%S')}"
 
 
+#: the serving version before the first model
+UNTRAINED_VERSION = "labelsieve-v0"
+
+
+@dataclass
+class Fitted:
+    """A new model fitted on the labelled tasks that loaded, and what it was fitted on."""
+
+    learner: Any
+    loader: InputLoader
+    loaded: LoadedInputs
+    y: list[str]
+    counts: Counter[str]
+    balanced: TrainingSet | None
+    seconds: float
+
+
+def _settings_key(project: Project) -> str:
+    return json.dumps([project.settings or {}, project.label_config], sort_keys=True, default=str)
+
+
 class ActiveLearningLoop:
     def __init__(
         self,
@@ -71,6 +97,7 @@ class ActiveLearningLoop:
         registries: Registries,
         artifacts: ArtifactStore,
         metrics: Metrics,
+        gateway: LabelStudioGateway,
         publisher: Publisher | None = None,
     ) -> None:
         self.engine = engine
@@ -78,10 +105,12 @@ class ActiveLearningLoop:
         self.registries = registries
         self.artifacts = artifacts
         self.metrics = metrics
+        #: media fetchers and, when Label Studio's URL and key are known, the pool refresh before a retrain
+        self.gateway = gateway
         self.publisher = publisher
-        #: task_source(project_id) → every task of the project in Label Studio (refreshes the pool before a retrain)
-        self.task_source: Callable[[int], list[dict[str, Any]]] | None = None
         self._models: dict[int, tuple[str, Any]] = {}
+        #: project id → (its stored settings and label config, resolved): resolved at /setup, reused by retrains
+        self._resolved: dict[int, tuple[str, ResolvedSettings]] = {}
         self._models_lock = threading.Lock()
         self._train_locks: dict[int, threading.Lock] = {}
         self._train_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_trainings))
@@ -98,18 +127,16 @@ class ActiveLearningLoop:
                 'choice="multiple" (multi-label) is parsed but not learnable yet; use single choice'
             )
         extra = parse_extra_params(extra_params)
-        resolve_settings(settings=self.settings, extra=extra, config=config, registries=self.registries)
+        resolved = resolve_settings(settings=self.settings, extra=extra, config=config, registries=self.registries)
         with session_scope(self.engine) as session:
             project = crud.upsert_project(
                 session=session, project_id=project_id, label_config=label_config, title=title,
                 settings=extra if extra_params is not None else None, hostname=hostname,
                 access_token=access_token,
             )
-            return project.model_version or self.untrained_version(project_id)
-
-    @staticmethod
-    def untrained_version(project_id: int) -> str:
-        return "labelsieve-v0"
+            if dict(project.settings or {}) == extra:  # else the stored settings are resolved at the next retrain
+                self._resolved[project_id] = (_settings_key(project), resolved)
+            return project.model_version or UNTRAINED_VERSION
 
     def project(self, project_id: int) -> Project:
         with session_scope(self.engine) as session:
@@ -121,24 +148,23 @@ class ActiveLearningLoop:
     def config_of(self, project: Project) -> LabelConfig:
         return parse_label_config(project.label_config)
 
-    def settings_of(self, project: Project, config: LabelConfig | None = None) -> ProjectSettings:
-        return resolve_settings(
+    def settings_of(self, project: Project, config: LabelConfig | None = None) -> ResolvedSettings:
+        """The project's resolved settings: those ``/setup`` resolved while the stored settings and label config
+        are unchanged, else resolved now (after a restart) and kept."""
+        key = _settings_key(project)
+        cached = self._resolved.get(project.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        resolved = resolve_settings(
             settings=self.settings, extra=dict(project.settings or {}),
             config=config or self.config_of(project), registries=self.registries,
         )
-
-    def fetcher_for(self, project: Project) -> MediaFetcher:
-        url = self.settings.label_studio_url or project.ls_hostname or None
-        key = self.settings.label_studio_api_key or project.ls_access_token or None
-        auth = TokenAuth(url, key, timeout=self.settings.media_timeout_seconds) if url and key else None
-        return MediaFetcher(
-            base_url=url, auth=auth, document_root=self.settings.local_files_document_root,
-            cache_dir=self.settings.media_cache_dir, timeout=self.settings.media_timeout_seconds,
-            max_bytes=self.settings.max_media_bytes, max_pixels=self.settings.max_image_pixels,
-        )
+        self._resolved[project.id] = (key, resolved)
+        return resolved
 
     def input_loader(self, project: Project, input_kind: str) -> InputLoader:
-        return InputLoader(config=self.config_of(project), input_kind=input_kind, fetcher=self.fetcher_for(project))
+        return InputLoader(config=self.config_of(project), input_kind=input_kind,
+                           fetcher=self.gateway.fetcher(project))
 
     # ------------------------------------------------------------------- models
     def serving_model(self, project: Project) -> tuple[str, Any] | None:
@@ -178,14 +204,9 @@ class ActiveLearningLoop:
     def _retrain(self, project_id: int, *, force: bool) -> RetrainOutcome:
         project = self.project(project_id)
         config = self.config_of(project)
-        ps = self.settings_of(project, config)
-        if self.task_source is not None:  # unlabeled tasks Label Studio never sent us must be ranked too
-            try:
-                tasks = self.task_source(project_id)
-                with session_scope(self.engine) as session:
-                    crud.upsert_tasks(session=session, project_id=project_id, tasks=tasks)
-            except Exception:  # noqa: BLE001 - rank what we know when Label Studio is away
-                log.exception("could not refresh the task pool of project %s from Label Studio", project_id)
+        resolved = self.settings_of(project, config)
+        ps = resolved.settings
+        self._refresh_pool(project_id)
         with session_scope(self.engine) as session:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id)
@@ -194,15 +215,36 @@ class ActiveLearningLoop:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
             return RetrainOutcome("skipped", reason=f"{len(examples)} labelled task(s), need {ps.min_annotations}")
+        try:
+            fitted = self._fit(project, config, ps, [task.data for task, _ in examples],
+                               [annotation.labels[0] for _, annotation in examples], pool)
+        except TrainingDataError as exc:
+            return RetrainOutcome("skipped", reason=str(exc))
+        version = self._persist(project_id, resolved, fitted, pool, pending)
+        self._publish(project_id, version)
+        return RetrainOutcome("trained", version=version)
 
+    def _refresh_pool(self, project_id: int) -> None:
+        """Store the tasks Label Studio has and we lack: unlabeled tasks it never sent us must be ranked too."""
+        try:
+            tasks = self.gateway.new_tasks(project_id)
+            if tasks:
+                with session_scope(self.engine) as session:
+                    crud.upsert_tasks(session=session, project_id=project_id, tasks=tasks)
+        except Exception:  # noqa: BLE001 - rank what we know when Label Studio is away
+            log.exception("could not refresh the task pool of project %s from Label Studio", project_id)
+
+    def _fit(self, project: Project, config: LabelConfig, ps: ProjectSettings, datas: Sequence[dict[str, Any]],
+             labels: Sequence[str], pool: list[Task]) -> Fitted:
+        """Load the labelled inputs, balance them as configured and fit a new learner (raises TrainingDataError)."""
         learner = self.registries.learners.create(ps.learner, ps.learner_params)
         loader = self.input_loader(project, learner.input_kind)
-        loaded = loader.load([task.data for task, _ in examples])
+        loaded = loader.load(datas)
         if loaded.errors:
             self.metrics.failures.labels("media").inc(len(loaded.errors))
-        y = [examples[i][1].labels[0] for i in loaded.positions]
+        y = [labels[i] for i in loaded.positions]
         counts = Counter(y)
-        self._observe_classes(project_id, counts)
+        self._observe_classes(project.id, counts)
         unlabeled = None
         if learner.input_kind == "text":
             unlabeled = [task.data.get(config.data_key) for task in pool[:20000]]
@@ -212,21 +254,22 @@ class ActiveLearningLoop:
         if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
             balanced = prepare_training_set(
                 loaded.inputs, y, method=ps.balancing, params=ps.balancing_params, learner_name=ps.learner,
-                rng=np.random.default_rng(zlib.crc32(f"{project_id}:balancing:{ps.seed}:{len(y)}".encode())),
+                rng=np.random.default_rng(zlib.crc32(f"{project.id}:balancing:{ps.seed}:{len(y)}".encode())),
             )
             if balanced.learner_overrides:
                 learner = self.registries.learners.create(
                     ps.learner, {**ps.learner_params, **balanced.learner_overrides}
                 )
-        try:
-            if balanced is None:
-                learner.fit(loaded.inputs, y, unlabeled=unlabeled)
-            else:
-                learner.fit(balanced.X, balanced.y, sample_weight=balanced.sample_weight, unlabeled=unlabeled)
-        except TrainingDataError as exc:
-            return RetrainOutcome("skipped", reason=str(exc))
-        fit_seconds = time.perf_counter() - fit_started
+        if balanced is None:
+            learner.fit(loaded.inputs, y, unlabeled=unlabeled)
+        else:
+            learner.fit(balanced.X, balanced.y, sample_weight=balanced.sample_weight, unlabeled=unlabeled)
+        return Fitted(learner, loader, loaded, y, counts, balanced, time.perf_counter() - fit_started)
 
+    def _persist(self, project_id: int, resolved: ResolvedSettings, fitted: Fitted, pool: list[Task],
+                 pending: int) -> str:
+        """Save the model, rank the pool, store version, predictions and round, and switch serving to it."""
+        ps, learner, balanced = resolved.settings, fitted.learner, fitted.balanced
         with session_scope(self.engine) as session:
             number = crud.next_version_number(session=session, project_id=project_id)
         version = version_name(number)
@@ -234,14 +277,14 @@ class ActiveLearningLoop:
         seed = zlib.crc32(f"{project_id}:{number}:{ps.seed}".encode())  # no clock: a replay ranks the same
         round_row, rows = rank_pool(
             project_id=project_id, version=version, learner=learner, pool=pool,
-            labeled_inputs=loaded.inputs, labeled_y=y, loader=loader, settings=ps,
-            registries=self.registries, seed=seed,
+            labeled_inputs=fitted.loaded.inputs, labeled_y=fitted.y, loader=fitted.loader, settings=ps,
+            registries=self.registries, seed=seed, strategy=resolved.strategy,
         )
         with session_scope(self.engine) as session:
             crud.add_model_version(session=session, row=ModelVersion(
                 project_id=project_id, version=version, number=number, learner=ps.learner,
-                learner_params=learner.get_params(), n_train=len(y), class_counts=dict(counts),
-                artifact=str(path), status="ready", train_seconds=fit_seconds,
+                learner_params=learner.get_params(), n_train=len(fitted.y), class_counts=dict(fitted.counts),
+                artifact=str(path), status="ready", train_seconds=fitted.seconds,
                 metrics={} if balanced is None else {"balancing": balancing_summary(balanced.info)},
             ))
             if balanced is not None and isinstance(balanced.info.get("synthetic"), SyntheticBatch):
@@ -264,14 +307,17 @@ class ActiveLearningLoop:
         with self._models_lock:
             self._models[project_id] = (version, learner)
         self.metrics.model_version.labels(str(project_id)).set(number)
-        log.info("project %s: trained %s on %d labels, ranked %d tasks", project_id, version, len(y), len(rows))
+        log.info("project %s: trained %s on %d labels, ranked %d tasks", project_id, version, len(fitted.y),
+                 len(rows))
+        return version
+
+    def _publish(self, project_id: int, version: str) -> None:
         if self.publisher is not None:
             try:
                 self.publisher(project_id, version)
             except Exception:  # noqa: BLE001 - publishing is retried on the next round
                 log.exception("publishing %s of project %s failed", version, project_id)
                 self.metrics.failures.labels("publish").inc()
-        return RetrainOutcome("trained", version=version)
 
     def _observe_classes(self, project_id: int, counts: Counter[str]) -> None:
         seen = {s.labels["label"] for metric in self.metrics.class_count.collect() for s in metric.samples
@@ -282,9 +328,7 @@ class ActiveLearningLoop:
             self.metrics.class_count.labels(str(project_id), label).set(count)
         self.metrics.labeled.labels(str(project_id)).set(sum(counts.values()))
         if counts:
-            self.metrics.imbalance_ratio.labels(str(project_id)).set(
-                max(counts.values()) / max(1, min(counts.values()))
-            )
+            self.metrics.imbalance_ratio.labels(str(project_id)).set(imbalance_ratio(counts))
 
     def _record_failure(self, project_id: int, exc: Exception) -> None:
         self.metrics.failures.labels("retrain").inc()
@@ -298,8 +342,3 @@ class ActiveLearningLoop:
         except Exception:  # noqa: BLE001
             log.exception("could not record the failed retrain of project %s", project_id)
 
-
-def class_balance(labels: list[str]) -> dict[str, Any]:
-    counts = Counter(labels)
-    ratio = (max(counts.values()) / max(1, min(counts.values()))) if counts else 0.0
-    return {"counts": dict(counts), "imbalance_ratio": float(np.round(ratio, 3))}

@@ -13,8 +13,8 @@ import logging
 import numpy as np
 
 from labelsieve.labelconfig import LabelConfig
-from labelsieve.labelstudio.protocol import ChoiceValue, LSTask, ResultRegion, TaskPrediction
-from labelsieve.service.loop import ActiveLearningLoop, UnknownProjectError
+from labelsieve.labelstudio.protocol import LSTask, ResultRegion, TaskPrediction, choices_result
+from labelsieve.service.loop import UNTRAINED_VERSION, ActiveLearningLoop, UnknownProjectError
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def _result(config: LabelConfig, labels: list[str], confidence: float | None) -> list[ResultRegion]:
-    return [ResultRegion(from_name=config.from_name, to_name=config.to_name, type="choices",
-                         value=ChoiceValue(choices=labels), score=confidence)]
+    return [ResultRegion.model_validate(region) for region in choices_result(config, labels, confidence)]
 
 
 def predict_tasks(
@@ -44,7 +43,7 @@ def predict_tasks(
     config = loop.config_of(project)
     serving = loop.serving_model(project)
     if serving is None:
-        version = loop.untrained_version(project_id)
+        version = UNTRAINED_VERSION
         return [TaskPrediction(model_version=version, result=[]) for _ in tasks], version
 
     version, learner = serving

@@ -1,25 +1,27 @@
 """Per-project settings: Label Studio's ``extra_params`` over the service defaults.
 
 ``extra_params`` arrive from Label Studio as a JSON object or as a JSON string (both happen).
-Recognised keys: ``strategy``, ``strategy_params``, ``learner``, ``learner_params``,
-``batch_size``, ``retrain_every``, ``min_annotations``, ``seed``, ``balancing``,
-``balancing_params``. Unknown keys and bad values are refused with a message naming them.
+The recognised keys are the fields of :class:`labelsieve.settings.ProjectSettings` (declared there
+once, with type, default and meaning). Unknown keys and bad values are refused with a message naming them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from labelsieve.balancing.base import BalancingError
+from labelsieve.balancing.config import check_balancing
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
-from labelsieve.settings import Settings
+from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
+from labelsieve.strategies.base import QueryStrategy
 
-KNOWN_KEYS = {
-    "strategy", "strategy_params", "learner", "learner_params", "batch_size", "retrain_every",
-    "min_annotations", "seed", "balancing", "balancing_params",
-}
+__all__ = ["KNOWN_KEYS", "ProjectSettings", "ProjectSettingsError", "ResolvedSettings", "parse_extra_params",
+           "resolve_settings"]
+
+KNOWN_KEYS = frozenset(f.name for f in PROJECT_FIELDS)
 
 
 class ProjectSettingsError(ValueError):
@@ -27,20 +29,12 @@ class ProjectSettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class ProjectSettings:
-    strategy: str
-    strategy_params: dict[str, Any] = field(default_factory=dict)
-    learner: str = "auto"
-    learner_params: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 10
-    retrain_every: int = 1
-    min_annotations: int = 2
-    seed: int = 0
-    balancing: str | None = None
-    balancing_params: dict[str, Any] = field(default_factory=dict)
+class ResolvedSettings:
+    """A project's checked settings and the strategy built from them (built once, at ``/setup``)."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    settings: ProjectSettings
+    strategy: QueryStrategy
+    input_kind: str | None
 
 
 def parse_extra_params(raw: Any) -> dict[str, Any]:
@@ -56,18 +50,29 @@ def parse_extra_params(raw: Any) -> dict[str, Any]:
     return raw
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ProjectSettingsError(f"{name} must be a positive integer, got {value!r}")
+def _checked(name: str, kind: Any, value: Any, minimum: int | None) -> Any:
+    """``value`` if it has the declared type (a JSON object for dicts, null allowed only where declared)."""
+    if kind == dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ProjectSettingsError(f"{name} must be a JSON object, got {type(value).__name__}")
+        return dict(value)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProjectSettingsError(f"{name} must be {'a positive' if minimum == 1 else 'an'} integer, "
+                                       f"got {value!r}")
+        if minimum is not None and value < minimum:
+            raise ProjectSettingsError(f"{name} must be {'a positive integer' if minimum == 1 else f'>= {minimum}'}"
+                                       f", got {value!r}")
+        return value
+    if kind == str | None:
+        if value is not None and not isinstance(value, str):
+            raise ProjectSettingsError(f"{name} must be a name or null, got {value!r}")
+        return value
+    if kind is str and not isinstance(value, str):
+        raise ProjectSettingsError(f"{name} must be a name (a string), got {value!r}")
     return value
-
-
-def _dict(name: str, value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ProjectSettingsError(f"{name} must be a JSON object, got {type(value).__name__}")
-    return dict(value)
 
 
 def default_learner_for(config: LabelConfig | None) -> str:
@@ -76,42 +81,31 @@ def default_learner_for(config: LabelConfig | None) -> str:
 
 def resolve_settings(
     *, settings: Settings, extra: dict[str, Any], config: LabelConfig | None, registries: Registries
-) -> ProjectSettings:
-    """Merge ``extra`` over the defaults, validate every value, and check plugin names exist."""
+) -> ResolvedSettings:
+    """Merge ``extra`` over the defaults, validate every value, check the plugins and build the strategy."""
     unknown = sorted(set(extra) - KNOWN_KEYS)
     if unknown:
         raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
-    strategy = extra.get("strategy", settings.default_strategy)
-    learner = extra.get("learner", settings.default_learner)
-    if not isinstance(strategy, str) or not isinstance(learner, str):
-        raise ProjectSettingsError("strategy and learner must be names (strings)")
-    if learner == "auto":
-        learner = default_learner_for(config)
-    seed = extra.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ProjectSettingsError(f"seed must be an integer, got {seed!r}")
-    balancing = extra.get("balancing")
-    if balancing is not None and not isinstance(balancing, str):
-        raise ProjectSettingsError(f"balancing must be a name or null, got {balancing!r}")
-    resolved = ProjectSettings(
-        strategy=strategy,
-        strategy_params=_dict("strategy_params", extra.get("strategy_params", settings.default_strategy_params)),
-        learner=learner,
-        learner_params=_dict("learner_params", extra.get("learner_params", settings.default_learner_params)),
-        batch_size=_positive_int("batch_size", extra.get("batch_size", settings.batch_size)),
-        retrain_every=_positive_int("retrain_every", extra.get("retrain_every", settings.retrain_every)),
-        min_annotations=_positive_int("min_annotations", extra.get("min_annotations", settings.min_annotations)),
-        seed=seed,
-        balancing=balancing,
-        balancing_params=_dict("balancing_params", extra.get("balancing_params")),
-    )
-    _check_plugins(resolved, config, registries)
-    return resolved
+    values = {
+        f.name: _checked(f.name, PROJECT_TYPES[f.name], extra.get(f.name, getattr(settings, service_name(f))),
+                         f.metadata["minimum"])
+        for f in PROJECT_FIELDS
+    }
+    if values["learner"] == "auto":
+        values["learner"] = default_learner_for(config)
+    resolved = ProjectSettings(**values)
+    strategy, input_kind = _check_plugins(resolved, config, registries)
+    return ResolvedSettings(settings=resolved, strategy=strategy, input_kind=input_kind)
 
 
-def _check_plugins(resolved: ProjectSettings, config: LabelConfig | None, registries: Registries) -> None:
+def _check_plugins(
+    resolved: ProjectSettings, config: LabelConfig | None, registries: Registries
+) -> tuple[QueryStrategy, str | None]:
     try:
-        registries.strategies.create(resolved.strategy, resolved.strategy_params)
+        strategy = registries.strategies.create(resolved.strategy, resolved.strategy_params)
+        check = getattr(strategy, "check", None)  # QueryStrategy.check; duck-typed plugins may lack it
+        if check is not None:
+            check()
         learner = registries.learners.create(resolved.learner, resolved.learner_params)
     except (UnknownPluginError, PluginLoadError, ValueError) as exc:
         raise ProjectSettingsError(str(exc)) from exc
@@ -120,10 +114,8 @@ def _check_plugins(resolved: ProjectSettings, config: LabelConfig | None, regist
         raise ProjectSettingsError(
             f"learner {resolved.learner!r} reads {kind} inputs but the label config labels <{config.kind}> data"
         )
-    from labelsieve.balancing.base import BalancingError
-    from labelsieve.balancing.config import check_balancing
-
     try:
         check_balancing(resolved.balancing, resolved.balancing_params, learner_cls=type(learner), input_kind=kind)
     except BalancingError as exc:
         raise ProjectSettingsError(str(exc)) from exc
+    return strategy, kind

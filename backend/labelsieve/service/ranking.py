@@ -18,7 +18,7 @@ from labelsieve.inputs import InputLoader
 from labelsieve.registry import Registries
 from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.storage.models import QueryRound, Task
-from labelsieve.strategies.base import PoolContext, full_ranking
+from labelsieve.strategies.base import PoolContext, QueryStrategy, full_ranking
 
 log = logging.getLogger(__name__)
 FALLBACK_STRATEGY = "least_confidence"
@@ -44,8 +44,11 @@ def build_context(
 def rank_pool(
     *, project_id: int, version: str, learner: Any, pool: list[Task], labeled_inputs: Sequence[Any],
     labeled_y: Sequence[str], loader: InputLoader, settings: ProjectSettings, registries: Registries, seed: int,
+    strategy: QueryStrategy | None = None,
 ) -> tuple[QueryRound, list[dict[str, Any]]]:
-    """Score every loadable pool task; return the query round and one prediction row per task."""
+    """Score every loadable pool task; return the query round and one prediction row per task.
+
+    ``strategy`` is the project's strategy as resolved at ``/setup`` (built from ``settings`` when not given)."""
     loaded = loader.load([task.data for task in pool])
     pool_ids = np.array([pool[i].id for i in loaded.positions], dtype=np.int64)
     if len(loaded.inputs):
@@ -55,7 +58,8 @@ def rank_pool(
     started = time.perf_counter()
     strategy_name, params = settings.strategy, settings.strategy_params
     try:
-        strategy = registries.strategies.create(strategy_name, params)
+        if strategy is None:
+            strategy = registries.strategies.create(strategy_name, params)
         ctx = build_context(learner=learner, pool_inputs=loaded.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
                             embeddings=embeddings)

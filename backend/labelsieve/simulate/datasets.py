@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from labelsieve.labelstudio.media import MediaError, MediaFetcher
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -217,8 +219,6 @@ def _looks_like_media(value: str) -> bool:
 
 
 def _load_export_images(refs: list[Any], document_root: Path, image_size: int) -> list[np.ndarray]:
-    from labelsieve.labelstudio.media import MediaError, MediaFetcher
-
     fetcher = MediaFetcher(base_url=None, auth=None, document_root=document_root, cache_dir=None)
     images = []
     for ref in refs:

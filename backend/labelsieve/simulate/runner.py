@@ -26,9 +26,10 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
+from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.metrics import Metrics
-from labelsieve.registry import Registries
+from labelsieve.registry import Registries, get_registries
 from labelsieve.service.events import apply_event
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.project_settings import ProjectSettingsError
@@ -126,7 +127,7 @@ class Simulation:
         self.dataset = dataset
         self.config = config
         self.store = store
-        self.registries = registries or Registries()
+        self.registries = registries or get_registries()
         self.progress = progress or NoProgress()
 
     def prepare(self) -> None:
@@ -208,7 +209,8 @@ class Simulation:
     def _loop(self, settings: Settings) -> ActiveLearningLoop:
         engine: Engine = make_engine(settings.db_url)
         return ActiveLearningLoop(engine=engine, settings=settings, registries=self.registries,
-                                  artifacts=ArtifactStore(settings.models_path), metrics=Metrics())
+                                  artifacts=ArtifactStore(settings.models_path), metrics=Metrics(),
+                                  gateway=LabelStudioGateway(engine=engine, settings=settings))
 
     def _annotate(self, loop: ActiveLearningLoop, split: Split, positions: list[int]) -> None:
         """The oracle answers: one ANNOTATIONS_CREATED webhook for the batch, applied as the service does."""

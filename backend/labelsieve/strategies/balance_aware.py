@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from labelsieve.registry import get_registry
 from labelsieve.strategies.base import PoolContext, QueryStrategy
 
 
@@ -32,11 +33,9 @@ class BalanceAware(QueryStrategy):
         self.smoothing = smoothing
 
     def _base(self) -> QueryStrategy:
-        from labelsieve.registry import Registry
-
         if self.base == "balance_aware":
             raise ValueError("balance_aware cannot wrap itself")
-        return Registry("strategies").create(self.base, self.base_params or {})
+        return get_registry("strategies").create(self.base, self.base_params or {})
 
     def class_rarity(self, ctx: PoolContext) -> np.ndarray:
         """``r_c`` per class of ``ctx.classes`` (1 = rarest)."""
@@ -44,9 +43,16 @@ class BalanceAware(QueryStrategy):
         smoothed = counts + self.smoothing
         return (smoothed.min() / smoothed) ** self.power
 
-    def score(self, ctx: PoolContext) -> np.ndarray:
+    def check(self) -> None:
+        self._check_weight()
+        self._base().check()
+
+    def _check_weight(self) -> None:
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {self.weight}")
+
+    def score(self, ctx: PoolContext) -> np.ndarray:
+        self._check_weight()
         base_scores = np.asarray(self._base().score(ctx), dtype=np.float64)
         n = base_scores.shape[0]
         if n == 0:

@@ -15,8 +15,9 @@ implement :meth:`QueryStrategy.score`::
 ``score`` returns one finite float per pool item, **higher = label sooner**. Batch-aware
 strategies (core-set, BADGE, cluster-margin...) also override :meth:`QueryStrategy.select`, which
 returns the indices (into the pool) of the next ``n`` items in the order they should be labelled.
-Randomness comes only from ``ctx.rng``. Register the class under the entry-point group
-``labelsieve.strategies`` of your package and check it with
+Randomness comes only from ``ctx.rng``. Validate parameters in :meth:`QueryStrategy.check` (called at
+``/setup``, so a bad project setting is refused there), not in ``__init__``. Register the class under the
+entry-point group ``labelsieve.strategies`` of your package and check it with
 :func:`labelsieve.testing.check_strategy`.
 
 Label Studio serves the *lowest* prediction score first; the backend maps the final ranking to
@@ -25,13 +26,14 @@ scores itself, so strategies never think about Label Studio's direction.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
+
+from labelsieve.params import constructor_params
 
 
 class EmptyPoolError(ValueError):
@@ -179,20 +181,19 @@ class QueryStrategy:
         scores = np.asarray(self.score(ctx), dtype=np.float64)
         return top_n(scores, n, ctx.rng)
 
+    def check(self) -> None:
+        """Raise ``ValueError`` (or the registry's ``UnknownPluginError`` for a strategy named in the parameters)
+        when the parameters cannot work. Called at ``/setup``, so a bad project setting is refused there with the
+        message; the default accepts anything."""
+
     # --------------------------------------------------- scikit-learn style params
     @classmethod
     def param_names(cls) -> list[str]:
-        params = inspect.signature(cls.__init__).parameters.values()
-        return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return list(constructor_params(cls))
 
     @classmethod
     def param_defaults(cls) -> dict[str, Any]:
-        params = inspect.signature(cls.__init__).parameters.values()
-        return {
-            p.name: (None if p.default is inspect.Parameter.empty else p.default)
-            for p in params
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        }
+        return constructor_params(cls)
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.param_names()}

@@ -10,23 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 from labelsieve.strategies._chunks import fill, normalise, subset_context
 from labelsieve.strategies.base import PoolContext, QueryStrategy
 
-_REGISTRY: Registry | None = None
-
-
-def strategy_registry() -> Registry:
-    """The process-wide strategies registry the wrappers resolve names with."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = Registry("strategies")
-    return _REGISTRY
-
 
 def inner(name: str, params: dict[str, Any] | None) -> QueryStrategy:
-    return strategy_registry().create(name, dict(params or {}))
+    """The member strategy ``name``, resolved through the process-wide registry (plugins and run-time
+    registrations included)."""
+    return get_registry("strategies").create(name, dict(params or {}))
 
 
 class Scorecard(QueryStrategy):
@@ -53,6 +45,11 @@ class Scorecard(QueryStrategy):
         if not weights or any(not np.isfinite(w) or w < 0 for w in weights.values()):
             raise ValueError(f"scorecard weights must be non-negative numbers, got {weights!r}")
         return weights
+
+    def check(self) -> None:
+        params = self.params or {}
+        for name in self.members():
+            inner(name, params.get(name)).check()
 
     def score(self, ctx: PoolContext) -> np.ndarray:
         total = np.zeros(ctx.n_pool)
@@ -85,14 +82,22 @@ class PrefilterDiversify(QueryStrategy):
         self.prefilter_params = prefilter_params
         self.diversify_params = diversify_params
 
+    def check(self) -> None:
+        self._check_factor()
+        inner(self.prefilter, self.prefilter_params).check()
+        inner(self.diversify, self.diversify_params).check()
+
+    def _check_factor(self) -> None:
+        if not self.factor >= 1:
+            raise ValueError(f"factor must be at least 1, got {self.factor}")
+
     def score(self, ctx: PoolContext) -> np.ndarray:
         return np.asarray(inner(self.prefilter, self.prefilter_params).score(ctx), dtype=np.float64)
 
     def select(self, ctx: PoolContext, n: int) -> np.ndarray:
         if n <= 0 or ctx.n_pool == 0:
             return np.zeros(0, dtype=np.int64)
-        if not self.factor >= 1:
-            raise ValueError(f"factor must be at least 1, got {self.factor}")
+        self._check_factor()
         scores = self.score(ctx)
         tiebreak = ctx.rng.random(ctx.n_pool)
         size = min(ctx.n_pool, int(np.ceil(self.factor * n)))
@@ -114,6 +119,9 @@ class ClassBalanced(QueryStrategy):
     def __init__(self, base: str = "margin", base_params: dict[str, Any] | None = None) -> None:
         self.base = base
         self.base_params = base_params
+
+    def check(self) -> None:
+        inner(self.base, self.base_params).check()
 
     def score(self, ctx: PoolContext) -> np.ndarray:
         return np.asarray(inner(self.base, self.base_params).score(ctx), dtype=np.float64)
@@ -150,12 +158,20 @@ class Subsample(QueryStrategy):
         self.size = size
         self.base_params = base_params
 
-    def _members(self, ctx: PoolContext) -> np.ndarray:
-        """The subsample, drawn from ``ctx.rng`` once per context and size: ``score`` and ``select`` on the
-        same context (as in :func:`~labelsieve.strategies.base.full_ranking`) see the same items."""
+    def check(self) -> None:
+        self._size()
+        inner(self.base, self.base_params).check()
+
+    def _size(self) -> int:
         size = int(self.size)
         if size <= 0:
             raise ValueError(f"size must be a positive item count, got {self.size}")
+        return size
+
+    def _members(self, ctx: PoolContext) -> np.ndarray:
+        """The subsample, drawn from ``ctx.rng`` once per context and size: ``score`` and ``select`` on the
+        same context (as in :func:`~labelsieve.strategies.base.full_ranking`) see the same items."""
+        size = self._size()
         if ctx.n_pool <= size:
             return np.arange(ctx.n_pool)
         return ctx.drawn_once(("subsample", size),

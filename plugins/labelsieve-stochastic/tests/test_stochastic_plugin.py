@@ -7,7 +7,7 @@ import pytest
 from labelsieve_stochastic import PowerSampling, SoftmaxSampling, SoftrankSampling
 from scipy.stats import chisquare
 
-from labelsieve.registry import Registry, UnknownPluginError
+from labelsieve.registry import UnknownPluginError, get_registry
 from labelsieve.strategies.base import PoolContext, full_ranking
 
 
@@ -28,7 +28,7 @@ def entropy(p: np.ndarray) -> np.ndarray:
 
 
 def test_registry_finds_the_three_strategies_of_this_distribution() -> None:
-    registry = Registry("strategies")
+    registry = get_registry("strategies")
     for name, cls in (("power", PowerSampling), ("softmax", SoftmaxSampling), ("softrank", SoftrankSampling)):
         info = registry.info(name)
         assert (info.package, info.version) == ("labelsieve-stochastic", "0.1.0")
@@ -115,11 +115,11 @@ def test_full_ranking_puts_the_sampled_batch_first_and_ranks_the_rest_by_base_sc
 
 def test_bad_parameters_are_refused_with_clear_messages() -> None:
     with pytest.raises(UnknownPluginError, match="unknown strategy 'nope'; available: .*margin"):
-        PowerSampling(base="nope")
+        PowerSampling(base="nope").check()
     with pytest.raises(ValueError, match="beta must be a number >= 0"):
-        SoftmaxSampling(beta=-1.0)
+        SoftmaxSampling(beta=-1.0).check()
     with pytest.raises(ValueError, match="non-stochastic"):
-        SoftrankSampling(base="power")
+        SoftrankSampling(base="power").check()
 
 
 @pytest.mark.parametrize("cls", [PowerSampling, SoftmaxSampling, SoftrankSampling])

@@ -20,11 +20,9 @@ from labelsieve.labelstudio.protocol import (
     WebhookPayload,
     WebhookResponse,
 )
-from labelsieve.service import events
+from labelsieve.service import events, status
 from labelsieve.service.predict import predict_tasks
 from labelsieve.service.project_settings import ProjectSettingsError
-from labelsieve.storage import crud
-from labelsieve.storage.db import session_scope
 
 router = APIRouter(tags=["label-studio"])
 log = logging.getLogger(__name__)
@@ -34,10 +32,7 @@ log = logging.getLogger(__name__)
 @router.get("/", response_model=HealthResponse, include_in_schema=False)
 def health(service: ServiceDep) -> HealthResponse:
     """Liveness, as Label Studio checks it before every call (must be JSON)."""
-    with session_scope(service.engine) as session:
-        projects = len(crud.list_projects(session=session))
-        queue = crud.count_pending_events(session=session)
-    return HealthResponse(version=__version__, projects=projects, queue_length=queue)
+    return status.health(service.engine, __version__)
 
 
 @router.post("/setup", response_model=SetupResponse)
@@ -61,12 +56,11 @@ async def predict(body: PredictRequest, service: ServiceDep) -> PredictResponse:
         raise HTTPException(status_code=413, detail=f"{len(body.tasks)} tasks in one request; the limit is {limit}")
     if not body.tasks:
         raise HTTPException(status_code=422, detail="'tasks' is empty: send at least one task")
-    try:
+    try:  # a project /predict sets up on the fly gets /setup's checks and answers
         results, version = await run_in_threadpool(
-            predict_tasks, service.loop, project_id=body.project_id, label_config=body.label_config,
-            tasks=body.tasks,
+            predict_tasks, service.loop, project_id=body.project_id, label_config=body.label_config, tasks=body.tasks
         )
-    except (UnsupportedLabelConfig, ProjectSettingsError) as exc:  # a new project set up from /predict's config
+    except (UnsupportedLabelConfig, ProjectSettingsError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     return PredictResponse(results=results, model_version=version)
 
@@ -90,21 +84,15 @@ def webhook(body: WebhookPayload, service: ServiceDep) -> WebhookResponse:
 @router.get("/versions", response_model=VersionsResponse)
 def versions(service: ServiceDep, project: str | None = Query(default=None)) -> VersionsResponse:
     """Model versions (oldest first) of one project, or of all projects."""
-    with session_scope(service.engine) as session:
-        if project is not None:
-            try:
-                project_id = int(project.split(".", 1)[0])
-                if not 1 <= project_id < 2**63:
-                    raise ValueError("out of range")
-            except ValueError as exc:
-                raise HTTPException(status_code=422, detail=f"project {project!r} is not an id") from exc
-            row = crud.get_project(session=session, project_id=project_id)
-            if row is None:
-                raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
-            rows = crud.list_model_versions(session=session, project_id=project_id)
-            current = row.model_version or None
-        else:
-            rows = [v for p in crud.list_projects(session=session)
-                    for v in crud.list_model_versions(session=session, project_id=p.id)]
-            current = None
-    return VersionsResponse(versions=[v.version for v in rows if v.status == "ready"], model_version=current)
+    project_id = None
+    if project is not None:
+        try:
+            project_id = int(project.split(".", 1)[0])
+            if not 1 <= project_id < 2**63:
+                raise ValueError("out of range")
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=f"project {project!r} is not an id") from exc
+    found = status.versions(service.engine, project_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
+    return found

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.stats import rankdata
 
-from labelsieve.registry import Registry
+from labelsieve.registry import get_registry
 from labelsieve.strategies.base import PoolContext, QueryStrategy, top_n
 
 WRAPPER_NAMES = frozenset({"power", "softmax", "softrank"})
@@ -42,21 +42,24 @@ class StochasticSampling(QueryStrategy):
     name: ClassVar[str] = "stochastic"
 
     def __init__(self, *, base: str = "entropy", base_params: dict[str, Any] | None = None, beta: float = 1.0) -> None:
-        # Checked here (not at selection time) so a bad project setting is refused at /setup.
+        self.base = base
+        self.base_params = base_params
+        self.beta = beta
+
+    def check(self) -> None:
+        """Called at ``/setup``, so a bad project setting is refused there."""
+        beta, base = self.beta, self.base
         if isinstance(beta, bool) or not isinstance(beta, int | float) or math.isnan(beta) or beta < 0:
             raise ValueError(f"beta must be a number >= 0 (inf for top-k), got {beta!r}")
         if not isinstance(base, str) or base in WRAPPER_NAMES:
             raise ValueError(f"base must name a non-stochastic strategy, got {base!r}")
-        Registry("strategies").info(base)  # unknown name: UnknownPluginError listing the available ones
-        self.base = base
-        self.base_params = base_params
-        self.beta = beta
+        get_registry("strategies").info(base)  # unknown name: UnknownPluginError listing the available ones
 
     # ------------------------------------------------------------------ scoring
     def base_strategy(self) -> QueryStrategy:
         """The wrapped strategy, resolved by name through labelsieve's registry (built-ins and plugins)."""
         if "_base" not in self.__dict__:
-            self.__dict__["_base"] = Registry("strategies").create(self.base, self.base_params or {})
+            self.__dict__["_base"] = get_registry("strategies").create(self.base, self.base_params or {})
         return self.__dict__["_base"]
 
     def score(self, ctx: PoolContext) -> np.ndarray:

@@ -1,0 +1,96 @@
+"""Everything the service asks of Label Studio, per project, behind one object built once.
+
+The URL/key precedence lives here only: the service settings (``LABEL_STUDIO_URL`` /
+``LABEL_STUDIO_API_KEY``) first, then what the project's ``/setup`` sent (``hostname`` /
+``access_token``). Without both a URL and a key there is no client: nothing is pulled, verified or
+pushed, and media is read from the document root (or fetched without a key) only.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from labelsieve.labelstudio.auth import TokenAuth
+from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
+from labelsieve.labelstudio.media import MediaFetcher
+from labelsieve.settings import Settings
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
+from labelsieve.storage.models import Project
+
+
+class LabelStudioGateway:
+    """Clients per project (one per URL and key, reused), media fetchers, pool refresh, webhook verification."""
+
+    def __init__(self, *, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._clients: dict[tuple[str, str], LabelStudioClient] = {}
+        self._lock = threading.Lock()
+
+    def connection(self, project_id: int, project: Project | None = None) -> tuple[str | None, str | None]:
+        """(URL, key) for the project: each from the settings, else from the project's ``/setup``."""
+        url, key = self.settings.label_studio_url or None, self.settings.label_studio_api_key or None
+        if not (url and key):
+            if project is None:
+                with session_scope(self.engine) as session:
+                    project = crud.get_project(session=session, project_id=project_id)
+            if project is not None:
+                url, key = url or project.ls_hostname or None, key or project.ls_access_token or None
+        return url, key
+
+    def client(self, project_id: int, project: Project | None = None) -> LabelStudioClient | None:
+        url, key = self.connection(project_id, project)
+        if not (url and key):
+            return None
+        with self._lock:
+            client = self._clients.get((url, key))
+            if client is None:
+                client = self._clients[(url, key)] = LabelStudioClient(url, key)
+            return client
+
+    def fetcher(self, project: Project) -> MediaFetcher:
+        """Reads task media the way Label Studio serves it (document root, then the URL with the key)."""
+        settings = self.settings
+        url, key = self.connection(project.id, project)
+        auth = TokenAuth(url, key, timeout=settings.media_timeout_seconds) if url and key else None
+        return MediaFetcher(
+            base_url=url, auth=auth, document_root=settings.local_files_document_root,
+            cache_dir=settings.media_cache_dir, timeout=settings.media_timeout_seconds,
+            max_bytes=settings.max_media_bytes, max_pixels=settings.max_image_pixels,
+        )
+
+    def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
+        """Every task of the project with its annotations; nothing without a client."""
+        client = self.client(project_id)
+        return [] if client is None else client.export_tasks(project_id)
+
+    def puller(self, project_id: int) -> Any:
+        """``export_tasks`` of the project's client for START_TRAINING, or None without one."""
+        client = self.client(project_id)
+        return client.export_tasks if client is not None else None
+
+    def new_tasks(self, project_id: int) -> list[dict[str, Any]]:
+        """Every task of the project when Label Studio has a task count other than ours, else nothing.
+
+        Refreshes the pool before a retrain; the count check (``GET /api/projects/{id}/``) spares the full
+        export, which carries every task's annotations and predictions (seconds per retrain at 10k tasks)."""
+        client = self.client(project_id)
+        if client is None:
+            return []
+        with session_scope(self.engine) as session:
+            known = crud.count_tasks(session=session, project_id=project_id)
+        try:
+            unchanged = int(client.get_project(project_id).get("task_number") or 0) == known
+        except LabelStudioError:  # cannot tell: export
+            unchanged = False
+        return [] if unchanged else client.export_tasks(project_id)
+
+    def verify_annotation(self, project_id: int, annotation: dict[str, Any]) -> dict[str, Any] | None:
+        """Label Studio's copy of a webhook's annotation (None if it has none): a forged webhook plants nothing.
+        Without a Label Studio key the webhook is trusted as sent (see README, Security and reliability)."""
+        client = self.client(project_id)
+        return annotation if client is None else client.get_annotation(int(annotation["id"]))
