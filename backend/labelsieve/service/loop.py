@@ -1,7 +1,8 @@
 """ActiveLearningLoop: the only place that knows the order of the steps.
 
-store events → (debounced) retrain → save model atomically → rank the unlabeled pool →
-store predictions → switch the serving version → publish (Label Studio push, when configured).
+store events → (debounced) retrain → save model atomically → rank the unlabeled pool (inputs
+decoded once, kept in the input cache) → store the ranking beside the model (one file, no row per
+task) → switch the serving version → publish (Label Studio push, when configured).
 
 The HTTP service, the live loop and the simulation differ only in where labels come from.
 """
@@ -24,6 +25,7 @@ from sqlmodel import col
 
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
 from labelsieve.balancing.prepare import prepare_training_set
+from labelsieve.input_cache import InputCache
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
 from labelsieve.labelstudio.auth import TokenAuth
@@ -31,6 +33,7 @@ from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
+from labelsieve.service.pool_inputs import load_pool
 from labelsieve.service.project_settings import ProjectSettings, parse_extra_params, resolve_settings
 from labelsieve.service.ranking import rank_pool
 from labelsieve.settings import Settings
@@ -38,6 +41,7 @@ from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Project, utcnow
+from labelsieve.storage.rankings import save_ranking
 from labelsieve.storage.synthetic import save_synthetic
 
 log = logging.getLogger(__name__)
@@ -85,6 +89,8 @@ class ActiveLearningLoop:
         self._models_lock = threading.Lock()
         self._train_locks: dict[int, threading.Lock] = {}
         self._train_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_trainings))
+        #: decoded pool inputs kept between rounds (a round decodes only new or changed tasks)
+        self.input_cache = InputCache(settings.input_cache_mb * 1024 * 1024)
 
     # ----------------------------------------------------------------- projects
     def setup_project(
@@ -189,7 +195,6 @@ class ActiveLearningLoop:
         with session_scope(self.engine) as session:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id)
-            pool = crud.pool_tasks(session=session, project_id=project_id)
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
@@ -200,13 +205,12 @@ class ActiveLearningLoop:
         loaded = loader.load([task.data for task, _ in examples])
         if loaded.errors:
             self.metrics.failures.labels("media").inc(len(loaded.errors))
+        with session_scope(self.engine) as session:
+            pool = load_pool(session=session, project_id=project_id, loader=loader, cache=self.input_cache)
         y = [examples[i][1].labels[0] for i in loaded.positions]
         counts = Counter(y)
         self._observe_classes(project_id, counts)
-        unlabeled = None
-        if learner.input_kind == "text":
-            unlabeled = [task.data.get(config.data_key) for task in pool[:20000]]
-            unlabeled = [str(u) for u in unlabeled if u is not None]
+        unlabeled = pool.inputs[:20000] if learner.input_kind == "text" else None
         fit_started = time.perf_counter()
         balanced = None
         if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
@@ -232,11 +236,11 @@ class ActiveLearningLoop:
         version = version_name(number)
         path = self.artifacts.save(project_id, version, learner, ps.learner)
         seed = zlib.crc32(f"{project_id}:{number}:{ps.seed}".encode())  # no clock: a replay ranks the same
-        round_row, rows = rank_pool(
+        round_row, ranking = rank_pool(
             project_id=project_id, version=version, learner=learner, pool=pool,
-            labeled_inputs=loaded.inputs, labeled_y=y, loader=loader, settings=ps,
-            registries=self.registries, seed=seed,
+            labeled_inputs=loaded.inputs, labeled_y=y, settings=ps, registries=self.registries, seed=seed,
         )
+        save_ranking(path, ranking)  # the version's full ranking: one file, no row per task
         with session_scope(self.engine) as session:
             crud.add_model_version(session=session, row=ModelVersion(
                 project_id=project_id, version=version, number=number, learner=ps.learner,
@@ -249,7 +253,6 @@ class ActiveLearningLoop:
                 save_synthetic(session=session, project_id=project_id, version=version, images=batch.images,
                                labels=batch.labels, confidence=batch.confidence, generator=batch.generator,
                                directory=path / "synthetic")
-            crud.save_predictions(session=session, rows=rows)
             crud.add_query_round(session=session, row=round_row)
             crud.set_serving_version(session=session, project_id=project_id, version=version)
             session.execute(
@@ -257,14 +260,15 @@ class ActiveLearningLoop:
                     annotations_since_train=Project.annotations_since_train - pending
                 )
             )
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine) as session:  # Prediction rows left from before ranking files
             keep = [v.version for v in crud.list_model_versions(session=session, project_id=project_id)
                     if v.status == "ready"][-self.settings.keep_prediction_versions:]
             crud.prune_predictions(session=session, project_id=project_id, keep_versions=keep)
         with self._models_lock:
             self._models[project_id] = (version, learner)
         self.metrics.model_version.labels(str(project_id)).set(number)
-        log.info("project %s: trained %s on %d labels, ranked %d tasks", project_id, version, len(y), len(rows))
+        log.info("project %s: trained %s on %d labels, ranked %d tasks (inputs: %d cached, %d decoded in %.2f s)",
+                 project_id, version, len(y), len(ranking), pool.cached, pool.decoded, pool.seconds)
         if self.publisher is not None:
             try:
                 self.publisher(project_id, version)

@@ -4,6 +4,7 @@ except where the name says so (``*_commit``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
@@ -198,6 +199,32 @@ def pool_tasks(*, session: Session, project_id: int) -> list[Task]:
     return list(session.exec(stmt))
 
 
+def pool_task_stamps(*, session: Session, project_id: int) -> list[tuple[int, datetime]]:
+    """(id, updated_at) of each pool task, id order: what :func:`pool_tasks` returns, without the data."""
+    labeled = select(Annotation.task_id).where(
+        Annotation.project_id == project_id, col(Annotation.was_cancelled).is_(False)
+    )
+    stmt = (
+        select(Task.id, Task.updated_at)
+        .where(Task.project_id == project_id, col(Task.id).not_in(labeled))
+        .order_by(col(Task.id))
+    )
+    return [(int(task_id), stamp) for task_id, stamp in session.exec(stmt)]
+
+
+def unavailable_task_ids(*, session: Session, project_id: int, task_ids: Sequence[int]) -> set[int]:
+    """Those of ``task_ids`` no longer in the pool: annotated (not cancelled) or not a task of the project."""
+    ids = list(task_ids)
+    if not ids:
+        return set()
+    known = set(session.exec(select(Task.id).where(Task.project_id == project_id, col(Task.id).in_(ids))))
+    labeled = set(session.exec(select(Annotation.task_id).where(
+        Annotation.project_id == project_id, col(Annotation.was_cancelled).is_(False),
+        col(Annotation.task_id).in_(ids),
+    )))
+    return {i for i in ids if i not in known or i in labeled}
+
+
 # ---------------------------------------------------------------------------- model versions
 
 
@@ -228,6 +255,11 @@ def list_model_versions(*, session: Session, project_id: int) -> list[ModelVersi
         col(ModelVersion.number)
     )
     return list(session.exec(stmt))
+
+
+def get_model_version(*, session: Session, project_id: int, version: str) -> ModelVersion | None:
+    stmt = select(ModelVersion).where(ModelVersion.project_id == project_id, ModelVersion.version == version)
+    return session.exec(stmt).first()
 
 
 def set_serving_version(*, session: Session, project_id: int, version: str) -> None:
