@@ -2,7 +2,8 @@
 
 Tasks ranked by the last query round get their prediction and rank-encoded score (lower = label
 sooner) from the version's stored ranking (``storage.rankings``). Tasks not ranked yet (new since
-the last round, or already labelled) are predicted now and get ``score = confidence`` of the top class, Label Studio's native meaning.
+the last round, or already labelled) are predicted now and get ``score = confidence`` of the top
+class, Label Studio's native meaning.
 A task whose input cannot be loaded gets an empty result; the rest of the batch is unaffected.
 """
 
