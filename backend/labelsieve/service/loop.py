@@ -33,7 +33,7 @@ from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
-from labelsieve.service.pool_inputs import load_pool
+from labelsieve.service.pool_inputs import load_pool, load_tasks
 from labelsieve.service.project_settings import ProjectSettings, parse_extra_params, resolve_settings
 from labelsieve.service.ranking import rank_pool
 from labelsieve.settings import Settings
@@ -202,12 +202,13 @@ class ActiveLearningLoop:
 
         learner = self.registries.learners.create(ps.learner, ps.learner_params)
         loader = self.input_loader(project, learner.input_kind)
-        loaded = loader.load([task.data for task, _ in examples])
+        with session_scope(self.engine) as session:
+            loaded = load_tasks(session=session, tasks=[t for t, _ in examples], loader=loader, cache=self.input_cache)
+            pool = load_pool(session=session, project_id=project_id, loader=loader, cache=self.input_cache)
         if loaded.errors:
             self.metrics.failures.labels("media").inc(len(loaded.errors))
-        with session_scope(self.engine) as session:
-            pool = load_pool(session=session, project_id=project_id, loader=loader, cache=self.input_cache)
-        y = [examples[i][1].labels[0] for i in loaded.positions]
+        label_of = {task.id: annotation.labels[0] for task, annotation in examples}
+        y = [label_of[int(task_id)] for task_id in loaded.ids]
         counts = Counter(y)
         self._observe_classes(project_id, counts)
         unlabeled = pool.inputs[:20000] if learner.input_kind == "text" else None

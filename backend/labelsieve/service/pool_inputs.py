@@ -1,4 +1,4 @@
-"""The unlabeled pool's learner inputs for a round, decoded once and reused across rounds.
+"""Learner inputs for a round (the unlabeled pool, the labelled tasks), decoded once and reused.
 
 The pool is listed as (task id, ``updated_at``) pairs only; task data is read from the database,
 and decoded by the :class:`~labelsieve.inputs.InputLoader`, just for the tasks the
@@ -88,10 +88,20 @@ def load_pool(*, session: Session, project_id: int, loader: InputLoader, cache: 
     return load_inputs(project_id=project_id, stamps=stamps, data_of=data_of, loader=loader, cache=cache)
 
 
+def load_tasks(*, session: Session, tasks: Sequence[Task], loader: InputLoader, cache: InputCache | None) -> PoolInputs:
+    """Inputs of ``tasks`` already read (the labelled ones), in their order, checked against their stamps."""
+    by_id = {task.id: task.data for task in tasks}
+    known = crud.task_stamps(session=session, task_ids=list(by_id))
+    stamps = [(task.id, known.get(task.id, "")) for task in tasks]
+    project_id = tasks[0].project_id if tasks else 0
+    return load_inputs(project_id=project_id, stamps=stamps, data_of=lambda ids: {i: by_id[i] for i in ids},
+                       loader=loader, cache=cache)
+
+
 def tasks_inputs(tasks: Sequence[Task], loader: InputLoader, cache: InputCache | None = None) -> PoolInputs:
     """Inputs of in-memory ``tasks`` (no database)."""
     by_id = {task.id: task.data for task in tasks}
-    stamps = [(task.id, task.updated_at) for task in tasks]
+    stamps = [(task.id, str(task.updated_at)) for task in tasks]
     project_id = tasks[0].project_id if tasks else 0
     return load_inputs(project_id=project_id, stamps=stamps, data_of=lambda ids: {i: by_id[i] for i in ids},
                        loader=loader, cache=cache)

@@ -4,10 +4,10 @@ except where the name says so (``*_commit``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import String, cast, delete, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -199,17 +199,32 @@ def pool_tasks(*, session: Session, project_id: int) -> list[Task]:
     return list(session.exec(stmt))
 
 
-def pool_task_stamps(*, session: Session, project_id: int) -> list[tuple[int, datetime]]:
-    """(id, updated_at) of each pool task, id order: what :func:`pool_tasks` returns, without the data."""
+_STAMP = cast(Task.updated_at, String)
+
+
+def pool_task_stamps(*, session: Session, project_id: int) -> list[tuple[int, str]]:
+    """(id, updated_at as text) of each pool task, id order: :func:`pool_tasks` without the data.
+
+    The stamp changes whenever the task's data does (:func:`upsert_tasks`); it is read as text, which
+    is all a cache check needs and half the cost of parsing a datetime per row."""
     labeled = select(Annotation.task_id).where(
         Annotation.project_id == project_id, col(Annotation.was_cancelled).is_(False)
     )
     stmt = (
-        select(Task.id, Task.updated_at)
-        .where(Task.project_id == project_id, col(Task.id).not_in(labeled))
+        sa_select(Task.id, _STAMP)
+        .where(col(Task.project_id) == project_id, col(Task.id).not_in(labeled))
         .order_by(col(Task.id))
     )
-    return [(int(task_id), stamp) for task_id, stamp in session.exec(stmt)]
+    return [(int(task_id), str(stamp)) for task_id, stamp in session.execute(stmt)]
+
+
+def task_stamps(*, session: Session, task_ids: Sequence[int]) -> dict[int, str]:
+    """The stamps :func:`pool_task_stamps` reads, for given tasks."""
+    ids, out = list(task_ids), {}
+    for start in range(0, len(ids), 5000):
+        stmt = sa_select(Task.id, _STAMP).where(col(Task.id).in_(ids[start:start + 5000]))
+        out.update({int(task_id): str(stamp) for task_id, stamp in session.execute(stmt)})
+    return out
 
 
 def unavailable_task_ids(*, session: Session, project_id: int, task_ids: Sequence[int]) -> set[int]:
