@@ -15,7 +15,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,8 @@ class RetrainOutcome:
     version: str | None = None
     reason: str = ""
     seconds: float = 0.0
+    #: where a trained round's time went: inputs (load), fit, infer+select (rank); decoded/cached input counts
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def version_name(number: int) -> str:
@@ -237,10 +239,12 @@ class ActiveLearningLoop:
         version = version_name(number)
         path = self.artifacts.save(project_id, version, learner, ps.learner)
         seed = zlib.crc32(f"{project_id}:{number}:{ps.seed}".encode())  # no clock: a replay ranks the same
+        rank_started = time.perf_counter()
         round_row, ranking = rank_pool(
             project_id=project_id, version=version, learner=learner, pool=pool,
             labeled_inputs=loaded.inputs, labeled_y=y, settings=ps, registries=self.registries, seed=seed,
         )
+        rank_seconds = time.perf_counter() - rank_started
         save_ranking(path, ranking)  # the version's full ranking: one file, no row per task
         with session_scope(self.engine) as session:
             crud.add_model_version(session=session, row=ModelVersion(
@@ -276,7 +280,10 @@ class ActiveLearningLoop:
             except Exception:  # noqa: BLE001 - publishing is retried on the next round
                 log.exception("publishing %s of project %s failed", version, project_id)
                 self.metrics.failures.labels("publish").inc()
-        return RetrainOutcome("trained", version=version)
+        return RetrainOutcome("trained", version=version, timings={
+            "inputs": loaded.seconds + pool.seconds, "decoded": loaded.decoded + pool.decoded,
+            "cached": loaded.cached + pool.cached, "fit": fit_seconds, "rank": rank_seconds,
+            "select": round_row.select_seconds})
 
     def _observe_classes(self, project_id: int, counts: Counter[str]) -> None:
         seen = {s.labels["label"] for metric in self.metrics.class_count.collect() for s in metric.samples
