@@ -137,12 +137,12 @@ def load_ranking(directory: Path) -> Ranking | None:
     return _read(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-_legacy: OrderedDict[tuple[int, int, str], Ranking] = OrderedDict()
+_legacy: OrderedDict[tuple[str, int, str], Ranking] = OrderedDict()
 
 
 def _from_rows(session: Session, project_id: int, version: str) -> Ranking | None:
-    """A pre-upgrade version's ranking from its ``Prediction`` rows, read once per engine and version."""
-    key = (id(session.get_bind()), project_id, version)
+    """A pre-upgrade version's ranking from its ``Prediction`` rows, read once per database and version."""
+    key = (str(session.get_bind().engine.url), project_id, version)
     if key in _legacy:
         _legacy.move_to_end(key)
         return _legacy[key]
