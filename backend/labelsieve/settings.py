@@ -132,6 +132,8 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     max_body_bytes: int = 50 * 1024 * 1024
     max_predict_tasks: int = 10_000
     keep_prediction_versions: int = 2
+    # Decoded pool inputs (images, vectors, texts) kept in memory between retrains, per process.
+    input_cache_mb: int = 2048
     start_workers: bool = True
 
     # Auth (issue 7 builds on these).

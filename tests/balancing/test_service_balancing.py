@@ -33,8 +33,9 @@ def test_invalid_balancing_settings_get_a_clear_400_at_setup(client, extra, mess
 
 
 def test_retrain_with_balancing_stores_synthetic_samples_apart_from_labels(client_factory, digits_root) -> None:
+    from labelsieve.storage import rankings
     from labelsieve.storage.db import session_scope
-    from labelsieve.storage.models import Annotation, ModelVersion, Prediction, Task
+    from labelsieve.storage.models import Annotation, ModelVersion, Task
     from labelsieve.storage.synthetic import list_synthetic
 
     root, paths, labels = digits_root
@@ -68,7 +69,8 @@ def test_retrain_with_balancing_stores_synthetic_samples_apart_from_labels(clien
             version = session.exec(select(ModelVersion).where(ModelVersion.project_id == P)).one()
             n_annotations = session.exec(select(func.count()).select_from(Annotation)).one()
             task_ids = set(session.exec(select(Task.id).where(Task.project_id == P)))
-            predicted_ids = set(session.exec(select(Prediction.task_id).where(Prediction.project_id == P)))
+            predicted_ids = {t.task_id for t in rankings.ranked_tasks(session=session, project_id=P,
+                                                                        version=version.version)}
         assert synthetic, "the DDPM produced no synthetic sample"
         assert {s.label for s in synthetic} == {"2"} and {s.synthesizer for s in synthetic} == {"ddpm"}
         assert all(s.synthetic and s.model_version == ready[0]["version"] for s in synthetic)

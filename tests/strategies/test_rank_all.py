@@ -9,6 +9,7 @@ from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.learners.text import TextLearner
 from labelsieve.registry import get_registries, get_registry
+from labelsieve.service.pool_inputs import tasks_inputs
 from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.service.ranking import rank_pool
 from labelsieve.storage.models import Task
@@ -42,12 +43,14 @@ def text_project():
 def test_service_ranks_with_every_strategy(name: str, text_project) -> None:
     learner, labeled, labels, pool, loader = text_project
     settings = ProjectSettings(strategy=name, batch_size=6)
-    round_row, rows = rank_pool(project_id=1, version="v1", learner=learner, pool=pool, labeled_inputs=labeled,
-                                labeled_y=labels, loader=loader, settings=settings, registries=get_registries(), seed=3)
+    round_row, ranking = rank_pool(project_id=1, version="v1", learner=learner, pool=tasks_inputs(pool, loader),
+                                   labeled_inputs=labeled, labeled_y=labels, settings=settings,
+                                   registries=get_registries(), seed=3)
+    rows = ranking.entries()
     if name in SKIP:
         assert round_row.strategy.startswith("least_confidence (fallback: StrategyRequirementError")
     else:
         assert round_row.strategy == name
     assert len(rows) == len(pool) and len(round_row.batch) == 6
-    assert sorted(r["rank"] for r in rows) == list(range(len(pool)))
+    assert sorted(r.rank for r in rows) == list(range(len(pool)))
     assert len(set(round_row.batch)) == 6 and set(round_row.batch) <= {t.id for t in pool}

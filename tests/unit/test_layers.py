@@ -15,7 +15,7 @@ ROOT = Path(labelsieve.__file__).parent
 
 #: lowest first; a module may import its own layer and the layers before it
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("foundations", frozenset({"settings", "registry", "params", "labelconfig", "metrics", "arrays"})),
+    ("foundations", frozenset({"settings", "registry", "params", "labelconfig", "metrics", "arrays", "input_cache"})),
     ("storage", frozenset({"storage"})),
     ("domain", frozenset({"labelstudio", "inputs", "learners", "strategies", "balancing", "testing", "labelsieve"})),
     ("service", frozenset({"service"})),

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.labelstudio.protocol import choices_result
-from labelsieve.storage import crud
+from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class LabelStudioPublisher:
     def predictions_payload(self, project_id: int, version: str) -> list[dict[str, Any]]:
         with session_scope(self.engine) as session:
             project = crud.get_project(session=session, project_id=project_id)
-            rows = crud.ranked_predictions(session=session, project_id=project_id, model_version=version)
+            rows = rankings.ranked_tasks(session=session, project_id=project_id, version=version)
             if project is None:
                 return []
             config = parse_label_config(project.label_config)

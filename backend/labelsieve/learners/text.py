@@ -102,7 +102,17 @@ class TextLearner(BaseLearner):
         self.check_fitted()
         if len(X) == 0:
             return np.zeros((0, 1), dtype=np.float32)
+        return self._embedding(self._features(X))
+
+    def infer(self, X: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and embeddings from one tokenisation of ``X`` (a ranking round needs both)."""
+        self.check_fitted()
+        if len(X) == 0:
+            return self.predict_proba(X), self.embed(X)
         features = self._features(X)
+        return self.head_.predict_proba(features), self._embedding(features)
+
+    def _embedding(self, features: Any) -> np.ndarray:
         if self.embedding_model:
             return np.asarray(features, dtype=np.float32)
         return normalize(self.svd_.transform(features)).astype(np.float32)

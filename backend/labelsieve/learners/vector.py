@@ -82,6 +82,14 @@ class VectorLearner(BaseLearner):
             return np.zeros((0, self.mean_.shape[0]), dtype=np.float32)
         return self._transform(X).astype(np.float32)
 
+    def infer(self, X: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and embeddings from one standardisation of ``X`` (a ranking round needs both)."""
+        self.check_fitted()
+        if len(X) == 0:
+            return self.predict_proba(X), self.embed(X)
+        features = self._transform(X)
+        return self.head_.predict_proba(features), features.astype(np.float32)
+
     def save(self, directory: Path) -> None:
         self.check_fitted()
         write_arrays(directory / "vector.safetensors", {

@@ -19,7 +19,7 @@ from sqlmodel import col
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.protocol import HANDLED_ACTIONS, Action, LSAnnotation, LSTask, WebhookPayload
-from labelsieve.storage import crud
+from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import Project, WebhookEvent
 
@@ -135,7 +135,8 @@ def _store_annotations(
         if task_id not in by_id and crud.get_tasks(session=session, task_ids=[task_id]) == {}:
             crud.upsert_tasks(session=session, project_id=project_id, tasks=[{"id": task_id, "data": {}}])
         if project is not None and project.model_version and row.predicted_version is None:
-            found = crud.get_predictions(session=session, model_version=project.model_version, task_ids=[task_id])
+            found = rankings.lookup(session=session, project_id=project_id, version=project.model_version,
+                                    task_ids=[task_id])
             prediction = found.get(task_id)
             if prediction is not None:
                 row.predicted_labels = list(prediction.labels)

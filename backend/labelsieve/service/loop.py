@@ -1,7 +1,8 @@
 """ActiveLearningLoop: the only place that knows the order of the steps.
 
-store events → (debounced) retrain → save model atomically → rank the unlabeled pool →
-store predictions → switch the serving version → publish (Label Studio push, when configured).
+store events → (debounced) retrain → save model atomically → rank the unlabeled pool (inputs
+decoded once, kept in the input cache) → store the ranking beside the model (one file, no row per
+task) → switch the serving version → publish (Label Studio push, when configured).
 
 The HTTP service, the live loop and the simulation differ only in where labels come from.
 """
@@ -15,7 +16,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,12 +26,14 @@ from sqlmodel import col
 
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
 from labelsieve.balancing.prepare import TrainingSet, imbalance_ratio, prepare_training_set
-from labelsieve.inputs import InputLoader, LoadedInputs
+from labelsieve.input_cache import InputCache
+from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
+from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
 from labelsieve.service.project_settings import (
     ProjectSettings,
     ResolvedSettings,
@@ -42,7 +45,8 @@ from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
-from labelsieve.storage.models import ModelVersion, Project, Task, utcnow
+from labelsieve.storage.models import ModelVersion, Project, utcnow
+from labelsieve.storage.rankings import save_ranking
 from labelsieve.storage.synthetic import save_synthetic
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,8 @@ class RetrainOutcome:
     version: str | None = None
     reason: str = ""
     seconds: float = 0.0
+    #: where a trained round's time went: inputs (load), fit, infer+select (rank); decoded/cached input counts
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def version_name(number: int) -> str:
@@ -77,7 +83,8 @@ class Fitted:
 
     learner: Any
     loader: InputLoader
-    loaded: LoadedInputs
+    loaded: PoolInputs
+    pool: PoolInputs
     y: list[str]
     counts: Counter[str]
     balanced: TrainingSet | None
@@ -109,6 +116,8 @@ class ActiveLearningLoop:
         self.gateway = gateway
         self.publisher = publisher
         self._models: dict[int, tuple[str, Any]] = {}
+        #: decoded pool inputs kept between rounds (a round decodes only new or changed tasks)
+        self.input_cache = InputCache(settings.input_cache_mb * 1024 * 1024)
         #: project id → (its stored settings and label config, resolved): resolved at /setup, reused by retrains
         self._resolved: dict[int, tuple[str, ResolvedSettings]] = {}
         self._models_lock = threading.Lock()
@@ -210,19 +219,17 @@ class ActiveLearningLoop:
         with session_scope(self.engine) as session:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id)
-            pool = crud.pool_tasks(session=session, project_id=project_id)
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
             return RetrainOutcome("skipped", reason=f"{len(examples)} labelled task(s), need {ps.min_annotations}")
         try:
-            fitted = self._fit(project, config, ps, [task.data for task, _ in examples],
-                               [annotation.labels[0] for _, annotation in examples], pool)
+            fitted = self._fit(project, ps, examples)
         except TrainingDataError as exc:
             return RetrainOutcome("skipped", reason=str(exc))
-        version = self._persist(project_id, resolved, fitted, pool, pending)
+        version, timings = self._persist(project_id, resolved, fitted, pending)
         self._publish(project_id, version)
-        return RetrainOutcome("trained", version=version)
+        return RetrainOutcome("trained", version=version, timings=timings)
 
     def _refresh_pool(self, project_id: int) -> None:
         """Store the tasks Label Studio has and we lack: unlabeled tasks it never sent us must be ranked too."""
@@ -234,21 +241,21 @@ class ActiveLearningLoop:
         except Exception:  # noqa: BLE001 - rank what we know when Label Studio is away
             log.exception("could not refresh the task pool of project %s from Label Studio", project_id)
 
-    def _fit(self, project: Project, config: LabelConfig, ps: ProjectSettings, datas: Sequence[dict[str, Any]],
-             labels: Sequence[str], pool: list[Task]) -> Fitted:
-        """Load the labelled inputs, balance them as configured and fit a new learner (raises TrainingDataError)."""
+    def _fit(self, project: Project, ps: ProjectSettings, examples: Sequence[tuple[Any, Any]]) -> Fitted:
+        """Load the labelled and pool inputs (through the input cache), balance the labelled ones as configured
+        and fit a new learner (raises TrainingDataError)."""
         learner = self.registries.learners.create(ps.learner, ps.learner_params)
         loader = self.input_loader(project, learner.input_kind)
-        loaded = loader.load(datas)
+        with session_scope(self.engine) as session:
+            loaded = load_tasks(session=session, tasks=[t for t, _ in examples], loader=loader, cache=self.input_cache)
+            pool = load_pool(session=session, project_id=project.id, loader=loader, cache=self.input_cache)
         if loaded.errors:
             self.metrics.failures.labels("media").inc(len(loaded.errors))
-        y = [labels[i] for i in loaded.positions]
+        label_of = {task.id: annotation.labels[0] for task, annotation in examples}
+        y = [label_of[int(task_id)] for task_id in loaded.ids]
         counts = Counter(y)
         self._observe_classes(project.id, counts)
-        unlabeled = None
-        if learner.input_kind == "text":
-            unlabeled = [task.data.get(config.data_key) for task in pool[:20000]]
-            unlabeled = [str(u) for u in unlabeled if u is not None]
+        unlabeled = pool.inputs[:20000] if learner.input_kind == "text" else None
         fit_started = time.perf_counter()
         balanced = None
         if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
@@ -264,22 +271,25 @@ class ActiveLearningLoop:
             learner.fit(loaded.inputs, y, unlabeled=unlabeled)
         else:
             learner.fit(balanced.X, balanced.y, sample_weight=balanced.sample_weight, unlabeled=unlabeled)
-        return Fitted(learner, loader, loaded, y, counts, balanced, time.perf_counter() - fit_started)
+        return Fitted(learner, loader, loaded, pool, y, counts, balanced, time.perf_counter() - fit_started)
 
-    def _persist(self, project_id: int, resolved: ResolvedSettings, fitted: Fitted, pool: list[Task],
-                 pending: int) -> str:
-        """Save the model, rank the pool, store version, predictions and round, and switch serving to it."""
+    def _persist(self, project_id: int, resolved: ResolvedSettings, fitted: Fitted,
+                 pending: int) -> tuple[str, dict[str, float]]:
+        """Save the model, rank the pool, store version, ranking file and round, and switch serving to it."""
         ps, learner, balanced = resolved.settings, fitted.learner, fitted.balanced
         with session_scope(self.engine) as session:
             number = crud.next_version_number(session=session, project_id=project_id)
         version = version_name(number)
         path = self.artifacts.save(project_id, version, learner, ps.learner)
         seed = zlib.crc32(f"{project_id}:{number}:{ps.seed}".encode())  # no clock: a replay ranks the same
-        round_row, rows = rank_pool(
-            project_id=project_id, version=version, learner=learner, pool=pool,
-            labeled_inputs=fitted.loaded.inputs, labeled_y=fitted.y, loader=fitted.loader, settings=ps,
+        rank_started = time.perf_counter()
+        round_row, ranking = rank_pool(
+            project_id=project_id, version=version, learner=learner, pool=fitted.pool,
+            labeled_inputs=fitted.loaded.inputs, labeled_y=fitted.y, settings=ps,
             registries=self.registries, seed=seed, strategy=resolved.strategy,
         )
+        rank_seconds = time.perf_counter() - rank_started
+        save_ranking(path, ranking)  # the version's full ranking: one file, no row per task
         with session_scope(self.engine) as session:
             crud.add_model_version(session=session, row=ModelVersion(
                 project_id=project_id, version=version, number=number, learner=ps.learner,
@@ -292,7 +302,6 @@ class ActiveLearningLoop:
                 save_synthetic(session=session, project_id=project_id, version=version, images=batch.images,
                                labels=batch.labels, confidence=batch.confidence, generator=batch.generator,
                                directory=path / "synthetic")
-            crud.save_predictions(session=session, rows=rows)
             crud.add_query_round(session=session, row=round_row)
             crud.set_serving_version(session=session, project_id=project_id, version=version)
             session.execute(
@@ -300,16 +309,20 @@ class ActiveLearningLoop:
                     annotations_since_train=Project.annotations_since_train - pending
                 )
             )
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine) as session:  # Prediction rows left from before ranking files
             keep = [v.version for v in crud.list_model_versions(session=session, project_id=project_id)
                     if v.status == "ready"][-self.settings.keep_prediction_versions:]
             crud.prune_predictions(session=session, project_id=project_id, keep_versions=keep)
         with self._models_lock:
             self._models[project_id] = (version, learner)
         self.metrics.model_version.labels(str(project_id)).set(number)
-        log.info("project %s: trained %s on %d labels, ranked %d tasks", project_id, version, len(fitted.y),
-                 len(rows))
-        return version
+        loaded, pool = fitted.loaded, fitted.pool
+        log.info("project %s: trained %s on %d labels, ranked %d tasks (inputs: %d cached, %d decoded in %.2f s)",
+                 project_id, version, len(fitted.y), len(ranking), pool.cached, pool.decoded, pool.seconds)
+        return version, {
+            "inputs": loaded.seconds + pool.seconds, "decoded": loaded.decoded + pool.decoded,
+            "cached": loaded.cached + pool.cached, "fit": fitted.seconds, "rank": rank_seconds,
+            "select": round_row.select_seconds}
 
     def _publish(self, project_id: int, version: str) -> None:
         if self.publisher is not None:

@@ -1,8 +1,9 @@
 """Answer Label Studio's ``/predict``: exactly one result per task, in request order.
 
-Tasks ranked by the last query round get their stored prediction and rank-encoded score (lower =
-label sooner). Tasks not ranked yet (new since the last round, or already labelled) are
-predicted now and get ``score = confidence`` of the top class, Label Studio's native meaning.
+Tasks ranked by the last query round get their prediction and rank-encoded score (lower = label
+sooner) from the version's stored ranking (``storage.rankings``). Tasks not ranked yet (new since
+the last round, or already labelled) are predicted now and get ``score = confidence`` of the top
+class, Label Studio's native meaning.
 A task whose input cannot be loaded gets an empty result; the rest of the batch is unaffected.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.labelstudio.protocol import LSTask, ResultRegion, TaskPrediction, choices_result
 from labelsieve.service.loop import UNTRAINED_VERSION, ActiveLearningLoop, UnknownProjectError
-from labelsieve.storage import crud
+from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def predict_tasks(
 
     version, learner = serving
     with session_scope(loop.engine) as session:
-        stored = crud.get_predictions(session=session, model_version=version, task_ids=[t.id for t in tasks])
+        stored = rankings.lookup(session=session, project_id=project_id, version=version,
+                                 task_ids=[t.id for t in tasks])
     results: list[TaskPrediction | None] = [None] * len(tasks)
     missing: list[int] = []
     for position, task in enumerate(tasks):

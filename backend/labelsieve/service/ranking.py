@@ -1,4 +1,4 @@
-"""Rank the unlabeled pool with the project's strategy and build the prediction rows.
+"""Rank the unlabeled pool with the project's strategy into the version's :class:`Ranking`.
 
 Label Studio serves the lowest prediction ``score`` first, so rank ``r`` (0 = label first) of a
 pool of ``n`` becomes ``score = (r + 1) / (n + 1)``: strictly increasing, inside (0, 1).
@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from labelsieve.inputs import InputLoader
 from labelsieve.registry import Registries
+from labelsieve.service.pool_inputs import PoolInputs
 from labelsieve.service.project_settings import ProjectSettings
-from labelsieve.storage.models import QueryRound, Task
+from labelsieve.storage.models import QueryRound
+from labelsieve.storage.rankings import Ranking, build_ranking
 from labelsieve.strategies.base import PoolContext, QueryStrategy, full_ranking
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,16 @@ def build_context(
 
 
 def rank_pool(
-    *, project_id: int, version: str, learner: Any, pool: list[Task], labeled_inputs: Sequence[Any],
-    labeled_y: Sequence[str], loader: InputLoader, settings: ProjectSettings, registries: Registries, seed: int,
+    *, project_id: int, version: str, learner: Any, pool: PoolInputs, labeled_inputs: Sequence[Any],
+    labeled_y: Sequence[str], settings: ProjectSettings, registries: Registries, seed: int,
     strategy: QueryStrategy | None = None,
-) -> tuple[QueryRound, list[dict[str, Any]]]:
-    """Score every loadable pool task; return the query round and one prediction row per task.
+) -> tuple[QueryRound, Ranking]:
+    """Score every loaded pool task; return the query round and the version's full ranking.
 
     ``strategy`` is the project's strategy as resolved at ``/setup`` (built from ``settings`` when not given)."""
-    loaded = loader.load([task.data for task in pool])
-    pool_ids = np.array([pool[i].id for i in loaded.positions], dtype=np.int64)
-    if len(loaded.inputs):
-        probas, embeddings = learner.infer(loaded.inputs)
+    pool_ids = pool.ids
+    if len(pool.inputs):
+        probas, embeddings = learner.infer(pool.inputs)
     else:
         probas, embeddings = np.zeros((0, len(learner.classes_))), None
     started = time.perf_counter()
@@ -60,7 +60,7 @@ def rank_pool(
     try:
         if strategy is None:
             strategy = registries.strategies.create(strategy_name, params)
-        ctx = build_context(learner=learner, pool_inputs=loaded.inputs, labeled_inputs=labeled_inputs,
+        ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
                             embeddings=embeddings)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
@@ -69,30 +69,18 @@ def rank_pool(
                       FALLBACK_STRATEGY)
         strategy_name, params = f"{FALLBACK_STRATEGY} (fallback: {type(exc).__name__})", {}
         strategy = registries.strategies.create(FALLBACK_STRATEGY, {})
-        ctx = build_context(learner=learner, pool_inputs=loaded.inputs, labeled_inputs=labeled_inputs,
+        ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
                             embeddings=embeddings)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     select_seconds = time.perf_counter() - started
 
     n = len(order)
-    scores = np.empty(n)
-    scores[order] = rank_scores(n)
-    ranks = np.empty(n, dtype=np.int64)
-    ranks[order] = np.arange(n)
-    top = probas.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
-    rows = [
-        {
-            "project_id": project_id, "task_id": int(pool_ids[i]), "model_version": version,
-            "labels": [learner.classes_[int(top[i])]], "confidence": float(probas[i, top[i]]),
-            "score": float(scores[i]), "rank": int(ranks[i]),
-            "utility": float(utility[i]) if np.isfinite(utility[i]) else None,
-        }
-        for i in range(n)
-    ]
+    ranking = build_ranking(version=version, classes=learner.classes_, pool_ids=pool_ids, order=order,
+                            scores=rank_scores(n), probas=probas, utility=utility)
     round_row = QueryRound(
         project_id=project_id, model_version=version, strategy=strategy_name, strategy_params=dict(params),
         seed=seed, n_pool=n, n_labeled=len(labeled_y),
-        batch=[int(pool_ids[i]) for i in order[: settings.batch_size]], select_seconds=select_seconds,
+        batch=[int(t) for t in ranking.task_ids[: settings.batch_size]], select_seconds=select_seconds,
     )
-    return round_row, rows
+    return round_row, ranking

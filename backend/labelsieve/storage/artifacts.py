@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 MANIFEST = "learner.json"
@@ -84,12 +85,34 @@ def read_json(path: Path) -> Any:
         return json.load(handle)
 
 
-def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    save_file({key: np.ascontiguousarray(value) for key, value in arrays.items()}, str(path))
+def write_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+    save_file({key: np.ascontiguousarray(value) for key, value in arrays.items()}, str(path), metadata=metadata)
+
+
+def write_arrays_atomic(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors file beside ``path``, fsync it, and rename it into place in one step."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write_arrays(tmp, arrays, metadata)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     return load_file(str(path))
+
+
+def read_array_metadata(path: Path) -> dict[str, str]:
+    with safe_open(str(path), framework="np") as handle:
+        return dict(handle.metadata() or {})
 
 
 def _json_default(value: Any) -> Any:

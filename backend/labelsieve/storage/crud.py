@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import String, cast, delete, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -198,6 +199,47 @@ def pool_tasks(*, session: Session, project_id: int) -> list[Task]:
     return list(session.exec(stmt))
 
 
+_STAMP = cast(Task.updated_at, String)
+
+
+def pool_task_stamps(*, session: Session, project_id: int) -> list[tuple[int, str]]:
+    """(id, updated_at as text) of each pool task, id order: :func:`pool_tasks` without the data.
+
+    The stamp changes whenever the task's data does (:func:`upsert_tasks`); it is read as text, which
+    is all a cache check needs and half the cost of parsing a datetime per row."""
+    labeled = select(Annotation.task_id).where(
+        Annotation.project_id == project_id, col(Annotation.was_cancelled).is_(False)
+    )
+    stmt = (
+        sa_select(Task.id, _STAMP)
+        .where(col(Task.project_id) == project_id, col(Task.id).not_in(labeled))
+        .order_by(col(Task.id))
+    )
+    return [(int(task_id), str(stamp)) for task_id, stamp in session.execute(stmt)]
+
+
+def task_stamps(*, session: Session, task_ids: Sequence[int]) -> dict[int, str]:
+    """The stamps :func:`pool_task_stamps` reads, for given tasks."""
+    ids, out = list(task_ids), {}
+    for start in range(0, len(ids), 5000):
+        stmt = sa_select(Task.id, _STAMP).where(col(Task.id).in_(ids[start:start + 5000]))
+        out.update({int(task_id): str(stamp) for task_id, stamp in session.execute(stmt)})
+    return out
+
+
+def unavailable_task_ids(*, session: Session, project_id: int, task_ids: Sequence[int]) -> set[int]:
+    """Those of ``task_ids`` no longer in the pool: annotated (not cancelled) or not a task of the project."""
+    ids = list(task_ids)
+    if not ids:
+        return set()
+    known = set(session.exec(select(Task.id).where(Task.project_id == project_id, col(Task.id).in_(ids))))
+    labeled = set(session.exec(select(Annotation.task_id).where(
+        Annotation.project_id == project_id, col(Annotation.was_cancelled).is_(False),
+        col(Annotation.task_id).in_(ids),
+    )))
+    return {i for i in ids if i not in known or i in labeled}
+
+
 # ---------------------------------------------------------------------------- model versions
 
 
@@ -228,6 +270,11 @@ def list_model_versions(*, session: Session, project_id: int) -> list[ModelVersi
         col(ModelVersion.number)
     )
     return list(session.exec(stmt))
+
+
+def get_model_version(*, session: Session, project_id: int, version: str) -> ModelVersion | None:
+    stmt = select(ModelVersion).where(ModelVersion.project_id == project_id, ModelVersion.version == version)
+    return session.exec(stmt).first()
 
 
 def set_serving_version(*, session: Session, project_id: int, version: str) -> None:
