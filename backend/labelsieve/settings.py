@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 50 * 1024 * 1024
     max_predict_tasks: int = 10_000
     keep_prediction_versions: int = 2
+    # How predictions enter Label Studio: auto (probe its bulk import), bulk, single (labelstudio/pusher.py).
+    prediction_import: Literal["auto", "bulk", "single"] = "auto"
+    prediction_import_concurrency: int = 4
     start_workers: bool = True
 
     # Auth (issue 7 builds on these).

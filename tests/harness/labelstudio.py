@@ -13,6 +13,9 @@ API (used by ``tests/e2e`` and the reliability fault tests)::
     ls.stop()         # SIGTERM, then SIGKILL, by PID; data dir removed
     ls.restart()      # stop + start again on the same port and data dir ("LS down and back")
 
+    start_label_studio(files_root, env={"fflag_...": "true"})        # extra environment (feature flags)
+    start_label_studio(files_root, database=pg.create_database())    # Label Studio on PostgreSQL
+
 The Python running Label Studio is ``$LABELSIEVE_LS_PYTHON`` (``make test`` sets it), else
 ``.venv-ls/bin/python``; if neither has label_studio, :class:`LabelStudioNotInstalled` says how to
 install it (``make install-ls``). Environment = reference §4.1: legacy tokens on, both SSRF
@@ -35,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -64,6 +68,15 @@ def ls_python() -> str:
     )
 
 
+def postgres_environment(database_url: str) -> dict[str, str]:
+    """Label Studio's own database settings (``DJANGO_DB=default`` + ``POSTGRE_*``) for a
+    ``postgresql+psycopg://user@host:port/name`` URL (the test PostgreSQL server's)."""
+    url = urlsplit(database_url)
+    return {"DJANGO_DB": "default", "POSTGRE_NAME": url.path.lstrip("/"), "POSTGRE_USER": url.username or "",
+            "POSTGRE_PASSWORD": url.password or "", "POSTGRE_HOST": url.hostname or "127.0.0.1",
+            "POSTGRE_PORT": str(url.port or 5432)}
+
+
 def _environment(data_dir: Path, files_root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO_", "DJANGO_"))}
     env.update({
@@ -86,6 +99,7 @@ class LabelStudioServer:
     files_root: Path
     port: int
     python: str
+    extra_env: dict[str, str] = field(default_factory=dict)
     username: str = USERNAME
     password: str = PASSWORD
     token: str = TOKEN
@@ -104,7 +118,8 @@ class LabelStudioServer:
         cmd = [self.python, "-m", "label_studio.server", "start", "--internal-host", "127.0.0.1",
                "--port", str(self.port), "--no-browser"]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(cmd, env=_environment(self.data_dir, self.files_root), stdout=log,
+            env = {**_environment(self.data_dir, self.files_root), **self.extra_env}
+            self.process = subprocess.Popen(cmd, env=env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -159,15 +174,26 @@ def _build_template(python: str) -> None:
     shutil.rmtree(files, ignore_errors=True)
 
 
-def start_label_studio(files_root: Path, *, timeout: float = 120.0) -> LabelStudioServer:
-    """A running Label Studio on a free loopback port with a copy of the migrated template data dir."""
+def start_label_studio(files_root: Path, *, timeout: float = 120.0, env: dict[str, str] | None = None,
+                       database: str | None = None) -> LabelStudioServer:
+    """A running Label Studio on a free loopback port with a copy of the migrated template data dir.
+
+    ``env`` adds environment variables (e.g. feature flags, which Label Studio reads from variables of the
+    flag's name). ``database`` (a PostgreSQL URL, e.g. ``PostgresServer.create_database()``) puts Label
+    Studio's own tables there: an empty database is migrated on the first start (a minute on 2 cores)."""
     python = ls_python()
-    if not (TEMPLATE / "label_studio.sqlite3").exists():
-        _build_template(python)
+    extra = dict(env or {})
     data_dir = Path(tempfile.mkdtemp(prefix="ls-data-"))
-    shutil.copytree(TEMPLATE, data_dir, dirs_exist_ok=True)
+    if database is None:
+        if not (TEMPLATE / "label_studio.sqlite3").exists():
+            _build_template(python)
+        shutil.copytree(TEMPLATE, data_dir, dirs_exist_ok=True)
+    else:
+        extra.update(postgres_environment(database))
+        timeout = max(timeout, 400.0)
     files_root.mkdir(parents=True, exist_ok=True)
-    server = LabelStudioServer(data_dir=data_dir, files_root=files_root, port=free_port(), python=python)
+    server = LabelStudioServer(data_dir=data_dir, files_root=files_root, port=free_port(), python=python,
+                               extra_env=extra)
     server.start(timeout=timeout)
     return server
 

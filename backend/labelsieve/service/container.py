@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
+from labelsieve.labelstudio.client import LabelStudioClient, client_for
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
+from labelsieve.labelstudio.pusher import PredictionPusher
+from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
 from labelsieve.service.events import Puller
@@ -48,27 +50,11 @@ class Service:
                 project = crud.get_project(session=session, project_id=project_id)
             if project is not None:
                 url, key = url or project.ls_hostname or None, key or project.ls_access_token or None
-        return LabelStudioClient(url, key) if url and key else None
+        return client_for(url, key) if url and key else None
 
     def puller(self, project_id: int) -> Puller | None:
         client = self.label_studio_client(project_id)
         return client.export_tasks if client is not None else None
-
-    def new_tasks(self, project_id: int) -> list[dict[str, Any]]:
-        """Every task of the project when Label Studio has a task count other than ours, else nothing.
-
-        Refreshes the pool before a retrain; the count check (``GET /api/projects/{id}/``) spares the full
-        export, which carries every task's annotations and predictions (seconds per retrain at 10k tasks)."""
-        client = self.label_studio_client(project_id)
-        if client is None:
-            return []
-        with session_scope(self.engine) as session:
-            known = crud.count_tasks(session=session, project_id=project_id)
-        try:
-            unchanged = int(client.get_project(project_id).get("task_number") or 0) == known
-        except LabelStudioError:  # cannot tell: export
-            unchanged = False
-        return [] if unchanged else client.export_tasks(project_id)
 
     def verify_annotation(self, project_id: int, annotation: dict[str, Any]) -> dict[str, Any] | None:
         """Label Studio's copy of a webhook's annotation (None if it has none): a forged webhook plants nothing.
@@ -104,8 +90,13 @@ def build_service(settings: Settings) -> Service:
                       artifacts=artifacts, loop=loop, worker=worker)
     worker.puller_factory = service.puller
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
-    loop.publisher = LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
-                                          keep_versions=settings.keep_prediction_versions)
-    loop.task_source = service.new_tasks
+    # push each new ranking into Label Studio when its URL and key are known (settings or /setup): the head of
+    # the queue, topped up between retrains (publisher.refill); new/deleted tasks without exports (TaskSync)
+    publisher = LabelStudioPublisher(
+        engine=engine, client_factory=service.label_studio_client, keep_versions=settings.keep_prediction_versions,
+        depth_of=loop.queue_depth, state_dir=settings.data_dir / "queues",
+        pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency))
+    loop.publisher, loop.refiller = publisher, publisher.refill
+    loop.task_source = TaskSync(engine=engine, client_factory=service.label_studio_client)
     worker.verifier = service.verify_annotation if settings.verify_webhooks else None
     return service

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: publish(project_id, model_version) — called after a new version and its ranking are stored.
 Publisher = Callable[[int, str], None]
+#: refill(project_id, serving version) — extends the pushed head of the queue between retrains.
+Refiller = Callable[[int, str | None], Any]
 
 
 class UnknownProjectError(LookupError):
@@ -81,6 +83,7 @@ class ActiveLearningLoop:
         self.publisher = publisher
         #: task_source(project_id) → every task of the project in Label Studio (refreshes the pool before a retrain)
         self.task_source: Callable[[int], list[dict[str, Any]]] | None = None
+        self.refiller: Refiller | None = None
         self._models: dict[int, tuple[str, Any]] = {}
         self._models_lock = threading.Lock()
         self._train_locks: dict[int, threading.Lock] = {}
@@ -126,6 +129,21 @@ class ActiveLearningLoop:
             settings=self.settings, extra=dict(project.settings or {}),
             config=config or self.config_of(project), registries=self.registries,
         )
+
+    def queue_depth(self, project_id: int) -> int | None:
+        """The project's ``queue_depth`` (None: every ranked task)."""
+        return self.settings_of(self.project(project_id)).queue_depth
+
+    def refill(self, project_id: int) -> Any:
+        """Between retrains: top the head of the serving version's queue up in Label Studio (see publisher)."""
+        if self.refiller is None:
+            return None
+        try:
+            return self.refiller(project_id, self.project(project_id).model_version)
+        except Exception:  # noqa: BLE001 - a failed refill is retried after the next event
+            log.exception("refilling the queue of project %s failed", project_id)
+            self.metrics.failures.labels("publish").inc()
+            return None
 
     def fetcher_for(self, project: Project) -> MediaFetcher:
         url = self.settings.label_studio_url or project.ls_hostname or None

@@ -3,7 +3,7 @@
 ``extra_params`` arrive from Label Studio as a JSON object or as a JSON string (both happen).
 Recognised keys: ``strategy``, ``strategy_params``, ``learner``, ``learner_params``,
 ``batch_size``, ``retrain_every``, ``min_annotations``, ``seed``, ``balancing``,
-``balancing_params``. Unknown keys and bad values are refused with a message naming them.
+``balancing_params``, ``queue_depth``. Unknown keys and bad values are refused with a message naming them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from labelsieve.settings import Settings
 
 KNOWN_KEYS = {
     "strategy", "strategy_params", "learner", "learner_params", "batch_size", "retrain_every",
-    "min_annotations", "seed", "balancing", "balancing_params",
+    "min_annotations", "seed", "balancing", "balancing_params", "queue_depth",
 }
+#: ranked tasks that get a prediction in Label Studio after a retrain (README, "The head of the queue")
+DEFAULT_QUEUE_DEPTH = 100
 
 
 class ProjectSettingsError(ValueError):
@@ -38,6 +40,7 @@ class ProjectSettings:
     seed: int = 0
     balancing: str | None = None
     balancing_params: dict[str, Any] = field(default_factory=dict)
+    queue_depth: int | None = DEFAULT_QUEUE_DEPTH  # None: "all" (every ranked task)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +71,12 @@ def _dict(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProjectSettingsError(f"{name} must be a JSON object, got {type(value).__name__}")
     return dict(value)
+
+
+def _queue_depth(value: Any) -> int | None:
+    if value == "all":
+        return None
+    return _positive_int("queue_depth (or \"all\")", value)
 
 
 def default_learner_for(config: LabelConfig | None) -> str:
@@ -104,6 +113,7 @@ def resolve_settings(
         seed=seed,
         balancing=balancing,
         balancing_params=_dict("balancing_params", extra.get("balancing_params")),
+        queue_depth=_queue_depth(extra.get("queue_depth", DEFAULT_QUEUE_DEPTH)),
     )
     _check_plugins(resolved, config, registries)
     return resolved
