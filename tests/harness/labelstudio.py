@@ -138,6 +138,28 @@ class LabelStudioServer:
         if version.status_code != 200:  # another server on our port, or the token was not set
             raise RuntimeError(f"Label Studio on {self.url} refused the test token: HTTP {version.status_code}")
 
+    def create_user(self, email: str) -> str:
+        """A second annotator in the admin's organization; returns its legacy API token (made by Label Studio's
+        own Django code in a separate process against the server's database)."""
+        code = (
+            "import os, sys; import label_studio; sys.path.insert(0, os.path.dirname(label_studio.__file__)); "
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'label_studio.core.settings.label_studio'); "
+            "import django; django.setup(); from users.models import User; "
+            "from organizations.models import Organization; from rest_framework.authtoken.models import Token; "
+            f"user, _ = User.objects.get_or_create(email={email!r}, defaults={{'username': {email!r}}}); "
+            "org = Organization.objects.order_by('id').first(); org.add_user(user); "
+            "user.active_organization = org; user.save(); print(Token.objects.get(user=user).key)"
+        )
+        env = {**_environment(self.data_dir, self.files_root), **self.extra_env}
+        done = subprocess.run([self.python, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"could not create user {email}: {done.stderr[-2000:]}")
+        return done.stdout.strip().splitlines()[-1]
+
+    def api_as(self, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """``api`` with another user's token."""
+        return self.api(method, path, headers={"Authorization": f"Token {token}"}, **kwargs)
+
     def log_tail(self, n: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
 

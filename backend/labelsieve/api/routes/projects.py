@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
+from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.synthetic import list_synthetic
@@ -31,6 +32,9 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, 
     counts = Counter(ann.labels[0] for _, ann in examples)
     ratio = max(counts.values()) / min(counts.values()) if counts else None
     last = rounds[-1] if rounds else None
+    publisher = service.loop.publisher
+    queue = publisher.queue(project_id, project.model_version) if isinstance(publisher, LabelStudioPublisher) \
+        else None
     return {
         "id": project.id,
         "model_version": project.model_version or None,
@@ -47,6 +51,7 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, 
              "error": v.error, "created_at": v.created_at.isoformat(), "balancing": v.metrics.get("balancing")}
             for v in versions
         ],
+        "queue": queue,  # the head pushed to Label Studio: queue_depth, pushed, remaining (unannotated), upto
         "last_round": None if last is None else {
             "model_version": last.model_version, "strategy": last.strategy, "n_pool": last.n_pool,
             "batch": last.batch, "select_seconds": last.select_seconds,
