@@ -78,7 +78,7 @@ def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: 
                delete=statistics.median(delete))
     out["pool"] = timed(a.import_predictions, pid_a, payload(ids_a, "bench-pool"))
     out["pool_delete"] = timed(a.delete_model_version, pid_a, "bench-pool") if n <= 20000 else None
-    out["list_new"] = timed(a.list_tasks, pid_a, max(ids_a) - 10)
+    out["list_new"] = timed(lambda: a.list_tasks(pid_a, after_id=max(ids_a) - 10))
     out["count"] = timed(a.get_project, pid_a)
     out["export"] = timed(a.export_tasks, pid_a)
     print(out, flush=True)

@@ -54,9 +54,8 @@ class TaskSync:
         tasks, result = self._sync(client, project_id)
         result.seconds = time.perf_counter() - started
         self.last = result
-        if result.how != "unchanged":
-            log.info("project %s: task sync %s (%d new, %d deleted) in %.2f s", project_id, result.how,
-                     result.new, result.deleted, result.seconds)
+        log.info("project %s: task sync %s (%d new, %d deleted) in %.2f s", project_id, result.how, result.new,
+                 result.deleted, result.seconds)
         return tasks
 
     def _sync(self, client: LabelStudioClient, project_id: int) -> tuple[list[dict[str, Any]], SyncResult]:
