@@ -10,7 +10,7 @@ harness's PostgreSQL): one with default settings, one with the feature flag
 * **bulk (legacy)**: one ``POST /api/projects/{id}/import/predictions`` on the default server (it recounts
   every task of the project afterwards);
 * **bulk (flag on)**: the same request on the flagged server (recounts only the imported tasks);
-* **single ×4**: ``POST /api/predictions/`` per prediction, 4 at a time, on the default server;
+* **single ×2**: ``POST /api/predictions/`` per prediction, 2 at a time, on the default server;
 
 and, once, the whole pool through the legacy bulk import (what a round cost before heads). It also times
 ``DELETE /api/projects/{id}/model-versions/`` of a head-sized version, the new-task listing labelsieve's
@@ -66,7 +66,7 @@ def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: 
                                                                                      timeout=1800)
     pid_a, ids_a = make_project(plain, n)
     pid_b, ids_b = make_project(flagged, n)
-    single = PredictionPusher(mode="single", concurrency=4)
+    single = PredictionPusher(mode="single", concurrency=2)
     out: dict = {"n": n, "kind_a": a.probe_bulk_import(pid_a), "kind_b": b.probe_bulk_import(pid_b)}
     legacy, flag, one, delete = [], [], [], []
     for i in range(repeats):
@@ -115,7 +115,7 @@ def main() -> None:
         return "-" if x is None else f"{x:.2f}"
 
     print_table(f"Pushing a head of {args.head} predictions, and a round's other Label Studio calls (seconds)",
-                ["tasks", "bulk (legacy)", "bulk (flag on)", "single x4", "whole pool, bulk (legacy)",
+                ["tasks", "bulk (legacy)", "bulk (flag on)", "single x2", "whole pool, bulk (legacy)",
                  f"delete {args.head}-prediction version", "delete whole-pool version", "list 10 new tasks",
                  "GET project", "full export", "probe"],
                 [[str(r["n"]), s(r["legacy"]), s(r["flag"]), s(r["single"]), s(r["pool"]), s(r["delete"]),

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     keep_prediction_versions: int = 2
     # How predictions enter Label Studio: auto (probe its bulk import), bulk, single (labelstudio/pusher.py).
     prediction_import: Literal["auto", "bulk", "single"] = "auto"
-    prediction_import_concurrency: int = 4
+    prediction_import_concurrency: int = 2
     start_workers: bool = True
 
     # Auth (issue 7 builds on these).

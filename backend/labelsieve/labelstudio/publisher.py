@@ -130,6 +130,10 @@ class LabelStudioPublisher:
         ranks, _ = take_unlabeled(self.engine, project_id, ranking, 0, self.depth_of(project_id))
         return self._payload(project_id, version, ranking, ranks)
 
+    def _task_count(self, project_id: int) -> int:
+        with session_scope(self.engine) as session:
+            return crud.count_tasks(session=session, project_id=project_id)
+
     # ------------------------------------------------------------------ publish
     def publish(self, client: LabelStudioClient, project_id: int, version: str) -> PublishResult:
         started = time.perf_counter()
@@ -137,7 +141,7 @@ class LabelStudioPublisher:
         depth = self.depth_of(project_id)
         ranks, upto = take_unlabeled(self.engine, project_id, ranking, 0, depth)
         payload = self._payload(project_id, version, ranking, ranks)
-        stats = self.pusher.push(client, project_id, payload)
+        stats = self.pusher.push(client, project_id, payload, project_tasks=self._task_count(project_id))
         imported = time.perf_counter()
         if not payload:  # Label Studio refuses a model_version no prediction carries (HTTP 400)
             return PublishResult(project_id, version, 0, [], imported - started)
@@ -226,7 +230,8 @@ class LabelStudioPublisher:
                 head.ranking = self.ranking_of(project_id, state.version)
             ranks, upto = take_unlabeled(self.engine, project_id, head.ranking, state.upto, state.depth - left)
             payload = self._payload(project_id, state.version, head.ranking, ranks)
-            stats: PushStats = self.pusher.push(client, project_id, payload)
+            stats: PushStats = self.pusher.push(client, project_id, payload,
+                                                project_tasks=self._task_count(project_id))
             state.upto = upto
             state.pushed.extend(p["task"] for p in payload)
             self._save(project_id, state)

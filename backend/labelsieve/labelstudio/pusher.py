@@ -12,8 +12,13 @@ Label Studio 1.23.2 has three ways in (``benchmarks/ls_push_paths.py`` measures 
   one HTTP round trip each, sent ``concurrency`` at a time over the shared connection pool.
 
 ``mode="auto"`` probes the server once (:meth:`LabelStudioClient.probe_bulk_import`) and uses the bulk
-import when the flag is on, else one request per prediction for up to ``single_max`` predictions (a head),
-and the bulk import above that (``queue_depth: "all"``, where recounting the project is amortised).
+import when the flag is on. Without it, it compares what each path makes Label Studio do: one request per
+prediction costs about as much as recounting ``SINGLE_COST_TASKS`` tasks in the legacy bulk import (measured
+with ``benchmarks/ls_push_paths.py``: 100 single requests 41 s against one legacy import 1.1 s in a 1 000-task
+project, on 2 cores under load ~15), so single requests are used only when ``pushed × SINGLE_COST_TASKS`` is
+below the project's task count (a head of 100 in a project of over 40 000 tasks), the legacy bulk import
+otherwise. The single requests go ``concurrency`` at a time (2: more makes annotators' own writes wait on
+Label Studio's SQLite lock, which answers HTTP 500 "database is locked" after 5 s).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Any
 from labelsieve.labelstudio.client import LabelStudioClient
 
 MODES = ("auto", "bulk", "single")
+#: Label Studio work of one ``POST /api/predictions/``, in tasks recounted by a legacy bulk import
+SINGLE_COST_TASKS = 400
 
 
 @dataclass
@@ -38,14 +45,12 @@ class PushStats:
 
 
 class PredictionPusher:
-    def __init__(self, *, mode: str = "auto", concurrency: int = 4, batch_size: int = 25000,
-                 single_max: int = 2000) -> None:
+    def __init__(self, *, mode: str = "auto", concurrency: int = 2, batch_size: int = 25000) -> None:
         if mode not in MODES:
             raise ValueError(f"prediction import mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
         self.concurrency = concurrency
         self.batch_size = batch_size
-        self.single_max = single_max
         self._import_kind: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -59,20 +64,22 @@ class PredictionPusher:
                 self._import_kind[client.base_url] = known
         return known
 
-    def path_for(self, client: LabelStudioClient, project_id: int, n: int) -> str:
+    def path_for(self, client: LabelStudioClient, project_id: int, n: int, project_tasks: int) -> str:
         if self.mode == "single":
             return "single"
         kind = self.import_kind(client, project_id)
-        if self.mode == "bulk" or kind == "memory_efficient" or n > self.single_max:
+        if self.mode == "bulk" or kind == "memory_efficient" or n * SINGLE_COST_TASKS >= project_tasks:
             return f"bulk-{kind.replace('_', '-')}"
         return "single"
 
-    def push(self, client: LabelStudioClient, project_id: int, payload: list[dict[str, Any]]) -> PushStats:
+    def push(self, client: LabelStudioClient, project_id: int, payload: list[dict[str, Any]], *,
+             project_tasks: int = 0) -> PushStats:
+        """Push ``payload`` into a project of ``project_tasks`` tasks (what the legacy bulk import recounts)."""
         started = time.perf_counter()
         stats = PushStats()
         if not payload:
             return stats
-        stats.path = self.path_for(client, project_id, len(payload))
+        stats.path = self.path_for(client, project_id, len(payload), project_tasks)
         if stats.path == "single":
             with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="ls-push") as pool:
                 ids = list(pool.map(client.create_prediction, payload))
