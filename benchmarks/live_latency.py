@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import sys
@@ -35,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import print_table  # noqa: E402
+from benchmarks.common import machine_line, print_table  # noqa: E402
 from tests.e2e.helpers import TEXT_CONFIG, backend_status, text_dataset  # noqa: E402
 from tests.harness.labelstudio import LabelStudioServer, start_label_studio  # noqa: E402
 from tests.reliability.server import ServerProcess  # noqa: E402
@@ -213,9 +212,7 @@ def main() -> None:
         ls.stop()
         if pg is not None:
             pg.stop()
-    load = os.getloadavg()
-    print(f"\n{platform.node()}: {os.cpu_count()} CPUs, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} "
-          f"at the end; Label Studio 1.23.2 ({'PostgreSQL' if pg else 'SQLite'}"
+    print(f"\n{machine_line()}; Label Studio 1.23.2 ({'PostgreSQL' if pg else 'SQLite'}"
           f"{', import flag on' if args.flag else ''}) started in {ls_start:.1f} s; labelsieve on SQLite, debounce "
           f"{os.environ.get('LABELSIEVE_DEBOUNCE_SECONDS', '1.0 (default)')} s, keep 2 prediction versions")
     print_table(

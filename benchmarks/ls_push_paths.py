@@ -20,8 +20,6 @@ task sync uses (``GET /api/tasks`` filtered on ``id >`` the highest known; 10 ne
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -31,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import print_table  # noqa: E402
+from benchmarks.common import machine_line, print_table  # noqa: E402
 from tests.e2e.helpers import TEXT_CONFIG, text_dataset  # noqa: E402
 from tests.harness.labelstudio import LabelStudioServer, start_label_studio  # noqa: E402
 
@@ -107,9 +105,7 @@ def main() -> None:
         flagged.stop()
         if pg is not None:
             pg.stop()
-    load = os.getloadavg()
-    print(f"\n{platform.node()}: {os.cpu_count()} CPUs, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the "
-          f"end; Label Studio 1.23.2 on {'PostgreSQL' if pg else 'SQLite'}; medians of {args.repeats}")
+    print(f"\n{machine_line()}; Label Studio 1.23.2 on {'PostgreSQL' if pg else 'SQLite'}; medians of {args.repeats}")
 
     def s(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f}"
