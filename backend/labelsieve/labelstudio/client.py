@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import httpx
-from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 
 from labelsieve.labelstudio.errors import RetryLater
 
@@ -34,6 +32,15 @@ _pools: dict[str, httpx.Client] = {}
 _clients: dict[tuple[str, str], LabelStudioClient] = {}
 _pools_lock = threading.Lock()
 _clients_lock = threading.Lock()
+
+
+def _sdk() -> tuple[Any, type[Exception]]:
+    """``(LabelStudio, ApiError)``. Imported on first use, documented exception to top-level imports: the SDK's
+    package imports pandas and every generated type (2-7 s), which every CLI command would otherwise pay."""
+    from label_studio_sdk import LabelStudio
+    from label_studio_sdk.core.api_error import ApiError
+
+    return LabelStudio, ApiError
 
 
 class LabelStudioError(RuntimeError):
@@ -71,16 +78,18 @@ class LabelStudioClient:
         self.http = http if http is not None else connection_pool(self.base_url)
         #: (method, path) of the last requests sent (tests and benchmarks read it)
         self.request_log: deque[tuple[str, str]] = deque(maxlen=5000)
-        self._sdk: LabelStudio | None = None
+        self._sdk: Any = None
 
     # ------------------------------------------------------------------ plumbing
     @property
-    def sdk(self) -> LabelStudio:
+    def sdk(self) -> Any:
+        """The SDK's ``LabelStudio`` client over this client's connection pool."""
         if self._sdk is None:
+            label_studio, api_error = _sdk()
             try:
-                self._sdk = LabelStudio(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
+                self._sdk = label_studio(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
                                         max_retries=0, httpx_client=self.http)
-            except ApiError as exc:  # an expired personal access token is refused before any request
+            except api_error as exc:  # an expired personal access token is refused before any request
                 raise LabelStudioError(f"Label Studio API key refused: {_detail(exc)}") from exc
         return self._sdk
 
@@ -92,10 +101,11 @@ class LabelStudioClient:
     def call(self, what: str, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
         """Run one SDK call, mapping its failures onto RetryLater / LabelStudioError."""
         self.request_log.append(("SDK", what))
+        api_error = _sdk()[1]
         try:
             return fn(*args, request_options={"timeout_in_seconds": int(timeout or self.timeout)}, **kwargs)
-        except ApiError as exc:
-            raise self._error(what, exc.status_code, _detail(exc)) from exc
+        except api_error as exc:
+            raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
         except httpx.HTTPError as exc:
             raise RetryLater(f"Label Studio at {self.base_url} is unreachable ({what}): "
                              f"{type(exc).__name__}: {exc}") from exc
@@ -104,12 +114,13 @@ class LabelStudioClient:
             **kwargs: Any) -> httpx.Response:
         """A request the SDK has no method for, through the SDK's HTTP client (its auth, base URL and pool)."""
         self.request_log.append((method, path))
+        api_error = _sdk()[1]
         try:
             response = self.sdk._client_wrapper.httpx_client.request(  # noqa: SLF001 - the SDK's own HTTP client
                 path.lstrip("/"), method=method, request_options={"timeout_in_seconds": int(timeout or self.timeout),
                                                                   "max_retries": 0}, **kwargs)
-        except ApiError as exc:  # a personal access token refresh refused
-            raise self._error(what, exc.status_code, _detail(exc)) from exc
+        except api_error as exc:  # a personal access token refresh refused
+            raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
         except httpx.HTTPError as exc:
             raise RetryLater(f"Label Studio at {self.base_url} is unreachable ({what}): "
                              f"{type(exc).__name__}: {exc}") from exc
@@ -253,5 +264,6 @@ class LabelStudioClient:
                  json={"project": project_id, "ids": view_ids})
 
 
-def _detail(exc: ApiError) -> str:
-    return str(exc.body)[:300] if exc.body is not None else str(exc)
+def _detail(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    return str(body)[:300] if body is not None else str(exc)
