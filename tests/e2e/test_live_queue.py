@@ -8,9 +8,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.helpers import (
+    TEXT_CONFIG,
     annotate,
     backend_status,
     connect_backend,
@@ -68,8 +70,15 @@ def ls_server(tmp_path: Path, label_studio: LabelStudioServer) -> Iterator[Serve
     server.stop()
 
 
+def warm_up(server: ServerProcess, pid: int) -> None:
+    """One /setup before Label Studio's own (it allows 3 s; the first one loads the learners)."""
+    httpx.post(f"{server.url}/setup", json={"project": f"{pid}.0", "schema": TEXT_CONFIG, "extra_params": EXTRA},
+               timeout=300).raise_for_status()
+
+
 def first_round(ls: LabelStudioServer, server: ServerProcess, n: int, title: str) -> tuple[int, dict, str, list]:
     pid, truth = create_project(ls, title, text_dataset(n, seed=7))
+    warm_up(server, pid)
     connect_backend(ls, pid, server.url, EXTRA)
     for tid in list(truth)[:10]:
         annotate(ls, tid, truth[tid])
@@ -140,6 +149,7 @@ def test_head_two_annotators_refill_and_data_manager_stream(label_studio, ls_ser
 def test_new_tasks_ranked_in_a_later_round_without_an_export(label_studio, ls_server) -> None:
     ls, server = label_studio, ls_server
     pid, truth = create_project(ls, "queue new tasks", text_dataset(300, seed=3))
+    warm_up(server, pid)
     connect_backend(ls, pid, server.url, dict(EXTRA, retrain_every=5))
     for tid in list(truth)[:10]:
         annotate(ls, tid, truth[tid])
