@@ -53,7 +53,8 @@ def test_auto_path_follows_the_server_and_the_project_size() -> None:
     legacy, flagged = _Probe("legacy"), _Probe("memory_efficient")
     auto = PredictionPusher()
     assert auto.path_for(legacy, 1, 100, 1000) == "bulk-legacy"  # recounting 1 000 tasks beats 100 requests
-    assert auto.path_for(legacy, 1, 100, 100_000) == "single"
+    assert auto.path_for(legacy, 1, 100, 20_000) == "bulk-legacy"  # 5 s against 33 s measured
+    assert auto.path_for(legacy, 1, 100, 200_000) == "single"
     assert legacy.probes == 1, "the server's import is probed once"
     assert PredictionPusher().path_for(flagged, 1, 100, 100_000) == "bulk-memory-efficient"
     assert PredictionPusher(mode="bulk").path_for(_Probe("legacy"), 1, 100, 100_000) == "bulk-legacy"

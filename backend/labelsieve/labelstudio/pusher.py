@@ -14,11 +14,12 @@ Label Studio 1.23.2 has three ways in (``benchmarks/ls_push_paths.py`` measures 
 ``mode="auto"`` probes the server once (:meth:`LabelStudioClient.probe_bulk_import`) and uses the bulk
 import when the flag is on. Without it, it compares what each path makes Label Studio do: one request per
 prediction costs about as much as recounting ``SINGLE_COST_TASKS`` tasks in the legacy bulk import (measured
-with ``benchmarks/ls_push_paths.py``: 100 single requests 41 s against one legacy import 1.1 s in a 1 000-task
-project, on 2 cores under load ~15), so single requests are used only when ``pushed × SINGLE_COST_TASKS`` is
-below the project's task count (a head of 100 in a project of over 40 000 tasks), the legacy bulk import
-otherwise. The single requests go ``concurrency`` at a time (2: more makes annotators' own writes wait on
-Label Studio's SQLite lock, which answers HTTP 500 "database is locked" after 5 s).
+with ``benchmarks/ls_push_paths.py`` on 2 cores under load 15-22: 100 single requests 33-41 s; one legacy
+import of 100 predictions 1.1 s at 1 000 tasks, 5.4 s at 20 000, i.e. ~0.23 ms per task of the project), so
+single requests are used only when ``pushed × SINGLE_COST_TASKS`` is below the project's task count
+(a head of 100 in a project of over 150 000 tasks), the legacy bulk import otherwise. The single requests
+go ``concurrency`` at a time (2: with 4, annotators' own writes waited on Label Studio's SQLite lock, which
+answers HTTP 500 "database is locked" after 5 s).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from labelsieve.labelstudio.client import LabelStudioClient
 
 MODES = ("auto", "bulk", "single")
 #: Label Studio work of one ``POST /api/predictions/``, in tasks recounted by a legacy bulk import
-SINGLE_COST_TASKS = 400
+SINGLE_COST_TASKS = 1500
 
 
 @dataclass
