@@ -56,7 +56,8 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - started
 
 
-def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: int, repeats: int) -> dict:
+def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: int, repeats: int,
+            pool_delete_max: int) -> dict:
     from labelsieve.labelstudio.client import LabelStudioClient
     from labelsieve.labelstudio.pusher import PredictionPusher
 
@@ -75,7 +76,7 @@ def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: 
     out.update(legacy=statistics.median(legacy), flag=statistics.median(flag), single=statistics.median(one),
                delete=statistics.median(delete))
     out["pool"] = timed(a.import_predictions, pid_a, payload(ids_a, "bench-pool"))
-    out["pool_delete"] = timed(a.delete_model_version, pid_a, "bench-pool") if n <= 20000 else None
+    out["pool_delete"] = timed(a.delete_model_version, pid_a, "bench-pool") if n <= pool_delete_max else None
     out["list_new"] = timed(lambda: a.list_tasks(pid_a, after_id=max(ids_a) - 10))
     out["count"] = timed(a.get_project, pid_a)
     out["export"] = timed(a.export_tasks, pid_a)
@@ -88,6 +89,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 20000])
     parser.add_argument("--head", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pool-delete-max", type=int, default=20000,
+                        help="time deleting the whole-pool version only up to this size (Label Studio: minutes)")
     parser.add_argument("--postgres", action="store_true", help="both servers on PostgreSQL (tests/harness)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="labelsieve-push-paths-"))
@@ -99,7 +102,7 @@ def main() -> None:
     plain = start_label_studio(work / "a", database=pg.create_database() if pg else None)
     flagged = start_label_studio(work / "b", env={FLAG: "true"}, database=pg.create_database() if pg else None)
     try:
-        rows = [measure(plain, flagged, n, args.head, args.repeats) for n in args.sizes]
+        rows = [measure(plain, flagged, n, args.head, args.repeats, args.pool_delete_max) for n in args.sizes]
     finally:
         plain.stop()
         flagged.stop()
