@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
 import signal
 import statistics
@@ -104,6 +105,13 @@ def fmt_bytes(n: float | None) -> str:
             return f"{n:.0f} {unit}" if unit in ("B", "KiB") else f"{n:.2f} {unit}"
         n /= 1024
     return f"{n:.2f} GiB"
+
+
+def machine_line() -> str:
+    """``host: N CPUs, load average a/b/c at the end`` for a benchmark's footer."""
+    load = os.getloadavg()
+    return (f"{platform.node()}: {os.cpu_count()} CPUs, "
+            f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the end")
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

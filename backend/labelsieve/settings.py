@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from pydantic import AliasChoices, Field, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +63,9 @@ class ProjectSettings:
     seed: int = setting(0, "seeds every random choice of the project's rounds")
     balancing: str | None = setting(None, "minority-class balancing method, or null")
     balancing_params: dict[str, Any] = setting({}, "parameters of the balancing method")
+    queue_depth: int | None = setting(
+        100, 'ranked tasks given a current prediction in Label Studio after each round (refilled between '
+        'retrains); "all" (or null): every ranked task', minimum=1)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -134,6 +137,9 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     keep_prediction_versions: int = 2
     # Decoded pool inputs (images, vectors, texts) kept in memory between retrains, per process.
     input_cache_mb: int = 2048
+    # How predictions enter Label Studio: auto (probe its bulk import), bulk, single (labelstudio/pusher.py).
+    prediction_import: Literal["auto", "bulk", "single"] = "auto"
+    prediction_import_concurrency: int = 2
     start_workers: bool = True
 
     # Auth (issue 7 builds on these).

@@ -1,12 +1,16 @@
-"""Before a retrain the pool is refreshed from Label Studio; the full export only runs when its task count differs."""
+"""Before a retrain the pool is refreshed from Label Studio: the full export only on first contact or when the
+task counts cannot be reconciled; new tasks come from a paged listing of the ids above the highest one known."""
 
 from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
 
 from tests.e2e.helpers import TEXT_CONFIG
 from tests.reliability.loopback import CountingServer
 
 
-def test_pool_refresh_exports_only_when_label_studio_has_other_tasks(settings_factory) -> None:
+def test_pool_refresh_lists_new_tasks_and_exports_only_to_reconcile(settings_factory) -> None:
     from labelsieve.service.container import build_service
     from labelsieve.storage import crud
     from labelsieve.storage.db import session_scope
@@ -17,20 +21,32 @@ def test_pool_refresh_exports_only_when_label_studio_has_other_tasks(settings_fa
     ls.routes["/api/projects/5/export"] = (200, tasks)
     service = build_service(settings_factory(label_studio_url=ls.url, label_studio_api_key="legacy-key-123",
                                              start_workers=False))
+    sync = service.gateway.new_tasks
+    synced = service.gateway.task_sync
 
-    def exports() -> int:
-        return sum(path.startswith("/api/projects/5/export") for path, _ in ls.requests)
+    def calls(prefix: str) -> list[str]:
+        return [path for path, _ in ls.requests if path.startswith(prefix)]
 
     try:
         service.loop.setup_project(project_id=5, label_config=TEXT_CONFIG)
-        assert [t["id"] for t in service.gateway.new_tasks(5)] == [1, 2, 3]  # we know none of Label Studio's 3 tasks
+        assert [t["id"] for t in sync(5)] == [1, 2, 3] and synced.last.how == "first-export"
         with session_scope(service.engine) as session:
             crud.upsert_tasks(session=session, project_id=5, tasks=tasks)
-        assert service.gateway.new_tasks(5) == [] and exports() == 1  # same count: no export
+        assert sync(5) == [] and len(calls("/api/projects/5/export")) == 1  # same count: nothing read
         ls.routes["/api/projects/5/"] = (200, {"id": 5, "task_number": 4})  # a task was imported in Label Studio
-        assert len(service.gateway.new_tasks(5)) == 3 and exports() == 2
-        del ls.routes["/api/projects/5/"]  # cannot read the project: export rather than miss tasks
-        assert len(service.gateway.new_tasks(5)) == 3 and exports() == 3
+        ls.routes["/api/tasks/"] = (200, {"tasks": [{"id": 4, "data": {"text": "task 4"}}], "total": 1})
+        assert sync(5) == [{"id": 4, "data": {"text": "task 4"}}] and synced.last.how == "new-tasks"
+        assert len(calls("/api/projects/5/export")) == 1, "new tasks arrive without an export"
+        query = parse_qs(urlsplit(calls("/api/tasks/")[-1]).query)
+        assert query["project"] == ["5"] and query["fields"] == ["task_only"]
+        assert json.loads(query["query"][0])["filters"]["items"][0]["value"] == 3  # ids above the highest known
+        with session_scope(service.engine) as session:
+            crud.upsert_tasks(session=session, project_id=5, tasks=[{"id": 4, "data": {"text": "task 4"}}])
+        ls.routes["/api/projects/5/"] = (200, {"id": 5, "task_number": 2})  # two deleted, no webhook reached us
+        ls.routes["/api/projects/5/export"] = (200, tasks[:2])
+        assert len(sync(5)) == 2 and synced.last.how == "reconcile-export" and synced.last.deleted == 2
+        with session_scope(service.engine) as session:
+            assert crud.task_ids(session=session, project_id=5) == {1, 2}
     finally:
         service.stop()
         ls.stop()

@@ -13,6 +13,9 @@ API (used by ``tests/e2e`` and the reliability fault tests)::
     ls.stop()         # SIGTERM, then SIGKILL, by PID; data dir removed
     ls.restart()      # stop + start again on the same port and data dir ("LS down and back")
 
+    start_label_studio(files_root, env={"fflag_...": "true"})        # extra environment (feature flags)
+    start_label_studio(files_root, database=pg.create_database())    # Label Studio on PostgreSQL
+
 The Python running Label Studio is ``$LABELSIEVE_LS_PYTHON`` (``make test`` sets it), else
 ``.venv-ls/bin/python``; if neither has label_studio, :class:`LabelStudioNotInstalled` says how to
 install it (``make install-ls``). Environment = reference §4.1: legacy tokens on, both SSRF
@@ -35,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -64,6 +68,15 @@ def ls_python() -> str:
     )
 
 
+def postgres_environment(database_url: str) -> dict[str, str]:
+    """Label Studio's own database settings (``DJANGO_DB=default`` + ``POSTGRE_*``) for a
+    ``postgresql+psycopg://user@host:port/name`` URL (the test PostgreSQL server's)."""
+    url = urlsplit(database_url)
+    return {"DJANGO_DB": "default", "POSTGRE_NAME": url.path.lstrip("/"), "POSTGRE_USER": url.username or "",
+            "POSTGRE_PASSWORD": url.password or "", "POSTGRE_HOST": url.hostname or "127.0.0.1",
+            "POSTGRE_PORT": str(url.port or 5432)}
+
+
 def _environment(data_dir: Path, files_root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO_", "DJANGO_"))}
     env.update({
@@ -86,6 +99,7 @@ class LabelStudioServer:
     files_root: Path
     port: int
     python: str
+    extra_env: dict[str, str] = field(default_factory=dict)
     username: str = USERNAME
     password: str = PASSWORD
     token: str = TOKEN
@@ -104,7 +118,8 @@ class LabelStudioServer:
         cmd = [self.python, "-m", "label_studio.server", "start", "--internal-host", "127.0.0.1",
                "--port", str(self.port), "--no-browser"]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(cmd, env=_environment(self.data_dir, self.files_root), stdout=log,
+            env = {**_environment(self.data_dir, self.files_root), **self.extra_env}
+            self.process = subprocess.Popen(cmd, env=env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -122,6 +137,28 @@ class LabelStudioServer:
         version = self.api("GET", "/api/version/")
         if version.status_code != 200:  # another server on our port, or the token was not set
             raise RuntimeError(f"Label Studio on {self.url} refused the test token: HTTP {version.status_code}")
+
+    def create_user(self, email: str) -> str:
+        """A second annotator in the admin's organization; returns its legacy API token (made by Label Studio's
+        own Django code in a separate process against the server's database)."""
+        code = (
+            "import os, sys; import label_studio; sys.path.insert(0, os.path.dirname(label_studio.__file__)); "
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'label_studio.core.settings.label_studio'); "
+            "import django; django.setup(); from users.models import User; "
+            "from organizations.models import Organization; from rest_framework.authtoken.models import Token; "
+            f"user, _ = User.objects.get_or_create(email={email!r}, defaults={{'username': {email!r}}}); "
+            "org = Organization.objects.order_by('id').first(); org.add_user(user); "
+            "user.active_organization = org; user.save(); print(Token.objects.get(user=user).key)"
+        )
+        env = {**_environment(self.data_dir, self.files_root), **self.extra_env}
+        done = subprocess.run([self.python, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"could not create user {email}: {done.stderr[-2000:]}")
+        return done.stdout.strip().splitlines()[-1]
+
+    def api_as(self, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """``api`` with another user's token."""
+        return self.api(method, path, headers={"Authorization": f"Token {token}"}, **kwargs)
 
     def log_tail(self, n: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
@@ -159,15 +196,26 @@ def _build_template(python: str) -> None:
     shutil.rmtree(files, ignore_errors=True)
 
 
-def start_label_studio(files_root: Path, *, timeout: float = 120.0) -> LabelStudioServer:
-    """A running Label Studio on a free loopback port with a copy of the migrated template data dir."""
+def start_label_studio(files_root: Path, *, timeout: float = 120.0, env: dict[str, str] | None = None,
+                       database: str | None = None) -> LabelStudioServer:
+    """A running Label Studio on a free loopback port with a copy of the migrated template data dir.
+
+    ``env`` adds environment variables (e.g. feature flags, which Label Studio reads from variables of the
+    flag's name). ``database`` (a PostgreSQL URL, e.g. ``PostgresServer.create_database()``) puts Label
+    Studio's own tables there: an empty database is migrated on the first start (a minute on 2 cores)."""
     python = ls_python()
-    if not (TEMPLATE / "label_studio.sqlite3").exists():
-        _build_template(python)
+    extra = dict(env or {})
     data_dir = Path(tempfile.mkdtemp(prefix="ls-data-"))
-    shutil.copytree(TEMPLATE, data_dir, dirs_exist_ok=True)
+    if database is None:
+        if not (TEMPLATE / "label_studio.sqlite3").exists():
+            _build_template(python)
+        shutil.copytree(TEMPLATE, data_dir, dirs_exist_ok=True)
+    else:
+        extra.update(postgres_environment(database))
+        timeout = max(timeout, 400.0)
     files_root.mkdir(parents=True, exist_ok=True)
-    server = LabelStudioServer(data_dir=data_dir, files_root=files_root, port=free_port(), python=python)
+    server = LabelStudioServer(data_dir=data_dir, files_root=files_root, port=free_port(), python=python,
+                               extra_env=extra)
     server.start(timeout=timeout)
     return server
 

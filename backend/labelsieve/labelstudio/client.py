@@ -1,114 +1,269 @@
-"""Label Studio REST calls the backend makes (reading annotations, checking one annotation).
+"""Label Studio REST calls the backend makes, through label-studio-sdk 2.x.
 
-Errors are turned into :class:`LabelStudioError` with a message a user can act on; an
-unreachable server raises :class:`labelsieve.labelstudio.errors.RetryLater` so queued work waits for it.
+Every call goes through the SDK's ``LabelStudio`` client (legacy tokens and personal access tokens, the
+token refresh included), over ONE shared ``httpx.Client`` per Label Studio URL (:func:`connection_pool`), so
+a round's requests reuse keep-alive connections. Endpoints the SDK does not cover (``model-versions``, Data
+Manager views with their hidden columns) go through the same SDK HTTP client (:meth:`LabelStudioClient.raw`).
+
+Errors keep one contract for the layers above: Label Studio unreachable, timing out or answering 5xx →
+:class:`labelsieve.labelstudio.errors.RetryLater` (queued work waits for it); any other refusal (4xx, a bad
+key) → :class:`LabelStudioError` with a message a user can act on. The SDK's own retries are off
+(``max_retries=0``): a bulk import retried after a timeout would insert twice; the worker retries instead.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import httpx
 
-from labelsieve.labelstudio.auth import LabelStudioAuthError, TokenAuth
 from labelsieve.labelstudio.errors import RetryLater
 
 #: seconds allowed for an export, a bulk prediction import or a version delete (over a minute each for 10k tasks
 #: on a busy machine: Label Studio serializes, validates and deletes row by row)
 BULK_TIMEOUT = 900.0
+T = TypeVar("T")
+
+_pools: dict[str, httpx.Client] = {}
+_clients: dict[tuple[str, str], LabelStudioClient] = {}
+_pools_lock = threading.Lock()
+_clients_lock = threading.Lock()
+
+
+def _sdk() -> tuple[Any, type[Exception]]:
+    """``(LabelStudio, ApiError)``. Imported on first use, documented exception to top-level imports: the SDK's
+    package imports pandas and every generated type (2-7 s), which every CLI command would otherwise pay."""
+    from label_studio_sdk import LabelStudio
+    from label_studio_sdk.core.api_error import ApiError
+
+    return LabelStudio, ApiError
 
 
 class LabelStudioError(RuntimeError):
     """Label Studio answered, but not with what we asked for (wrong key, unknown project...)."""
 
 
-class LabelStudioClient:
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 60.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.auth = TokenAuth(self.base_url, api_key)
-        self.timeout = timeout
+def connection_pool(base_url: str) -> httpx.Client:
+    """The one keep-alive ``httpx.Client`` of this process for ``base_url`` (shared by every client of it)."""
+    key = base_url.rstrip("/")
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None or pool.is_closed:
+            pool = httpx.Client(timeout=60.0, follow_redirects=True,
+                                limits=httpx.Limits(max_connections=16, max_keepalive_connections=8))
+            _pools[key] = pool
+        return pool
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            headers = self.auth.headers()
-        except LabelStudioAuthError as exc:
-            if "cannot reach" in str(exc):
-                raise RetryLater(str(exc)) from exc
-            raise LabelStudioError(str(exc)) from exc
-        try:
-            response = httpx.request(method, self.base_url + path, headers=headers,
-                                     timeout=kwargs.pop("timeout", self.timeout), **kwargs)
-        except (httpx.ConnectError, httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
-            raise RetryLater(f"Label Studio at {self.base_url} is unreachable: {type(exc).__name__}: {exc}") from exc
-        if response.status_code == 401:
-            raise LabelStudioError(f"Label Studio rejected the API key for {method} {path} (HTTP 401): "
-                                   "check LABEL_STUDIO_API_KEY")
-        if response.status_code >= 500:
-            raise RetryLater(f"Label Studio answered HTTP {response.status_code} for {method} {path}")
-        return response
+
+def client_for(base_url: str, api_key: str) -> LabelStudioClient:
+    """The process's one client for this Label Studio URL and key (its SDK client and request log)."""
+    key = (base_url.rstrip("/"), api_key)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = LabelStudioClient(base_url, api_key)
+        return client
+
+
+class LabelStudioClient:
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 60.0,
+                 http: httpx.Client | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.http = http if http is not None else connection_pool(self.base_url)
+        #: (method, path) of the last requests sent (tests and benchmarks read it)
+        self.request_log: deque[tuple[str, str]] = deque(maxlen=5000)
+        self._sdk: Any = None
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def sdk(self) -> Any:
+        """The SDK's ``LabelStudio`` client over this client's connection pool."""
+        if self._sdk is None:
+            label_studio, api_error = _sdk()
+            try:
+                self._sdk = label_studio(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
+                                        max_retries=0, httpx_client=self.http)
+            except api_error as exc:  # an expired personal access token is refused before any request
+                raise LabelStudioError(f"Label Studio API key refused: {_detail(exc)}") from exc
+        return self._sdk
 
     @property
     def bulk_timeout(self) -> float:
         """Seconds for an export, a bulk prediction import or a version delete (never below ``timeout``)."""
         return max(self.timeout, BULK_TIMEOUT)
 
-    def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
-        """Every task of the project with its annotations (Label Studio's JSON export)."""
-        response = self._request(
-            "GET", f"/api/projects/{project_id}/export",
-            params={"exportType": "JSON", "download_all_tasks": "true"}, timeout=self.bulk_timeout,
-        )
-        if response.status_code != 200:
-            raise LabelStudioError(f"export of project {project_id} failed: HTTP {response.status_code} "
-                                   f"{response.text[:200]}")
-        return list(response.json())
+    def call(self, what: str, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
+        """Run one SDK call, mapping its failures onto RetryLater / LabelStudioError."""
+        self.request_log.append(("SDK", what))
+        api_error = _sdk()[1]
+        try:
+            return fn(*args, request_options={"timeout_in_seconds": int(timeout or self.timeout)}, **kwargs)
+        except api_error as exc:
+            raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise RetryLater(f"Label Studio at {self.base_url} is unreachable ({what}): "
+                             f"{type(exc).__name__}: {exc}") from exc
 
-    def get_annotation(self, annotation_id: int) -> dict[str, Any] | None:
-        response = self._request("GET", f"/api/annotations/{annotation_id}/")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise LabelStudioError(f"reading annotation {annotation_id} failed: HTTP {response.status_code}")
-        return dict(response.json())
-
-    # ------------------------------------------------------------- publishing
-    # Plain httpx rather than label-studio-sdk: the SDK's import_predictions/model-versions calls take
-    # typed objects and parse every response into pydantic models, which costs seconds per 10k rows;
-    # auth (legacy token / PAT refresh) is handled by TokenAuth exactly as the SDK does it.
-    def _checked(self, response: httpx.Response, what: str) -> httpx.Response:
-        if response.status_code >= 300:
-            raise LabelStudioError(f"{what} failed: HTTP {response.status_code} {response.text[:200]}")
+    def raw(self, method: str, path: str, *, what: str, timeout: float | None = None, ok: Iterable[int] = (),
+            **kwargs: Any) -> httpx.Response:
+        """A request the SDK has no method for, through the SDK's HTTP client (its auth, base URL and pool)."""
+        self.request_log.append((method, path))
+        api_error = _sdk()[1]
+        try:
+            response = self.sdk._client_wrapper.httpx_client.request(  # noqa: SLF001 - the SDK's own HTTP client
+                path.lstrip("/"), method=method, request_options={"timeout_in_seconds": int(timeout or self.timeout),
+                                                                  "max_retries": 0}, **kwargs)
+        except api_error as exc:  # a personal access token refresh refused
+            raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise RetryLater(f"Label Studio at {self.base_url} is unreachable ({what}): "
+                             f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 300 and response.status_code not in set(ok):
+            raise self._error(what, response.status_code, response.text[:300])
         return response
 
-    def get_project(self, project_id: int) -> dict[str, Any]:
-        response = self._request("GET", f"/api/projects/{project_id}/")
-        return dict(self._checked(response, f"reading project {project_id}").json())
+    def _error(self, what: str, status: int | None, detail: str) -> Exception:
+        if status is None or status >= 500:
+            return RetryLater(f"Label Studio answered HTTP {status} for {what}: {detail[:200]}")
+        if status == 401:
+            return LabelStudioError(f"Label Studio rejected the API key for {what} (HTTP 401): "
+                                    "check LABEL_STUDIO_API_KEY")
+        return LabelStudioError(f"{what} failed: HTTP {status} {detail[:300]}")
 
+    # ------------------------------------------------------------------- reading
+    def check(self) -> str:
+        """The server's version; a clear error when it is unreachable or refuses the key."""
+        body = self.raw("GET", "/api/version/", what="reading the Label Studio version").json()
+        return str(body.get("release", "?"))
+
+    def get_project(self, project_id: int) -> dict[str, Any]:
+        project = self.call(f"reading project {project_id}", self.sdk.projects.get, project_id)
+        return project.model_dump(mode="json")
+
+    def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
+        """Every task of the project with its annotations (Label Studio's JSON export; O(project))."""
+        def download(**options: Any) -> bytes:  # the SDK streams: errors surface while reading
+            return b"".join(self.sdk.projects.exports.download_sync(
+                project_id, export_type="JSON", download_all_tasks=True, **options))
+
+        body = self.call(f"export of project {project_id}", download, timeout=self.bulk_timeout)
+        return list(json.loads(body))
+
+    def get_annotation(self, annotation_id: int) -> dict[str, Any] | None:
+        response = self.raw("GET", f"/api/annotations/{annotation_id}/", what=f"reading annotation {annotation_id}",
+                            ok=(404,))
+        return None if response.status_code == 404 else dict(response.json())
+
+    def list_tasks(self, project_id: int, *, after_id: int = 0, page_size: int = 1000) -> list[dict[str, Any]]:
+        """Tasks with ``id > after_id`` (id order), paged: ``GET /api/tasks?project=..&fields=task_only&query=..``.
+
+        Label Studio filters and pages in SQL, so this costs O(new tasks), not O(project)."""
+        query = ('{"filters": {"conjunction": "and", "items": [{"filter": "filter:tasks:id", "operator": "greater", '
+                 f'"type": "Number", "value": {int(after_id)}}}]}}, "ordering": ["tasks:id"]}}')
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self.raw("GET", "/api/tasks/", what=f"listing tasks of project {project_id}",
+                            timeout=self.bulk_timeout, ok=(404,),
+                            params={"project": project_id, "fields": "task_only", "page": page,
+                                    "page_size": page_size, "query": query, "resolve_uri": "false"})
+            if body.status_code == 404:  # past the last page
+                return out
+            rows = body.json().get("tasks", [])
+            out.extend({"id": int(t["id"]), "data": t.get("data") or {}} for t in rows)
+            if len(rows) < page_size:
+                return out
+            page += 1
+
+    def task_ids(self, project_id: int, *, page_size: int = 5000) -> list[int]:
+        """Every task id of the project (``include=id``: no task data), paged."""
+        out: list[int] = []
+        page = 1
+        while True:
+            body = self.raw("GET", "/api/tasks/", what=f"listing task ids of project {project_id}",
+                            timeout=self.bulk_timeout, ok=(404,),
+                            params={"project": project_id, "fields": "task_only", "include": "id", "page": page,
+                                    "page_size": page_size, "resolve_uri": "false"})
+            if body.status_code == 404:
+                return out
+            rows = body.json().get("tasks", [])
+            out.extend(int(t["id"]) for t in rows)
+            if len(rows) < page_size:
+                return out
+            page += 1
+
+    # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
-        response = self._request("PATCH", f"/api/projects/{project_id}/", json=fields)
-        return dict(self._checked(response, f"updating project {project_id}").json())
+        project = self.call(f"updating project {project_id}", self.sdk.projects.update, project_id, **fields)
+        return project.model_dump(mode="json")
 
     def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
         """``POST /api/projects/{id}/import/predictions``: one bulk insert per call."""
-        response = self._request("POST", f"/api/projects/{project_id}/import/predictions", json=predictions,
-                                 timeout=self.bulk_timeout)
-        return int(self._checked(response, f"importing predictions into project {project_id}").json()
-                   .get("created", len(predictions)))
+        response = self.call(f"importing predictions into project {project_id}",
+                             self.sdk.projects.import_predictions, project_id, request=predictions,
+                             timeout=self.bulk_timeout)
+        return int(response.created if response.created is not None else len(predictions))
+
+    def create_prediction(self, prediction: dict[str, Any]) -> int:
+        """``POST /api/predictions/``: one prediction (Label Studio recounts that task only); its id."""
+        created = self.call(f"creating a prediction for task {prediction['task']}", self.sdk.predictions.create,
+                            task=int(prediction["task"]), result=prediction["result"],
+                            score=prediction.get("score"), model_version=prediction.get("model_version"))
+        return int(created.id or 0)
 
     def model_versions(self, project_id: int) -> dict[str, int]:
         """``GET /api/projects/{id}/model-versions/``: prediction count per model version."""
-        response = self._request("GET", f"/api/projects/{project_id}/model-versions/")
-        body = self._checked(response, f"listing model versions of project {project_id}").json()
+        body = self.raw("GET", f"/api/projects/{project_id}/model-versions/",
+                        what=f"listing model versions of project {project_id}").json()
         return {str(k): int(v) for k, v in body.items()} if isinstance(body, dict) else {}
 
-    def delete_model_version(self, project_id: int, model_version: str) -> None:
-        # Label Studio deletes prediction by prediction (a pre_delete signal recounts the task's predictions):
-        # minutes for a 10k-task version on a busy machine
-        response = self._request("DELETE", f"/api/projects/{project_id}/model-versions/",
-                                 json={"model_version": model_version}, timeout=self.bulk_timeout)
-        self._checked(response, f"deleting predictions {model_version!r} of project {project_id}")
+    def delete_model_version(self, project_id: int, model_version: str) -> int:
+        """Delete every prediction of ``model_version`` in the project (row by row in Label Studio: O(version))."""
+        response = self.raw("DELETE", f"/api/projects/{project_id}/model-versions/",
+                            what=f"deleting predictions {model_version!r} of project {project_id}",
+                            json={"model_version": model_version}, timeout=self.bulk_timeout)
+        body = response.json() if response.content else {}
+        return int(body.get("deleted_predictions", 0)) if isinstance(body, dict) else 0
 
-    def check(self) -> str:
-        """The server's version; a clear error when it is unreachable or refuses the key."""
-        response = self._request("GET", "/api/version/")
-        return str(self._checked(response, "reading the Label Studio version").json().get("release", "?"))
+    def probe_bulk_import(self, project_id: int) -> str:
+        """Which bulk prediction import Label Studio runs: ``"memory_efficient"`` (feature flag
+        ``fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short`` on: only the imported
+        tasks are recounted) or ``"legacy"`` (every task of the project is recounted after each request).
+
+        Sends one prediction for a task id that cannot exist: both paths refuse it (HTTP 400, nothing
+        stored) with different messages (``data_import/api.py`` 566 and 603)."""
+        response = self.raw("POST", f"/api/projects/{project_id}/import/predictions", ok=(400,),
+                            what=f"probing the prediction import of project {project_id}",
+                            json=[{"task": -1, "result": [], "model_version": "labelsieve-probe"}])
+        if response.status_code != 400:
+            return "legacy"
+        return "memory_efficient" if "not found in project" in response.text else "legacy"
+
+    # ------------------------------------------------------------ data manager
+    def list_views(self, project_id: int) -> list[dict[str, Any]]:
+        body = self.raw("GET", "/api/dm/views/", what=f"listing Data Manager tabs of project {project_id}",
+                        params={"project": project_id}).json()
+        return list(body) if isinstance(body, list) else []
+
+    def create_view(self, project_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.raw("POST", "/api/dm/views/", what=f"creating a Data Manager tab in project {project_id}",
+                             json={"project": project_id, "data": data}).json())
+
+    def update_view(self, view_id: int, project_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.raw("PATCH", f"/api/dm/views/{view_id}/", what=f"updating Data Manager tab {view_id}",
+                             json={"project": project_id, "data": data}).json())
+
+    def order_views(self, project_id: int, view_ids: list[int]) -> None:
+        self.raw("POST", "/api/dm/views/order/", what=f"ordering the Data Manager tabs of project {project_id}",
+                 json={"project": project_id, "ids": view_ids})
+
+
+def _detail(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    return str(body)[:300] if body is not None else str(exc)

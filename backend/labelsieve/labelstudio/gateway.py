@@ -8,14 +8,14 @@ pushed, and media is read from the document root (or fetched without a key) only
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.auth import TokenAuth
-from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
+from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError, client_for
 from labelsieve.labelstudio.media import MediaFetcher
+from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -25,11 +25,11 @@ from labelsieve.storage.models import Project
 class LabelStudioGateway:
     """Clients per project (one per URL and key, reused), media fetchers, pool refresh, webhook verification."""
 
-    def __init__(self, *, engine: Engine, settings: Settings) -> None:
+    def __init__(self, *, engine: Engine, settings: Settings, task_sync: TaskSync | None = None) -> None:
         self.engine = engine
         self.settings = settings
-        self._clients: dict[tuple[str, str], LabelStudioClient] = {}
-        self._lock = threading.Lock()
+        #: how the pool is refreshed before a retrain (None: the full export whenever the task counts differ)
+        self.task_sync = task_sync
 
     def connection(self, project_id: int, project: Project | None = None) -> tuple[str | None, str | None]:
         """(URL, key) for the project: each from the settings, else from the project's ``/setup``."""
@@ -46,11 +46,7 @@ class LabelStudioGateway:
         url, key = self.connection(project_id, project)
         if not (url and key):
             return None
-        with self._lock:
-            client = self._clients.get((url, key))
-            if client is None:
-                client = self._clients[(url, key)] = LabelStudioClient(url, key)
-            return client
+        return client_for(url, key)  # one client (one connection pool) per Label Studio URL and key
 
     def fetcher(self, project: Project) -> MediaFetcher:
         """Reads task media the way Label Studio serves it (document root, then the URL with the key)."""
@@ -74,13 +70,13 @@ class LabelStudioGateway:
         return client.export_tasks if client is not None else None
 
     def new_tasks(self, project_id: int) -> list[dict[str, Any]]:
-        """Every task of the project when Label Studio has a task count other than ours, else nothing.
-
-        Refreshes the pool before a retrain; the count check (``GET /api/projects/{id}/``) spares the full
-        export, which carries every task's annotations and predictions (seconds per retrain at 10k tasks)."""
+        """The tasks Label Studio has and labelsieve lacks (see :mod:`labelsieve.labelstudio.tasksync`):
+        the full export on first contact or when the counts cannot be reconciled, else the new ids only."""
         client = self.client(project_id)
         if client is None:
             return []
+        if self.task_sync is not None:
+            return self.task_sync(client, project_id)
         with session_scope(self.engine) as session:
             known = crud.count_tasks(session=session, project_id=project_id)
         try:
@@ -88,6 +84,15 @@ class LabelStudioGateway:
         except LabelStudioError:  # cannot tell: export
             unchanged = False
         return [] if unchanged else client.export_tasks(project_id)
+
+    def queue_depth(self, project_id: int) -> int | None:
+        """The project's ``queue_depth`` as stored at ``/setup`` (checked there; None: every ranked task)."""
+        with session_scope(self.engine) as session:
+            project = crud.get_project(session=session, project_id=project_id)
+        value = (project.settings or {}).get("queue_depth") if project is not None else None
+        if value is None and (project is None or "queue_depth" not in (project.settings or {})):
+            value = self.settings.queue_depth
+        return None if value in (None, "all") else int(value)
 
     def verify_annotation(self, project_id: int, annotation: dict[str, Any]) -> dict[str, Any] | None:
         """Label Studio's copy of a webhook's annotation (None if it has none): a forged webhook plants nothing.

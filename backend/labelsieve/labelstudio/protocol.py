@@ -129,6 +129,8 @@ class Action(StrEnum):
     ANNOTATIONS_CREATED = "ANNOTATIONS_CREATED"
     ANNOTATIONS_DELETED = "ANNOTATIONS_DELETED"
     START_TRAINING = "START_TRAINING"
+    TASKS_CREATED = "TASKS_CREATED"  # imports, storage syncs, POST /api/tasks: ``tasks`` with their data
+    TASKS_DELETED = "TASKS_DELETED"  # Data Manager delete, DELETE /api/tasks/{id}: ``tasks`` with ids only
 
 
 HANDLED_ACTIONS = {a.value for a in Action}
@@ -160,6 +162,11 @@ class LSProjectRef(LSModel):
     label_config: str | None = None
 
 
+class TaskRef(LSModel):
+    id: int = Field(ge=1, lt=2**63)
+    data: dict[str, Any] | None = None
+
+
 class AnnotationIdRef(LSModel):
     id: int = Field(ge=1, lt=2**63)
 
@@ -172,6 +179,7 @@ class WebhookPayload(LSModel):
     annotation: LSAnnotation | list[LSAnnotation] | None = None
     task: LSTask | list[LSTask] | None = None
     annotations: list[AnnotationIdRef] | None = None
+    tasks: list[TaskRef] | None = None
 
 
 class WebhookResponse(BaseModel):

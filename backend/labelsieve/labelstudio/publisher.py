@@ -4,30 +4,41 @@ Label Studio's ``Uncertainty sampling`` serves the lowest prediction ``score`` f
 predictions whose ``model_version`` equals the project's ``model_version`` (else: random order).
 After each retrain :class:`LabelStudioPublisher`:
 
-1. sends one prediction per ranked unlabeled task in batches (``POST /api/projects/{id}/import/predictions``),
-   ``score = (rank + 1) / (n + 1)`` — rank 0 (label first) gets the lowest score. Batches are large (25k,
-   ~6 MB of JSON): after every request Label Studio recounts the annotations and predictions of *every* task
-   of the project (``data_import/api.py`` 584 and 650), so 10k predictions in 5 requests took 47 s, in 1 took 7.7 s;
+1. pushes one prediction for each of the first ``queue_depth`` unlabeled tasks of the ranking (the head;
+   ``queue_depth: "all"``: every ranked task), in rank order, ``score = (rank + 1) / (n + 1)`` over the whole
+   ranking — rank 0 (label first) gets the lowest score — by the cheapest path the server offers
+   (:mod:`labelsieve.labelstudio.pusher`);
 2. switches the project (``PATCH /api/projects/{id}/`` ``model_version=<new>``, and
-   ``sampling="Uncertainty sampling"`` unless ``set_sampling=False``);
+   ``sampling="Uncertainty sampling"`` unless ``set_sampling=False``), and keeps the Data Manager tab ordered
+   by the score first (:mod:`labelsieve.labelstudio.dmtab`);
 3. deletes labelsieve's older versions in Label Studio beyond the newest ``keep_versions``
-   (``DELETE /api/projects/{id}/model-versions/``); versions of other models are never touched.
+   (``DELETE /api/projects/{id}/model-versions/``): a version holds only what was pushed for it, so this
+   is O(head); versions of other models are never touched.
+
+Between retrains :meth:`LabelStudioPublisher.refill` extends the head from the same stored ranking once
+fewer than half of ``queue_depth`` pushed tasks are left unannotated, so Label Studio never runs out of
+current predictions (and never falls back to random) while ranked tasks remain.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.labelstudio.dmtab import ensure_ranking_tab
+from labelsieve.labelstudio.head import QueueState, Ranking, read_ranking, remaining, take_unlabeled
 from labelsieve.labelstudio.protocol import choices_result
-from labelsieve.storage import crud, rankings
+from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
+from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -35,6 +46,9 @@ UNCERTAINTY = "Uncertainty sampling"
 VERSION_PREFIX = "labelsieve-v"
 
 ClientFactory = Callable[[int], LabelStudioClient | None]
+#: queue_depth(project_id) → how many ranked tasks get a prediction (None: all of them)
+DepthOf = Callable[[int], int | None]
+RankingOf = Callable[[int, str], Ranking]
 
 
 @dataclass
@@ -44,23 +58,52 @@ class PublishResult:
     pushed: int
     deleted_versions: list[str]
     seconds: float
-    import_seconds: float = 0.0  # every POST .../import/predictions together
-    batches: int = 0
+    import_seconds: float = 0.0  # pushing the predictions (every request together)
+    batches: int = 0  # requests that pushing took
     patch_seconds: float = 0.0  # PATCH the project's model_version (the ranking is live after this)
     prune_seconds: float = 0.0  # listing and deleting older versions
+    deleted: int = 0  # predictions Label Studio deleted
+    path: str = ""  # how they went in (see pusher.PushStats.path)
+    tab_seconds: float = 0.0
+
+
+@dataclass
+class RefillResult:
+    project_id: int
+    version: str
+    pushed: int
+    remaining_before: int
+    seconds: float
+    path: str = ""
+
+
+@dataclass
+class _Head:
+    state: QueueState
+    ranking: Ranking | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class LabelStudioPublisher:
-    """Callable as the loop's ``publisher(project_id, version)``."""
+    """Callable as the loop's ``publisher(project_id, version)``; ``refill(project_id)`` between retrains."""
 
     def __init__(self, *, engine: Engine, client_factory: ClientFactory, batch_size: int = 25000,
-                 keep_versions: int = 2, set_sampling: bool = True) -> None:
+                 keep_versions: int = 2, set_sampling: bool = True, depth_of: DepthOf | None = None,
+                 state_dir: Path | None = None, pusher: PredictionPusher | None = None,
+                 ranking_of: RankingOf | None = None, manage_tab: bool = True) -> None:
         self.engine = engine
         self.client_factory = client_factory
-        self.batch_size = batch_size
         self.keep_versions = keep_versions
         self.set_sampling = set_sampling
+        self.depth_of = depth_of or (lambda _pid: None)
+        self.state_dir = state_dir
+        self.pusher = pusher or PredictionPusher(batch_size=batch_size)
+        self.ranking_of = ranking_of or (lambda pid, version: read_ranking(engine, pid, version))
+        self.manage_tab = manage_tab
         self.last: PublishResult | None = None
+        self.last_refill: RefillResult | None = None
+        self._heads: dict[int, _Head] = {}
+        self._heads_lock = threading.Lock()
 
     def __call__(self, project_id: int, version: str) -> None:
         client = self.client_factory(project_id)
@@ -68,50 +111,137 @@ class LabelStudioPublisher:
             return
         self.last = self.publish(client, project_id, version)
 
-    def predictions_payload(self, project_id: int, version: str) -> list[dict[str, Any]]:
+    # ------------------------------------------------------------------ payload
+    def _payload(self, project_id: int, version: str, ranking: Ranking, ranks: list[int]) -> list[dict[str, Any]]:
         with session_scope(self.engine) as session:
             project = crud.get_project(session=session, project_id=project_id)
-            rows = rankings.ranked_tasks(session=session, project_id=project_id, version=version)
-            if project is None:
-                return []
-            config = parse_label_config(project.label_config)
-            return [
-                {"task": int(row.task_id), "model_version": version, "score": float(row.score),
-                 "result": choices_result(config, row.labels)}
-                for row in rows
-            ]
+        if project is None:
+            return []
+        config = parse_label_config(project.label_config)
+        return [
+            {"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
+             "result": choices_result(config, list(ranking.labels[r]))}
+            for r in ranks
+        ]
 
+    def predictions_payload(self, project_id: int, version: str) -> list[dict[str, Any]]:
+        """What a publish of ``version`` would push now (the head, in rank order)."""
+        ranking = self.ranking_of(project_id, version)
+        ranks, _ = take_unlabeled(self.engine, project_id, ranking, 0, self.depth_of(project_id))
+        return self._payload(project_id, version, ranking, ranks)
+
+    def _task_count(self, project_id: int) -> int:
+        with session_scope(self.engine) as session:
+            return crud.count_tasks(session=session, project_id=project_id)
+
+    # ------------------------------------------------------------------ publish
     def publish(self, client: LabelStudioClient, project_id: int, version: str) -> PublishResult:
         started = time.perf_counter()
-        payload = self.predictions_payload(project_id, version)
-        pushed = batches = 0
-        for start in range(0, len(payload), self.batch_size):
-            pushed += client.import_predictions(project_id, payload[start:start + self.batch_size])
-            batches += 1
+        ranking = self.ranking_of(project_id, version)
+        depth = self.depth_of(project_id)
+        ranks, upto = take_unlabeled(self.engine, project_id, ranking, 0, depth)
+        payload = self._payload(project_id, version, ranking, ranks)
+        stats = self.pusher.push(client, project_id, payload, project_tasks=self._task_count(project_id))
         imported = time.perf_counter()
         if not payload:  # Label Studio refuses a model_version no prediction carries (HTTP 400)
             return PublishResult(project_id, version, 0, [], imported - started)
+        head = _Head(QueueState(version=version, depth=depth, upto=upto,
+                                pushed=[p["task"] for p in payload] if depth is not None else []), ranking)
+        with self._heads_lock:
+            self._heads[project_id] = head
+        self._save(project_id, head.state)
         fields: dict[str, Any] = {"model_version": version}
         if self.set_sampling:
             fields["sampling"] = UNCERTAINTY
         client.update_project(project_id, **fields)
         patched = time.perf_counter()
-        deleted = self._prune(client, project_id, version)
+        if self.manage_tab:
+            try:
+                ensure_ranking_tab(client, project_id)
+            except Exception:  # noqa: BLE001 - the ranking is live without the tab; retried next round
+                log.exception("project %s: could not keep the Data Manager ranking tab", project_id)
+        tabbed = time.perf_counter()
+        deleted_versions, deleted = self._prune(client, project_id, version)
         done = time.perf_counter()
-        result = PublishResult(project_id, version, pushed, deleted, done - started, import_seconds=imported - started,
-                               batches=batches, patch_seconds=patched - imported, prune_seconds=done - patched)
-        log.info("project %s: pushed %d predictions of %s to Label Studio in %.2f s (import %.2f s in %d batch(es), "
-                 "patch %.2f s, prune %.2f s; deleted %s)", project_id, pushed, version, result.seconds,
-                 result.import_seconds, batches, result.patch_seconds, result.prune_seconds, deleted or "none")
+        result = PublishResult(project_id, version, stats.pushed, deleted_versions, done - started,
+                               import_seconds=imported - started, batches=stats.requests,
+                               patch_seconds=patched - imported, prune_seconds=done - tabbed, deleted=deleted,
+                               path=stats.path, tab_seconds=tabbed - patched)
+        log.info("project %s: pushed %d predictions of %s (%s, %d request(s)) in %.2f s (import %.2f s, patch %.2f s, "
+                 "prune %.2f s: %d deleted, versions %s)", project_id, stats.pushed, version, stats.path,
+                 stats.requests, result.seconds, result.import_seconds, result.patch_seconds, result.prune_seconds,
+                 deleted, deleted_versions or "none")
         return result
 
-    def _prune(self, client: LabelStudioClient, project_id: int, current: str) -> list[str]:
+    def _prune(self, client: LabelStudioClient, project_id: int, current: str) -> tuple[list[str], int]:
         ours = [v for v in client.model_versions(project_id) if v.startswith(VERSION_PREFIX) and v != current]
         ours.sort(key=_version_number)
         stale = ours[: max(0, len(ours) - (self.keep_versions - 1))]
-        for version in stale:
-            client.delete_model_version(project_id, version)
-        return stale
+        deleted = sum(client.delete_model_version(project_id, version) for version in stale)
+        return stale, deleted
+
+    # ------------------------------------------------------------------- refill
+    def _state_path(self, project_id: int) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / f"project-{project_id}.json"
+
+    def _save(self, project_id: int, state: QueueState) -> None:
+        path = self._state_path(project_id)
+        if path is not None:
+            state.save(path)
+
+    def _head(self, project_id: int, version: str) -> _Head | None:
+        with self._heads_lock:
+            head = self._heads.get(project_id)
+        if head is not None and head.state.version == version:
+            return head
+        path = self._state_path(project_id)
+        state = QueueState.load(path) if path is not None else None
+        if state is None or state.version != version:
+            return None
+        head = _Head(state)
+        with self._heads_lock:
+            self._heads[project_id] = head
+        return head
+
+    def queue(self, project_id: int, version: str | None) -> dict[str, Any] | None:
+        """The head's state for status pages: version, depth, pushed, unannotated left, ranks covered."""
+        head = self._head(project_id, version) if version else None
+        if head is None or head.state.depth is None:
+            return None
+        state = head.state
+        return {"version": state.version, "queue_depth": state.depth, "pushed": len(state.pushed),
+                "remaining": remaining(self.engine, project_id, state), "upto": state.upto}
+
+    def refill(self, project_id: int, version: str | None) -> RefillResult | None:
+        """Extend the head of ``version`` (the serving one) when fewer than half its depth is left unannotated."""
+        head = self._head(project_id, version) if version else None
+        if head is None or head.state.depth is None:
+            return None
+        with head.lock:
+            state = head.state
+            left = remaining(self.engine, project_id, state)
+            if left * 2 >= state.depth:
+                return None
+            client = self.client_factory(project_id)
+            if client is None:
+                return None
+            started = time.perf_counter()
+            if head.ranking is None:
+                head.ranking = self.ranking_of(project_id, state.version)
+            ranks, upto = take_unlabeled(self.engine, project_id, head.ranking, state.upto, state.depth - left)
+            payload = self._payload(project_id, state.version, head.ranking, ranks)
+            stats: PushStats = self.pusher.push(client, project_id, payload,
+                                                project_tasks=self._task_count(project_id))
+            state.upto = upto
+            state.pushed.extend(p["task"] for p in payload)
+            self._save(project_id, state)
+            result = RefillResult(project_id, state.version, stats.pushed, left, time.perf_counter() - started,
+                                  stats.path)
+        self.last_refill = result
+        if result.pushed:
+            log.info("project %s: refilled the head of %s with %d predictions (%d left unannotated) in %.2f s",
+                     project_id, state.version, result.pushed, left, result.seconds)
+        return result
 
 
 def _version_number(version: str) -> int:

@@ -9,6 +9,8 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
+from labelsieve.labelstudio.pusher import PredictionPusher
+from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service.loop import ActiveLearningLoop
@@ -62,10 +64,13 @@ def build_service(settings: Settings) -> Service:
     registries.refresh()  # packages installed since the last start are found; run-time registrations stay
     metrics = Metrics()
     artifacts = ArtifactStore(settings.models_path)
-    gateway = LabelStudioGateway(engine=engine, settings=settings)
+    # new/deleted tasks reach us without exports (TaskSync); the head of the queue is topped up between retrains
+    gateway = LabelStudioGateway(engine=engine, settings=settings, task_sync=TaskSync(engine=engine))
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
-    publisher = LabelStudioPublisher(engine=engine, client_factory=gateway.client,
-                                     keep_versions=settings.keep_prediction_versions)
+    publisher = LabelStudioPublisher(
+        engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
+        depth_of=gateway.queue_depth, state_dir=settings.data_dir / "queues",
+        pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency))
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
                               metrics=metrics, gateway=gateway, publisher=publisher)
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,

@@ -78,6 +78,8 @@ def validate(payload: WebhookPayload) -> int:
                 raise EventError(str(exc)) from exc
     elif action == Action.ANNOTATIONS_DELETED and not payload.annotations:
         raise EventError("ANNOTATIONS_DELETED needs an 'annotations' list of {id}")
+    elif action in (Action.TASKS_CREATED, Action.TASKS_DELETED) and payload.tasks is None:
+        raise EventError(f"{action} needs a 'tasks' list")
     return project_id
 
 
@@ -171,6 +173,12 @@ def _apply_in(
     elif event.action == Action.ANNOTATIONS_DELETED:
         ids = [ref.id for ref in payload.annotations or []]
         applied.changed = crud.delete_annotations(session=session, annotation_ids=ids)
+    elif event.action == Action.TASKS_CREATED:  # new tasks join the pool of the next ranking
+        crud.upsert_tasks(session=session, project_id=event.project_id,
+                          tasks=[{"id": t.id, "data": t.data or {}} for t in payload.tasks or []])
+    elif event.action == Action.TASKS_DELETED:
+        crud.delete_tasks(session=session, project_id=event.project_id,
+                          task_ids=[t.id for t in payload.tasks or []])
     elif event.action == Action.START_TRAINING:
         applied.force_train = True
         if puller is not None:

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: publish(project_id, model_version) — called after a new version and its ranking are stored.
 Publisher = Callable[[int, str], None]
+#: refill(project_id, serving version) — extends the pushed head of the queue between retrains.
+Refiller = Callable[[int, str | None], Any]
 
 
 class UnknownProjectError(LookupError):
@@ -170,6 +172,22 @@ class ActiveLearningLoop:
         )
         self._resolved[project.id] = (key, resolved)
         return resolved
+
+    def queue_depth(self, project_id: int) -> int | None:
+        """The project's ``queue_depth`` (None: every ranked task)."""
+        return self.settings_of(self.project(project_id)).settings.queue_depth
+
+    def refill(self, project_id: int) -> Any:
+        """Between retrains: top the head of the serving version's queue up in Label Studio (see publisher)."""
+        refill = getattr(self.publisher, "refill", None)
+        if refill is None:
+            return None
+        try:
+            return refill(project_id, self.project(project_id).model_version)
+        except Exception:  # noqa: BLE001 - a failed refill is retried after the next event
+            log.exception("refilling the queue of project %s failed", project_id)
+            self.metrics.failures.labels("publish").inc()
+            return None
 
     def input_loader(self, project: Project, input_kind: str) -> InputLoader:
         return InputLoader(config=self.config_of(project), input_kind=input_kind,

@@ -66,6 +66,8 @@ def _checked(name: str, kind: Any, value: Any, minimum: int | None) -> Any:
             raise ProjectSettingsError(f"{name} must be {'a positive integer' if minimum == 1 else f'>= {minimum}'}"
                                        f", got {value!r}")
         return value
+    if kind == int | None:  # queue_depth: a count, or "all" (null)
+        return None if value in (None, "all") else _checked(name, int, value, minimum)
     if kind == str | None:
         if value is not None and not isinstance(value, str):
             raise ProjectSettingsError(f"{name} must be a name or null, got {value!r}")

@@ -82,6 +82,8 @@ class _ProjectThread(threading.Thread):
             outcome = owner.loop.retrain(self.project_id, force=force)
             log.info("project %s retrain: %s %s %s", self.project_id, outcome.status, outcome.version or "",
                      outcome.reason)
+            if outcome.status != "trained":  # annotations ate into the head: top it up from the same ranking
+                owner.loop.refill(self.project_id)
 
 
 class TrainingWorker:

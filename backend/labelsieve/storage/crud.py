@@ -117,6 +117,35 @@ def count_tasks(*, session: Session, project_id: int) -> int:
     return int(session.exec(select(func.count()).select_from(Task).where(Task.project_id == project_id)).one())
 
 
+def task_ids(*, session: Session, project_id: int) -> set[int]:
+    return {int(t) for t in session.exec(select(Task.id).where(Task.project_id == project_id))}
+
+
+def max_task_id(*, session: Session, project_id: int) -> int:
+    """The highest task id labelsieve knows in the project (Label Studio's ids only grow); 0 if none."""
+    return int(session.exec(select(func.max(Task.id)).where(Task.project_id == project_id)).one() or 0)
+
+
+def delete_tasks(*, session: Session, project_id: int, task_ids: Sequence[int]) -> int:
+    """Forget tasks deleted in Label Studio, with their annotations and stored predictions."""
+    if not task_ids:
+        return 0
+    ids = list(task_ids)
+    session.execute(delete(Annotation).where(Annotation.project_id == project_id, col(Annotation.task_id).in_(ids)))
+    session.execute(delete(Prediction).where(Prediction.project_id == project_id, col(Prediction.task_id).in_(ids)))
+    result = session.execute(delete(Task).where(Task.project_id == project_id, col(Task.id).in_(ids)))
+    return int(result.rowcount or 0)
+
+
+def annotated_task_ids(*, session: Session, project_id: int, task_ids: Sequence[int]) -> set[int]:
+    """Those of ``task_ids`` with any annotation (skips included: Label Studio no longer serves them first)."""
+    if not task_ids:
+        return set()
+    stmt = select(Annotation.task_id).where(Annotation.project_id == project_id,
+                                            col(Annotation.task_id).in_(list(task_ids)))
+    return {int(t) for t in session.exec(stmt)}
+
+
 # ------------------------------------------------------------------------------ annotations
 
 

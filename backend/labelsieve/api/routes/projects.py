@@ -14,7 +14,8 @@ router = APIRouter(tags=["projects"])
 @router.get("/projects/{project_id}", response_model=ProjectStatus)
 def project_status(project_id: ProjectIdPath, service: ServiceDep) -> ProjectStatus:
     """Serving model version, task/annotation counts, class balance and the latest query round."""
-    found = status.project_status(service.engine, project_id)
+    queue_of = getattr(service.loop.publisher, "queue", None)  # the Label Studio publisher's head of the queue
+    found = status.project_status(service.engine, project_id, queue_of=queue_of)
     if found is None:
         raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
     return found
