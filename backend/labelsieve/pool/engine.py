@@ -7,6 +7,7 @@ worker) and a set of shards for the greedy strategies (memory: the pool divided 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -138,3 +139,23 @@ class LocalEngine:
             loaded.append(load_shard(replace(spec, units=units)))
             advance(sum(u.rows for u in units))
         yield LocalShards(loaded), [s.n for s in loaded]
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine asked for is not installed (Ray is an optional extra)."""
+
+
+RAY_MISSING = "--engine ray needs Ray, the optional extra of labelsieve: pip install 'labelsieve[ray]'"
+
+
+def make_engine(name: str, *, address: str | None = None, workers: int | None = None) -> Any:
+    """``local`` or ``ray``; Ray is imported here, only when asked for (documented optional-extra import)."""
+    if name == "local":
+        return LocalEngine(n_shards=workers or 1)
+    if name == "ray":
+        try:
+            ray_engine = importlib.import_module("labelsieve.pool.ray_engine")
+        except ImportError as exc:
+            raise EngineUnavailable(f"{RAY_MISSING} ({exc})") from None
+        return ray_engine.RayEngine(address=address, workers=workers)
+    raise ValueError(f"unknown engine {name!r}; use 'local' or 'ray'")

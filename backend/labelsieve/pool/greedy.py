@@ -115,7 +115,7 @@ def distributed_coreset(shards: ShardSet, sizes: Sequence[int], labeled: np.ndar
 
 def distributed_badge(shards: ShardSet, sizes: Sequence[int], n: int, rng: np.random.Generator,
                       on_pick: Callable[[int], None] | None = None) -> Picks:
-    """k-means++ on gradient embeddings over all shards; the same picks as :class:`~labelsieve.strategies.badge.Badge`."""
+    """k-means++ on gradient embeddings over all shards; the same picks as ``Badge().select``."""
     offsets, total = _offsets(sizes), int(sum(sizes))
     picks = Picks()
     if n <= 0 or total == 0:

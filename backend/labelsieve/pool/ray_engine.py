@@ -74,15 +74,16 @@ class RayEngine:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, workers: int | None = None, cpus_per_worker: float = 1.0) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None, cpus_per_worker: float = 1.0,
+                 run_name: str | None = None) -> None:
         self.address = address
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
+        self.run_name = run_name  # shard actors are named ``{run_name}-shard-{i}`` (for ``ray.get_actor``)
 
     def connect(self) -> None:
         if not ray.is_initialized():
-            ray.init(address=self.address, log_to_driver=False, include_dashboard=False,
-                     configure_logging=False)
+            ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the command draws its own
         context.execution_options.preserve_order = False
@@ -92,16 +93,19 @@ class RayEngine:
             return max(1, int(self.workers))
         return max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_worker))
 
+    def _name(self, index: int) -> dict[str, str]:
+        return {} if self.run_name is None else {"name": f"{self.run_name}-shard-{index}"}
+
     def top_n(self, source: PoolSource, job: ScoreJob, progress: Progress) -> Candidates:
         self.connect()
         workers = self.worker_count()
         units = [{"path": u.path, "row_group": u.row_group, "offset": u.offset, "rows": u.rows} for u in source.units]
         advance = progress("scoring blocks", len(units))
         dataset = ray.data.from_items(units, override_num_blocks=max(1, min(len(units), 4 * workers)))
+        # Ray Data restarts dead map actors and retries their batches (max_restarts / max_task_retries = -1)
         scored = dataset.map_batches(
-            BlockScorer, fn_constructor_args=(job,), batch_size=1, concurrency=workers, batch_format="numpy",
-            num_cpus=self.cpus_per_worker, num_gpus=gpus_per_worker(),
-            max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES,
+            BlockScorer, fn_constructor_args=(job,), batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
+            batch_format="numpy", num_cpus=self.cpus_per_worker, num_gpus=gpus_per_worker(),
         )
         found = Candidates.empty()
         for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
@@ -117,8 +121,8 @@ class RayEngine:
                    "max_task_retries": MAX_TASK_RETRIES, "scheduling_strategy": "SPREAD"}
         gpu = options["num_gpus"] > 0 and spec.mode == "coreset"  # BADGE's D^2 update runs on host arrays
         options["num_gpus"] = options["num_gpus"] if gpu else 0.0
-        actors = [ShardActor.options(**options).remote(replace(spec, units=units, device="cuda" if gpu else "cpu"))
-                  for units in runs]
+        actors = [ShardActor.options(**options, **self._name(i)).remote(
+            replace(spec, units=units, device="cuda" if gpu else "cpu")) for i, units in enumerate(runs)]
         try:
             advance = progress("loading shards", source.n_rows)
             sizes = []

@@ -61,7 +61,8 @@ def pool_files(location: str | Path) -> list[str]:
     if path.is_dir():
         files = sorted(str(p.resolve()) for p in path.rglob("*.parquet"))
     else:
-        files = sorted(str(Path(p).resolve()) for p in glob.glob(str(location), recursive=True) if p.endswith(".parquet"))
+        matches = glob.glob(str(location), recursive=True)
+        files = sorted(str(Path(p).resolve()) for p in matches if p.endswith(".parquet"))
     if not files:
         raise PoolError(f"no Parquet files at {location!s} (give a .parquet file, a folder or a glob)")
     return files
