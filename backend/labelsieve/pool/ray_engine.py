@@ -11,6 +11,7 @@ a run is the same whether or not a worker died.
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -42,6 +43,10 @@ class ShardActor:
     def size(self) -> int:
         return self.shard.n
 
+    def peak_rss_bytes(self) -> int:
+        """This worker process's peak resident memory (Linux ``ru_maxrss`` is in KiB)."""
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
     def call(self, method: str, *args: Any) -> Any:
         return getattr(self.shard, method)(*args)
 
@@ -59,6 +64,9 @@ class RayShards:
 
     def call_all(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
         return ray.get([actor.call.remote(method, *a) for actor, a in zip(self.actors, args, strict=True)])
+
+    def peak_rss_bytes(self) -> list[int]:
+        return ray.get([actor.peak_rss_bytes.remote() for actor in self.actors])
 
     def pids(self) -> list[int]:
         return ray.get([actor.pid.remote() for actor in self.actors])
