@@ -141,6 +141,7 @@ def main() -> None:
                     f"load {extra['load_s']:.1f} s" if "load_s" in extra else "")
             rows.append([strategy, engine, f"{wall:.1f}", f"{args.n_items / wall:,.0f}",
                          fmt_bytes(max(r.peak_rss for r in good)), workers, f"{len(good)}", note])
+            print(" | ".join(rows[-1]), flush=True)  # each row as it is measured (long runs)
     print_table(f"ray_pool: {args.n_items} items, core-set {args.picks} picks, margin top 1000 "
                 f"(load average after: {os.getloadavg()})",
                 ["strategy", "engine", "wall s (median)", "rows/s", "driver peak RSS", "shard worker peak RSS",
