@@ -38,8 +38,14 @@ def draw_proportional(weights: torch.Tensor, rng: np.random.Generator) -> int | 
 
 def host_update(hidden: ChunkedPool, a: torch.Tensor, grad_sq: torch.Tensor, d2: torch.Tensor, index: int) -> None:
     """The D^2 update on numpy views of CPU tensors: two GEMVs per chunk, in-place, no temporaries."""
+    host_lower(hidden, a, grad_sq, d2, hidden.row(index), a[index], grad_sq[index])
+
+
+def host_lower(hidden: ChunkedPool, a: torch.Tensor, grad_sq: torch.Tensor, d2: torch.Tensor,
+               centre_h: torch.Tensor, centre_a: torch.Tensor, centre_sq: torch.Tensor) -> None:
+    """:func:`host_update` for a centre given as its rows (``h``, ``a``) and ``|g|^2``, possibly from another shard."""
     h, a_np, g_sq, out = hidden.x.numpy(), a.numpy(), grad_sq.numpy(), d2.numpy()
-    minus_2h, centre_a, centre_sq = (-2.0 * hidden.row(index)).numpy(), a_np[index], g_sq[index]
+    minus_2h, centre_a, centre_sq = (-2.0 * centre_h).numpy(), centre_a.numpy(), centre_sq.numpy()
     inner = np.empty(min(hidden.chunk_size, hidden.n), dtype=out.dtype)
     other = np.empty_like(inner)
     for start, stop in hidden.chunks():

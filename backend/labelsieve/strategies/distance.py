@@ -151,11 +151,14 @@ class ChunkedPool:
 
     def update_min_sqdist(self, min_dist: torch.Tensor, index: int) -> None:
         """``min_dist = min(min_dist, |x - x[index]|^2)``, one chunked GEMV over the pool."""
-        centre = self.row(index)
-        centre_sq = self.sq[index]
+        self.lower_min_sqdist(min_dist, self.row(index), self.sq[index])
+
+    def lower_min_sqdist(self, min_dist: torch.Tensor, centre: torch.Tensor, centre_sq: torch.Tensor) -> None:
+        """``min_dist = min(min_dist, |x - centre|^2)`` for a centre given as its stored row and squared norm
+        (from this pool or from another shard of the same pool: the arithmetic is the same either way)."""
         if self.on_host and min_dist.is_contiguous():
             x, sq, out = self.x.numpy(), self.sq.numpy(), min_dist.numpy()
-            minus_2c, c_sq = (-2.0 * centre).numpy(), sq[index]
+            minus_2c, c_sq = (-2.0 * centre).numpy(), centre_sq.numpy()
             buf = np.empty(min(self.chunk_size, self.n), dtype=sq.dtype)
             for start, stop in self.chunks():
                 dist = buf[: stop - start]

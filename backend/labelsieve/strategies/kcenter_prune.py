@@ -90,9 +90,11 @@ class PrunedPool:
 
     def update(self, min_dist: torch.Tensor, index: int) -> None:
         """``min_dist = min(min_dist, |x - x[index]|^2)`` reading only the groups the centre can reach."""
+        self.lower(min_dist, self.pool.row(index), self.pool.sq[index])
+
+    def lower(self, min_dist: torch.Tensor, centre: torch.Tensor, centre_sq: torch.Tensor) -> None:
+        """:meth:`update` for a centre given as its stored row and squared norm (possibly from another shard)."""
         pool = self.pool
-        centre = pool.row(index)
-        centre_sq = pool.sq[index]
         c64 = centre.double()
         c_sq = float(c64 @ c64)
         gap_sq = (self.anchor_sq - 2.0 * (self.anchors @ c64) + c_sq).clamp(min=0.0)
@@ -101,7 +103,7 @@ class PrunedPool:
         reach = torch.nonzero(lower**2 <= self.gmax + slack).flatten().tolist()
         rows = sum(self.members[g].numel() for g in reach)
         if rows * 2 > pool.n:  # most of the pool: one sequential pass is cheaper than gathers
-            pool.update_min_sqdist(min_dist, index)
+            pool.lower_min_sqdist(min_dist, centre, centre_sq)
             self.refresh(min_dist)
             self.rows_read += pool.n
             return

@@ -1,0 +1,96 @@
+"""A 200k-item pool split into many Parquet files, its single-process reference picks, and a real Ray cluster."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from labelsieve.learners.vector import VectorLearner
+from labelsieve.pool.model import ModelBundle, bundle_learner
+from labelsieve.pool.source import PoolSource, embedding_matrix, open_pool
+from labelsieve.pool.synthetic import write_clustered_pool
+from labelsieve.strategies.badge import Badge
+from labelsieve.strategies.base import PoolContext
+from labelsieve.strategies.coreset import CoreSet
+from labelsieve.strategies.uncertainty import Margin
+
+N_ITEMS, DIM, FILES, ROW_GROUP = 200_000, 16, 25, 4000
+SEED = 11
+N_MARGIN, N_CORESET, N_BADGE = 500, 48, 40
+
+
+@dataclass
+class BigPool:
+    source: PoolSource
+    vectors: np.ndarray  # the whole pool, for the single-process reference only
+    labelled: np.ndarray  # positions of the labelled items
+    learner: VectorLearner
+    model: ModelBundle
+    reference: dict[str, np.ndarray]
+
+
+@pytest.fixture(scope="session")
+def big_pool(tmp_path_factory: pytest.TempPathFactory) -> BigPool:
+    folder = tmp_path_factory.mktemp("pool200k")
+    write_clustered_pool(folder, n=N_ITEMS, dim=DIM, files=FILES, seed=3, row_group=ROW_GROUP, with_cluster=True)
+    source = open_pool(folder)
+    vectors = np.vstack([embedding_matrix(pq.read_table(p, columns=["embedding"]), DIM) for p in source.paths])
+    clusters = np.concatenate([pq.read_table(p, columns=["cluster"]).column(0).to_numpy() for p in source.paths])
+    labelled = np.arange(0, N_ITEMS, 1000)
+    learner = VectorLearner().fit(vectors[labelled], [f"c{c % 4}" for c in clusters[labelled]])
+
+    def ctx(**kw: object) -> PoolContext:
+        return PoolContext(learner=kw.pop("learner", None), rng=np.random.default_rng(SEED), **kw)  # type: ignore[arg-type]
+
+    reference = {
+        "margin": Margin().select(ctx(pool=vectors, learner=learner), N_MARGIN),
+        "coreset": CoreSet(device="cpu").select(ctx(pool=vectors, pool_embeddings=vectors,
+                                                    labeled_embeddings_given=vectors[labelled]), N_CORESET),
+        "coreset_cold": CoreSet(device="cpu").select(ctx(pool=vectors, pool_embeddings=vectors), N_CORESET),
+        "badge": Badge(device="cpu").select(ctx(pool=vectors, learner=learner), N_BADGE),
+    }
+    return BigPool(source, vectors, labelled, learner, bundle_learner("vector", learner), reference)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """``ray start --head`` + one ``ray start --address`` worker node, each its own process; this test process
+    connects as the driver. Stopped by PID (process groups), never ``ray stop``."""
+    import ray
+
+    from tests.harness.ray_cluster import RayCluster
+
+    # Ray Data polls a Prometheus server (default http://localhost:9090) for usage metrics: point it at a closed
+    # loopback port so the tests never query whatever else listens on 9090
+    os.environ.setdefault("RAY_PROMETHEUS_HOST", "http://127.0.0.1:9")
+
+    cluster = RayCluster(workers=1)
+    cluster.start()
+    try:
+        ray.init(address=cluster.address, log_to_driver=False, include_dashboard=False)
+        cluster.wait_nodes(lambda: sum(1 for node in ray.nodes() if node["Alive"]))
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.stop()
+    assert cluster.leftovers() == [], "Ray processes of the test cluster are still running"
+
+
+def requests_for(pool: BigPool) -> dict[str, dict[str, object]]:
+    """The pool-side request matching each reference above."""
+    return {
+        "margin": {"strategy": "margin", "n": N_MARGIN, "model": pool.model},
+        "coreset": {"strategy": "coreset", "n": N_CORESET, "labeled": pool.vectors[pool.labelled]},
+        "coreset_cold": {"strategy": "coreset", "n": N_CORESET},
+        "badge": {"strategy": "badge", "n": N_BADGE, "model": pool.model},
+    }
+
+
+def folder_of(pool: BigPool) -> Path:
+    return Path(pool.source.paths[0]).parent
