@@ -93,7 +93,8 @@ class Service:
 def build_service(settings: Settings) -> Service:
     configure_torch_threads(settings.torch_threads)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, migrate_schema=settings.migrate_on_start,
+                         sqlite_synchronous=settings.sqlite_synchronous)
     registries = Registries()
     metrics = Metrics()
     artifacts = ArtifactStore(settings.models_path)
