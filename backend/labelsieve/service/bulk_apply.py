@@ -187,12 +187,13 @@ def apply_run(engine: Engine, events: list[WebhookEvent], *, verifier: Verifier 
     applied.errors.extend(errors.values())
     if not done:
         return applied
+    _add_predictions(engine, project.model_version if project else "", state)  # read before the write lock
     with session_scope(engine) as session:
         if project is None:
             crud.upsert_project(session=session, project_id=project_id, label_config=label_config,
                                 title=first_payload.project.title if first_payload and first_payload.project
                                 else None)
-        applied.changed = _write(session, project_id, project.model_version if project else "", state)
+        applied.changed = _write(session, project_id, state)
         if applied.changed:
             session.execute(update(Project).where(col(Project.id) == project_id).values(
                 annotations_since_train=Project.annotations_since_train + applied.changed))
@@ -222,19 +223,27 @@ def _add_event(state: _RunState, plan: _EventPlan, outcomes: dict[int, Any], pro
         state.delete(ann_id)
 
 
-def _write(session: Any, project_id: int, model_version: str, state: _RunState) -> int:
+def _add_predictions(engine: Engine, model_version: str, state: _RunState) -> None:
+    """What the serving model predicted for each stored annotation's task (the prequential record)."""
+    rows = [row for row in state.final.values() if row is not None]
+    predictions = {}
+    if model_version and rows:
+        with session_scope(engine) as session:
+            predictions = crud.get_predictions(session=session, model_version=model_version,
+                                               task_ids=[row["task_id"] for row in rows])
+    for row in rows:
+        prediction = predictions.get(row["task_id"])
+        row["predicted_labels"] = list(prediction.labels) if prediction is not None else None
+        row["predicted_version"] = prediction.model_version if prediction is not None else None
+
+
+def _write(session: Any, project_id: int, state: _RunState) -> int:
     """Write the run's net effect; the number of annotations changed (as sequential application counts)."""
     crud.upsert_tasks(session=session, project_id=project_id,
                       tasks=[{"id": t, "data": d} for t, d in state.tasks.items()])
     changed = state.changed + crud.delete_annotations(session=session, annotation_ids=sorted(state.counted_deletes))
     gone = {a for a, row in state.final.items() if row is None} | state.fresh
     crud.delete_annotations(session=session, annotation_ids=sorted(gone - state.counted_deletes))
-    rows = [row for row in state.final.values() if row is not None]
-    predictions = crud.get_predictions(session=session, model_version=model_version,
-                                       task_ids=[row["task_id"] for row in rows]) if model_version else {}
-    for row in rows:
-        prediction = predictions.get(row["task_id"])
-        row["predicted_labels"] = list(prediction.labels) if prediction is not None else None
-        row["predicted_version"] = prediction.model_version if prediction is not None else None
-    bulk.upsert_annotations(session=session, project_id=project_id, rows=rows)
+    bulk.upsert_annotations(session=session, project_id=project_id,
+                            rows=[row for row in state.final.values() if row is not None])
     return changed
