@@ -26,6 +26,7 @@ def serve(
 
     from labelsieve.api.app import create_app
     from labelsieve.settings import Settings
+    from labelsieve.storage.migrate import SchemaError
 
     overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir, "log_level": log_level}.items()
                  if v is not None}
@@ -34,7 +35,12 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"labelsieve serving on http://{settings.host}:{settings.port} "
                   f"(database {settings.db_url.split('@')[-1]})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    try:
+        served = create_app(settings)  # upgrades the database schema (or refuses an old one: SchemaError)
+    except SchemaError as exc:
+        console.print(f"[red]labelsieve cannot start: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    uvicorn.run(served, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 
 @app.command()

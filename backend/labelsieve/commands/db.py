@@ -19,6 +19,7 @@ console = Console()
 def current() -> None:
     """Print the database's schema revision and the newest one this labelsieve has."""
     settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(normalise_url(settings.db_url))
     try:
         with engine.connect() as connection:
