@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 
 from labelsieve.settings import Settings
 from labelsieve.storage import migrate
@@ -15,17 +19,23 @@ db_app = typer.Typer(help="The database schema: `current`, `upgrade` (run on sta
 console = Console()
 
 
-@db_app.command()
-def current() -> None:
-    """Print the database's schema revision and the newest one this labelsieve has."""
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """An engine on the configured database (LABELSIEVE_DATABASE_URL, or the SQLite file under the data dir)."""
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(normalise_url(settings.db_url))
     try:
-        with engine.connect() as connection:
-            revision = migrate.current(connection)
+        yield engine
     finally:
         engine.dispose()
+
+
+@db_app.command()
+def current() -> None:
+    """Print the database's schema revision and the newest one this labelsieve has."""
+    with _engine() as engine, engine.connect() as connection:
+        revision = migrate.current(connection)
     head = migrate.head()
     state = "up to date" if revision == head else "behind: run `labelsieve db upgrade`"
     console.print(f"database {engine.url.render_as_string(hide_password=True)}: revision "
@@ -35,16 +45,12 @@ def current() -> None:
 @db_app.command()
 def upgrade() -> None:
     """Upgrade the database (LABELSIEVE_DATABASE_URL, or the SQLite file under the data dir) to the newest schema."""
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(normalise_url(settings.db_url))
-    try:
-        applied = migrate.upgrade(engine)
-    except migrate.SchemaError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
+    with _engine() as engine:
+        try:
+            applied = migrate.upgrade(engine)
+        except migrate.SchemaError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
     console.print(f"applied {', '.join(applied)}" if applied else "already at the newest revision")
     console.print(f"database at revision {migrate.head()}")
 
