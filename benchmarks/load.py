@@ -1,6 +1,13 @@
 """Load on loopback: bursts of webhook events from concurrent clients plus concurrent /predict.
 
     nice .venv/bin/python benchmarks/load.py [--events 10000] [--clients 8] [--burst 500] [--postgres]
+        [--before REV] [--durability]
+
+``--before REV`` also runs the code of git revision REV (checked out with ``git worktree`` into a temp
+dir and put first on PYTHONPATH for the server process: the real old code, not a flag in the new one)
+on the same load, so one run prints before and after. ``--durability`` adds runs of the new code with
+the commit durability lowered (SQLite ``synchronous=NORMAL``; PostgreSQL ``synchronous_commit=off``):
+the cost of durable acknowledgements. PostgreSQL runs on a server with ``fsync=on`` (as deployed).
 
 Starts `labelsieve serve` in a subprocess on 127.0.0.1 (stopped by its PID) on SQLite, and with
 ``--postgres`` also on a throwaway PostgreSQL (tests/harness/postgres.py). A text project (TF-IDF
@@ -9,13 +16,18 @@ id, sent in bursts of ``--burst`` by ``--clients`` threads, while ``--predictors
 /predict with 20 tasks each. After the inbox drains it counts what the database really holds.
 
 Columns: sent, acknowledged (HTTP 200 "queued"), stored (annotation rows), lost (acknowledged but
-not stored), retrains (ready model versions), p50/p99 of the webhook ack and of /predict, wall time.
+not stored), duplicated (inbox rows beyond one per sent webhook plus annotation rows beyond one per id),
+retrains (ready model versions), p50/p99 of the webhook ack and of /predict, send time, time to drain
+(first webhook sent to inbox empty and every annotation trained on), the part of it after the last
+acknowledgement, applied events/s (events / time to drain).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -58,6 +70,8 @@ class LoadResult:
     acknowledged: int = 0
     stored: int = 0
     lost: int = 0
+    duplicated: int = 0
+    load_before: float = 0.0
     retrains: int = 0
     predict_calls: int = 0
     predict_errors: int = 0
@@ -116,10 +130,12 @@ def _predict(url: str, stop: threading.Event, result: LoadResult, lock: threadin
 
 
 def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_000, clients: int = 8,
-             burst: int = 500, pause: float = 0.2, predictors: int = 2, drain_timeout: float = 900.0) -> LoadResult:
-    """Run one load round against a fresh server; the server is stopped before this returns."""
-    result = LoadResult(database=label)
-    server = ServerProcess(data_dir, database_url, LABELSIEVE_DEBOUNCE_SECONDS="1.0").start()
+             burst: int = 500, pause: float = 0.2, predictors: int = 2, drain_timeout: float = 900.0,
+             env: dict[str, str] | None = None) -> LoadResult:
+    """Run one load round against a fresh server (``env``: extra environment for it); the server is
+    stopped before this returns."""
+    result = LoadResult(database=label, load_before=os.getloadavg()[0])
+    server = ServerProcess(data_dir, database_url, LABELSIEVE_DEBOUNCE_SECONDS="1.0", **(env or {})).start()
     try:
         with server.client() as client:
             assert client.post("/setup", json=setup_payload(PROJECT, TEXT_CONFIG)).status_code == 200
@@ -145,6 +161,8 @@ def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_
         counts = db_counts(database_url, PROJECT)
         result.stored = counts["annotations"]
         result.lost = len(acked - counts["annotation_ids"])
+        result.duplicated = (max(0, counts["events"] - result.sent)
+                             + counts["annotations"] - len(counts["annotation_ids"]))
         result.retrains = counts["ready_versions"]
     finally:
         server.stop()
@@ -156,19 +174,28 @@ def print_table(results: list[LoadResult], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("database", "sent", "acked", "stored", "lost", "retrains", "ack p50 ms", "ack p99 ms",
-                   "predict calls", "predict p50 ms", "predict p99 ms", "send s", "drained s"):
+    for column in ("run", "load", "sent", "acked", "stored", "lost", "dup", "retrains", "ack p50 ms", "ack p99 ms",
+                   "predict calls", "predict p99 ms", "send s", "drain s", "after last ack s", "applied/s"):
         table.add_column(column, justify="right")
     for r in results:
-        table.add_row(r.database, str(r.sent), str(r.acknowledged), str(r.stored), str(r.lost), str(r.retrains),
+        table.add_row(r.database, f"{r.load_before:.1f}", str(r.sent), str(r.acknowledged), str(r.stored),
+                      str(r.lost), str(r.duplicated), str(r.retrains),
                       f"{r.pct(r.ack_latencies, 50):.1f}", f"{r.pct(r.ack_latencies, 99):.1f}",
-                      f"{r.predict_calls} ({r.predict_errors} failed)", f"{r.pct(r.predict_latencies, 50):.1f}",
-                      f"{r.pct(r.predict_latencies, 99):.1f}", f"{r.send_seconds:.1f}",
-                      f"{r.wall_seconds:.1f}" if r.drained else "not drained")
-    Console(width=200).print(table)
+                      f"{r.predict_calls} ({r.predict_errors} failed)", f"{r.pct(r.predict_latencies, 99):.1f}",
+                      f"{r.send_seconds:.1f}", f"{r.wall_seconds:.1f}" if r.drained else "not drained",
+                      f"{r.wall_seconds - r.send_seconds:.1f}" if r.drained else "-",
+                      f"{r.sent / r.wall_seconds:.0f}" if r.drained else "-")
+    Console(width=220).print(table)
     for r in results:
         for sample in r.error_samples:
             print(f"{r.database} /predict failure: {sample}")
+
+
+def checkout(rev: str, into: Path) -> dict[str, str]:
+    """The environment that makes a server process run the code of git revision ``rev``."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(into), rev], check=True,
+                   capture_output=True)
+    return {"PYTHONPATH": str(into / "backend")}
 
 
 def main() -> None:
@@ -179,26 +206,44 @@ def main() -> None:
     parser.add_argument("--predictors", type=int, default=2)
     parser.add_argument("--postgres", action="store_true", help="also run on a throwaway PostgreSQL")
     parser.add_argument("--postgres-only", action="store_true", help="run on PostgreSQL only")
+    parser.add_argument("--before", metavar="REV", help="also run git revision REV's code (the old inbox)")
+    parser.add_argument("--durability", action="store_true", help="also run with non-durable commits")
+    parser.add_argument("--drain-timeout", type=float, default=1800.0)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="labelsieve-load-"))
     results = []
+    kwargs = {"events": args.events, "clients": args.clients, "burst": args.burst, "predictors": args.predictors,
+              "drain_timeout": args.drain_timeout}
+    before = checkout(args.before, tmp / "before") if args.before else None
     try:
-        kwargs = {"events": args.events, "clients": args.clients, "burst": args.burst, "predictors": args.predictors}
+        # (label, env) per run of each database: the old code, the new code, the new code made non-durable
+        def runs(lowered: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+            out = [(f"before {args.before}", before)] if before else []
+            out.append(("after", {}))
+            return out + ([("after, not durable", lowered)] if args.durability else [])
+
         if not args.postgres_only:
-            results.append(run_load(f"sqlite:///{tmp / 'sqlite' / 'load.sqlite3'}", tmp / "sqlite", label="sqlite",
-                                    **kwargs))
+            for n, (label, env) in enumerate(runs({"LABELSIEVE_SQLITE_SYNCHRONOUS": "NORMAL"})):
+                url = f"sqlite:///{tmp / f'sqlite{n}' / 'load.sqlite3'}"
+                results.append(run_load(url, tmp / f"sqlite{n}", label=f"sqlite {label}", env=env, **kwargs))
         if args.postgres or args.postgres_only:
             from tests.harness.postgres import start_postgres
 
-            pg = start_postgres()
+            pg = start_postgres(fsync=True)
             try:
-                results.append(run_load(pg.create_database(), tmp / "postgres", label="postgres", **kwargs))
+                for n, (label, env) in enumerate(runs({"PGOPTIONS": "-c synchronous_commit=off"})):
+                    results.append(run_load(pg.create_database(), tmp / f"postgres{n}", label=f"postgres {label}",
+                                            env=env, **kwargs))
             finally:
                 pg.stop()
     finally:
+        if before:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "before")],
+                           capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     print_table(results, f"labelsieve load: {args.events} webhooks in bursts of {args.burst} from {args.clients} "
-                         f"clients + {args.predictors} /predict clients (20 tasks each), loopback")
+                         f"clients + {args.predictors} /predict clients (20 tasks each), loopback; "
+                         f"{os.cpu_count()} cores, load = 1-min load average before each run")
 
 
 if __name__ == "__main__":

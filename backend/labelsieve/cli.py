@@ -13,6 +13,7 @@ from rich.table import Table
 from labelsieve.api.app import create_app
 from labelsieve.registry import GROUPS, get_registry
 from labelsieve.settings import Settings
+from labelsieve.storage.migrate import SchemaError
 
 app = typer.Typer(help="Active-learning ML backend for Label Studio.", no_args_is_help=True)
 console = Console()
@@ -35,7 +36,12 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"labelsieve serving on http://{settings.host}:{settings.port} "
                   f"(database {settings.db_url.split('@')[-1]})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    try:
+        served = create_app(settings)  # upgrades the database schema (or refuses an old one: SchemaError)
+    except SchemaError as exc:
+        console.print(f"[red]labelsieve cannot start: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    uvicorn.run(served, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 
 @app.command()
@@ -74,7 +80,7 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print a JSON obj
 
 # Further commands live in their own modules, each with ``register(app)``; add yours here.
 COMMAND_MODULES: tuple[str, ...] = ("labelsieve.commands.simulate", "labelsieve.commands.loop",
-                                    "labelsieve.commands.select")
+                                    "labelsieve.commands.select", "labelsieve.commands.db")
 
 
 def _register_commands() -> None:

@@ -107,6 +107,10 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     database_url: str | None = None
     model_dir: Path | None = None
     log_level: str = "INFO"
+    # Upgrade the database schema (Alembic) on start; false: refuse an old schema, `labelsieve db upgrade` does it.
+    migrate_on_start: bool = True
+    # SQLite commit durability: FULL survives power loss (an fsync per commit), NORMAL only a crash of the process.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
     # Label Studio connection (the names Label Studio users already know).
     label_studio_url: str | None = Field(

@@ -62,7 +62,8 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_postgres(timeout: float = 60.0) -> PostgresServer:
+def start_postgres(timeout: float = 60.0, *, fsync: bool = False) -> PostgresServer:
+    """``fsync=False`` (tests): fast and not crash-safe; True (benchmarks of durable commits): the server's default."""
     root = Path(tempfile.mkdtemp(prefix="labelsieve-pg-"))
     data = root / "data"
     as_root = os.geteuid() == 0
@@ -82,7 +83,7 @@ def start_postgres(timeout: float = 60.0) -> PostgresServer:
     log = open(root / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
         [_bin("postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(root),
-         "-c", "fsync=off", "-c", "max_connections=200"],
+         "-c", f"fsync={'on' if fsync else 'off'}", "-c", "max_connections=200"],
         stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec, cwd=root,
     )
     server = PostgresServer(root=root, port=port, process=process, user=user)

@@ -56,6 +56,8 @@ def test_wheel_carries_package_data_and_entry_points(tmp_path: Path) -> None:
         names = archive.namelist()
         entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "labelsieve/api/app.py" in names and "labelsieve/py.typed" in names
+    for migration_file in ("env.py", "script.py.mako", "versions/0001_baseline.py"):  # run on start, from the wheel
+        assert f"labelsieve/storage/migrations/{migration_file}" in names
     for group in ("[labelsieve.strategies]", "[labelsieve.learners]", "[console_scripts]"):
         assert group in entry_points
     assert "margin = labelsieve.strategies.uncertainty:Margin" in entry_points

@@ -59,7 +59,8 @@ def build_service(settings: Settings) -> Service:
     """Build every collaborator once and hand each its collaborators through its constructor."""
     configure_torch_threads(settings.torch_threads)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, migrate_schema=settings.migrate_on_start,
+                         sqlite_synchronous=settings.sqlite_synchronous)
     registries = get_registries()
     registries.refresh()  # packages installed since the last start are found; run-time registrations stay
     metrics = Metrics()

@@ -8,52 +8,34 @@ the HTTP acknowledgement is fast and durable: an acknowledged event survives a c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
+from labelsieve.labelconfig import LabelConfig
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.protocol import HANDLED_ACTIONS, Action, LSAnnotation, LSTask, WebhookPayload
+from labelsieve.service.bulk_apply import BULK_ACTIONS, apply_run
+from labelsieve.service.inbox import Applied, Puller, Verifier, as_list, parsed_config
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import Project, WebhookEvent
 
 log = logging.getLogger(__name__)
 
-#: pull(project_id) -> list of Label Studio task dicts with their ``annotations`` (START_TRAINING).
-Puller = Callable[[int], list[dict[str, Any]]]
-#: verify(project_id, annotation dict) -> the annotation as Label Studio has it, or None if gone.
-Verifier = Callable[[int, dict[str, Any]], dict[str, Any] | None]
+__all__ = ["Applied", "Puller", "Verifier", "accept", "apply_event", "apply_pending", "validate"]
 
 
 class EventError(ValueError):
     """The webhook payload lacks what its action needs; the message says what."""
 
 
-@dataclass
-class Applied:
-    changed: int = 0
-    force_train: bool = False
-    deferred: bool = False
-    more: bool = False  # stopped at ``max_events`` with events still queued
-    errors: list[str] = field(default_factory=list)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 def project_id_of(payload: WebhookPayload) -> int | None:
     if payload.project is not None:
         return payload.project.id
-    for ann in _as_list(payload.annotation):
+    for ann in as_list(payload.annotation):
         if ann.project is not None:
             return ann.project
     return None
@@ -66,10 +48,10 @@ def validate(payload: WebhookPayload) -> int:
         raise EventError(f"{payload.action} needs project.id")
     action = payload.action
     if action in (Action.ANNOTATION_CREATED, Action.ANNOTATION_UPDATED, Action.ANNOTATIONS_CREATED):
-        annotations = _as_list(payload.annotation)
+        annotations = as_list(payload.annotation)
         if not annotations:
             raise EventError(f"{action} needs an 'annotation' object")
-        tasks = _as_list(payload.task)
+        tasks = as_list(payload.task)
         for ann in annotations:
             fallback = tasks[0].id if len(tasks) == 1 else None
             try:
@@ -96,12 +78,7 @@ def accept(engine: Engine, payload: WebhookPayload) -> WebhookEvent | None:
 
 
 def _config(project: Project | None) -> LabelConfig | None:
-    if project is None or not project.label_config:
-        return None
-    try:
-        return parse_label_config(project.label_config)
-    except UnsupportedLabelConfig:
-        return None
+    return parsed_config(project.label_config) if project is not None else None
 
 
 def _store_annotations(
@@ -168,8 +145,8 @@ def _apply_in(
         project = crud.get_project(session=session, project_id=event.project_id)
     config = _config(project)
     if event.action in (Action.ANNOTATION_CREATED, Action.ANNOTATION_UPDATED, Action.ANNOTATIONS_CREATED):
-        applied.changed = _store_annotations(session, event.project_id, config, _as_list(payload.annotation),
-                                             _as_list(payload.task), verifier)
+        applied.changed = _store_annotations(session, event.project_id, config, as_list(payload.annotation),
+                                             as_list(payload.task), verifier)
     elif event.action == Action.ANNOTATIONS_DELETED:
         ids = [ref.id for ref in payload.annotations or []]
         applied.changed = crud.delete_annotations(session=session, annotation_ids=ids)
@@ -211,10 +188,11 @@ def apply_pending(
     """Apply the stored, unapplied events of ``project_id`` in arrival order (at most about ``max_events``,
     then ``more`` is set, so a worker under a steady stream still gets to retrain between rounds).
 
-    Events go in batches of ``BATCH`` per transaction (applied and marked processed together, so a
-    crash re-applies a whole batch or none of it; applying is idempotent). A batch that meets an error
-    or an unreachable Label Studio is rolled back and replayed one event per transaction, which keeps
-    the good events, records the bad one's error, and stops (in order) at a deferred one."""
+    Up to ``BATCH`` annotation events (created, updated, deleted) at a time are applied in bulk
+    (:mod:`labelsieve.service.bulk_apply`: one write transaction, applied and marked processed together,
+    so a crash re-applies a whole batch or none of it; applying is idempotent). A START_TRAINING event
+    is applied on its own. Should a bulk write fail, its events are replayed one per transaction, which
+    keeps the good events, records the bad one's error, and stops (in order) at a deferred one."""
     total = Applied()
     seen = 0
     while True:
@@ -225,49 +203,46 @@ def apply_pending(
         if max_events is not None and seen >= max_events:
             total.more = True
             return total
-        seen += len(events)
-        if len(events) > 1 and _apply_batch(engine, events, total, puller=puller, verifier=verifier):
-            continue
+        run = []
         for event in events:
-            error = None
+            if event.action not in BULK_ACTIONS:
+                break
+            run.append(event)
+        seen += len(run) or 1
+        if not run:
+            _apply_one_by_one(engine, events[:1], total, puller=puller, verifier=verifier)
+        else:
             try:
-                result = apply_event(engine, event, puller=puller, verifier=verifier)
-                total.changed += result.changed
-                total.force_train = total.force_train or result.force_train
-            except RetryLater as exc:  # keep order: stop here, the worker retries later
-                log.warning("event %s (%s) deferred: %s", event.id, event.action, exc)
-                total.errors.append(f"deferred: {exc}")
-                total.deferred = True
-                return total
-            except Exception as exc:  # noqa: BLE001 - keep the event, record why, go on
-                log.exception("event %s (%s) could not be applied", event.id, event.action)
-                error = f"{type(exc).__name__}: {exc}"[:2000]
-                total.errors.append(error)
-            with session_scope(engine) as session:
-                row = session.get(WebhookEvent, event.id)
-                if row is not None:
-                    crud.mark_event_processed(session=session, event=row, error=error)
+                total.add(apply_run(engine, run, verifier=verifier))
+            except Exception as exc:  # noqa: BLE001 - replayed one by one, where each error is handled
+                log.warning("bulk apply of %d events failed (%s: %s); replaying them one by one", len(run),
+                            type(exc).__name__, exc)
+                _apply_one_by_one(engine, run, total, puller=puller, verifier=verifier)
+        if total.deferred:
+            return total
 
 
-BATCH = 20  # short transactions: SQLite has one writer and webhook acks must stay well under 1 s
+BATCH = 500  # events per bulk write: a few tens of milliseconds of SQLite's write lock
 
 
-def _apply_batch(
+def _apply_one_by_one(
     engine: Engine, events: list[WebhookEvent], total: Applied, *, puller: Puller | None, verifier: Verifier | None,
-) -> bool:
-    """Apply ``events`` in one transaction; False (nothing kept) when any of them fails or is deferred."""
-    results: list[Applied] = []
-    try:
+) -> None:
+    """One transaction per event; stops at (and keeps) the first deferred event, setting ``total.deferred``."""
+    for event in events:
+        error = None
+        try:
+            total.add(apply_event(engine, event, puller=puller, verifier=verifier))
+        except RetryLater as exc:  # keep order: stop here, the worker retries later
+            log.warning("event %s (%s) deferred: %s", event.id, event.action, exc)
+            total.errors.append(f"deferred: {exc}")
+            total.deferred = True
+            return
+        except Exception as exc:  # noqa: BLE001 - keep the event, record why, go on
+            log.exception("event %s (%s) could not be applied", event.id, event.action)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            total.errors.append(error)
         with session_scope(engine) as session:
-            for event in events:
-                results.append(_apply_in(session, event, puller=puller, verifier=verifier))
-                row = session.get(WebhookEvent, event.id)
-                if row is not None:
-                    crud.mark_event_processed(session=session, event=row)
-    except Exception as exc:  # noqa: BLE001 - replayed one by one, where each error is handled
-        log.info("batch of %d events replayed one by one (%s: %s)", len(events), type(exc).__name__, exc)
-        return False
-    for result in results:
-        total.changed += result.changed
-        total.force_train = total.force_train or result.force_train
-    return True
+            row = session.get(WebhookEvent, event.id)
+            if row is not None:
+                crud.mark_event_processed(session=session, event=row, error=error)

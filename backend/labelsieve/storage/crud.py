@@ -45,7 +45,7 @@ def upsert_project(
         # INSERT ... ON CONFLICT DO NOTHING: two /setup calls for a new project at once (Label Studio retries
         # a slow /setup) must not fail on the primary key; the loser updates the winner's row.
         blank = Project(id=project_id).model_dump()
-        session.execute(_insert_module(session).insert(Project).values(**blank)
+        session.execute(dialect_insert(session).insert(Project).values(**blank)
                         .on_conflict_do_nothing(index_elements=["id"]))
         project = session.get(Project, project_id, populate_existing=True)
         assert project is not None
@@ -65,7 +65,7 @@ def upsert_project(
     return project
 
 
-def _insert_module(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
     """The dialect module whose ``insert`` has ``on_conflict_do_nothing``."""
     return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
@@ -92,10 +92,8 @@ def upsert_tasks(*, session: Session, project_id: int, tasks: Iterable[dict[str,
     now = utcnow()
     new = [{"id": i, "project_id": project_id, "data": data, "created_at": now, "updated_at": now}
            for i, data in wanted.items() if i not in existing]
-    module = _insert_module(session)
-    for start in range(0, len(new), 1000):  # stay under SQLite's bound-parameter limit
-        rows = new[start:start + 1000]
-        session.execute(module.insert(Task).values(rows).on_conflict_do_nothing(index_elements=["id"]))
+    if new:  # one cached statement, many parameter sets (SQLAlchemy batches them into multi-row INSERTs)
+        session.execute(dialect_insert(session).insert(Task).on_conflict_do_nothing(index_elements=["id"]), new)
     for task_id, row in existing.items():
         data = wanted[task_id]
         if data and row.data != data:
@@ -149,28 +147,36 @@ def annotated_task_ids(*, session: Session, project_id: int, task_ids: Sequence[
 # ------------------------------------------------------------------------------ annotations
 
 
-def upsert_annotation(
-    *, session: Session, project_id: int, annotation: dict[str, Any], config: LabelConfig | None
-) -> Annotation:
-    """Store one Label Studio annotation dict (``id``, ``task``, ``result``, ...)."""
-    ann_id = int(annotation["id"])
+def annotation_columns(*, annotation: dict[str, Any], config: LabelConfig | None) -> dict[str, Any]:
+    """The :class:`Annotation` columns a Label Studio annotation dict (``id``, ``task``, ``result``...) sets."""
     task_field = annotation.get("task")
-    task_id = int(task_field["id"] if isinstance(task_field, dict) else task_field)  # type: ignore[index]
     result = list(annotation.get("result") or [])
     completed_by = annotation.get("completed_by")
     if isinstance(completed_by, dict):
         completed_by = completed_by.get("id")
-    row = session.get(Annotation, ann_id)
-    if row is None:
-        row = Annotation(id=ann_id, project_id=project_id, task_id=task_id)
-    row.task_id = task_id
-    row.result = result
-    row.labels = labels_from_result(result, config) if config else []
-    row.annotator = int(completed_by) if completed_by is not None else None
     lead_time = annotation.get("lead_time")
-    row.lead_time = float(lead_time) if lead_time is not None else None
-    row.was_cancelled = bool(annotation.get("was_cancelled", False))
-    row.ground_truth = bool(annotation.get("ground_truth", False))
+    return {
+        "id": int(annotation["id"]),
+        "task_id": int(task_field["id"] if isinstance(task_field, dict) else task_field),  # type: ignore[arg-type]
+        "result": result,
+        "labels": labels_from_result(result, config) if config else [],
+        "annotator": int(completed_by) if completed_by is not None else None,
+        "lead_time": float(lead_time) if lead_time is not None else None,
+        "was_cancelled": bool(annotation.get("was_cancelled", False)),
+        "ground_truth": bool(annotation.get("ground_truth", False)),
+    }
+
+
+def upsert_annotation(
+    *, session: Session, project_id: int, annotation: dict[str, Any], config: LabelConfig | None
+) -> Annotation:
+    """Store one Label Studio annotation dict (``id``, ``task``, ``result``, ...)."""
+    columns = annotation_columns(annotation=annotation, config=config)
+    row = session.get(Annotation, columns["id"])
+    if row is None:
+        row = Annotation(id=columns["id"], project_id=project_id, task_id=columns["task_id"])
+    for name, value in columns.items():
+        setattr(row, name, value)
     row.updated_at = utcnow()
     session.add(row)
     session.flush()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from labelsieve.storage import models  # noqa: F401  (registers the tables)
+from labelsieve.storage import migrate
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
     # psycopg 3 is the driver we ship; accept the common spellings.
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
@@ -21,25 +21,37 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the tables created. SQLite gets WAL and a busy timeout."""
-    url = _normalise_url(url)
+def make_engine(url: str, *, migrate_schema: bool = True, sqlite_synchronous: str = "FULL") -> Engine:
+    """An engine for ``url`` whose schema is at the newest migration (upgraded here unless
+    ``migrate_schema`` is false, then an old schema raises :class:`labelsieve.storage.migrate.SchemaError`).
+
+    SQLite gets WAL, a busy timeout and ``synchronous=FULL`` by default: every commit (an acknowledged
+    webhook's included) is fsynced to the WAL before it returns, so it survives a power loss, not only a
+    crash. PostgreSQL keeps its own default (``synchronous_commit=on``: same guarantee); nothing here lowers it.
+    """
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if sqlite_synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"sqlite_synchronous must be FULL or NORMAL, not {sqlite_synchronous!r}")
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    SQLModel.metadata.create_all(engine)
+    try:
+        migrate.upgrade(engine, apply=migrate_schema)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
