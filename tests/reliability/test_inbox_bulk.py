@@ -77,7 +77,8 @@ def test_bulk_apply_leaves_what_one_event_per_transaction_leaves(settings_factor
             accept(service.engine, WebhookPayload.model_validate(event))
         with session_scope(service.engine) as session:
             events = crud.pending_events(session=session, project_id=P, limit=1000)
-        for verifier in (None, service.gateway.verify_annotation):  # webhooks trusted as sent / checked (first data wins)
+        # webhooks trusted as sent / checked (first data wins)
+        for verifier in (None, service.gateway.verify_annotation):
             _reset(service.engine)
             one_by_one = Applied()
             _apply_one_by_one(service.engine, events, one_by_one, puller=None, verifier=verifier)
