@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 50 * 1024 * 1024
     max_predict_tasks: int = 10_000
     keep_prediction_versions: int = 2
+    # Data quality (labelsieve.quality): MLflow tracking is off unless a tracking URI is set
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("LABELSIEVE_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"))
+    mlflow_experiment: str = "labelsieve"
     start_workers: bool = True
 
     # Auth (issue 7 builds on these).

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.metrics import Metrics
+from labelsieve.quality.hooks import after_publish, tracker_for
+from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries
 from labelsieve.service.events import Puller
 from labelsieve.service.loop import ActiveLearningLoop
@@ -40,6 +42,7 @@ class Service:
     artifacts: ArtifactStore
     loop: ActiveLearningLoop
     worker: TrainingWorker
+    quality: QualityRunner | None = None  # scorecard, review predictions, MLflow run after each retrain
 
     def label_studio_client(self, project_id: int) -> LabelStudioClient | None:
         url, key = self.settings.label_studio_url, self.settings.label_studio_api_key
@@ -49,6 +52,10 @@ class Service:
             if project is not None:
                 url, key = url or project.ls_hostname or None, key or project.ls_access_token or None
         return LabelStudioClient(url, key) if url and key else None
+
+    def label_studio_key(self, project_id: int) -> str | None:
+        client = self.label_studio_client(project_id)
+        return client.auth.api_key if client is not None else None
 
     def puller(self, project_id: int) -> Puller | None:
         client = self.label_studio_client(project_id)
@@ -87,6 +94,8 @@ class Service:
 
     def stop(self) -> None:
         self.worker.stop()
+        if self.quality is not None:
+            self.quality.stop()
         self.engine.dispose()
 
 
@@ -104,8 +113,13 @@ def build_service(settings: Settings) -> Service:
                       artifacts=artifacts, loop=loop, worker=worker)
     worker.puller_factory = service.puller
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
-    loop.publisher = LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
-                                          keep_versions=settings.keep_prediction_versions)
+    service.quality = QualityRunner(
+        host=loop, client_factory=service.label_studio_client, api_key_of=service.label_studio_key,
+        keep_versions=settings.keep_prediction_versions,
+        tracker=tracker_for(engine, settings.mlflow_tracking_uri, settings.mlflow_experiment))
+    loop.publisher = after_publish(LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
+                                                        keep_versions=settings.keep_prediction_versions),
+                                   service.quality.submit)
     loop.task_source = service.new_tasks
     worker.verifier = service.verify_annotation if settings.verify_webhooks else None
     return service

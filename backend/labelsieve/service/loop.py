@@ -30,6 +30,7 @@ from labelsieve.labelstudio.auth import TokenAuth
 from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
+from labelsieve.quality.hooks import training_examples
 from labelsieve.registry import Registries
 from labelsieve.service.project_settings import ProjectSettings, parse_extra_params, resolve_settings
 from labelsieve.service.ranking import rank_pool
@@ -190,6 +191,7 @@ class ActiveLearningLoop:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id)
             pool = crud.pool_tasks(session=session, project_id=project_id)
+        examples, pruned = training_examples(self.artifacts, self.engine, project_id, ps.prune, examples)
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
@@ -242,7 +244,8 @@ class ActiveLearningLoop:
                 project_id=project_id, version=version, number=number, learner=ps.learner,
                 learner_params=learner.get_params(), n_train=len(y), class_counts=dict(counts),
                 artifact=str(path), status="ready", train_seconds=fit_seconds,
-                metrics={} if balanced is None else {"balancing": balancing_summary(balanced.info)},
+                metrics={**({} if balanced is None else {"balancing": balancing_summary(balanced.info)}),
+                         **({"pruned": pruned} if pruned else {})},
             ))
             if balanced is not None and isinstance(balanced.info.get("synthetic"), SyntheticBatch):
                 batch = balanced.info["synthetic"]

@@ -3,7 +3,7 @@
 ``extra_params`` arrive from Label Studio as a JSON object or as a JSON string (both happen).
 Recognised keys: ``strategy``, ``strategy_params``, ``learner``, ``learner_params``,
 ``batch_size``, ``retrain_every``, ``min_annotations``, ``seed``, ``balancing``,
-``balancing_params``. Unknown keys and bad values are refused with a message naming them.
+``balancing_params``, ``label_issues``, ``prune``. Unknown keys and bad values are refused with a message naming them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from labelsieve.settings import Settings
 
 KNOWN_KEYS = {
     "strategy", "strategy_params", "learner", "learner_params", "batch_size", "retrain_every",
-    "min_annotations", "seed", "balancing", "balancing_params",
+    "min_annotations", "seed", "balancing", "balancing_params", "label_issues", "prune",
 }
+PRUNE_MODES = ("off", "flagged")
 
 
 class ProjectSettingsError(ValueError):
@@ -38,6 +39,8 @@ class ProjectSettings:
     seed: int = 0
     balancing: str | None = None
     balancing_params: dict[str, Any] = field(default_factory=dict)
+    label_issues: bool = True  # scorecard + review predictions after each retrain (labelsieve.quality)
+    prune: str = "off"  # "flagged": train without the items the latest scorecard marks prune
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +96,11 @@ def resolve_settings(
     balancing = extra.get("balancing")
     if balancing is not None and not isinstance(balancing, str):
         raise ProjectSettingsError(f"balancing must be a name or null, got {balancing!r}")
+    label_issues, prune = extra.get("label_issues", True), extra.get("prune", "off")
+    if not isinstance(label_issues, bool):
+        raise ProjectSettingsError(f"label_issues must be true or false, got {label_issues!r}")
+    if prune not in PRUNE_MODES:
+        raise ProjectSettingsError(f"prune must be one of {list(PRUNE_MODES)}, got {prune!r}")
     resolved = ProjectSettings(
         strategy=strategy,
         strategy_params=_dict("strategy_params", extra.get("strategy_params", settings.default_strategy_params)),
@@ -104,6 +112,8 @@ def resolve_settings(
         seed=seed,
         balancing=balancing,
         balancing_params=_dict("balancing_params", extra.get("balancing_params")),
+        label_issues=label_issues,
+        prune=prune,
     )
     _check_plugins(resolved, config, registries)
     return resolved
