@@ -57,7 +57,7 @@ def assess(
     index = {c: j for j, c in enumerate(oof.classes)}
     y_index = np.array([index[c] for c in labels])
     value = knn_shapley(embeddings, y_index, k=KNN_K, rng=np.random.default_rng(seed))
-    influence = head_influence(embeddings, y_index, len(oof.classes))
+    influence = head_influence(embeddings, y_index, len(oof.classes), folds=oof.folds)
     clock["value"] = time.perf_counter()
     neighbour, similarity = nearest_neighbour(embeddings)
     clock["redundancy"] = time.perf_counter()

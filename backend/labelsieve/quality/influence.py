@@ -7,7 +7,9 @@ removing item i moves the optimum by ``≈ H⁻¹ C g_i`` (Koh & Liang 2017), so
 
 One conjugate-gradient solve ``s = H⁻¹ g_val`` with Hessian-vector products (never the P×P Hessian), then
 ``value_i = C/m · Σ_c (p_ic − e_ic)(S x̃_i)_c`` for every item at once. Positive = the item lowers validation loss.
-Without a validation set the labelled items are it (their own gradients included: a first-order estimate).
+Without a validation set the labelled items are it, fold by fold (``folds``): items of fold f are valued
+against the validation loss of the other folds, so an item's own loss never counts (a mislabelled item would
+otherwise "help" itself). One CG solve per fold.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def head_influence(
     validation: np.ndarray | None = None,
     validation_y: np.ndarray | None = None,
     head: LinearHead | None = None,
+    folds: np.ndarray | None = None,
     max_iter: int = 200,
 ) -> np.ndarray:
     """Estimated increase of mean validation log-loss when each training item is removed."""
@@ -43,13 +46,6 @@ def head_influence(
     Xa = _augment(X)
     P = softmax(Xa @ W.T)
     E = np.eye(n_classes)[y_index]
-    if validation is None:
-        Va, Pv, Ev = Xa, P, E
-    else:
-        Va = _augment(validation)
-        Pv = softmax(Va @ W.T)
-        Ev = np.eye(n_classes)[np.asarray(validation_y)]
-    g_val = ((Pv - Ev).T @ Va).ravel()
     shape = W.shape
     reg = np.ones(shape)
     reg[:, -1] = 1e-3  # the intercept is not penalised: a small damping keeps H positive definite
@@ -62,6 +58,23 @@ def head_influence(
         return (reg * V + C * (AZ.T @ Xa)).ravel()
 
     operator = LinearOperator((W.size, W.size), matvec=hvp, dtype=np.float64)
-    s, _ = cg(operator, g_val, maxiter=max_iter)
-    S = s.reshape(shape)
-    return C / len(Va) * ((P - E) * (Xa @ S.T)).sum(axis=1)
+
+    def value_of(g_val: np.ndarray, m: int, rows: np.ndarray) -> np.ndarray:
+        s, _ = cg(operator, g_val, maxiter=max_iter)
+        S = s.reshape(shape)
+        return C / max(m, 1) * ((P[rows] - E[rows]) * (Xa[rows] @ S.T)).sum(axis=1)
+
+    if validation is not None:
+        Va = _augment(validation)
+        Pv = softmax(Va @ W.T)
+        Ev = np.eye(n_classes)[np.asarray(validation_y)]
+        return value_of(((Pv - Ev).T @ Va).ravel(), len(Va), np.arange(len(Xa)))
+    if folds is None:
+        folds = np.arange(len(Xa)) % 2
+    out = np.zeros(len(Xa))
+    grads = P - E
+    for fold in np.unique(folds):
+        rows = np.flatnonzero(folds == fold)
+        others = np.flatnonzero(folds != fold)
+        out[rows] = value_of((grads[others].T @ Xa[others]).ravel(), len(others), rows)
+    return out
