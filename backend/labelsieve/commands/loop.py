@@ -70,7 +70,7 @@ class LiveLoop:
                 _pull(session, self.project_id, config, lambda _pid: tasks)
             outcome = self.service.loop.retrain(self.project_id, force=True)
             status, version = outcome.status, outcome.version
-            publisher = self.service.loop.publisher
+            publisher = getattr(self.service.loop.publisher, "inner", self.service.loop.publisher)
             if isinstance(publisher, LabelStudioPublisher) and publisher.last and publisher.last.version == version:
                 pushed = publisher.last.pushed
             if outcome.status != "failed":

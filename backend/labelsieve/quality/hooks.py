@@ -16,18 +16,20 @@ from labelsieve.storage.db import session_scope
 T = TypeVar("T")
 
 
-def after_publish(publisher: Callable[[int, str], None] | None,
-                  then: Callable[[int, str], None]) -> Callable[[int, str], None]:
-    """A loop publisher that pushes the ranking first and only then hands the version on (the quality pass)."""
+class AfterPublish:
+    """A loop publisher that pushes the ranking first (``inner``) and only then hands the version on (``then``:
+    the background quality pass), so the ranking push never waits for it."""
 
-    def publish(project_id: int, version: str) -> None:
+    def __init__(self, inner: Callable[[int, str], None] | None, then: Callable[[int, str], None]) -> None:
+        self.inner = inner
+        self.then = then
+
+    def __call__(self, project_id: int, version: str) -> None:
         try:
-            if publisher is not None:
-                publisher(project_id, version)
+            if self.inner is not None:
+                self.inner(project_id, version)
         finally:
-            then(project_id, version)
-
-    return publish
+            self.then(project_id, version)
 
 
 def latest_scorecard_rows(artifacts: ArtifactStore, engine: Engine, project_id: int) -> list[Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.metrics import Metrics
-from labelsieve.quality.hooks import after_publish, tracker_for
+from labelsieve.quality.hooks import AfterPublish, tracker_for
 from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries
 from labelsieve.service.events import Puller
@@ -117,9 +117,9 @@ def build_service(settings: Settings) -> Service:
         host=loop, client_factory=service.label_studio_client, api_key_of=service.label_studio_key,
         keep_versions=settings.keep_prediction_versions,
         tracker=tracker_for(engine, settings.mlflow_tracking_uri, settings.mlflow_experiment))
-    loop.publisher = after_publish(LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
-                                                        keep_versions=settings.keep_prediction_versions),
-                                   service.quality.submit)
+    loop.publisher = AfterPublish(LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
+                                                       keep_versions=settings.keep_prediction_versions),
+                                  service.quality.submit)
     loop.task_source = service.new_tasks
     worker.verifier = service.verify_annotation if settings.verify_webhooks else None
     return service
