@@ -27,7 +27,7 @@ def wait_issues(backend_url: str, pid: int, version: str, timeout: float = 180.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = httpx.get(f"{backend_url}/projects/{pid}/issues", timeout=30).json()
-        if body["status"] == "ready" and body["scored_version"] == version and body.get("review_model_version"):
+        if body["status"] == "ready" and body["scored_version"] == version and body.get("review"):
             return dict(body)
         time.sleep(0.5)
     raise AssertionError(f"no scorecard for {version} of project {pid}: {body}")
@@ -54,6 +54,7 @@ def test_review_predictions_and_view_list_candidates_without_changing_the_served
 
     review = issues["review_model_version"]
     assert review.startswith("labelsieve-review-") and review != version
+    assert issues["review"]["model_version"] == review and issues["review"]["pushed"] == len(candidates)
     reviewed = predictions(ls, pid, review)
     assert set(reviewed) == set(candidates), "one review prediction per candidate, on labelled tasks only"
     for tid, (score, suggested) in reviewed.items():
@@ -61,7 +62,8 @@ def test_review_predictions_and_view_list_candidates_without_changing_the_served
         assert abs(score - candidates[tid]["issue_score"]) < 1e-6
 
     views = ls.api("GET", "/api/dm/views/", params={"project": pid}).json()
-    view = next(v for v in views if v["data"].get("title") == "labelsieve: label issues")
+    view = next(v for v in views if v["id"] == issues["review"]["view_id"])
+    assert view["data"]["title"] == "labelsieve: label issues"
     listed = ls.api("GET", "/api/tasks/", params={"project": pid, "view": view["id"], "page_size": 500}).json()
     listed_ids = {int(t["id"]) for t in (listed["tasks"] if isinstance(listed, dict) else listed)}
     assert listed_ids == set(candidates), "the Data Manager tab lists exactly the candidates"

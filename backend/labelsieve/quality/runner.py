@@ -25,7 +25,7 @@ from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.quality.assess import assess
 from labelsieve.quality.review import publish_review
 from labelsieve.quality.scorecard import ScoreRow, summary
-from labelsieve.quality.store import load_scorecard, save_scorecard
+from labelsieve.quality.store import load_scorecard, save_review, save_scorecard
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
@@ -188,5 +188,7 @@ class QualityRunner:
             return None
         result = publish_review(client, project.id, version, rows, self.host.config_of(project), api_key=key,
                                 keep_versions=self.keep_versions)
-        return {"model_version": result.model_version, "pushed": result.pushed, "view_id": result.view_id,
-                "deleted_versions": result.deleted_versions}
+        review = {"model_version": result.model_version, "pushed": result.pushed, "view_id": result.view_id,
+                  "deleted_versions": result.deleted_versions}
+        save_review(self.host.artifacts, project.id, version, review)
+        return review

@@ -43,3 +43,13 @@ def load_scorecard(artifacts: ArtifactStore, project_id: int, version: str) -> t
         return [], {}
     body = json.loads(path.read_text(encoding="utf-8"))
     return from_records(body.pop("rows")), body
+
+
+def save_review(artifacts: ArtifactStore, project_id: int, version: str, review: dict[str, Any]) -> None:
+    """What reached Label Studio for this version (written after the review predictions and the tab)."""
+    _atomic_write(scorecard_dir(artifacts, project_id, version) / "review.json", json.dumps(review))
+
+
+def load_review(artifacts: ArtifactStore, project_id: int, version: str) -> dict[str, Any] | None:
+    path = scorecard_dir(artifacts, project_id, version) / "review.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.quality.review import review_version
-from labelsieve.quality.store import load_scorecard
+from labelsieve.quality.store import load_review, load_scorecard
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -34,6 +34,7 @@ class IssuesResponse(BaseModel):
     model_version: str | None
     scored_version: str | None  # the version whose scorecard this is (the serving one's may still be computing)
     review_model_version: str | None  # the Label Studio prediction version carrying the suggestions
+    review: dict[str, object] | None  # once pushed: predictions sent, Data Manager tab id, old versions deleted
     status: str  # ready | computing | disabled | no_model
     summary: dict[str, object]
     pruned_annotations: list[int]  # left out of the serving version's training set (prune: "flagged")
@@ -72,5 +73,6 @@ def project_issues(
     return IssuesResponse(
         project_id=project_id, model_version=serving, scored_version=scored,
         review_model_version=review_version(scored) if scored else None, status=status,
+        review=load_review(service.artifacts, project_id, scored) if scored else None,
         summary=dict(meta.get("summary", {})), pruned_annotations=pruned, candidates=items,
     )
