@@ -107,10 +107,14 @@ class QualityRunner:
         with self._cond:
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """No new job starts; a running one gets ``timeout`` seconds to finish before the service closes."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     # ------------------------------------------------------------------ job
     def run(self, project_id: int, version: str) -> dict[str, Any]:
