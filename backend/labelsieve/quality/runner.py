@@ -196,3 +196,12 @@ class QualityRunner:
                   "deleted_versions": result.deleted_versions}
         save_review(self.host.artifacts, project.id, version, review)
         return review
+
+
+def score_version(host: QualityHost, project_id: int, version: str) -> list[ScoreRow]:
+    """The scorecard of one version, computed in the calling thread with no Label Studio and no tracking
+    (simulation runs: ``labelsieve simulate --scorecard``)."""
+    project = host.project(project_id)
+    runner = QualityRunner(host=host, client_factory=lambda _: None, api_key_of=lambda _: None)
+    rows, _ = runner.scorecard(project, version, host.settings_of(project))
+    return rows
