@@ -5,9 +5,11 @@ Rules (documented in the README, checked by the tests):
 - **prune**: cleanlab flags the label (``find_label_issues``) AND its KNN-Shapley value is negative (its
   neighbours carry another label) AND the last-layer influence is negative (removing it lowers the loss of the
   others) AND the out-of-fold model gives the suggested label at least ``prune_confidence`` (0.5). Four
-  independent signals must agree; and only when cleanlab flags at least ``min_flagged_fraction`` (2%) of the
-  set: below that the flags are within the learner's own error on clean data (clean digits: 0.3-0.6% flagged),
-  so they go to review and nothing is pruned. Digits with no noise: 0 pruned; 10% flipped: 72 pruned, all flips.
+  independent signals must agree; and only in a set of at least ``min_items`` (200) labelled items where
+  cleanlab flags at least ``min_flagged_fraction`` (2%): a smaller set's cross-fitted model is too weak to tell a
+  wrong label from a hard item, and below 2% the flags are within the learner's own error on clean data
+  (clean digits: 0.3-0.6% flagged), so they go to review and nothing is pruned. Digits with no noise:
+  0 pruned; 10% flipped: 72 pruned, all flips.
 - **review**: flagged by cleanlab but not all of the above, or a near-duplicate (cosine ≥ ``duplicate_cosine``)
   of an item that carries a different label.
 - **keep**: everything else; a near-duplicate with the same label is kept (``redundant`` is reported, it costs
@@ -26,6 +28,7 @@ import numpy as np
 PRUNE_CONFIDENCE = 0.5
 DUPLICATE_COSINE = 0.99
 MIN_FLAGGED_FRACTION = 0.02
+MIN_ITEMS_TO_PRUNE = 200
 
 
 @dataclass
@@ -66,10 +69,10 @@ def build_rows(
     suggested_confidence: np.ndarray, issue_score: np.ndarray, flagged: np.ndarray, value: np.ndarray,
     influence: np.ndarray, proba: np.ndarray, neighbour: np.ndarray, similarity: np.ndarray,
     duplicate_cosine: float = DUPLICATE_COSINE, prune_confidence: float = PRUNE_CONFIDENCE,
-    min_flagged_fraction: float = MIN_FLAGGED_FRACTION,
+    min_flagged_fraction: float = MIN_FLAGGED_FRACTION, min_items: int = MIN_ITEMS_TO_PRUNE,
 ) -> list[ScoreRow]:
     rows = []
-    prune_allowed = len(task_ids) > 0 and float(np.mean(flagged)) >= min_flagged_fraction
+    prune_allowed = len(task_ids) >= min_items and float(np.mean(flagged)) >= min_flagged_fraction
     for i, task_id in enumerate(task_ids):
         j = int(neighbour[i])
         duplicate = j >= 0 and float(similarity[i]) >= duplicate_cosine
