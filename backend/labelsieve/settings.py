@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("LABELSIEVE_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"))
     mlflow_experiment: str = "labelsieve"
+    mlflow_artifact_location: str | None = None  # default: <data_dir>/mlflow-artifacts (never the working directory)
     start_workers: bool = True
 
     # Auth (issue 7 builds on these).

@@ -86,6 +86,7 @@ def test_retrains_are_scored_pruned_and_tracked_in_mlflow(client_factory, tmp_pa
     assert {"ranking.csv", "scorecard.csv", "model"} <= names
     model_files = {Path(a.path).name for a in client_ml.list_artifacts(last.info.run_id, "model")}
     assert "learner.json" in model_files
+    assert experiment.artifact_location.startswith((tmp_path / "data").as_uri())  # never the working directory
     scorecard = Path(client_ml.download_artifacts(last.info.run_id, "scorecard.csv", str(tmp_path))).read_text()
     assert scorecard.splitlines()[0].startswith("task_id,annotation_id,label,suggested_label")
 

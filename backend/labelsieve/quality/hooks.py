@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.quality.pruning import exclude
 from labelsieve.quality.store import load_scorecard
+from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
@@ -52,11 +53,14 @@ def training_examples(artifacts: ArtifactStore, engine: Engine, project_id: int,
     return exclude(examples, latest_scorecard_rows(artifacts, engine, project_id))
 
 
-def tracker_for(engine: Engine, tracking_uri: str | None, experiment: str) -> Any:
+def tracker_for(engine: Engine, settings: Settings) -> Any:
     """An MLflow tracker when a tracking URI is configured, else None. mlflow is an optional extra, imported
-    only here and only when configured, so a service without it never loads it."""
-    if not tracking_uri:
+    only here and only when configured, so a service without it never loads it. Artifacts go to
+    ``mlflow_artifact_location`` or ``<data_dir>/mlflow-artifacts`` (a SQLite store would use the working directory)."""
+    if not settings.mlflow_tracking_uri:
         return None
     from labelsieve.quality.tracking import MlflowTracker
 
-    return MlflowTracker(engine=engine, tracking_uri=tracking_uri, experiment=experiment)
+    location = settings.mlflow_artifact_location or (settings.data_dir / "mlflow-artifacts").resolve().as_uri()
+    return MlflowTracker(engine=engine, tracking_uri=settings.mlflow_tracking_uri,
+                         experiment=settings.mlflow_experiment, artifact_location=location)

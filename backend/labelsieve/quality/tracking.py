@@ -37,17 +37,21 @@ def _metric_key(text: str) -> str:
 class MlflowTracker:
     """Callable as the quality runner's ``tracker``."""
 
-    def __init__(self, *, engine: Engine, tracking_uri: str, experiment: str = "labelsieve") -> None:
+    def __init__(self, *, engine: Engine, tracking_uri: str, experiment: str = "labelsieve",
+                 artifact_location: str | None = None) -> None:
         self.engine = engine
         self.tracking_uri = tracking_uri
         self.experiment = experiment
+        self.artifact_location = artifact_location  # a new experiment's artifact root (a SQLite store has none)
 
     def client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.tracking_uri)
 
     def experiment_id(self, client: MlflowClient) -> str:
         found = client.get_experiment_by_name(self.experiment)
-        return found.experiment_id if found is not None else client.create_experiment(self.experiment)
+        if found is not None:
+            return found.experiment_id
+        return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
 
     def __call__(self, *, project_id: int, version: str, settings: Any, rows: list[ScoreRow],
                  artifacts: ArtifactStore) -> str:

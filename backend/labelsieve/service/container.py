@@ -116,7 +116,7 @@ def build_service(settings: Settings) -> Service:
     service.quality = QualityRunner(
         host=loop, client_factory=service.label_studio_client, api_key_of=service.label_studio_key,
         keep_versions=settings.keep_prediction_versions,
-        tracker=tracker_for(engine, settings.mlflow_tracking_uri, settings.mlflow_experiment))
+        tracker=tracker_for(engine, settings))
     loop.publisher = AfterPublish(LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
                                                        keep_versions=settings.keep_prediction_versions),
                                   service.quality.submit)
