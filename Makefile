@@ -15,7 +15,7 @@ LS_STAMP := $(LS_VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip>=24"
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev,diffusion,text-embeddings,ray]" $(addprefix -e ,$(PLUGIN_DIRS))
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,diffusion,text-embeddings,ray,mlflow]" $(addprefix -e ,$(PLUGIN_DIRS))
 	touch $@
 
 install: $(STAMP)

@@ -35,10 +35,11 @@ def default_torch_threads() -> int:
     return max(1, free_cpu_count() - 1)
 
 
-def setting(default: Any, doc: str, *, service_name: str | None = None, minimum: int | None = None) -> Any:
+def setting(default: Any, doc: str, *, service_name: str | None = None, minimum: int | None = None,
+            choices: tuple[Any, ...] | None = None) -> Any:
     """One per-project setting: its default, what it means, the service-wide default's name in
     :class:`Settings` (``LABELSIEVE_<NAME>``, the key itself unless given) and, for integers, the minimum."""
-    meta = {"doc": doc, "service_name": service_name, "minimum": minimum}
+    meta = {"doc": doc, "service_name": service_name, "minimum": minimum, "choices": choices}
     if isinstance(default, dict | list):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -66,6 +67,10 @@ class ProjectSettings:
     queue_depth: int | None = setting(
         100, 'ranked tasks given a current prediction in Label Studio after each round (refilled between '
         'retrains); "all" (or null): every ranked task', minimum=1)
+    label_issues: bool = setting(True, "label-issue candidates, item values and review predictions after each "
+                                 "retrain (labelsieve.quality)")
+    prune: str = setting("off", 'off, or "flagged": train without the items the latest scorecard marks prune',
+                         choices=("off", "flagged"))
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -144,6 +149,11 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     # How predictions enter Label Studio: auto (probe its bulk import), bulk, single (labelstudio/pusher.py).
     prediction_import: Literal["auto", "bulk", "single"] = "auto"
     prediction_import_concurrency: int = 2
+    # Data quality (labelsieve.quality): MLflow tracking is off unless a tracking URI is set
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("LABELSIEVE_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"))
+    mlflow_experiment: str = "labelsieve"
+    mlflow_artifact_location: str | None = None  # default: <data_dir>/mlflow-artifacts (never the working directory)
     start_workers: bool = True
 
     # Auth (issue 7 builds on these).

@@ -17,7 +17,8 @@ ROOT = Path(labelsieve.__file__).parent
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundations", frozenset({"settings", "registry", "params", "labelconfig", "metrics", "arrays", "input_cache"})),
     ("storage", frozenset({"storage"})),
-    ("domain", frozenset({"labelstudio", "inputs", "learners", "strategies", "balancing", "testing", "labelsieve"})),
+    ("domain", frozenset({"labelstudio", "inputs", "learners", "strategies", "balancing", "testing", "quality",
+                          "labelsieve"})),
     ("service", frozenset({"service", "pool"})),
     ("simulate/report", frozenset({"simulate", "report"})),
     ("entry points", frozenset({"api", "commands", "cli"})),

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from labelsieve import __version__
-from labelsieve.api.routes import labelstudio, metrics, projects, reports, strategies
+from labelsieve.api.routes import issues, labelstudio, metrics, projects, reports, strategies
 from labelsieve.service.container import Service, build_service
 from labelsieve.service.loop import UnknownProjectError
 from labelsieve.settings import Settings, get_settings
@@ -162,6 +162,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.state.service.metrics.failures.labels("http_500").inc()
         return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})
 
-    for router in (labelstudio.router, strategies.router, projects.router, reports.router, metrics.router):
+    for router in (labelstudio.router, strategies.router, projects.router, issues.router, reports.router,
+                   metrics.router):
         app.include_router(router)
     return app

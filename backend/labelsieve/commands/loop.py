@@ -74,6 +74,8 @@ class LiveLoop:
                 _pull(session, self.project_id, config, lambda _pid: tasks)
             outcome = self.service.loop.retrain(self.project_id, force=True)
             status, version = outcome.status, outcome.version
+            if outcome.status == "trained" and outcome.version and self.service.quality is not None:
+                self.service.quality.submit(self.project_id, outcome.version)  # in the background, as the worker
             publisher = self.service.loop.publisher
             if isinstance(publisher, LabelStudioPublisher) and publisher.last and publisher.last.version == version:
                 pushed = publisher.last.pushed

@@ -88,6 +88,8 @@ def register(app: typer.Typer) -> None:
         learner_params: str = typer.Option(None, help="Learner parameters as a JSON object."),
         balancing: str = typer.Option(None, help="Balancing method passed to the project settings (default off)."),
         balancing_params: str = typer.Option(None, help="Balancing parameters as a JSON object."),
+        scorecard: bool = typer.Option(False, "--scorecard", help="Score each run's labelled set at the end "
+                                                                 "(label issues, value; shown in the report)."),
         test_fraction: float = typer.Option(0.2, help="Held-out fraction for the learning curves."),
         base_seed: int = typer.Option(0, help="Base of every seed (splits, seed sets, rankings)."),
         metric: str = typer.Option("accuracy", help="Metric the savings targets use."),
@@ -120,7 +122,7 @@ def register(app: typer.Typer) -> None:
                 strategies=names, initial=initial, batch_size=batch_size, budget=budget, seeds=seeds,
                 learner=learner, learner_params=_json_option("--learner-params", learner_params),
                 balancing=balancing, balancing_params=_json_option("--balancing-params", balancing_params),
-                test_fraction=test_fraction, base_seed=base_seed,
+                test_fraction=test_fraction, base_seed=base_seed, scorecard=scorecard,
             )
             simulation = Simulation(dataset=data, config=config, store=store)
             simulation.prepare()  # bad input fails here, before any progress bar

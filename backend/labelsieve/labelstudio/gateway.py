@@ -48,6 +48,10 @@ class LabelStudioGateway:
             return None
         return client_for(url, key)  # one client (one connection pool) per Label Studio URL and key
 
+    def api_key(self, project_id: int) -> str | None:
+        """The key labelsieve uses for the project's Label Studio (None without a client)."""
+        return self.connection(project_id)[1] if self.client(project_id) is not None else None
+
     def fetcher(self, project: Project) -> MediaFetcher:
         """Reads task media the way Label Studio serves it (document root, then the URL with the key)."""
         settings = self.settings

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from labelsieve.balancing.prepare import imbalance_ratio
+from labelsieve.quality.store import load_scorecard
 from labelsieve.report.html import render_html
+from labelsieve.settings import Settings
 from labelsieve.simulate.metrics import METRICS
 from labelsieve.simulate.savings import (
     TARGETS,
@@ -29,6 +31,7 @@ from labelsieve.simulate.savings import (
 )
 from labelsieve.simulate.store import RunStore, StoreError, write_json_atomic
 from labelsieve.storage import crud
+from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import make_engine, session_scope
 
 PROJECT_ID = 1
@@ -49,11 +52,19 @@ def read_run(store: RunStore, strategy: str, seed: int) -> dict[str, Any] | None
             n_pool = crud.count_tasks(session=session, project_id=PROJECT_ID)
     finally:
         engine.dispose()
+    scorecard = None
+    if versions:  # the final model's scorecard (``simulate --scorecard``): summary and the worst candidates
+        models = Settings(data_dir=store.run_dir(strategy, seed), database_url="sqlite://").models_path
+        rows, meta = load_scorecard(ArtifactStore(models), PROJECT_ID, versions[-1].version)
+        if meta:
+            scorecard = {**meta.get("summary", {}), "worst": [
+                {k: getattr(r, k) for k in ("task_id", "label", "suggested_label", "issue_score", "value",
+                                            "recommendation")} for r in rows if r.recommendation != "keep"][:10]}
     rounds = [{"n_labels": v.n_train, **v.metrics["heldout"], "fit_seconds": v.train_seconds,
                "select_seconds": select.get(v.version, 0.0)} for v in versions]
     return {"strategy": strategy, "seed": seed, "rounds": rounds, "n_pool": n_pool,
             "order_labels": [a.labels[0] for a in annotations if a.labels],
-            "order_lead_times": [a.lead_time for a in annotations if a.labels]}
+            "order_lead_times": [a.lead_time for a in annotations if a.labels], "scorecard": scorecard}
 
 
 def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, ...] = TARGETS,
@@ -89,6 +100,8 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "strategies": {}, "savings": [],
     }
     report["class_balance"] = class_balance(fulls, runs, config["dataset"]["classes"])
+    report["scorecards"] = {s: {str(seed): runs[s][seed]["scorecard"] for seed in seeds if runs[s][seed]["scorecard"]}
+                            for s in strategies}
     needed: dict[str, dict[float, list[int | None]]] = {}
     for s in strategies:
         seed_runs = [runs[s][seed] for seed in seeds]

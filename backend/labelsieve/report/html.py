@@ -128,6 +128,24 @@ def balance_table(report: dict[str, Any]) -> str:
     return "".join(rows)
 
 
+def scorecard_table(report: dict[str, Any]) -> str:
+    """The final labelled set of each run, judged (``simulate --scorecard``): counts and the worst candidates."""
+    cards = [(s, seed, card) for s, by_seed in report.get("scorecards", {}).items() for seed, card in by_seed.items()]
+    if not cards:
+        return ""
+    rows = ["<h2>Scorecard of the final labelled set</h2><table><tr><th>strategy</th><th>seed</th><th>items</th>"
+            "<th>flagged</th><th>keep</th><th>review</th><th>prune</th><th>worst candidates (task: label → "
+            "suggested, issue score)</th></tr>"]
+    for s, seed, card in cards:
+        worst = ", ".join(f"{w['task_id']}: {html.escape(str(w['label']))} → {html.escape(str(w['suggested_label']))}"
+                          f" {w['issue_score']:.2f}" for w in card.get("worst", [])[:5])
+        rows.append(f"<tr><td class='name'>{html.escape(s)}</td><td>{seed}</td><td>{card.get('items')}</td>"
+                    f"<td>{card.get('flagged')}</td><td>{card.get('keep')}</td><td>{card.get('review')}</td>"
+                    f"<td>{card.get('prune')}</td><td class='name'>{worst or '—'}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
 def render_html(report: dict[str, Any]) -> str:
     p = report["protocol"]
     protocol = (f"Data set {p['dataset']['name']} ({p['dataset']['n']} items, {len(p['dataset']['classes'])} classes), "
@@ -139,5 +157,6 @@ def render_html(report: dict[str, Any]) -> str:
     return template.substitute(
         title=html.escape(str(p["dataset"]["name"])), protocol=html.escape(protocol), metric=report["metric"],
         n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
-        aulc_table=aulc_table(report), recall_png=recall_png(report), extra=balance_table(report),
+        aulc_table=aulc_table(report), recall_png=recall_png(report),
+        extra=balance_table(report) + scorecard_table(report),
     )

@@ -12,6 +12,8 @@ from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.labelstudio.pusher import PredictionPusher
 from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.metrics import Metrics
+from labelsieve.quality.hooks import tracker_for
+from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.worker import TrainingWorker
@@ -40,6 +42,7 @@ class Service:
     gateway: LabelStudioGateway
     loop: ActiveLearningLoop
     worker: TrainingWorker
+    quality: QualityRunner | None = None  # scorecard, review predictions, MLflow run after each retrain
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -52,6 +55,8 @@ class Service:
 
     def stop(self) -> None:
         self.worker.stop()
+        if self.quality is not None:
+            self.quality.stop()
         self.engine.dispose()
 
 
@@ -74,7 +79,11 @@ def build_service(settings: Settings) -> Service:
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency))
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
                               metrics=metrics, gateway=gateway, publisher=publisher)
+    # scorecard, review predictions and the MLflow run of each new version, in the background after its push
+    quality = QualityRunner(host=loop, client_factory=gateway.client, api_key_of=gateway.api_key,
+                            keep_versions=settings.keep_prediction_versions, tracker=tracker_for(engine, settings))
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
-                            verifier=gateway.verify_annotation if settings.verify_webhooks else None)
+                            verifier=gateway.verify_annotation if settings.verify_webhooks else None,
+                            after_retrain=quality.submit)
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
-                   gateway=gateway, loop=loop, worker=worker)
+                   gateway=gateway, loop=loop, worker=worker, quality=quality)

@@ -32,6 +32,7 @@ from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_la
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
+from labelsieve.quality.hooks import training_examples
 from labelsieve.registry import Registries
 from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
 from labelsieve.service.project_settings import (
@@ -237,6 +238,7 @@ class ActiveLearningLoop:
         with session_scope(self.engine) as session:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id)
+        examples, pruned = training_examples(self.artifacts, self.engine, project_id, ps.prune, examples)
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
@@ -245,7 +247,7 @@ class ActiveLearningLoop:
             fitted = self._fit(project, ps, examples)
         except TrainingDataError as exc:
             return RetrainOutcome("skipped", reason=str(exc))
-        version, timings = self._persist(project_id, resolved, fitted, pending)
+        version, timings = self._persist(project_id, resolved, fitted, pending, pruned)
         self._publish(project_id, version)
         return RetrainOutcome("trained", version=version, timings=timings)
 
@@ -291,8 +293,8 @@ class ActiveLearningLoop:
             learner.fit(balanced.X, balanced.y, sample_weight=balanced.sample_weight, unlabeled=unlabeled)
         return Fitted(learner, loader, loaded, pool, y, counts, balanced, time.perf_counter() - fit_started)
 
-    def _persist(self, project_id: int, resolved: ResolvedSettings, fitted: Fitted,
-                 pending: int) -> tuple[str, dict[str, float]]:
+    def _persist(self, project_id: int, resolved: ResolvedSettings, fitted: Fitted, pending: int,
+                 pruned: list[int]) -> tuple[str, dict[str, float]]:
         """Save the model, rank the pool, store version, ranking file and round, and switch serving to it."""
         ps, learner, balanced = resolved.settings, fitted.learner, fitted.balanced
         with session_scope(self.engine) as session:
@@ -313,7 +315,8 @@ class ActiveLearningLoop:
                 project_id=project_id, version=version, number=number, learner=ps.learner,
                 learner_params=learner.get_params(), n_train=len(fitted.y), class_counts=dict(fitted.counts),
                 artifact=str(path), status="ready", train_seconds=fitted.seconds,
-                metrics={} if balanced is None else {"balancing": balancing_summary(balanced.info)},
+                metrics={**({} if balanced is None else {"balancing": balancing_summary(balanced.info)}),
+                         **({"pruned": pruned} if pruned else {})},
             ))
             if balanced is not None and isinstance(balanced.info.get("synthetic"), SyntheticBatch):
                 batch = balanced.info["synthetic"]

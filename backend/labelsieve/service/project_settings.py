@@ -66,6 +66,14 @@ def _checked(name: str, kind: Any, value: Any, minimum: int | None) -> Any:
             raise ProjectSettingsError(f"{name} must be {'a positive integer' if minimum == 1 else f'>= {minimum}'}"
                                        f", got {value!r}")
         return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ProjectSettingsError(f"{name} must be true or false, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProjectSettingsError(f"{name} must be a number, got {value!r}")
+        return float(value)
     if kind == int | None:  # queue_depth: a count, or "all" (null)
         return None if value in (None, "all") else _checked(name, int, value, minimum)
     if kind == str | None:
@@ -93,6 +101,10 @@ def resolve_settings(
                          f.metadata["minimum"])
         for f in PROJECT_FIELDS
     }
+    for f in PROJECT_FIELDS:
+        allowed = f.metadata.get("choices")
+        if allowed is not None and values[f.name] not in allowed:
+            raise ProjectSettingsError(f"{f.name} must be one of {list(allowed)}, got {values[f.name]!r}")
     if values["learner"] == "auto":
         values["learner"] = default_learner_for(config)
     resolved = ProjectSettings(**values)

@@ -84,6 +84,8 @@ class _ProjectThread(threading.Thread):
                      outcome.reason)
             if outcome.status != "trained":  # annotations ate into the head: top it up from the same ranking
                 owner.loop.refill(self.project_id)
+            elif owner.after_retrain is not None and outcome.version:
+                owner.after_retrain(self.project_id, outcome.version)
 
 
 class TrainingWorker:
@@ -94,11 +96,14 @@ class TrainingWorker:
         debounce_seconds: float,
         puller_factory: Callable[[int], Puller | None] | None = None,
         verifier: Verifier | None = None,
+        after_retrain: Callable[[int, str], None] | None = None,
     ) -> None:
         self.loop = loop
         self.debounce_seconds = debounce_seconds
         self.puller_factory = puller_factory
         self.verifier = verifier
+        #: called with (project, version) after each retrain that trained (and pushed) a new version
+        self.after_retrain = after_retrain
         self.stopping = threading.Event()
         self._threads: dict[int, _ProjectThread] = {}
         self._lock = threading.Lock()

@@ -30,6 +30,7 @@ from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.metrics import Metrics
+from labelsieve.quality.runner import score_version
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service.events import apply_event
 from labelsieve.service.loop import ActiveLearningLoop
@@ -64,6 +65,7 @@ class SimulationConfig:
     balancing_params: dict[str, Any] = field(default_factory=dict)
     test_fraction: float = 0.2
     base_seed: int = 0
+    scorecard: bool = False  # score the labelled set of each run's final model (labelsieve.quality)
 
 
 class Progress(Protocol):
@@ -303,6 +305,8 @@ class Simulation:
                 if not last_round.batch:
                     break  # the pool is empty
                 self._annotate(loop, split, [task_id - 1 for task_id in last_round.batch[:n]])
+            if cfg.scorecard and latest is not None:
+                score_version(loop, PROJECT_ID, latest.version)
         finally:
             loop.engine.dispose()
         self.progress.run_finished(strategy, split.seed)

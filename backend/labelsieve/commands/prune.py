@@ -1,0 +1,120 @@
+"""``labelsieve prune``: which labelled items the scorecard marks, training without them, or a simulation.
+
+- ``labelsieve prune --project 3``: the items of the serving version's scorecard marked prune (computed now when
+  the background pass has not written one yet), worst first. Nothing is changed.
+- ``--apply``: also sets the project's ``prune`` setting to ``"flagged"`` in labelsieve's store and retrains now;
+  the new version trains without those items and lists them (``GET /projects/{id}/issues``,
+  ``pruned_annotations``). Nothing is deleted in Label Studio. (Label Studio's extra params win again at the next
+  ``/setup``: put ``"prune": "flagged"`` there to keep it.)
+- ``--simulate digits --noise sym10``: corrupts a data set's labels, scores them and reports detection and the
+  clean-test accuracy of training on all / minus flagged / minus random / minus lowest-value / minus prune.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labelsieve.quality.experiment import pruning_experiment
+from labelsieve.quality.store import load_scorecard
+from labelsieve.registry import get_registries
+from labelsieve.service.container import build_service
+from labelsieve.service.loop import UnknownProjectError
+from labelsieve.settings import Settings
+from labelsieve.simulate.datasets import DatasetError, load_dataset
+from labelsieve.simulate.runner import resolve_learner
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
+
+
+def _simulate(console: Console, spec: str, noise: str, seeds: int, learner: str) -> None:
+    dataset = load_dataset(spec)
+    name = resolve_learner(learner, dataset)
+    registries = get_registries()
+    make = lambda: registries.learners.create(name, {})  # noqa: E731 - a fresh learner per fit
+    items = dataset.inputs_for(make().input_kind)
+    table = Table(title=f"pruning on {dataset.name} ({len(dataset)} items, {name} learner, noise {noise})")
+    for column in ("seed", "flips", "flagged", "precision", "recall", "AUROC", "prune (flips)", "acc all",
+                   "-flagged", "-random", "-lowest value", "-prune"):
+        table.add_column(column)
+    for seed in range(seeds):
+        report, _ = pruning_experiment(items=list(items), labels=dataset.labels, make_learner=make, noise=noise,
+                                       seed=seed)
+        ours, acc = report["ours"], report["acc"]
+        table.add_row(str(seed), str(report["flips"]), str(ours["flagged"]), f"{ours['precision']:.3f}",
+                      f"{ours['recall']:.3f}", f"{ours['auroc']:.3f}", f"{report['pruned']} ({report['pruned_true']})",
+                      *(f"{acc[k]:.4f}" for k in ("all", "minus_flagged", "minus_random", "minus_lowest_value",
+                                                   "minus_pruned")))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def prune(
+        project: int = typer.Option(None, help="Label Studio project id (labelsieve's store under --data-dir)."),
+        apply: bool = typer.Option(False, "--apply", help="Set prune=flagged for the project and retrain now."),
+        simulate: str = typer.Option(None, help="Instead: a data set ('digits', a .csv...) to measure pruning on."),
+        noise: str = typer.Option("sym10", help="With --simulate: symN or asymN label noise (N percent)."),
+        seeds: int = typer.Option(1, help="With --simulate: repetitions."),
+        learner: str = typer.Option("auto", help="With --simulate: learner name."),
+        data_dir: str = typer.Option(None, help="Where labelsieve's database and models live (default ./data)."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    ) -> None:
+        """Items the scorecard marks prune; --apply trains without them; --simulate measures what pruning does."""
+        console = Console()
+        if simulate:
+            try:
+                _simulate(console, simulate, noise, seeds, learner)
+            except (DatasetError, ValueError) as exc:
+                console.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(2) from None
+            return
+        if project is None:
+            console.print("[red]error:[/] give --project ID (or --simulate DATASET)")
+            raise typer.Exit(2)
+        overrides = {"start_workers": False, **({"data_dir": data_dir} if data_dir else {})}
+        service = build_service(Settings(**overrides))
+        try:
+            try:
+                state = service.loop.project(project)
+            except UnknownProjectError as exc:
+                console.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(2) from None
+            version = state.model_version
+            if not version:
+                console.print(f"project {project} has no trained model yet: nothing to judge")
+                raise typer.Exit(1)
+            rows, meta = load_scorecard(service.artifacts, project, version)
+            if not meta:
+                assert service.quality is not None
+                rows, meta = service.quality.scorecard(state, version, service.loop.settings_of(state).settings)
+            marked = [r for r in rows if r.recommendation == "prune"]
+            if as_json:
+                typer.echo(json.dumps({"version": version, "summary": meta.get("summary", {}),
+                                       "prune": [r.__dict__ for r in marked]}, indent=2, default=str))
+            else:
+                table = Table(title=f"project {project} {version}: {len(marked)} of {len(rows)} labelled items "
+                                    "marked prune")
+                for column in ("task", "annotation", "label", "suggested", "issue score", "value", "reason"):
+                    table.add_column(column)
+                for r in marked:
+                    table.add_row(str(r.task_id), str(r.annotation_id), r.label, r.suggested_label,
+                                  f"{r.issue_score:.3f}", f"{r.value:.2e}", r.reason)
+                console.print(table)
+            if apply:
+                with session_scope(service.engine) as session:
+                    row = crud.get_project(session=session, project_id=project)
+                    assert row is not None
+                    row.settings = {**(row.settings or {}), "prune": "flagged"}
+                    session.add(row)
+                outcome = service.loop.retrain(project, force=True)
+                with session_scope(service.engine) as session:
+                    versions = crud.list_model_versions(session=session, project_id=project)
+                left_out = next((len(v.metrics.get("pruned", [])) for v in versions if v.version == outcome.version), 0)
+                console.print(f"retrain: {outcome.status} {outcome.version or ''} {outcome.reason} "
+                              f"({left_out} item(s) left out of training; nothing deleted in Label Studio)")
+        finally:
+            service.stop()

@@ -1,0 +1,104 @@
+"""Label-issue candidates inside Label Studio, without touching the queue.
+
+After each scorecard, :func:`publish_review`:
+
+1. imports one prediction per candidate (recommendation review or prune) under a separate model version
+   ``labelsieve-review-v<N>-…`` (``POST /api/projects/{id}/import/predictions``): the result is the suggested
+   label, the score the issue score (higher = more likely wrong). These predictions sit on *labelled* tasks and
+   under a version that is never the project's ``model_version``; Uncertainty sampling only considers the
+   project's ``model_version`` (``projects/functions/next_task.py``), so the served order does not change;
+2. creates or updates a Data Manager tab ``labelsieve: label issues`` (label-studio-sdk ``views``, i.e.
+   ``POST/PATCH /api/dm/views/``) filtered to tasks carrying that version's predictions
+   (``filter:tasks:predictions_model_versions contains``). Label Studio 1.23.2 cannot order a tab by these scores:
+   its ``predictions_score`` column averages only predictions of the project's ``model_version``
+   (``data_manager/managers.py`` ``annotate_predictions_score``), which would mean switching the served version.
+   The tab is ordered by task id; worst first is ``GET /projects/{id}/issues`` and each task's prediction score;
+3. deletes older ``labelsieve-review-`` versions beyond the newest ``keep_versions`` (the current included).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from label_studio_sdk import LabelStudio
+
+from labelsieve.labelconfig import LabelConfig
+from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.quality.scorecard import ScoreRow
+
+log = logging.getLogger(__name__)
+REVIEW_PREFIX = "labelsieve-review-"
+VIEW_TITLE = "labelsieve: label issues"
+
+
+def review_version(version: str) -> str:
+    """``labelsieve-v7-2026…`` → ``labelsieve-review-v7-2026…``."""
+    return REVIEW_PREFIX + version.removeprefix("labelsieve-")
+
+
+def _number(review: str) -> int:
+    try:
+        return int(review[len(REVIEW_PREFIX):].lstrip("v").split("-")[0])
+    except ValueError:
+        return -1
+
+
+@dataclass
+class ReviewResult:
+    model_version: str
+    pushed: int
+    view_id: int | None
+    deleted_versions: list[str]
+
+
+def candidates(rows: list[ScoreRow]) -> list[ScoreRow]:
+    return [r for r in rows if r.recommendation != "keep"]
+
+
+def review_payload(rows: list[ScoreRow], config: LabelConfig, model_version: str) -> list[dict[str, Any]]:
+    return [
+        {"task": r.task_id, "model_version": model_version, "score": float(r.issue_score),
+         "result": [{"from_name": config.from_name, "to_name": config.to_name, "type": "choices",
+                     "value": {"choices": [r.suggested_label]}}]}
+        for r in candidates(rows)
+    ]
+
+
+def view_data(model_version: str) -> dict[str, Any]:
+    return {
+        "title": VIEW_TITLE,
+        "filters": {"conjunction": "and", "items": [{
+            "filter": "filter:tasks:predictions_model_versions", "operator": "contains", "type": "List",
+            "value": [model_version],
+        }]},
+        "ordering": ["tasks:id"],
+    }
+
+
+def upsert_view(sdk: LabelStudio, project_id: int, model_version: str) -> int:
+    data = view_data(model_version)
+    for view in sdk.views.list(project=project_id):
+        if (view.data or {}).get("title") == VIEW_TITLE:
+            sdk.views.update(str(view.id), project=project_id, data=data)
+            return int(view.id)
+    return int(sdk.views.create(project=project_id, data=data).id)
+
+
+def publish_review(
+    client: LabelStudioClient, project_id: int, version: str, rows: list[ScoreRow], config: LabelConfig,
+    *, api_key: str, keep_versions: int = 2,
+) -> ReviewResult:
+    review = review_version(version)
+    payload = review_payload(rows, config, review)
+    pushed = client.import_predictions(project_id, payload) if payload else 0
+    view_id = upsert_view(LabelStudio(base_url=client.base_url, api_key=api_key), project_id, review)
+    ours = sorted((v for v in client.model_versions(project_id) if v.startswith(REVIEW_PREFIX) and v != review),
+                  key=_number)
+    stale = ours[: max(0, len(ours) - (keep_versions - 1))]
+    for old in stale:
+        client.delete_model_version(project_id, old)
+    log.info("project %s: %d review predictions under %s, view %s, deleted %s", project_id, pushed, review,
+             view_id, stale or "none")
+    return ReviewResult(model_version=review, pushed=pushed, view_id=view_id, deleted_versions=stale)

@@ -1,0 +1,73 @@
+"""Against a real Label Studio 1.23.2: label-issue candidates arrive as review predictions on labelled tasks and in a
+Data Manager tab, while /next keeps serving labelsieve's ranking."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.e2e.helpers import (
+    annotate,
+    connect_backend,
+    create_project,
+    predictions,
+    project,
+    served_in_our_order,
+    text_dataset,
+    wait_version,
+)
+
+N_LABELLED = 60
+EXTRA = {"learner": "text", "retrain_every": N_LABELLED, "min_annotations": N_LABELLED, "strategy": "margin"}
+OTHER = {"sports": "weather", "weather": "food", "food": "sports"}
+
+
+def wait_issues(backend_url: str, pid: int, version: str, timeout: float = 180.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{backend_url}/projects/{pid}/issues", timeout=30).json()
+        if body["status"] == "ready" and body["scored_version"] == version and body.get("review"):
+            return dict(body)
+        time.sleep(0.5)
+    raise AssertionError(f"no scorecard for {version} of project {pid}: {body}")
+
+
+def test_review_predictions_and_view_list_candidates_without_changing_the_served_order(
+        label_studio, labelsieve_server) -> None:
+    ls = label_studio
+    items = text_dataset(150, seed=4)
+    pid, truth = create_project(ls, "e2e label issues", items)
+    connect_backend(ls, pid, labelsieve_server.url, EXTRA)
+    order = list(truth)
+    wrong = set(order[:N_LABELLED:6])  # 10 of 60 annotations carry another class
+    for tid in order[:N_LABELLED]:
+        annotate(ls, tid, OTHER[truth[tid]] if tid in wrong else truth[tid])
+    labelled = set(order[:N_LABELLED])
+    version = wait_version(ls, pid, other_than=None)
+    issues = wait_issues(labelsieve_server.url, pid, version)
+
+    candidates = {c["task_id"]: c for c in issues["candidates"]}
+    found = set(candidates) & wrong  # 60 short texts: detection quality is measured on digits (tests/quality)
+    assert len(found) >= 3 and len(found) / len(candidates) >= 0.5, (sorted(candidates), sorted(wrong))
+    assert set(candidates) <= labelled
+
+    review = issues["review_model_version"]
+    assert review.startswith("labelsieve-review-") and review != version
+    assert issues["review"]["model_version"] == review and issues["review"]["pushed"] == len(candidates)
+    reviewed = predictions(ls, pid, review)
+    assert set(reviewed) == set(candidates), "one review prediction per candidate, on labelled tasks only"
+    for tid, (score, suggested) in reviewed.items():
+        assert suggested == candidates[tid]["suggested_label"]
+        assert abs(score - candidates[tid]["issue_score"]) < 1e-6
+
+    views = ls.api("GET", "/api/dm/views/", params={"project": pid}).json()
+    view = next(v for v in views if v["id"] == issues["review"]["view_id"])
+    assert view["data"]["title"] == "labelsieve: label issues"
+    listed = ls.api("GET", "/api/tasks/", params={"project": pid, "view": view["id"], "page_size": 500}).json()
+    listed_ids = {int(t["id"]) for t in (listed["tasks"] if isinstance(listed, dict) else listed)}
+    assert listed_ids == set(candidates), "the Data Manager tab lists exactly the candidates"
+
+    state = project(ls, pid)
+    assert state["model_version"] == version, "review predictions must not switch the served version"
+    served_in_our_order(ls, pid, truth, version, labelled)  # /next: lowest labelsieve score first, 3 in a row

@@ -1,0 +1,71 @@
+"""Label-issue candidates on digits with known flips, and what the scorecard recommends on clean data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelsieve.learners.vector import VectorLearner
+from labelsieve.quality.assess import assess
+from labelsieve.quality.crossfit import choose_k, stable_folds
+from tests.quality.helpers import noisy_digits
+
+
+def _assess(X: np.ndarray, given: np.ndarray):
+    labels = [str(v) for v in given]
+    learner = VectorLearner().fit(list(X), labels)
+    ids = list(range(len(labels)))
+    return assess(inputs=list(X), labels=labels, task_ids=ids, annotation_ids=[10_000 + i for i in ids],
+                  learner=learner, make_learner=VectorLearner)
+
+
+@pytest.fixture(scope="module")
+def flipped_digits():
+    X, given, _, flipped = noisy_digits(0.10, seed=0)
+    return _assess(X, given), set(flipped.tolist())
+
+
+def test_top_k_candidates_recover_random_flips_far_above_chance(flipped_digits) -> None:
+    result, flipped = flipped_digits
+    k = len(flipped)  # 180 of 1797: chance precision is 0.10
+    top = {r.task_id for r in result.rows[:k]}  # rows are worst first
+    precision = len(top & flipped) / k
+    assert precision >= 0.7, f"top-{k} precision {precision:.2f} (chance 0.10)"
+    flagged = {r.task_id for r in result.rows if r.flagged}
+    assert len(flagged & flipped) / len(flipped) >= 0.75, "cleanlab's flags miss most flips"
+    assert len(flagged & flipped) / len(flagged) >= 0.6
+    # the suggestion is the true class for most caught flips
+    X, given, truth, _ = noisy_digits(0.10, seed=0)
+    caught = [r for r in result.rows[:k] if r.task_id in flipped]
+    assert np.mean([r.suggested_label == str(truth[r.task_id]) for r in caught]) >= 0.8
+
+
+def test_flipped_items_get_low_value_and_prune_marks_only_flips(flipped_digits) -> None:
+    result, flipped = flipped_digits
+    value = {r.task_id: r.value for r in result.rows}
+    flips = np.array([value[i] for i in flipped])
+    clean = np.array([v for i, v in value.items() if i not in flipped])
+    assert flips.mean() < 0 < clean.mean()
+    assert np.median(flips) < np.percentile(clean, 10)
+    pruned = {r.task_id for r in result.rows if r.recommendation == "prune"}
+    assert len(pruned) >= 30
+    assert len(pruned & flipped) / len(pruned) >= 0.9
+
+
+def test_clean_digits_get_nothing_to_prune() -> None:
+    X, given, _, flipped = noisy_digits(0.0, seed=0)
+    assert len(flipped) == 0
+    result = _assess(X, given)
+    assert result.summary["prune"] == 0
+    assert result.summary["review"] <= 0.01 * len(given)  # a handful of genuinely ambiguous digits at most
+    assert result.summary["keep"] >= 0.99 * len(given)
+
+
+def test_folds_are_stratified_stable_and_affordable() -> None:
+    labels = ["a"] * 20 + ["b"] * 3
+    assert choose_k(labels) == 3 and choose_k(["a"] * 50 + ["b"] * 50) == 5
+    folds = stable_folds(list(range(23)), labels, 3)
+    assert set(folds[20:]) == {0, 1, 2}  # every fold sees the small class
+    # an item keeps its fold when another labelled item arrives
+    again = stable_folds(list(range(24)), labels + ["a"], 3)
+    assert (again[20:23] == folds[20:23]).all()
