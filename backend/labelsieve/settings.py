@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     retrain_every: int = 1
     debounce_seconds: float = 1.0
     min_annotations: int = 2
+    audit_share: float = 0.0  # random share of each batch, scored for unbiased live accuracy (project setting)
+    public_url: str | None = None  # how browsers reach this backend (links to the project pages); default host:port
 
     # Resources and limits.
     torch_threads: int = Field(default_factory=lambda: default_torch_threads())
@@ -96,6 +98,11 @@ class Settings(BaseSettings):
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'labelsieve.sqlite3').as_posix()}"
         return self
+
+    @property
+    def base_url(self) -> str:
+        """The URL printed and linked for this backend's pages."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def media_cache_dir(self) -> Path:

@@ -3,7 +3,8 @@
 ``extra_params`` arrive from Label Studio as a JSON object or as a JSON string (both happen).
 Recognised keys: ``strategy``, ``strategy_params``, ``learner``, ``learner_params``,
 ``batch_size``, ``retrain_every``, ``min_annotations``, ``seed``, ``balancing``,
-``balancing_params``. Unknown keys and bad values are refused with a message naming them.
+``balancing_params``, ``audit_share`` (fraction of each batch drawn uniformly at random from the pool,
+for unbiased accuracy estimates; 0 = off). Unknown keys and bad values are refused with a message naming them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from labelsieve.settings import Settings
 
 KNOWN_KEYS = {
     "strategy", "strategy_params", "learner", "learner_params", "batch_size", "retrain_every",
-    "min_annotations", "seed", "balancing", "balancing_params",
+    "min_annotations", "seed", "balancing", "balancing_params", "audit_share",
 }
 
 
@@ -38,6 +39,7 @@ class ProjectSettings:
     seed: int = 0
     balancing: str | None = None
     balancing_params: dict[str, Any] = field(default_factory=dict)
+    audit_share: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +62,12 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ProjectSettingsError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _share(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 0.5:
+        raise ProjectSettingsError(f"{name} must be a number from 0 to 0.5, got {value!r}")
+    return float(value)
 
 
 def _dict(name: str, value: Any) -> dict[str, Any]:
@@ -104,6 +112,7 @@ def resolve_settings(
         seed=seed,
         balancing=balancing,
         balancing_params=_dict("balancing_params", extra.get("balancing_params")),
+        audit_share=_share("audit_share", extra.get("audit_share", settings.audit_share)),
     )
     _check_plugins(resolved, config, registries)
     return resolved

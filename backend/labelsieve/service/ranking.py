@@ -16,6 +16,7 @@ import numpy as np
 
 from labelsieve.inputs import InputLoader
 from labelsieve.registry import Registries
+from labelsieve.service.audit import place_audit
 from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.storage.models import QueryRound, Task
 from labelsieve.strategies.base import PoolContext, full_ranking
@@ -70,6 +71,8 @@ def rank_pool(
                             embeddings=embeddings)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     select_seconds = time.perf_counter() - started
+    order, audit = place_audit(order, share=settings.audit_share, batch_size=settings.batch_size,
+                               rng=np.random.default_rng([seed, 1]))
 
     n = len(order)
     scores = np.empty(n)
@@ -90,5 +93,6 @@ def rank_pool(
         project_id=project_id, model_version=version, strategy=strategy_name, strategy_params=dict(params),
         seed=seed, n_pool=n, n_labeled=len(labeled_y),
         batch=[int(pool_ids[i]) for i in order[: settings.batch_size]], select_seconds=select_seconds,
+        audit=[int(pool_ids[i]) for i in audit],
     )
     return round_row, rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.storage import crud
@@ -16,7 +16,7 @@ router = APIRouter(tags=["projects"])
 
 
 @router.get("/projects/{project_id}")
-def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, Any]:
+def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Request) -> dict[str, Any]:
     """Serving model version, task/annotation counts, class balance and the latest query round."""
     with session_scope(service.engine) as session:
         project = crud.get_project(session=session, project_id=project_id)
@@ -33,6 +33,7 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, 
     last = rounds[-1] if rounds else None
     return {
         "id": project.id,
+        "page": str(request.base_url).rstrip("/") + f"/projects/{project.id}/page",  # the HTML view
         "model_version": project.model_version or None,
         "settings": project.settings,
         "tasks": n_tasks,

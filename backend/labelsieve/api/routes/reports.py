@@ -28,9 +28,9 @@ def project_report(
         annotations = crud.list_annotations(session=session, project_id=project_id)
         versions = crud.list_model_versions(session=session, project_id=project_id)
         rounds = crud.list_query_rounds(session=session, project_id=project_id)
-    report = live_report(annotations, versions, target=target, target_fraction=target_fraction)
+    report = live_report(annotations, versions, rounds=rounds, target=target, target_fraction=target_fraction)
     report["project_id"] = project_id
     report["model_version"] = project.model_version or None
     report["rounds"] = [{"model_version": r.model_version, "strategy": r.strategy, "n_labeled": r.n_labeled,
-                         "select_seconds": r.select_seconds} for r in rounds]
+                         "select_seconds": r.select_seconds, "audit": list(r.audit)} for r in rounds]
     return report
