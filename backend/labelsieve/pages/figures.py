@@ -77,7 +77,8 @@ def per_class(per_class_scores: dict[str, dict[str, Any]], minority: str | None)
     classes = [c for c, s in per_class_scores.items() if s["support"] or s["precision"] is not None]
     if not classes:
         return None
-    fig = new_figure(9, 3.2, right=0.85)
+    fig = new_figure(9, 3.4, right=0.85)
+    fig.subplots_adjust(bottom=0.3 if len(classes) > 12 else 0.24)
     ax = fig.subplots()
     x = np.arange(len(classes))
     ax.bar(x - 0.2, [per_class_scores[c]["recall"] or 0.0 for c in classes], width=0.4, label="recall")
