@@ -10,6 +10,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.api.conftest import client_factory  # noqa: F401 - the TestClient app factory
 from tests.harness.net import free_port
 
 

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Make sure headless Chromium exists for the browser tests (tests/harness/chromium.py); install Debian's package
+# if not. The tests start and stop their own browser from it; no browser is downloaded at run time.
+set -euo pipefail
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  exit 0
+fi
+echo "installing Chromium (Debian package chromium)..."
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
