@@ -20,20 +20,26 @@ def audit_count(share: float, head: int) -> int:
 
 def place_audit(order: np.ndarray, *, share: float, batch_size: int,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(new order, pool indices drawn for the audit). Rank 0 stays the strategy's own first pick."""
+    """(new order, pool indices drawn for the audit). Rank 0 stays the strategy's own first pick; a drawn item
+    the strategy already put in the head stays in its place (it is still part of the uniform audit sample)."""
     order = np.asarray(order, dtype=np.int64)
     head = min(batch_size, len(order))
     k = audit_count(share, head)
     if k == 0:
         return order, np.zeros(0, dtype=np.int64)
     picked = rng.choice(len(order), size=k, replace=False).astype(np.int64)
-    rest = order[~np.isin(order, picked)]
-    slots = sorted({int(round((j + 1) * head / (k + 1))) for j in range(k)})
-    while len(slots) < k:  # tiny heads: fill the remaining slots from the back
-        slots = sorted(set(slots) | {max(set(range(1, head)) - set(slots))})
-    out = np.empty(len(order), dtype=np.int64)
-    mask = np.zeros(len(order), dtype=bool)
-    mask[slots] = True
-    out[mask] = picked
-    out[~mask] = rest
-    return out, picked
+    place = {int(item): int(pos) for pos, item in enumerate(order[:head]) if item in set(picked.tolist())}
+    outside = [int(item) for item in picked if int(item) not in place]  # in-head picks keep their rank
+    free = [pos for pos in range(1, head) if pos not in place.values()]
+    for j in range(len(outside)):  # evenly spaced over the free slots of the head
+        place[outside[j]] = free[min(len(free) - 1, (j + 1) * len(free) // (len(outside) + 1))]
+    while len(set(place.values())) < len(place):  # tiny heads: move collisions to the last free slot
+        taken = set()
+        for item, pos in sorted(place.items(), key=lambda kv: kv[1]):
+            if pos in taken:
+                place[item] = max(set(free) - taken - set(place.values()))
+            taken.add(place[item])
+    others = iter(order[~np.isin(order, picked)].tolist())
+    by_position = {pos: item for item, pos in place.items()}
+    head_items = [by_position[pos] if pos in by_position else next(others) for pos in range(head)]
+    return np.concatenate([np.asarray(head_items, dtype=np.int64), np.fromiter(others, dtype=np.int64)]), picked
