@@ -94,6 +94,12 @@ def summary(report: dict[str, Any], target: float = 0.95) -> str:
         if abs(row["target"] - target) > 1e-9 or saved is None:
             continue
         median, (lo, hi) = saved["median"], saved["ci"]
+        if row["reached"] == 0 and row["random_reached"] == 0:
+            sentences.append(
+                f"Neither <b>{html.escape(row['strategy'])}</b> nor random reached {target:.0%} of the full-data "
+                f"{html.escape(report['metric'])} within the budget on any of {row['n_seeds']} seeds: no saving "
+                "can be measured; run with a larger --budget.")
+            continue
         words = "fewer" if median >= 0 else "more"
         bound = {"lower": " at least", "upper": " at most"}.get(row.get("savings_bound") or "", "")
         sentences.append(
