@@ -34,6 +34,7 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"labelsieve serving on http://{settings.host}:{settings.port} "
                   f"(database {settings.db_url.split('@')[-1]})")
+    console.print(f"project pages: {settings.base_url}/projects/page")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 

@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         """The URL printed and linked for this backend's pages."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # a browser cannot open 0.0.0.0
+        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")
 
     @property
     def media_cache_dir(self) -> Path:
