@@ -108,6 +108,15 @@ class LabelStudioClient:
                                  json={"model_version": model_version}, timeout=self.bulk_timeout)
         self._checked(response, f"deleting predictions {model_version!r} of project {project_id}")
 
+    def ml_backends(self, project_id: int) -> list[dict[str, Any]]:
+        """``GET /api/ml?project=<id>``: the project's ML backends (id, url, title, description...)."""
+        response = self._request("GET", "/api/ml", params={"project": project_id})
+        return list(self._checked(response, f"listing the ML backends of project {project_id}").json())
+
+    def update_ml_backend(self, backend_id: int, **fields: Any) -> dict[str, Any]:
+        response = self._request("PATCH", f"/api/ml/{backend_id}", json=fields)
+        return dict(self._checked(response, f"updating ML backend {backend_id}").json())
+
     def check(self) -> str:
         """The server's version; a clear error when it is unreachable or refuses the key."""
         response = self._request("GET", "/api/version/")

@@ -25,7 +25,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from labelsieve.labelconfig import parse_label_config
-from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.labelstudio.backend_note import note_page_url
+from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
+from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -34,6 +36,7 @@ UNCERTAINTY = "Uncertainty sampling"
 VERSION_PREFIX = "labelsieve-v"
 
 ClientFactory = Callable[[int], LabelStudioClient | None]
+PageUrl = Callable[[int], str]
 
 
 @dataclass
@@ -53,8 +56,13 @@ class LabelStudioPublisher:
     """Callable as the loop's ``publisher(project_id, version)``."""
 
     def __init__(self, *, engine: Engine, client_factory: ClientFactory, batch_size: int = 25000,
-                 keep_versions: int = 2, set_sampling: bool = True) -> None:
+                 keep_versions: int = 2, set_sampling: bool = True, page_url: PageUrl | None = None,
+                 backend_url: str | None = None) -> None:
         self.engine = engine
+        #: page_url(project_id) → the project page; written once into our ML backend's description in Label Studio
+        self.page_url = page_url
+        self.backend_url = backend_url
+        self._noted: set[int] = set()
         self.client_factory = client_factory
         self.batch_size = batch_size
         self.keep_versions = keep_versions
@@ -95,6 +103,7 @@ class LabelStudioPublisher:
         if self.set_sampling:
             fields["sampling"] = UNCERTAINTY
         client.update_project(project_id, **fields)
+        self._note_page(client, project_id)
         patched = time.perf_counter()
         deleted = self._prune(client, project_id, version)
         done = time.perf_counter()
@@ -104,6 +113,15 @@ class LabelStudioPublisher:
                  "patch %.2f s, prune %.2f s; deleted %s)", project_id, pushed, version, result.seconds,
                  result.import_seconds, batches, result.patch_seconds, result.prune_seconds, deleted or "none")
         return result
+
+    def _note_page(self, client: LabelStudioClient, project_id: int) -> None:
+        if self.page_url is None or self.backend_url is None or project_id in self._noted:
+            return
+        try:
+            note_page_url(client, project_id, self.page_url(project_id), self.backend_url)
+            self._noted.add(project_id)
+        except (LabelStudioError, RetryLater) as exc:  # a nicety: the ranking is live already; retried next time
+            log.warning("could not show the page URL in Label Studio for project %s: %s", project_id, exc)
 
     def _prune(self, client: LabelStudioClient, project_id: int, current: str) -> list[str]:
         ours = [v for v in client.model_versions(project_id) if v.startswith(VERSION_PREFIX) and v != current]
