@@ -129,6 +129,10 @@ def _project(usable: tuple[tuple[int, float, int], ...], target: float | None,
     reason = degenerate_reason(n, acc, (a, b, c), BOUNDS)
     if reason is not None:
         return {"status": "degenerate", "reason": reason, **fitted, "labels_to_target": None}
+    if target is None and a >= BOUNDS[1][0] - 1e-6:
+        return {"status": "degenerate", **fitted, "labels_to_target": None,
+                "reason": "the fitted plateau sits on its bound 1.0: the scores do not say where the curve levels "
+                          "off, so a target relative to it means nothing (pass an absolute target)"}
     goal = float(target) if target is not None else target_fraction * a
     result: dict[str, Any] = {"status": "ok", **fitted, "target_accuracy": goal}
     needed = _needed(a, b, c, goal)
