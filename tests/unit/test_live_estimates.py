@@ -6,9 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from labelsieve.pages.figures import learning_curve
+from labelsieve.registry import Registries
 from labelsieve.report.estimates import live_accuracy, wilson_interval
 from labelsieve.report.prequential import project_labels
 from labelsieve.service.audit import place_audit
+from labelsieve.service.project_settings import ProjectSettingsError, resolve_settings
+from labelsieve.settings import Settings
 from labelsieve.storage.models import Annotation, QueryRound
 
 
@@ -72,3 +76,19 @@ def test_a_real_learning_curve_projects_with_an_interval() -> None:
     assert projection["status"] == "ok" and 0.85 < projection["plateau"] < 0.95
     lo, hi = projection["labels_to_target_ci"]
     assert lo <= projection["labels_to_target"] <= hi and projection["labels_to_target"] > 320
+
+
+@pytest.mark.parametrize("bad", [0.9, -0.1, "a tenth", True])
+def test_audit_share_outside_zero_to_half_is_refused_by_name(bad) -> None:
+    with pytest.raises(ProjectSettingsError, match="audit_share must be a number from 0 to 0.5"):
+        resolve_settings(settings=Settings(), extra={"audit_share": bad}, config=None, registries=Registries())
+
+
+@pytest.mark.parametrize("hits", [0, 12])
+def test_learning_curve_plots_scores_of_exactly_zero_and_one(hits) -> None:
+    point = {"n_labels": 20, "accuracy": hits / 12, "n_scored": 12, "accuracy_ci": wilson_interval(hits, 12),
+             "macro_f1": hits / 12}
+    estimate = {"value": hits / 12, "ci": wilson_interval(hits, 12), "unbiased": True}
+    uri = learning_curve({"curve": [point, {**point, "n_labels": 40}], "projection": {"status": "insufficient"},
+                          "accuracy_estimate": estimate})
+    assert uri is not None and uri.startswith("data:image/png;base64,")

@@ -22,7 +22,8 @@ def learning_curve(report: dict[str, Any]) -> str | None:
     n = np.array([p["n_labels"] for p in points], dtype=np.float64)
     acc = np.array([p["accuracy"] for p in points])
     ci = np.array([p["accuracy_ci"] for p in points])
-    ax.errorbar(n, acc, yerr=[acc - ci[:, 0], ci[:, 1] - acc], fmt="o-", capsize=3, label="accuracy (prequential)")
+    bars = np.clip([acc - ci[:, 0], ci[:, 1] - acc], 0.0, None)  # Wilson bounds at 0 or 1 round a hair past acc
+    ax.errorbar(n, acc, yerr=bars, fmt="o-", capsize=3, label="accuracy (prequential)")
     ax.plot(n, [p["macro_f1"] for p in points], "s--", color="tab:purple", label="macro-F1 (prequential)")
     projection = report["projection"]
     if projection.get("status") == "ok":
@@ -38,9 +39,9 @@ def learning_curve(report: dict[str, Any]) -> str | None:
             ax.axvline(projection["labels_to_target"], color="tab:green", linestyle="--", linewidth=1)
     estimate = report["accuracy_estimate"]
     if estimate["unbiased"] and estimate["ci"]:
-        ax.errorbar([n.max()], [estimate["value"]], yerr=[[estimate["value"] - estimate["ci"][0]],
-                    [estimate["ci"][1] - estimate["value"]]], fmt="D", color="tab:red", capsize=4,
-                    label="audited accuracy (unbiased)")
+        value, (lo, hi) = estimate["value"], estimate["ci"]
+        ax.errorbar([n.max()], [value], yerr=[[max(0.0, value - lo)], [max(0.0, hi - value)]], fmt="D",
+                    color="tab:red", capsize=4, label="audited accuracy (unbiased)")
     ax.set_xlabel("labels the model was trained on")
     ax.set_ylabel("score on the labels that came next")
     ax.set_ylim(-0.02, 1.02)
