@@ -7,6 +7,7 @@ model scores a pool sample) and each page's HTML keyed by :func:`~labelsieve.pag
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from labelsieve.pages.sections import esc, section
 from labelsieve.pages.thumbnails import previews
 from labelsieve.service.container import Service
 
+log = logging.getLogger(__name__)
 TEMPLATE = Template(resources.files("labelsieve.pages").joinpath("templates/page.html").read_text())
 
 
@@ -50,7 +52,11 @@ class PageRenderer:
             hit = self._figures.get((project_id, name))
         if hit is not None and hit[0] == key:
             return hit[1]
-        uri = draw()
+        try:
+            uri = draw()
+        except Exception:  # noqa: BLE001 - one plot that cannot be drawn must not take the page down
+            log.exception("the %s plot of project %s failed", name, project_id)
+            return None
         with self._lock:
             self._figures[(project_id, name)] = (key, uri)
         return uri
