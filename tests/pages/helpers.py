@@ -24,7 +24,10 @@ def served_next(app: FastAPI, project_id: int, tasks: list[dict[str, Any]], labe
     return [by_id[p.task_id] for p in ranked if p.task_id not in labelled and p.task_id in by_id][:n]
 
 
-def wait_idle(app: FastAPI, timeout: float = 300.0) -> None:
+def wait_idle(app: FastAPI, project_id: int, timeout: float = 300.0) -> None:
+    """Apply the batch just posted and retrain once: the app runs with ``start_workers=False``, so webhooks only
+    fill the inbox and no retrain can start halfway through a batch on a slow machine; this wakes the worker."""
+    app.state.service.worker.notify(project_id)
     assert app.state.service.worker.wait_idle(timeout), "worker did not go idle"
 
 
@@ -50,5 +53,5 @@ def train_digits(client: httpx.Client, app: FastAPI, project_id: int, paths: lis
                                      to_name="image", choice=str(labels[i]))
             assert client.post("/webhook", json=event).status_code == 200
             annotation_id += 1
-        wait_idle(app)
+        wait_idle(app, project_id)
     return tasks

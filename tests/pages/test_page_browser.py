@@ -43,7 +43,7 @@ def _loaded(images: list[list[object]]) -> bool:
 def test_browser_shows_every_section_with_its_plots_and_nothing_leaves_loopback(
         browser, live_server, http, digits_root, tmp_path) -> None:
     root, paths, labels = digits_root
-    with live_server(local_files_document_root=root, debounce_seconds=0.2) as (url, app), http(url) as client:
+    with live_server(local_files_document_root=root, start_workers=False) as (url, app), http(url) as client:
         train_digits(client, app, PROJECT, paths, labels, rounds=4, extra={"audit_share": 0.2})
         shot = tmp_path / "project-page.png"
         visit = browser.visit(f"{url}/projects/{PROJECT}/page", probe=PROBE, screenshot=shot)

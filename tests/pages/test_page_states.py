@@ -40,7 +40,7 @@ def _label(client, project: int, tasks: list[dict], truth: dict[int, str], first
         event = annotation_event("ANNOTATION_CREATED", annotation_id=first_id + n, task=task, project_id=project,
                                  config=config, from_name=names[0], to_name=names[1], choice=truth[task["id"]])
         assert client.post("/webhook", json=event).status_code == 200
-    wait_idle(client.app)
+    wait_idle(client.app, project)
 
 
 def _digit_vectors(project: int, n: int = 300) -> tuple[list[dict], dict[int, str]]:
@@ -53,7 +53,7 @@ def _digit_vectors(project: int, n: int = 300) -> tuple[list[dict], dict[int, st
 def test_page_with_zero_one_and_many_versions_and_a_failed_retrain(client_factory, monkeypatch) -> None:
     project = 21
     tasks, truth = _digit_vectors(project)
-    with client_factory() as client:
+    with client_factory(start_workers=False) as client:
         extra = {"learner": "vector", "strategy": "margin", "batch_size": 10}
         assert client.post("/setup", json=setup_payload(project, IMAGE_CONFIG, extra)).status_code == 200
         assert client.post("/predict", json=predict_payload(project, IMAGE_CONFIG, tasks)).status_code == 200
@@ -104,7 +104,7 @@ def test_page_renders_from_the_cache_when_label_studio_is_unreachable(client_fac
              for k, p in enumerate(paths)]
     truth = {t["id"]: str(labels[k]) for k, t in enumerate(tasks)}
     with client_factory(label_studio_url=media.url, label_studio_api_key="legacy-token", verify_webhooks=False,
-                        local_files_document_root=None) as client:
+                        local_files_document_root=None, start_workers=False) as client:
         extra = {"learner": "image", "learner_params": {"epochs": 2}, "batch_size": 10}
         assert client.post("/setup", json=setup_payload(project, IMAGE_CONFIG, extra)).status_code == 200
         assert client.post("/predict", json=predict_payload(project, IMAGE_CONFIG, tasks)).status_code == 200
@@ -138,7 +138,7 @@ def test_pages_need_credentials_when_auth_is_on(client_factory) -> None:
 
 def test_no_page_shows_another_projects_data(client_factory) -> None:
     words = {31: "alpha", 32: "bravo"}
-    with client_factory() as client:
+    with client_factory(start_workers=False) as client:
         for project, word in words.items():
             tasks = [ls_task(project * 1000 + k, {"text": f"{word}{k} {'good great' if k % 2 else 'bad awful'}"},
                              project) for k in range(60)]
