@@ -10,7 +10,7 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
 LS_VENV := .venv-ls
 LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: run test lint install install-ls bench-venv postgres demo clean
+.PHONY: run test lint install install-ls bench-venv postgres chromium demo clean
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,13 +40,16 @@ bench-venv: $(BENCH_VENV)/.installed
 postgres:
 	./scripts/ensure-postgres.sh
 
+chromium:
+	./scripts/ensure-chromium.sh
+
 run: $(STAMP)
 	$(BIN)/labelsieve serve --host "$${LABELSIEVE_HOST:-127.0.0.1}" --port "$${LABELSIEVE_PORT:-9090}"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
 
-test: $(STAMP) $(LS_STAMP) postgres
+test: $(STAMP) $(LS_STAMP) postgres chromium
 	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
 	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -5,8 +5,4 @@ set -euo pipefail
 if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   exit 0
 fi
-echo "installing PostgreSQL server (Debian package postgresql)..."
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+exec "$(dirname "$0")/apt-install.sh" postgresql

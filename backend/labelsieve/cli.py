@@ -36,6 +36,7 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"labelsieve serving on http://{settings.host}:{settings.port} "
                   f"(database {settings.db_url.split('@')[-1]})")
+    console.print(f"project pages: {settings.base_url}/projects/page")
     try:
         served = create_app(settings)  # upgrades the database schema (or refuses an old one: SchemaError)
     except SchemaError as exc:

@@ -67,6 +67,8 @@ class ProjectSettings:
     queue_depth: int | None = setting(
         100, 'ranked tasks given a current prediction in Label Studio after each round (refilled between '
         'retrains); "all" (or null): every ranked task', minimum=1)
+    audit_share: float = setting(0.0, "share (0 to 0.5) of each batch drawn uniformly at random from the pool and "
+                                 "scored for an unbiased live accuracy estimate; 0: off")
     label_issues: bool = setting(True, "label-issue candidates, item values and review predictions after each "
                                  "retrain (labelsieve.quality)")
     prune: str = setting("off", 'off, or "flagged": train without the items the latest scorecard marks prune',
@@ -134,6 +136,7 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
 
     # Per-project defaults (a project's extra_params override them) come from ProjectSettings, above.
     debounce_seconds: float = 1.0
+    public_url: str | None = None  # how browsers reach this backend (links to the project pages); default host:port
 
     # Resources and limits.
     torch_threads: int = Field(default_factory=lambda: default_torch_threads())
@@ -171,6 +174,12 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'labelsieve.sqlite3').as_posix()}"
         return self
+
+    @property
+    def base_url(self) -> str:
+        """The URL printed and linked for this backend's pages."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # a browser cannot open 0.0.0.0
+        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")
 
     @property
     def media_cache_dir(self) -> Path:

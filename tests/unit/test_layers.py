@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("domain", frozenset({"labelstudio", "inputs", "learners", "strategies", "balancing", "testing", "quality",
                           "labelsieve"})),
     ("service", frozenset({"service", "pool"})),
-    ("simulate/report", frozenset({"simulate", "report"})),
+    ("simulate/report", frozenset({"simulate", "report", "pages"})),
     ("entry points", frozenset({"api", "commands", "cli"})),
 )
 #: function-level labelsieve imports allowed, each for a documented reason (none may dodge a cycle)
@@ -28,6 +28,8 @@ ALLOWED_NESTED = {
     # `import labelsieve` exports check_strategy; its learners (scikit-learn, torch) load on first use (docstring)
     ("labelsieve.testing", "labelsieve.learners.vector"),
     ("labelsieve.testing", "labelsieve.learners.image"),
+    # mlflow is the optional extra labelsieve[mlflow]: loaded only when a tracking URI is configured (docstring)
+    ("labelsieve.quality.hooks", "labelsieve.quality.tracking"),
 }
 
 

@@ -54,7 +54,8 @@ def test_environment_defaults_and_extra_params_override_in_that_order(monkeypatc
     ({"strategy": 3}, "strategy must be a name (a string), got 3"),
     ({"balancing": 3}, "balancing must be a name or null, got 3"),
     ({"learner_params": [1]}, "learner_params must be a JSON object, got list"),
-    ({"batchsize": 3}, "unknown setting(s) ['batchsize']; known: ['balancing', 'balancing_params', 'batch_size'"),
+    ({"batchsize": 3},
+     "unknown setting(s) ['batchsize']; known: ['audit_share', 'balancing', 'balancing_params', 'batch_size'"),
 ])
 def test_a_bad_value_is_refused_naming_the_setting(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(ProjectSettingsError) as caught:

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from labelsieve import __version__
-from labelsieve.api.routes import issues, labelstudio, metrics, projects, reports, strategies
+from labelsieve.api.routes import issues, labelstudio, metrics, pages, projects, reports, strategies
+from labelsieve.pages.render import PageRenderer
 from labelsieve.service.container import Service, build_service
 from labelsieve.service.loop import UnknownProjectError
 from labelsieve.settings import Settings, get_settings
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                   description="Active-learning ML backend for Label Studio")
     app.state.service = service or build_service(settings)
     app.state.settings = settings
+    app.state.pages = PageRenderer()
 
     @app.middleware("http")
     async def guard_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -162,7 +164,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.state.service.metrics.failures.labels("http_500").inc()
         return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})
 
-    for router in (labelstudio.router, strategies.router, projects.router, issues.router, reports.router,
+    for router in (labelstudio.router, strategies.router, pages.router, projects.router, issues.router, reports.router,
                    metrics.router):
         app.include_router(router)
     return app

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from labelsieve.commands.pages_server import PagesServer
 from labelsieve.labelstudio.client import LabelStudioError
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
@@ -106,10 +107,12 @@ def register(app: typer.Typer) -> None:
         api_key: str = typer.Option(..., envvar="LABEL_STUDIO_API_KEY", help="Legacy token or personal access token."),
         interval: float = typer.Option(5.0, help="Seconds between polls."),
         extra_params: str = typer.Option(None, help="Project settings as JSON (strategy, learner, retrain_every...)."),
+        page_port: int = typer.Option(9091, help="Serve the project page on 127.0.0.1:PORT (0: do not serve it)."),
     ) -> None:
         """Headless live loop: pull annotations, retrain, push the ranking — no webhooks needed."""
         console = Console()
-        service = build_service(Settings(label_studio_url=url, label_studio_api_key=api_key, start_workers=False))
+        settings = Settings(label_studio_url=url, label_studio_api_key=api_key, start_workers=False, port=page_port)
+        service = build_service(settings)
         client = service.gateway.client(project)
         try:
             if client is None:
@@ -122,6 +125,12 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]error:[/] {exc}")
             service.stop()
             raise typer.Exit(2) from None
+        pages = PagesServer(service=service, host=settings.host, port=page_port) if page_port else None
+        if pages is not None:
+            if pages.start():
+                console.print(f"project page: {settings.base_url}/projects/{project}/page")
+            else:
+                console.print(f"[yellow]could not serve the project page on port {page_port}[/] (in use?)")
         stop = threading.Event()
         try:
             live.run(interval=interval, stop=stop, console=console)
@@ -129,4 +138,6 @@ def register(app: typer.Typer) -> None:
             console.print("stopped")
         finally:
             stop.set()
+            if pages is not None:
+                pages.stop()
             service.stop()

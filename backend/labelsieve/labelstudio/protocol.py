@@ -194,6 +194,7 @@ class HealthResponse(BaseModel):
     version: str
     projects: int
     queue_length: int
+    page: str | None = None  # the live project pages (HTML), for people
 
 
 class VersionsResponse(BaseModel):

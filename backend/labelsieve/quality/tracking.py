@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from labelsieve.quality.scorecard import ScoreRow, summary, to_csv
-from labelsieve.storage import crud
+from labelsieve.storage import crud, rankings
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion
@@ -59,7 +59,7 @@ class MlflowTracker:
             row = session.exec(select(ModelVersion).where(ModelVersion.project_id == project_id,
                                                           ModelVersion.version == version)).first()
             annotations = crud.list_annotations(session=session, project_id=project_id)
-            ranking = crud.ranked_predictions(session=session, project_id=project_id, model_version=version)
+            ranking = rankings.ranked_tasks(session=session, project_id=project_id, version=version)
             ranking_rows = [(p.task_id, p.rank, p.score, "|".join(p.labels), p.confidence) for p in ranking]
         client = self.client()
         run = client.create_run(self.experiment_id(client), run_name=version,

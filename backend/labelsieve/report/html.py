@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from importlib import resources
 from string import Template
 from typing import Any
 
 import numpy as np
 
+from labelsieve.report.plots import new_figure, png_data_uri
 
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+MIN_SEEDS = 5  # fewer seeds than this: the bootstrap intervals are rough, and the page says so
 
 
 def curves_png(report: dict[str, Any]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
     metric = report["metric"]
-    fig = Figure(figsize=(9, 5))
+    fig = new_figure(9, 5)
     ax = fig.subplots()
     for name, entry in report["strategies"].items():
         band = entry["curves"][metric]
@@ -38,18 +29,14 @@ def curves_png(report: dict[str, Any]) -> str:
     ax.set_ylabel(f"held-out {metric}")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    return _png(fig)
+    return png_data_uri(fig)
 
 
 def recall_png(report: dict[str, Any]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
     classes = report["protocol"]["dataset"]["classes"]
     names = list(report["strategies"])
-    fig = Figure(figsize=(9, 3.5))
+    fig = new_figure(10, 3.8, right=0.84)  # the legend sits right of the bars, never over the last class
+    fig.subplots_adjust(bottom=0.28 if len(classes) > 12 else 0.18)
     ax = fig.subplots()
     width = 0.8 / max(1, len(names))
     x = np.arange(len(classes))
@@ -58,9 +45,10 @@ def recall_png(report: dict[str, Any]) -> str:
         ax.bar(x + k * width, [recall[c] for c in classes], width=width, label=name)
     ax.set_xticks(x + width * (len(names) - 1) / 2, [str(c) for c in classes], rotation=45 if len(classes) > 12 else 0)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("recall")
-    ax.legend(loc="lower right")
-    return _png(fig)
+    ax.set_xlabel("class")
+    ax.set_ylabel("recall after the last round")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return png_data_uri(fig)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -75,24 +63,67 @@ def _ci(values: list[float | None]) -> str:
     return f"[{_fmt(values[0])}, {_fmt(values[1])}]"
 
 
+def _saving(row: dict[str, Any], value: float) -> str:
+    mark = {"lower": "&ge;&thinsp;", "upper": "&le;&thinsp;", "unknown": "?&thinsp;"}.get(row.get("savings_bound"), "")
+    return f"{mark}{value:.1%}"
+
+
 def savings_table(report: dict[str, Any]) -> str:
-    rows = ["<table><tr><th>strategy</th><th>target</th><th>labels</th><th>random</th><th>reached</th>"
-            "<th>savings</th><th>95% CI</th><th>annotation s saved</th></tr>"]
+    seconds = any(row["annotation_seconds_saved"] is not None for row in report["savings"])
+    rows = ["<table><tr><th>strategy</th><th>target</th><th>labels (median)</th><th>random (median)</th>"
+            "<th>seeds reaching target: strategy / random</th><th>savings: median of per-seed ratios</th>"
+            "<th>savings: mean of per-seed ratios</th><th>95% CI of the mean</th>"
+            + ("<th>annotation seconds saved (mean)</th>" if seconds else "") + "</tr>"]
     for row in report["savings"]:
         rows.append(
             f"<tr><td class='name'>{html.escape(row['strategy'])}</td><td>{row['target']:.0%}</td>"
             f"<td>{_fmt(row['labels'])}</td><td>{_fmt(row['random_labels'])}</td>"
-            f"<td>{row['reached']}/{row['random_reached']} of {row['n_seeds']}</td>"
-            f"<td>{row['savings']:.1%}</td><td>[{row['savings_ci'][0]:.1%}, {row['savings_ci'][1]:.1%}]</td>"
-            f"<td>{_fmt(row['annotation_seconds_saved'], 1)}</td></tr>")
+            f"<td>{row['reached']} of {row['n_seeds']} / {row['random_reached']} of {row['n_seeds']}</td>"
+            f"<td>{_saving(row, row.get('savings_median', row['savings']))}</td><td>{_saving(row, row['savings'])}</td>"
+            f"<td>[{row['savings_ci'][0]:.1%}, {row['savings_ci'][1]:.1%}]</td>"
+            + (f"<td>{_fmt(row['annotation_seconds_saved'], 1)}</td>" if seconds else "") + "</tr>")
     rows.append("</table>")
     return "".join(rows)
 
 
+def summary(report: dict[str, Any], target: float = 0.95) -> str:
+    """One sentence per strategy at the 95% target: labels saved against random (paired median, bootstrap CI)."""
+    sentences = []
+    for row in report["savings"]:
+        saved = row.get("labels_saved")
+        if abs(row["target"] - target) > 1e-9 or saved is None:
+            continue
+        median, (lo, hi) = saved["median"], saved["ci"]
+        if row["reached"] == 0 and row["random_reached"] == 0:
+            sentences.append(
+                f"Neither <b>{html.escape(row['strategy'])}</b> nor random reached {target:.0%} of the full-data "
+                f"{html.escape(report['metric'])} within the budget on any of {row['n_seeds']} seeds: no saving "
+                "can be measured; run with a larger --budget.")
+            continue
+        words = "fewer" if median >= 0 else "more"
+        bound = {"lower": " at least", "upper": " at most"}.get(row.get("savings_bound") or "", "")
+        sentences.append(
+            f"<b>{html.escape(row['strategy'])}</b> needed{bound} {abs(median):.0f} {words} labels than random to "
+            f"reach {target:.0%} of the full-data {html.escape(report['metric'])} (paired median over "
+            f"{row['n_seeds']} seeds, 95% CI [{lo:.0f}, {hi:.0f}] by paired bootstrap).")
+    if not sentences:
+        return ""
+    return "<p class='summary'>" + " ".join(sentences) + "</p>"
+
+
+def seeds_warning(report: dict[str, Any]) -> str:
+    n = len(report["seeds"])
+    if n >= MIN_SEEDS:
+        return ""
+    return (f"<p class='warning'>Only {n} seed{'s' if n != 1 else ''}: intervals from so few repetitions are rough "
+            f"and medians can hinge on one run; use --seeds {MIN_SEEDS} or more before drawing conclusions.</p>")
+
+
 def aulc_table(report: dict[str, Any]) -> str:
-    rows = ["<table><tr><th>strategy</th><th>normalised AULC</th><th>95% CI</th><th>final score</th>"
-            "<th>selection s / round</th><th>fit s / round</th><th>WSS@95</th></tr>"]
     metric = report["metric"]
+    show_wss = any(entry.get("wss95") is not None for entry in report["strategies"].values())
+    rows = ["<table><tr><th>strategy</th><th>normalised AULC</th><th>95% CI</th><th>final score</th>"
+            "<th>selection s / round</th><th>fit s / round</th>" + ("<th>WSS@95</th>" if show_wss else "") + "</tr>"]
     for name, entry in report["strategies"].items():
         wss = entry.get("wss95")
         wss_text = "&ndash;"
@@ -104,7 +135,7 @@ def aulc_table(report: dict[str, Any]) -> str:
             f"<tr><td class='name'>{html.escape(name)}</td><td>{entry['aulc']['mean']:.4f}</td>"
             f"<td>{_ci(entry['aulc']['ci'])}</td><td>{entry['final'][metric]:.4f}</td>"
             f"<td>{entry['select_seconds']['mean']:.4f}</td><td>{entry['fit_seconds']['mean']:.4f}</td>"
-            f"<td>{wss_text}</td></tr>")
+            + (f"<td>{wss_text}</td>" if show_wss else "") + "</tr>")
     rows.append("</table>")
     return "".join(rows)
 
@@ -159,4 +190,5 @@ def render_html(report: dict[str, Any]) -> str:
         n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
         aulc_table=aulc_table(report), recall_png=recall_png(report),
         extra=balance_table(report) + scorecard_table(report),
+        summary=summary(report), warning=seeds_warning(report),
     )

@@ -76,7 +76,8 @@ def build_service(settings: Settings) -> Service:
     publisher = LabelStudioPublisher(
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
         depth_of=gateway.queue_depth, state_dir=settings.data_dir / "queues",
-        pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency))
+        pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
+        page_url=lambda pid: f"{settings.base_url}/projects/{pid}/page", backend_url=settings.base_url)
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
                               metrics=metrics, gateway=gateway, publisher=publisher)
     # scorecard, review predictions and the MLflow run of each new version, in the background after its push

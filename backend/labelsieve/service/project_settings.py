@@ -70,10 +70,8 @@ def _checked(name: str, kind: Any, value: Any, minimum: int | None) -> Any:
         if not isinstance(value, bool):
             raise ProjectSettingsError(f"{name} must be true or false, got {value!r}")
         return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ProjectSettingsError(f"{name} must be a number, got {value!r}")
-        return float(value)
+    if kind is float:  # a share: its range is checked with it (_share)
+        return value
     if kind == int | None:  # queue_depth: a count, or "all" (null)
         return None if value in (None, "all") else _checked(name, int, value, minimum)
     if kind == str | None:
@@ -83,6 +81,12 @@ def _checked(name: str, kind: Any, value: Any, minimum: int | None) -> Any:
     if kind is str and not isinstance(value, str):
         raise ProjectSettingsError(f"{name} must be a name (a string), got {value!r}")
     return value
+
+
+def _share(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 0.5:
+        raise ProjectSettingsError(f"{name} must be a number from 0 to 0.5, got {value!r}")
+    return float(value)
 
 
 def default_learner_for(config: LabelConfig | None) -> str:
@@ -105,6 +109,7 @@ def resolve_settings(
         allowed = f.metadata.get("choices")
         if allowed is not None and values[f.name] not in allowed:
             raise ProjectSettingsError(f"{f.name} must be one of {list(allowed)}, got {values[f.name]!r}")
+    values["audit_share"] = _share("audit_share", values["audit_share"])
     if values["learner"] == "auto":
         values["learner"] = default_learner_for(config)
     resolved = ProjectSettings(**values)

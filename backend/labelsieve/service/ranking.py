@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from labelsieve.registry import Registries
+from labelsieve.service.audit import place_audit
 from labelsieve.service.pool_inputs import PoolInputs
 from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.storage.models import QueryRound
@@ -74,6 +75,8 @@ def rank_pool(
                             embeddings=embeddings)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     select_seconds = time.perf_counter() - started
+    order, audit = place_audit(order, share=settings.audit_share, batch_size=settings.batch_size,
+                               rng=np.random.default_rng([seed, 1]))
 
     n = len(order)
     ranking = build_ranking(version=version, classes=learner.classes_, pool_ids=pool_ids, order=order,
@@ -82,5 +85,6 @@ def rank_pool(
         project_id=project_id, model_version=version, strategy=strategy_name, strategy_params=dict(params),
         seed=seed, n_pool=n, n_labeled=len(labeled_y),
         batch=[int(t) for t in ranking.task_ids[: settings.batch_size]], select_seconds=select_seconds,
+        audit=[int(pool_ids[i]) for i in audit],
     )
     return round_row, ranking

@@ -41,6 +41,7 @@ class RoundSummary(BaseModel):
 
 class ProjectStatus(BaseModel):
     id: int
+    page: str | None = None  # the project's HTML view
     model_version: str | None
     settings: dict[str, Any]
     tasks: int

@@ -5,7 +5,9 @@
   there within the budget is *censored*: it counts as ``budget + batch`` (so its savings are
   conservative) and is reported as ``>budget``, never dropped;
 - savings per seed = 1 − n_strategy / n_random on the same split and seed set; the point estimate
-  is their mean and the 95% interval a percentile bootstrap of that mean over seeds (2000 resamples);
+  is their mean and the 95% interval a percentile bootstrap of that mean over seeds (2000 resamples); their
+  median, and the paired median of labels saved (random − strategy) with its bootstrap interval, beside it;
+  a censored count makes the saving a bound (``savings_bound``: lower, upper or unknown);
 - normalised AULC: trapezoid area under each seed's curve over the labelled range (DeepAL+ AUBC);
 - WSS@95 (ASReview): (N − n95) / N − 0.05, where n95 labels found 95% of the rare class in the pool;
 - annotation seconds to the target from the Label Studio ``lead_time`` of the labelled items.
@@ -50,9 +52,20 @@ def paired_savings(
     s = np.array([censor_at if n is None else n for n in n_strategy], dtype=np.float64)
     r = np.array([censor_at if n is None else n for n in n_random], dtype=np.float64)
     per_seed = 1.0 - s / r
+    censored_s = any(n is None for n in n_strategy)
+    censored_r = any(n is None for n in n_random)
+    # a censored random count is too small, so that seed's saving is a lower bound; a censored strategy count
+    # is too small as well, so its saving is an upper bound; with both, the direction is unknown
+    bound = {(False, True): "lower", (True, False): "upper", (True, True): "unknown"}.get((censored_s, censored_r))
+    difference = r - s
+    medians = np.median(difference[boot], axis=1)
     return {
         "savings": float(per_seed.mean()), "savings_ci": percentile_ci(per_seed, boot),
-        "savings_per_seed": per_seed.round(6).tolist(),
+        "savings_median": float(np.median(per_seed)), "savings_per_seed": per_seed.round(6).tolist(),
+        "savings_bound": bound,
+        # labels saved per seed (random − strategy), paired median and its percentile bootstrap interval
+        "labels_saved": {"median": float(np.median(difference)),
+                         "ci": [float(x) for x in np.percentile(medians, [2.5, 97.5])]},
     }
 
 

@@ -88,6 +88,8 @@ class QueryRound(SQLModel, table=True):
     n_pool: int = 0
     n_labeled: int = 0
     batch: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Tasks placed in the batch uniformly at random (the project's audit_share): unbiased accuracy estimates.
+    audit: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     select_seconds: float = 0.0
     pushed: bool = False
     created_at: datetime = Field(default_factory=utcnow)

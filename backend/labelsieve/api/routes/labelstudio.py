@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from labelsieve import __version__
@@ -20,6 +20,7 @@ from labelsieve.labelstudio.protocol import (
     WebhookPayload,
     WebhookResponse,
 )
+from labelsieve.pages.render import INDEX_PATH
 from labelsieve.service import events, status
 from labelsieve.service.predict import predict_tasks
 from labelsieve.service.project_settings import ProjectSettingsError
@@ -30,9 +31,11 @@ log = logging.getLogger(__name__)
 
 @router.get("/health", response_model=HealthResponse)
 @router.get("/", response_model=HealthResponse, include_in_schema=False)
-def health(service: ServiceDep) -> HealthResponse:
+def health(service: ServiceDep, request: Request) -> HealthResponse:
     """Liveness, as Label Studio checks it before every call (must be JSON)."""
-    return status.health(service.engine, __version__)
+    found = status.health(service.engine, __version__)
+    found.page = str(request.base_url).rstrip("/") + INDEX_PATH
+    return found
 
 
 @router.post("/setup", response_model=SetupResponse)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.service import status
@@ -12,10 +12,11 @@ router = APIRouter(tags=["projects"])
 
 
 @router.get("/projects/{project_id}", response_model=ProjectStatus)
-def project_status(project_id: ProjectIdPath, service: ServiceDep) -> ProjectStatus:
+def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Request) -> ProjectStatus:
     """Serving model version, task/annotation counts, class balance and the latest query round."""
     queue_of = getattr(service.loop.publisher, "queue", None)  # the Label Studio publisher's head of the queue
     found = status.project_status(service.engine, project_id, queue_of=queue_of)
     if found is None:
         raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
+    found.page = str(request.base_url).rstrip("/") + f"/projects/{project_id}/page"  # the HTML view
     return found
