@@ -114,6 +114,10 @@ class Registry:
     def unregister(self, name: str) -> None:
         self._local.pop(name, None)
 
+    def is_loaded(self, name: str) -> bool:
+        """True when ``name`` is imported already, so creating it costs no import (``/setup`` checks)."""
+        return name in self._local or name in self._loaded
+
     def load(self, name: str) -> Any:
         if name in self._local:
             return self._local[name][1]

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     # Re-read each webhook's annotation from Label Studio (when a key is configured) before storing it.
     verify_webhooks: bool = True
+    # With verification on, /setup refuses a Label Studio it cannot reach with the URL and key it would use
+    # (the message names both); false accepts the connection anyway (events then wait, visibly, in /health).
+    setup_checks_label_studio: bool = True
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

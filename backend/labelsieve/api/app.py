@@ -39,6 +39,7 @@ def _warm_up(service: Service) -> None:
                 registry.load(name)
             except Exception:  # noqa: BLE001 - the registry logs it; /setup answers with the error
                 log.debug("warm-up could not load %s %r", registry.kind, name)
+    service.plugins_ready.set()
     log.info("learners and strategies loaded in %.1f s", time.perf_counter() - started)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from labelsieve.labelstudio.auth import LabelStudioAuthError, TokenAuth
-from labelsieve.labelstudio.errors import RetryLater
+from labelsieve.labelstudio.errors import KEY_REFUSED, SERVER_ERROR, RetryLater
 
 #: seconds allowed for an export, a bulk prediction import or a version delete (over a minute each for 10k tasks
 #: on a busy machine: Label Studio serializes, validates and deletes row by row)
@@ -20,6 +20,13 @@ BULK_TIMEOUT = 900.0
 
 class LabelStudioError(RuntimeError):
     """Label Studio answered, but not with what we asked for (wrong key, unknown project...)."""
+
+
+class KeyRefusedError(LabelStudioError, RetryLater):
+    """Label Studio refused the API key (HTTP 401): queued work waits until the key is fixed."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        RetryLater.__init__(self, message, url=url, reason=KEY_REFUSED)
 
 
 class LabelStudioClient:
@@ -33,18 +40,20 @@ class LabelStudioClient:
             headers = self.auth.headers()
         except LabelStudioAuthError as exc:
             if "cannot reach" in str(exc):
-                raise RetryLater(str(exc)) from exc
-            raise LabelStudioError(str(exc)) from exc
+                raise RetryLater(str(exc), url=self.base_url) from exc
+            raise KeyRefusedError(str(exc), url=self.base_url) from exc
         try:
             response = httpx.request(method, self.base_url + path, headers=headers,
                                      timeout=kwargs.pop("timeout", self.timeout), **kwargs)
         except (httpx.ConnectError, httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
-            raise RetryLater(f"Label Studio at {self.base_url} is unreachable: {type(exc).__name__}: {exc}") from exc
+            raise RetryLater(f"Label Studio at {self.base_url} is unreachable: {type(exc).__name__}: {exc}",
+                             url=self.base_url) from exc
         if response.status_code == 401:
-            raise LabelStudioError(f"Label Studio rejected the API key for {method} {path} (HTTP 401): "
-                                   "check LABEL_STUDIO_API_KEY")
+            raise KeyRefusedError(f"Label Studio at {self.base_url} rejected the API key for {method} {path} "
+                                  "(HTTP 401): check LABEL_STUDIO_API_KEY", url=self.base_url)
         if response.status_code >= 500:
-            raise RetryLater(f"Label Studio answered HTTP {response.status_code} for {method} {path}")
+            raise RetryLater(f"Label Studio at {self.base_url} answered HTTP {response.status_code} for {method} "
+                             f"{path}", url=self.base_url, reason=SERVER_ERROR)
         return response
 
     @property

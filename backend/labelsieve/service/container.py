@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -14,6 +15,8 @@ from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
 from labelsieve.service.events import Puller
 from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.setup_check import LabelStudioCheck
+from labelsieve.service.waiting import WaitBoard
 from labelsieve.service.worker import TrainingWorker
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
@@ -28,7 +31,6 @@ def configure_torch_threads(n: int) -> None:
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(max(1, n))
-    torch.set_flush_denormal(True)
 
 
 @dataclass
@@ -40,6 +42,10 @@ class Service:
     artifacts: ArtifactStore
     loop: ActiveLearningLoop
     worker: TrainingWorker
+    waits: WaitBoard
+    setup_check: LabelStudioCheck
+    #: set once every learner and strategy plugin has been imported (background warm-up after start)
+    plugins_ready: threading.Event = field(default_factory=threading.Event)
 
     def label_studio_client(self, project_id: int) -> LabelStudioClient | None:
         url, key = self.settings.label_studio_url, self.settings.label_studio_api_key
@@ -99,9 +105,11 @@ def build_service(settings: Settings) -> Service:
     artifacts = ArtifactStore(settings.models_path)
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
                               metrics=metrics)
-    worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds)
+    waits = WaitBoard(engine=engine, metrics=metrics)
+    worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, waits=waits)
     service = Service(settings=settings, engine=engine, registries=registries, metrics=metrics,
-                      artifacts=artifacts, loop=loop, worker=worker)
+                      artifacts=artifacts, loop=loop, worker=worker, waits=waits,
+                      setup_check=LabelStudioCheck(settings))
     worker.puller_factory = service.puller
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
     loop.publisher = LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,

@@ -41,6 +41,7 @@ class Applied:
     force_train: bool = False
     deferred: bool = False
     more: bool = False  # stopped at ``max_events`` with events still queued
+    retry: RetryLater | None = None  # why the events wait (deferred), for /health and /projects/{id}
     errors: list[str] = field(default_factory=list)
 
 
@@ -226,9 +227,10 @@ def apply_pending(
                 total.changed += result.changed
                 total.force_train = total.force_train or result.force_train
             except RetryLater as exc:  # keep order: stop here, the worker retries later
-                log.warning("event %s (%s) deferred: %s", event.id, event.action, exc)
+                log.info("event %s (%s) deferred: %s", event.id, event.action, exc)
                 total.errors.append(f"deferred: {exc}")
                 total.deferred = True
+                total.retry = exc
                 return total
             except Exception as exc:  # noqa: BLE001 - keep the event, record why, go on
                 log.exception("event %s (%s) could not be applied", event.id, event.action)

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from labelsieve.balancing.base import BalancingError
+from labelsieve.balancing.config import check_balancing, check_params
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import Settings
@@ -110,6 +112,19 @@ def resolve_settings(
 
 
 def _check_plugins(resolved: ProjectSettings, config: LabelConfig | None, registries: Registries) -> None:
+    """Full check (instantiate, input kind, balancing) when the plugins are imported already; else the light
+    check: the names exist in the entry-point metadata and the balancing params are well-formed. ``/setup``
+    must answer inside Label Studio's 3 s, and the first import of a learner (torch, scikit-learn) takes seconds
+    on a busy machine; the plugins load in the background and the next ``/setup`` (Label Studio sends one before
+    every prediction request) or the first retrain checks fully."""
+    if not (registries.strategies.is_loaded(resolved.strategy) and registries.learners.is_loaded(resolved.learner)):
+        try:
+            registries.strategies.info(resolved.strategy)
+            registries.learners.info(resolved.learner)
+            check_params(resolved.balancing_params)
+        except (UnknownPluginError, BalancingError) as exc:
+            raise ProjectSettingsError(str(exc)) from exc
+        return
     try:
         registries.strategies.create(resolved.strategy, resolved.strategy_params)
         learner = registries.learners.create(resolved.learner, resolved.learner_params)
@@ -120,9 +135,6 @@ def _check_plugins(resolved: ProjectSettings, config: LabelConfig | None, regist
         raise ProjectSettingsError(
             f"learner {resolved.learner!r} reads {kind} inputs but the label config labels <{config.kind}> data"
         )
-    from labelsieve.balancing.base import BalancingError
-    from labelsieve.balancing.config import check_balancing
-
     try:
         check_balancing(resolved.balancing, resolved.balancing_params, learner_cls=type(learner), input_kind=kind)
     except BalancingError as exc:

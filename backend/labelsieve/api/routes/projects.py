@@ -47,6 +47,8 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, 
              "error": v.error, "created_at": v.created_at.isoformat(), "balancing": v.metrics.get("balancing")}
             for v in versions
         ],
+        # webhook events waiting on Label Studio: count, oldest, why (URL tried, last error) and the fix
+        "waiting": service.waits.describe(project_id),
         "last_round": None if last is None else {
             "model_version": last.model_version, "strategy": last.strategy, "n_pool": last.n_pool,
             "batch": last.batch, "select_seconds": last.select_seconds,
