@@ -31,6 +31,7 @@ from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries
+from labelsieve.service import fault_hooks
 from labelsieve.service.project_settings import ProjectSettings, parse_extra_params, resolve_settings
 from labelsieve.service.ranking import rank_pool
 from labelsieve.settings import Settings
@@ -218,6 +219,7 @@ class ActiveLearningLoop:
                 learner = self.registries.learners.create(
                     ps.learner, {**ps.learner_params, **balanced.learner_overrides}
                 )
+        fault_hooks.before_fit(project_id, len(y))
         try:
             if balanced is None:
                 learner.fit(loaded.inputs, y, unlabeled=unlabeled)

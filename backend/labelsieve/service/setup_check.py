@@ -20,7 +20,7 @@ import time
 from urllib.parse import quote
 
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
-from labelsieve.labelstudio.errors import UNREACHABLE, RetryLater
+from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.service.waiting import fix_for
 from labelsieve.settings import Settings
 
@@ -70,10 +70,10 @@ class LabelStudioCheck:
         client.auth.timeout = CHECK_TIMEOUT
         try:
             client.get_project(project_id)
-        except RetryLater as exc:
+        except RetryLater as exc:  # what would make every webhook wait: unreachable, key refused, 5xx
             return self._message(url, project_id, str(exc), fix_for(exc.reason, exc.url or url))
-        except LabelStudioError as exc:
-            return self._message(url, project_id, str(exc), fix_for(UNREACHABLE, url))
+        except LabelStudioError:  # it answers (e.g. 404 for a project it lists elsewhere): webhooks will not wait
+            return None
         with self._lock:
             self._ok[cache_key] = time.monotonic()
         return None
