@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     retrain_every: int = 1
     debounce_seconds: float = 1.0
     min_annotations: int = 2
+    # A prediction carries its answer pre-ticked only above this estimated accuracy and confidence
+    # (storage/preannotation.py); below it, the score alone.
+    preannotate_threshold: float = 0.8
 
     # Resources and limits.
     torch_threads: int = Field(default_factory=lambda: default_torch_threads())

@@ -20,7 +20,8 @@ from tests.e2e.helpers import (
     wait_version,
 )
 
-EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20}
+EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20,
+         "preannotate_threshold": 0}  # gate off: the test reads accuracy from the pushed labels
 
 
 def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> None:

@@ -28,6 +28,7 @@ from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.preannotation import gate_for, threshold_of
 
 log = logging.getLogger(__name__)
 UNCERTAINTY = "Uncertainty sampling"
@@ -53,12 +54,13 @@ class LabelStudioPublisher:
     """Callable as the loop's ``publisher(project_id, version)``."""
 
     def __init__(self, *, engine: Engine, client_factory: ClientFactory, batch_size: int = 25000,
-                 keep_versions: int = 2, set_sampling: bool = True) -> None:
+                 keep_versions: int = 2, set_sampling: bool = True, preannotate_threshold: float = 0.8) -> None:
         self.engine = engine
         self.client_factory = client_factory
         self.batch_size = batch_size
         self.keep_versions = keep_versions
         self.set_sampling = set_sampling
+        self.preannotate_threshold = preannotate_threshold
         self.last: PublishResult | None = None
 
     def __call__(self, project_id: int, version: str) -> None:
@@ -74,10 +76,13 @@ class LabelStudioPublisher:
             if project is None:
                 return []
             config = parse_label_config(project.label_config)
+            gate = gate_for(session=session, project_id=project_id,
+                            threshold=threshold_of(project.settings, self.preannotate_threshold))
+            # the answer pre-ticked only where the model is likely right; the score alone ranks the rest
             return [
                 {"task": int(row.task_id), "model_version": version, "score": float(row.score),
                  "result": [{"from_name": config.from_name, "to_name": config.to_name, "type": "choices",
-                             "value": {"choices": list(row.labels)}}]}
+                             "value": {"choices": list(row.labels)}}] if gate.allows(row.confidence) else []}
                 for row in rows
             ]
 

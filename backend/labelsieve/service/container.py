@@ -113,7 +113,8 @@ def build_service(settings: Settings) -> Service:
     worker.puller_factory = service.puller
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
     loop.publisher = LabelStudioPublisher(engine=engine, client_factory=service.label_studio_client,
-                                          keep_versions=settings.keep_prediction_versions)
+                                          keep_versions=settings.keep_prediction_versions,
+                                          preannotate_threshold=settings.preannotate_threshold)
     loop.task_source = service.new_tasks
     worker.verifier = service.verify_annotation if settings.verify_webhooks else None
     return service

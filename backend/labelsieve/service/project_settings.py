@@ -3,7 +3,7 @@
 ``extra_params`` arrive from Label Studio as a JSON object or as a JSON string (both happen).
 Recognised keys: ``strategy``, ``strategy_params``, ``learner``, ``learner_params``,
 ``batch_size``, ``retrain_every``, ``min_annotations``, ``seed``, ``balancing``,
-``balancing_params``. Unknown keys and bad values are refused with a message naming them.
+``balancing_params``, ``preannotate_threshold``. Unknown keys and bad values are refused with a message naming them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from labelsieve.settings import Settings
 
 KNOWN_KEYS = {
     "strategy", "strategy_params", "learner", "learner_params", "batch_size", "retrain_every",
-    "min_annotations", "seed", "balancing", "balancing_params",
+    "min_annotations", "seed", "balancing", "balancing_params", "preannotate_threshold",
 }
 
 
@@ -40,6 +40,7 @@ class ProjectSettings:
     seed: int = 0
     balancing: str | None = None
     balancing_params: dict[str, Any] = field(default_factory=dict)
+    preannotate_threshold: float = 0.8
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +63,12 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ProjectSettingsError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ProjectSettingsError(f"{name} must be a number from 0 to 1, got {value!r}")
+    return float(value)
 
 
 def _dict(name: str, value: Any) -> dict[str, Any]:
@@ -106,6 +113,8 @@ def resolve_settings(
         seed=seed,
         balancing=balancing,
         balancing_params=_dict("balancing_params", extra.get("balancing_params")),
+        preannotate_threshold=_fraction("preannotate_threshold",
+                                        extra.get("preannotate_threshold", settings.preannotate_threshold)),
     )
     _check_plugins(resolved, config, registries)
     return resolved

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.preannotation import gate_for, threshold_of
 from labelsieve.storage.synthetic import list_synthetic
 
 router = APIRouter(tags=["projects"])
@@ -28,6 +29,8 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, 
         n_tasks = crud.count_tasks(session=session, project_id=project_id)
         n_annotations = crud.count_annotations(session=session, project_id=project_id)
         n_synthetic = len(list_synthetic(session=session, project_id=project_id))
+        gate = gate_for(session=session, project_id=project_id,
+                        threshold=threshold_of(project.settings, service.settings.preannotate_threshold))
     counts = Counter(ann.labels[0] for _, ann in examples)
     ratio = max(counts.values()) / min(counts.values()) if counts else None
     last = rounds[-1] if rounds else None
@@ -49,6 +52,8 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep) -> dict[str, 
         ],
         # webhook events waiting on Label Studio: count, oldest, why (URL tried, last error) and the fix
         "waiting": service.waits.describe(project_id),
+        # whether predictions carry a pre-ticked answer now (estimated accuracy above the threshold) or score only
+        "preannotation": gate.as_dict(),
         "last_round": None if last is None else {
             "model_version": last.model_version, "strategy": last.strategy, "n_pool": last.n_pool,
             "batch": last.batch, "select_seconds": last.select_seconds,
