@@ -34,7 +34,7 @@ SKIP_SETTING = "LABELSIEVE_SETUP_CHECKS_LABEL_STUDIO=false"
 
 def refused_location(message: str) -> str:
     """Where the refusal redirects: the message, words joined by '+', readable in Label Studio's error text."""
-    return REFUSED_PREFIX + quote(message.replace(" ", "+"), safe="+:/=,()@'")
+    return REFUSED_PREFIX + quote(message.replace(" ", "+"), safe="+:/=,()@'[];")
 
 
 def refused_message(path_tail: str) -> str:
