@@ -130,8 +130,12 @@ def _check_plugins(resolved: ProjectSettings, config: LabelConfig | None, regist
         try:
             registries.strategies.info(resolved.strategy)
             registries.learners.info(resolved.learner)
+            for error in (registries.strategies.load_error(resolved.strategy),
+                          registries.learners.load_error(resolved.learner)):
+                if error is not None:  # the background load already found it broken
+                    raise error
             check_params(resolved.balancing_params)
-        except (UnknownPluginError, BalancingError) as exc:
+        except (UnknownPluginError, PluginLoadError, BalancingError) as exc:
             raise ProjectSettingsError(str(exc)) from exc
         return
     try:
