@@ -2,12 +2,17 @@
 
 Starts Label Studio (``.venv-ls``, loopback, reference env), writes 500 digits PNGs under a local-files
 root, creates the project with a Local Storage, starts ``labelsieve serve``, connects it as the ML backend
-and switches the project to Uncertainty sampling; prints the URL and login; Ctrl-C stops both by PID.
+and switches the project to Uncertainty sampling; prints the URL and login; Ctrl-C stops both by PID and removes
+every temporary folder it made (media, backend data, Label Studio's data and log).
+
+The label config fits a laptop screen (1400x900): the image is shown at most 240 px wide and the ten choices sit
+on one line beside it (``showInline``), with hotkeys 0-9, so nothing needs scrolling.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,8 +32,9 @@ from tests.harness.net import free_port, wait_http  # noqa: E402
 #: Label Studio's bulk prediction import recounts only the imported tasks with this flag on (README, "The head
 #: of the queue"); labelsieve detects it and pushes each head in one request instead of one per prediction
 FAST_IMPORT = {"fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short": "true"}
-CONFIG = ('<View><Image name="image" value="$image"/><Choices name="digit" toName="image" choice="single">'
-          + "".join(f'<Choice value="{d}"/>' for d in range(10)) + "</Choices></View>")
+CONFIG = ('<View><Image name="image" value="$image" maxWidth="240px"/>'
+          '<Choices name="digit" toName="image" choice="single" showInline="true">'
+          + "".join(f'<Choice value="{d}" hotkey="{d}"/>' for d in range(10)) + "</Choices></View>")
 
 
 def write_digits(root: Path, n: int = 500) -> Path:
@@ -43,16 +49,18 @@ def write_digits(root: Path, n: int = 500) -> Path:
 
 def main() -> None:
     files = Path(tempfile.mkdtemp(prefix="labelsieve-demo-files-"))
-    folder = write_digits(files)
-    print("starting Label Studio…", flush=True)
-    ls = start_label_studio(files, env=FAST_IMPORT)
-    port = free_port()
-    env = {"LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token, "LABELSIEVE_TORCH_THREADS": "1",
-           "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(files),
-           "LABELSIEVE_DATA_DIR": tempfile.mkdtemp(prefix="labelsieve-demo-data-")}
-    backend = subprocess.Popen([str(ROOT / ".venv/bin/labelsieve"), "serve", "--port", str(port)],
-                               env={**os.environ, **env})
+    data = Path(tempfile.mkdtemp(prefix="labelsieve-demo-data-"))
+    ls = backend = None
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill <pid>` cleans up like Ctrl-C
     try:
+        folder = write_digits(files)
+        print("starting Label Studio…", flush=True)
+        ls = start_label_studio(files, env=FAST_IMPORT)
+        port = free_port()
+        env = {"LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token, "LABELSIEVE_TORCH_THREADS": "1",
+               "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(files), "LABELSIEVE_DATA_DIR": str(data)}
+        backend = subprocess.Popen([str(ROOT / ".venv/bin/labelsieve"), "serve", "--port", str(port)],
+                                   env={**os.environ, **env})
         if not wait_http(f"http://127.0.0.1:{port}/health", 180):
             raise SystemExit("labelsieve did not start")
         created = ls.api("POST", "/api/projects", json={"title": "Digits (labelsieve demo)", "label_config": CONFIG})
@@ -68,17 +76,23 @@ def main() -> None:
                 break
         ls.api("PATCH", f"/api/projects/{pid}/", json={"sampling": "Uncertainty sampling"})
         print(f"\nLabel Studio: {ls.url}/projects/{pid}/data   login {ls.username} / {ls.password}\n"
-              f"labelsieve:   http://127.0.0.1:{port}   (Ctrl-C stops both)", flush=True)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+              f"labelsieve:   http://127.0.0.1:{port}   project status: http://127.0.0.1:{port}/projects/{pid}\n"
+              "Press 'Label All Tasks' and label digits (keys 0-9); after 10 labels labelsieve trains, pushes its "
+              "ranking and Label Studio serves the most useful digit next (Ctrl-C stops both)", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        backend.terminate()
-        backend.wait(timeout=30)
-        ls.stop()
-        time.sleep(0.1)
+        if backend is not None:
+            backend.terminate()
+            backend.wait(timeout=30)
+        if ls is not None:
+            ls.stop()  # also removes its data directory
+            ls.log_path.unlink(missing_ok=True)
+        for path in (files, data):
+            shutil.rmtree(path, ignore_errors=True)
+        print("stopped; temporary folders removed", flush=True)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ class Metrics:
         self.queue_length = Gauge(
             "labelsieve_queue_length", "Webhook events stored but not applied yet", registry=r
         )
+        self.waiting_events = Gauge(
+            "labelsieve_events_waiting_for_label_studio",
+            "Webhook events of a project that wait because Label Studio is unreachable, refused the key or "
+            "answered 5xx (0 when they apply)", ["project"], registry=r,
+        )
         self.failures = Counter("labelsieve_failures_total", "Failures by kind", ["kind"], registry=r)
         self.predictions = Counter("labelsieve_predictions_total", "Task predictions served", registry=r)
         self.model_version = Gauge(

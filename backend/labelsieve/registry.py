@@ -80,6 +80,7 @@ class Registry:
         self._lock = threading.Lock()
         self._found: dict[str, tuple[PluginInfo, EntryPoint | None]] | None = None
         self._loaded: dict[str, Any] = {}
+        self._failed: dict[str, PluginLoadError] = {}
         self._local: dict[str, tuple[PluginInfo, Any]] = {}
         self._conflicts: dict[str, list[PluginInfo]] = {}
 
@@ -108,6 +109,7 @@ class Registry:
         with self._lock:
             self._found = None
             self._loaded.clear()
+            self._failed.clear()
             self._conflicts = {}
 
     def conflicts(self) -> dict[str, list[PluginInfo]]:
@@ -140,6 +142,14 @@ class Registry:
     def unregister(self, name: str) -> None:
         self._local.pop(name, None)
 
+    def is_loaded(self, name: str) -> bool:
+        """True when ``name`` is imported already, so creating it costs no import (``/setup`` checks)."""
+        return name in self._local or name in self._loaded
+
+    def load_error(self, name: str) -> PluginLoadError | None:
+        """The error of the last failed import of ``name`` (None when it loaded or was not tried yet)."""
+        return None if name in self._local else self._failed.get(name)
+
     def load(self, name: str) -> Any:
         if name in self._local:
             return self._local[name][1]
@@ -155,7 +165,9 @@ class Registry:
         except Exception as exc:  # a broken plugin must not take the host down
             error = PluginLoadError(name, info.package, exc)
             log.warning("%s", error)
+            self._failed[name] = error
             raise error from exc
+        self._failed.pop(name, None)
         self._loaded[name] = obj
         return obj
 

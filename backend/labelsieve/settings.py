@@ -67,6 +67,9 @@ class ProjectSettings:
     queue_depth: int | None = setting(
         100, 'ranked tasks given a current prediction in Label Studio after each round (refilled between '
         'retrains); "all" (or null): every ranked task', minimum=1)
+    preannotate_threshold: float = setting(
+        0.8, "a prediction carries its answer pre-ticked only when the project's estimated accuracy and the "
+        "task's confidence are above this (storage/preannotation.py); else the score alone; 0: always")
     audit_share: float = setting(0.0, "share (0 to 0.5) of each batch drawn uniformly at random from the pool and "
                                  "scored for an unbiased live accuracy estimate; 0: off")
     label_issues: bool = setting(True, "label-issue candidates, item values and review predictions after each "
@@ -166,6 +169,9 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     webhook_secret: str | None = None
     # Re-read each webhook's annotation from Label Studio (when a key is configured) before storing it.
     verify_webhooks: bool = True
+    # With verification on, /setup refuses a Label Studio it cannot reach with the URL and key it would use
+    # (the message names both); false accepts the connection anyway (events then wait, visibly, in /health).
+    setup_checks_label_studio: bool = True
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

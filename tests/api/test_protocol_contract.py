@@ -108,7 +108,7 @@ def test_every_webhook_action_is_handled(client) -> None:
 
 
 def test_predict_one_and_a_hundred_tasks_in_order(client) -> None:
-    client.post("/setup", json=setup_payload(P, TEXT_CONFIG))
+    client.post("/setup", json=setup_payload(P, TEXT_CONFIG, {"preannotate_threshold": 0}))  # labels pre-ticked
     _annotate(client, _text_tasks())
     client.post("/webhook", json={"action": "START_TRAINING", "project": project_dict(P, TEXT_CONFIG)})
     wait_trained(client)

@@ -59,7 +59,8 @@ def test_failed_retrain_keeps_the_last_good_model_and_every_annotation(client_fa
         metrics = client.get("/metrics").text
         assert 'labelsieve_failures_total{kind="retrain"} 1.0' in metrics
         body = client.post("/predict", json=predict_payload(P, IMAGE_CONFIG, [digit_task(1001, paths[1], P)])).json()
-        assert body["results"][0]["model_version"] == good and body["results"][0]["result"]
+        # the good model still answers (with its score; an answer is pre-ticked only once it has proved accurate)
+        assert body["results"][0]["model_version"] == good and body["results"][0]["score"] is not None
 
 
 def test_malformed_json_and_wrong_types_get_422_with_a_message(client) -> None:
@@ -101,4 +102,6 @@ def test_unreachable_image_gets_an_empty_result_and_the_rest_still_predict(clien
     results = body["results"]
     assert len(results) == 7
     assert results[2]["result"] == [] and results[4]["result"] == []
-    assert all(r["result"] for k, r in enumerate(results) if k not in (2, 4))
+    assert results[2].get("score") is None and results[4].get("score") is None  # no prediction at all
+    # the rest are predicted (a score each; an answer is pre-ticked only once the model has proved accurate)
+    assert all(r["score"] is not None for k, r in enumerate(results) if k not in (2, 4))

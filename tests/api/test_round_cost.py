@@ -29,7 +29,8 @@ P = 7
 CLASSES = ("a", "b", "c")
 CONFIG = ('<View><Image name="image" value="$image"/><Choices name="label" toName="image" choice="single">'
           + "".join(f'<Choice value="{c}"/>' for c in CLASSES) + "</Choices></View>")
-EXTRA = {"learner": "vector", "strategy": "margin", "retrain_every": 1, "min_annotations": 2, "batch_size": 5}
+EXTRA = {"learner": "vector", "strategy": "margin", "retrain_every": 1, "min_annotations": 2, "batch_size": 5,
+         "preannotate_threshold": 0}  # gate off: the test reads the predicted labels
 
 
 def make_loop(settings: Any) -> ActiveLearningLoop:

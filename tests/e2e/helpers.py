@@ -65,16 +65,17 @@ def wait_version(ls: LabelStudioServer, pid: int, *, other_than: str | None, tim
     raise AssertionError(f"project {pid} never got a new labelsieve model_version (still {version!r})")
 
 
-def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tuple[float, str]]:
-    """task id → (score, predicted label) of the given model version."""
-    out: dict[int, tuple[float, str]] = {}
+def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tuple[float, str | None]]:
+    """task id → (score, pre-ticked label or None when the prediction carries the score alone)."""
+    out: dict[int, tuple[float, str | None]] = {}
     page = 1
     while True:
         body = ls.api("GET", "/api/predictions/", params={"project": pid, "page": page, "page_size": 1000}).json()
         rows = body["results"] if isinstance(body, dict) else body
         for row in rows:
             if row["model_version"] == version:
-                out[int(row["task"])] = (float(row["score"]), row["result"][0]["value"]["choices"][0])
+                result = row["result"]
+                out[int(row["task"])] = (float(row["score"]), result[0]["value"]["choices"][0] if result else None)
         if isinstance(body, list) or not body.get("next"):
             return out
         page += 1

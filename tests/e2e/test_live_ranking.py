@@ -21,7 +21,8 @@ from tests.e2e.helpers import (
 )
 
 EXTRA = {"learner": "text", "retrain_every": 20, "strategy": "margin", "min_annotations": 20,
-         "queue_depth": "all"}  # every unlabeled task gets a prediction (the heads are tested in test_live_queue)
+         "queue_depth": "all",  # every unlabeled task gets a prediction (the heads are tested in test_live_queue)
+         "preannotate_threshold": 0}  # gate off: the test reads accuracy from the pushed labels
 
 
 def test_text_project_live_through_webhooks(label_studio, labelsieve_server) -> None:

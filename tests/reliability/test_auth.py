@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 
@@ -96,14 +97,14 @@ def test_forged_webhooks_are_checked_against_label_studio(client_factory) -> Non
             # 950 belongs to another project
             for event in (_event(901, 12, "Positive"), _event(900, 14, "Positive"), _event(950, 15, "Positive")):
                 assert client.post("/webhook", json=event).status_code == 200
-            assert client.app.state.service.worker.wait_idle(30)
+            assert client.app.state.service.worker.wait_idle(120)
             assert _stored(client) == {900: (11, ["Negative"])}
             assert ("/api/annotations/901/", "Token legacy-key-123") in ls.requests
             # nor can a forged webhook rewrite the data of a task the backend already has
             forged = _event(900, 14, "Positive")
             forged["task"]["data"] = {"text": "planted"}
             assert client.post("/webhook", json=forged).status_code == 200
-            assert client.app.state.service.worker.wait_idle(30)
+            assert client.app.state.service.worker.wait_idle(120)
             with session_scope(client.app.state.service.engine) as session:
                 assert crud.get_tasks(session=session, task_ids=[14])[14].data == {"text": "text of task 14"}
 
@@ -112,13 +113,15 @@ def test_forged_webhooks_are_checked_against_label_studio(client_factory) -> Non
             ls.stop()
             assert client.post("/webhook", json=_event(900, 11, "Positive")).status_code == 200
             real["result"][0]["value"]["choices"] = ["Positive"]
-            import time
-            time.sleep(1.0)
+            # the worker met the stopped Label Studio and says so (a known point, not a sleep)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and client.get("/health").json()["status"] != "DEGRADED":
+                time.sleep(0.05)
             assert client.get("/health").json()["queue_length"] == 1
             assert _stored(client) == {900: (11, ["Negative"])}
             ls.start(port)
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline and client.get("/health").json()["queue_length"]:
                 time.sleep(0.2)
-            assert client.app.state.service.worker.wait_idle(30)
+            assert client.app.state.service.worker.wait_idle(120)
             assert _stored(client) == {900: (11, ["Positive"])}

@@ -19,7 +19,7 @@ from tests.factories import IMAGE_CONFIG, TEXT_CONFIG, ls_task, predict_payload,
 from tests.reliability.loopback import CountingServer
 
 PROJECT = 5
-FAST_IMAGE = {"learner": "image", "learner_params": {"epochs": 2}}
+FAST_IMAGE = {"learner": "image", "learner_params": {"epochs": 2}, "preannotate_threshold": 0}  # labels pre-ticked
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from sqlmodel import Session
 
 from labelsieve import __version__
 from labelsieve.api.routes import issues, labelstudio, metrics, pages, projects, reports, strategies
@@ -22,10 +23,12 @@ from labelsieve.pages.render import PageRenderer
 from labelsieve.service.container import Service, build_service
 from labelsieve.service.loop import UnknownProjectError
 from labelsieve.settings import Settings, get_settings
+from labelsieve.storage import crud
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = {"/webhook"}  # Label Studio sends webhooks without auth: checked by secret or re-read from LS
 WEBHOOK_SECRET_HEADER = "x-labelsieve-webhook-secret"
+WARM_PROJECT_ID = 2**63 - 1  # a project id never stored: the start-up upsert that compiles /setup's SQL is rolled back
 
 
 def _warm_up(service: Service) -> None:
@@ -40,7 +43,19 @@ def _warm_up(service: Service) -> None:
                 registry.load(name)
             except Exception:  # noqa: BLE001 - the registry logs it; /setup answers with the error
                 log.debug("warm-up could not load %s %r", registry.kind, name)
+    service.plugins_ready.set()
     log.info("learners and strategies loaded in %.1f s", time.perf_counter() - started)
+
+
+def _prepare_setup_path(service: Service) -> None:
+    """Before serving: read the plugin entry points (metadata parsing takes half a second on a busy machine) and
+    compile the statements ``/setup`` runs (a rolled-back upsert), so the first ``/setup`` pays for neither."""
+    for registry in (service.registries.learners, service.registries.strategies):
+        registry.names()
+    with Session(service.engine) as session:
+        crud.upsert_project(session=session, project_id=WARM_PROJECT_ID, label_config="", settings={})
+        session.flush()
+        session.rollback()
 
 
 def _route_name(request: Request) -> str:
@@ -104,6 +119,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service.start()
+        _prepare_setup_path(app.state.service)
         threading.Thread(target=_warm_up, args=(app.state.service,), name="labelsieve-warm-up", daemon=True).start()
         try:
             yield

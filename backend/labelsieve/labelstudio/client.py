@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from labelsieve.labelstudio.errors import RetryLater
+from labelsieve.labelstudio.errors import KEY_REFUSED, SERVER_ERROR, RetryLater
 
 #: seconds allowed for an export, a bulk prediction import or a version delete (over a minute each for 10k tasks
 #: on a busy machine: Label Studio serializes, validates and deletes row by row)
@@ -69,6 +69,13 @@ def client_for(base_url: str, api_key: str) -> LabelStudioClient:
         return client
 
 
+class KeyRefusedError(LabelStudioError, RetryLater):
+    """Label Studio refused the API key (HTTP 401): queued work waits until the key is fixed."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        RetryLater.__init__(self, message, url=url, reason=KEY_REFUSED)
+
+
 class LabelStudioClient:
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 60.0,
                  http: httpx.Client | None = None) -> None:
@@ -90,7 +97,8 @@ class LabelStudioClient:
                 self._sdk = label_studio(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
                                         max_retries=0, httpx_client=self.http)
             except api_error as exc:  # an expired personal access token is refused before any request
-                raise LabelStudioError(f"Label Studio API key refused: {_detail(exc)}") from exc
+                raise KeyRefusedError(f"Label Studio at {self.base_url} refused the API key: {_detail(exc)}",
+                                      url=self.base_url) from exc
         return self._sdk
 
     @property
@@ -108,7 +116,7 @@ class LabelStudioClient:
             raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
         except httpx.HTTPError as exc:
             raise RetryLater(f"Label Studio at {self.base_url} is unreachable ({what}): "
-                             f"{type(exc).__name__}: {exc}") from exc
+                             f"{type(exc).__name__}: {exc}", url=self.base_url) from exc
 
     def raw(self, method: str, path: str, *, what: str, timeout: float | None = None, ok: Iterable[int] = (),
             **kwargs: Any) -> httpx.Response:
@@ -123,17 +131,18 @@ class LabelStudioClient:
             raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
         except httpx.HTTPError as exc:
             raise RetryLater(f"Label Studio at {self.base_url} is unreachable ({what}): "
-                             f"{type(exc).__name__}: {exc}") from exc
+                             f"{type(exc).__name__}: {exc}", url=self.base_url) from exc
         if response.status_code >= 300 and response.status_code not in set(ok):
             raise self._error(what, response.status_code, response.text[:300])
         return response
 
     def _error(self, what: str, status: int | None, detail: str) -> Exception:
         if status is None or status >= 500:
-            return RetryLater(f"Label Studio answered HTTP {status} for {what}: {detail[:200]}")
-        if status == 401:
-            return LabelStudioError(f"Label Studio rejected the API key for {what} (HTTP 401): "
-                                    "check LABEL_STUDIO_API_KEY")
+            return RetryLater(f"Label Studio at {self.base_url} answered HTTP {status} for {what}: {detail[:200]}",
+                              url=self.base_url, reason=SERVER_ERROR)
+        if status == 401:  # queued work waits until the key is fixed
+            return KeyRefusedError(f"Label Studio at {self.base_url} rejected the API key for {what} (HTTP 401): "
+                                   "check LABEL_STUDIO_API_KEY", url=self.base_url)
         return LabelStudioError(f"{what} failed: HTTP {status} {detail[:300]}")
 
     # ------------------------------------------------------------------- reading

@@ -34,6 +34,7 @@ class Ranking:
     task_ids: list[int]
     scores: list[float]
     labels: list[list[str]]
+    confidence: list[float] = field(default_factory=list)  # of the top class (the pre-annotation gate reads it)
 
     def __len__(self) -> int:
         return len(self.task_ids)
@@ -47,7 +48,7 @@ def read_ranking(engine: Engine, project_id: int, version: str) -> Ranking:
         return Ranking(task_ids=[], scores=[], labels=[])
     classes = stored.classes
     return Ranking(task_ids=stored.task_ids.tolist(), scores=stored.scores.tolist(),
-                   labels=[[classes[i]] for i in stored.label_index.tolist()])
+                   labels=[[classes[i]] for i in stored.label_index.tolist()], confidence=stored.confidence.tolist())
 
 
 @dataclass

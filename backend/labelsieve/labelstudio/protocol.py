@@ -189,12 +189,19 @@ class WebhookResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str = "UP"
+    """Label Studio 1.23.2 reads only the HTTP status (any 2xx with a JSON body is healthy; ``MLApi._request``):
+    a degraded backend still answers 200, and says why in the body."""
+
+    status: str = "UP"  # UP | DEGRADED (events wait on Label Studio)
     model_class: str = "labelsieve"
     version: str
     projects: int
     queue_length: int
     page: str | None = None  # the live project pages (HTML), for people
+    waiting_events: int = 0  # of projects whose events wait on Label Studio
+    reason: str | None = None  # why they wait, with the URL tried and the fix
+    waiting_projects: list[dict[str, Any]] = Field(default_factory=list)
+    plugins_ready: bool = True  # false while learners and strategies still load in the background after start
 
 
 class VersionsResponse(BaseModel):

@@ -42,6 +42,7 @@ from labelsieve.labelstudio.protocol import choices_result
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.preannotation import gate_for, threshold_of
 
 log = logging.getLogger(__name__)
 UNCERTAINTY = "Uncertainty sampling"
@@ -94,7 +95,7 @@ class LabelStudioPublisher:
                  keep_versions: int = 2, set_sampling: bool = True, depth_of: DepthOf | None = None,
                  state_dir: Path | None = None, pusher: PredictionPusher | None = None,
                  ranking_of: RankingOf | None = None, manage_tab: bool = True, page_url: PageUrl | None = None,
-                 backend_url: str | None = None) -> None:
+                 backend_url: str | None = None, preannotate_threshold: float = 0.8) -> None:
         self.engine = engine
         #: page_url(project_id) → the project page; written once into our ML backend's description in Label Studio
         self.page_url = page_url
@@ -108,6 +109,7 @@ class LabelStudioPublisher:
         self.pusher = pusher or PredictionPusher(batch_size=batch_size)
         self.ranking_of = ranking_of or (lambda pid, version: read_ranking(engine, pid, version))
         self.manage_tab = manage_tab
+        self.preannotate_threshold = preannotate_threshold
         self.last: PublishResult | None = None
         self.last_refill: RefillResult | None = None
         self._heads: dict[int, _Head] = {}
@@ -123,12 +125,15 @@ class LabelStudioPublisher:
     def _payload(self, project_id: int, version: str, ranking: Ranking, ranks: list[int]) -> list[dict[str, Any]]:
         with session_scope(self.engine) as session:
             project = crud.get_project(session=session, project_id=project_id)
-        if project is None:
-            return []
-        config = parse_label_config(project.label_config)
+            if project is None:
+                return []
+            config = parse_label_config(project.label_config)
+            gate = gate_for(session=session, project_id=project_id,
+                            threshold=threshold_of(project.settings, self.preannotate_threshold))
+        # the answer pre-ticked only where the model is likely right; the score alone ranks the rest
         return [
             {"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
-             "result": choices_result(config, list(ranking.labels[r]))}
+             "result": choices_result(config, list(ranking.labels[r])) if gate.allows(_confidence(ranking, r)) else []}
             for r in ranks
         ]
 
@@ -260,6 +265,10 @@ class LabelStudioPublisher:
             log.info("project %s: refilled the head of %s with %d predictions (%d left unannotated) in %.2f s",
                      project_id, state.version, result.pushed, left, result.seconds)
         return result
+
+
+def _confidence(ranking: Ranking, rank: int) -> float | None:
+    return ranking.confidence[rank] if rank < len(ranking.confidence) else None
 
 
 def _version_number(version: str) -> int:

@@ -23,7 +23,7 @@ from labelsieve.balancing.base import Augmenter
 from labelsieve.balancing.losses import LongTailLoss, class_counts
 from labelsieve.balancing.samplers import EpochSampler
 from labelsieve.learners.base import BaseLearner, check_training_labels
-from labelsieve.learners.networks import ImageNet, build_network
+from labelsieve.learners.networks import ImageNet, build_network, flushed_denormals
 from labelsieve.registry import get_registry
 from labelsieve.storage.artifacts import read_json, write_json
 
@@ -148,7 +148,7 @@ class ImageLearner(BaseLearner):
         augmenter = self._augmenter()
         counts = class_counts(targets.numpy(), len(classes))
         criterion = LongTailLoss(loss=self.loss, counts=counts, tau=self.loss_tau, beta=self.loss_beta)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), flushed_denormals():
             torch.manual_seed(self.random_state)
             net = build_network(self.arch, len(classes), dropout=self.dropout, backbone_weights=self.backbone_weights)
             generator = torch.Generator().manual_seed(self.random_state)

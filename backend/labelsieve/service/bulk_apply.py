@@ -173,9 +173,10 @@ def apply_run(engine: Engine, events: list[WebhookEvent], *, verifier: Verifier 
             if deferral is not None:  # keep order: this event and every later one wait for Label Studio
                 real = next((o for o in outcomes.values() if isinstance(o, RetryLater)
                              and not str(o).startswith("not checked")), deferral)
-                log.warning("event %s (%s) deferred: %s", event.id, event.action, real)
+                log.info("event %s (%s) deferred: %s", event.id, event.action, real)  # the wait board warns
                 applied.errors.append(f"deferred: {real}")
                 applied.deferred = True
+                applied.retry = real if isinstance(real, RetryLater) else RetryLater(str(real))
                 break
             try:
                 _add_event(state, plan, outcomes, project_id, config, known, verified=verifier is not None)

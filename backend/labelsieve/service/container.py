@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -16,6 +17,8 @@ from labelsieve.quality.hooks import tracker_for
 from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.setup_check import LabelStudioCheck
+from labelsieve.service.waiting import WaitBoard
 from labelsieve.service.worker import TrainingWorker
 from labelsieve.settings import Settings
 from labelsieve.storage.artifacts import ArtifactStore
@@ -29,7 +32,6 @@ def configure_torch_threads(n: int) -> None:
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(max(1, n))
-    torch.set_flush_denormal(True)
 
 
 @dataclass
@@ -42,7 +44,11 @@ class Service:
     gateway: LabelStudioGateway
     loop: ActiveLearningLoop
     worker: TrainingWorker
+    waits: WaitBoard
+    setup_check: LabelStudioCheck
     quality: QualityRunner | None = None  # scorecard, review predictions, MLflow run after each retrain
+    #: set once every learner and strategy plugin has been imported (background warm-up after start)
+    plugins_ready: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -77,14 +83,17 @@ def build_service(settings: Settings) -> Service:
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
         depth_of=gateway.queue_depth, state_dir=settings.data_dir / "queues",
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
-        page_url=lambda pid: f"{settings.base_url}/projects/{pid}/page", backend_url=settings.base_url)
+        page_url=lambda pid: f"{settings.base_url}/projects/{pid}/page", backend_url=settings.base_url,
+        preannotate_threshold=settings.preannotate_threshold)
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
                               metrics=metrics, gateway=gateway, publisher=publisher)
+    waits = WaitBoard(engine=engine, metrics=metrics)  # events waiting on Label Studio, and why
     # scorecard, review predictions and the MLflow run of each new version, in the background after its push
     quality = QualityRunner(host=loop, client_factory=gateway.client, api_key_of=gateway.api_key,
                             keep_versions=settings.keep_prediction_versions, tracker=tracker_for(engine, settings))
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
                             verifier=gateway.verify_annotation if settings.verify_webhooks else None,
-                            after_retrain=quality.submit)
+                            after_retrain=quality.submit, waits=waits)
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
-                   gateway=gateway, loop=loop, worker=worker, quality=quality)
+                   gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
+                   quality=quality)

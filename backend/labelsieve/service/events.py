@@ -234,9 +234,10 @@ def _apply_one_by_one(
         try:
             total.add(apply_event(engine, event, puller=puller, verifier=verifier))
         except RetryLater as exc:  # keep order: stop here, the worker retries later
-            log.warning("event %s (%s) deferred: %s", event.id, event.action, exc)
+            log.info("event %s (%s) deferred: %s", event.id, event.action, exc)  # the wait board warns
             total.errors.append(f"deferred: {exc}")
             total.deferred = True
+            total.retry = exc
             return
         except Exception as exc:  # noqa: BLE001 - keep the event, record why, go on
             log.exception("event %s (%s) could not be applied", event.id, event.action)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
+from labelsieve.labelstudio.errors import RetryLater
 
 #: pull(project_id) -> list of Label Studio task dicts with their ``annotations`` (START_TRAINING).
 Puller = Callable[[int], list[dict[str, Any]]]
@@ -20,12 +21,14 @@ class Applied:
     force_train: bool = False
     deferred: bool = False
     more: bool = False  # stopped at ``max_events`` with events still queued
+    retry: RetryLater | None = None  # why the events wait (deferred), for /health and /projects/{id}
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: Applied) -> None:
         self.changed += other.changed
         self.force_train = self.force_train or other.force_train
         self.deferred = self.deferred or other.deferred
+        self.retry = other.retry or self.retry
         self.errors.extend(other.errors)
 
 

@@ -34,6 +34,7 @@ from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
 from labelsieve.quality.hooks import training_examples
 from labelsieve.registry import Registries
+from labelsieve.service import fault_hooks
 from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
 from labelsieve.service.project_settings import (
     ProjectSettings,
@@ -162,14 +163,16 @@ class ActiveLearningLoop:
 
     def settings_of(self, project: Project, config: LabelConfig | None = None) -> ResolvedSettings:
         """The project's resolved settings: those ``/setup`` resolved while the stored settings and label config
-        are unchanged, else resolved now (after a restart) and kept."""
+        are unchanged, else resolved now (after a restart) and kept. Settings ``/setup`` could only check lightly
+        (plugins not loaded yet: no strategy built) are resolved fully again the next time they are asked for."""
         key = _settings_key(project)
         cached = self._resolved.get(project.id)
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == key and cached[1].complete:
             return cached[1]
         resolved = resolve_settings(
             settings=self.settings, extra=dict(project.settings or {}),
-            config=config or self.config_of(project), registries=self.registries,
+            config=config or self.config_of(project), registries=self.registries, light=False,
+            strategy=cached[1].strategy if cached is not None and cached[0] == key else None,
         )
         self._resolved[project.id] = (key, resolved)
         return resolved
@@ -287,6 +290,7 @@ class ActiveLearningLoop:
                 learner = self.registries.learners.create(
                     ps.learner, {**ps.learner_params, **balanced.learner_overrides}
                 )
+        fault_hooks.before_fit(project.id, len(y))  # a test hook: blocks here only when a test asks it to
         if balanced is None:
             learner.fit(loaded.inputs, y, unlabeled=unlabeled)
         else:

@@ -4,6 +4,8 @@ Tasks ranked by the last query round get their prediction and rank-encoded score
 sooner) from the version's stored ranking (``storage.rankings``). Tasks not ranked yet (new since
 the last round, or already labelled) are predicted now and get ``score = confidence`` of the top
 class, Label Studio's native meaning.
+The predicted choice is pre-ticked (``result``) only when the project's estimated accuracy and the task's
+confidence are above ``preannotate_threshold`` (:mod:`labelsieve.storage.preannotation`); else ``result`` is empty.
 A task whose input cannot be loaded gets an empty result; the rest of the batch is unaffected.
 """
 
@@ -18,11 +20,16 @@ from labelsieve.labelstudio.protocol import LSTask, ResultRegion, TaskPrediction
 from labelsieve.service.loop import UNTRAINED_VERSION, ActiveLearningLoop, UnknownProjectError
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.preannotation import PreannotationGate, gate_for, threshold_of
 
 log = logging.getLogger(__name__)
 
 
-def _result(config: LabelConfig, labels: list[str], confidence: float | None) -> list[ResultRegion]:
+def _result(config: LabelConfig, labels: list[str], confidence: float | None,
+            gate: PreannotationGate) -> list[ResultRegion]:
+    """The pre-ticked answer, only when the gate allows it (else none: the score alone ranks the task)."""
+    if not gate.allows(confidence):
+        return []
     return [ResultRegion.model_validate(region) for region in choices_result(config, labels, confidence)]
 
 
@@ -51,6 +58,8 @@ def predict_tasks(
     with session_scope(loop.engine) as session:
         stored = rankings.lookup(session=session, project_id=project_id, version=version,
                                  task_ids=[t.id for t in tasks])
+        gate = gate_for(session=session, project_id=project_id,
+                        threshold=threshold_of(project.settings, loop.settings.preannotate_threshold))
     results: list[TaskPrediction | None] = [None] * len(tasks)
     missing: list[int] = []
     for position, task in enumerate(tasks):
@@ -59,7 +68,7 @@ def predict_tasks(
             missing.append(position)
         else:
             results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
-                                               result=_result(config, list(row.labels), row.confidence))
+                                               result=_result(config, list(row.labels), row.confidence, gate))
     if missing:
         loader = loop.input_loader(project, learner.input_kind)
         loaded = loader.load([tasks[i].data for i in missing])
@@ -74,7 +83,7 @@ def predict_tasks(
                 confidence = float(probas[k, top[k]])
                 label = learner.classes_[int(top[k])]
                 results[missing[pos]] = TaskPrediction(model_version=version, score=confidence,
-                                                       result=_result(config, [label], confidence))
+                                                       result=_result(config, [label], confidence, gate))
     final = [r if r is not None else TaskPrediction(model_version=version, result=[]) for r in results]
     loop.metrics.predictions.inc(len(final))
     return final, version

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelsieve.balancing.base import BalancingError
-from labelsieve.balancing.config import check_balancing
+from labelsieve.balancing.config import check_balancing, check_params
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
@@ -33,8 +33,10 @@ class ResolvedSettings:
     """A project's checked settings and the strategy built from them (built once, at ``/setup``)."""
 
     settings: ProjectSettings
-    strategy: QueryStrategy
+    strategy: QueryStrategy | None  # None: its plugin had not loaded yet (light check)
     input_kind: str | None
+    #: False after the light check (plugins not loaded yet): resolved fully again before the first retrain
+    complete: bool = True
 
 
 def parse_extra_params(raw: Any) -> dict[str, Any]:
@@ -89,14 +91,24 @@ def _share(name: str, value: Any) -> float:
     return float(value)
 
 
+def _fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ProjectSettingsError(f"{name} must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
 def default_learner_for(config: LabelConfig | None) -> str:
     return "text" if config is not None and config.kind == "text" else "image"
 
 
 def resolve_settings(
-    *, settings: Settings, extra: dict[str, Any], config: LabelConfig | None, registries: Registries
+    *, settings: Settings, extra: dict[str, Any], config: LabelConfig | None, registries: Registries,
+    light: bool = True, strategy: QueryStrategy | None = None,
 ) -> ResolvedSettings:
-    """Merge ``extra`` over the defaults, validate every value, check the plugins and build the strategy."""
+    """Merge ``extra`` over the defaults, validate every value, check the plugins and build the strategy.
+
+    ``light``: only the light check while the plugins have not loaded (``/setup``); ``False`` imports them and
+    checks fully (a retrain). ``strategy``: the one a light check of the same settings built already."""
     unknown = sorted(set(extra) - KNOWN_KEYS)
     if unknown:
         raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
@@ -110,21 +122,40 @@ def resolve_settings(
         if allowed is not None and values[f.name] not in allowed:
             raise ProjectSettingsError(f"{f.name} must be one of {list(allowed)}, got {values[f.name]!r}")
     values["audit_share"] = _share("audit_share", values["audit_share"])
+    values["preannotate_threshold"] = _fraction("preannotate_threshold", values["preannotate_threshold"])
     if values["learner"] == "auto":
         values["learner"] = default_learner_for(config)
     resolved = ProjectSettings(**values)
-    strategy, input_kind = _check_plugins(resolved, config, registries)
-    return ResolvedSettings(settings=resolved, strategy=strategy, input_kind=input_kind)
+    strategy, input_kind, complete = _check_plugins(resolved, config, registries, light=light, strategy=strategy)
+    return ResolvedSettings(settings=resolved, strategy=strategy, input_kind=input_kind, complete=complete)
 
 
 def _check_plugins(
-    resolved: ProjectSettings, config: LabelConfig | None, registries: Registries
-) -> tuple[QueryStrategy, str | None]:
+    resolved: ProjectSettings, config: LabelConfig | None, registries: Registries, *, light: bool = True,
+    strategy: QueryStrategy | None = None,
+) -> tuple[QueryStrategy | None, str | None, bool]:
+    """Full check (instantiate, input kind, balancing) when the plugins are imported already; else the light
+    check: the names exist in the entry-point metadata and the balancing params are well-formed. ``/setup``
+    must answer inside Label Studio's 3 s, and the first import of a learner (torch, scikit-learn) takes seconds
+    on a busy machine; the plugins load in the background and the project's settings are resolved fully again
+    once they have (:meth:`ActiveLearningLoop.settings_of`), before its first retrain. Returns the strategy built
+    when its plugin is loaded (its ``check()`` run), the learner's input kind and whether the check was full."""
+    loaded = registries.strategies.is_loaded(resolved.strategy) and registries.learners.is_loaded(resolved.learner)
+    if light and not loaded:
+        try:
+            registries.strategies.info(resolved.strategy)
+            registries.learners.info(resolved.learner)
+            for error in (registries.strategies.load_error(resolved.strategy),
+                          registries.learners.load_error(resolved.learner)):
+                if error is not None:  # the background load already found it broken
+                    raise error
+            check_params(resolved.balancing_params)
+        except (UnknownPluginError, PluginLoadError, BalancingError) as exc:
+            raise ProjectSettingsError(str(exc)) from exc
+        loaded = registries.strategies.is_loaded(resolved.strategy)
+        return (_checked_strategy(resolved, registries) if loaded else None), None, False
+    strategy = strategy if strategy is not None else _checked_strategy(resolved, registries)
     try:
-        strategy = registries.strategies.create(resolved.strategy, resolved.strategy_params)
-        check = getattr(strategy, "check", None)  # QueryStrategy.check; duck-typed plugins may lack it
-        if check is not None:
-            check()
         learner = registries.learners.create(resolved.learner, resolved.learner_params)
     except (UnknownPluginError, PluginLoadError, ValueError) as exc:
         raise ProjectSettingsError(str(exc)) from exc
@@ -137,4 +168,16 @@ def _check_plugins(
         check_balancing(resolved.balancing, resolved.balancing_params, learner_cls=type(learner), input_kind=kind)
     except BalancingError as exc:
         raise ProjectSettingsError(str(exc)) from exc
-    return strategy, kind
+    return strategy, kind, True
+
+
+def _checked_strategy(resolved: ProjectSettings, registries: Registries) -> QueryStrategy:
+    """The project's strategy, built and its parameters checked (``QueryStrategy.check``)."""
+    try:
+        strategy = registries.strategies.create(resolved.strategy, resolved.strategy_params)
+        check = getattr(strategy, "check", None)  # QueryStrategy.check; duck-typed plugins may lack it
+        if check is not None:
+            check()
+    except (UnknownPluginError, PluginLoadError, ValueError) as exc:
+        raise ProjectSettingsError(str(exc)) from exc
+    return strategy

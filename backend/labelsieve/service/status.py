@@ -42,6 +42,8 @@ class RoundSummary(BaseModel):
 class ProjectStatus(BaseModel):
     id: int
     page: str | None = None  # the project's HTML view
+    waiting: dict[str, Any] | None = None  # webhook events waiting on Label Studio, why, and the fix
+    preannotation: dict[str, Any] | None = None  # whether predictions carry a pre-ticked answer now
     model_version: str | None
     settings: dict[str, Any]
     tasks: int

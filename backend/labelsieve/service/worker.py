@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from labelsieve.service.events import Puller, Verifier, apply_pending
 from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.waiting import WaitBoard
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -72,6 +73,10 @@ class _ProjectThread(threading.Thread):
         if applied.more:  # a steady stream: retrain on what is in, then come back for the rest
             self.notify(force=False)
         owner.update_queue_gauge()
+        if owner.waits is not None and applied.retry is not None:
+            owner.waits.record(self.project_id, applied.retry)
+        elif owner.waits is not None and not applied.deferred:
+            owner.waits.clear(self.project_id)
         if applied.deferred:
             owner.loop.metrics.failures.labels("labelstudio_unreachable").inc()
             threading.Timer(RETRY_SECONDS, self.notify, kwargs={"force": force or applied.force_train}).start()
@@ -97,8 +102,10 @@ class TrainingWorker:
         puller_factory: Callable[[int], Puller | None] | None = None,
         verifier: Verifier | None = None,
         after_retrain: Callable[[int, str], None] | None = None,
+        waits: WaitBoard | None = None,
     ) -> None:
         self.loop = loop
+        self.waits = waits
         self.debounce_seconds = debounce_seconds
         self.puller_factory = puller_factory
         self.verifier = verifier

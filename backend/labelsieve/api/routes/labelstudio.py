@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from labelsieve import __version__
@@ -24,6 +25,10 @@ from labelsieve.pages.render import INDEX_PATH
 from labelsieve.service import events, status
 from labelsieve.service.predict import predict_tasks
 from labelsieve.service.project_settings import ProjectSettingsError
+from labelsieve.service.setup_check import REFUSED_PREFIX, refused_location, refused_message
+from labelsieve.service.waiting import backlog
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
 
 router = APIRouter(tags=["label-studio"])
 log = logging.getLogger(__name__)
@@ -32,15 +37,36 @@ log = logging.getLogger(__name__)
 @router.get("/health", response_model=HealthResponse)
 @router.get("/", response_model=HealthResponse, include_in_schema=False)
 def health(service: ServiceDep, request: Request) -> HealthResponse:
-    """Liveness, as Label Studio checks it before every call (must be JSON)."""
-    found = status.health(service.engine, __version__)
-    found.page = str(request.base_url).rstrip("/") + INDEX_PATH
-    return found
+    """Liveness, as Label Studio checks it before every call (must be JSON, any 2xx is healthy to it).
+
+    ``DEGRADED`` (still HTTP 200, so Label Studio keeps the backend connected and /predict keeps serving) when
+    webhook events wait on Label Studio; ``reason`` names the URL tried and the setting that fixes it."""
+    with session_scope(service.engine) as session:
+        projects = len(crud.list_projects(session=session))
+        queue = crud.count_pending_events(session=session)
+    waits = service.waits.waiting()
+    waiting = [{"project": project_id, "events": backlog(service.engine, project_id).events, "reason": w.reason,
+                "label_studio_url": w.url, "since": w.since.isoformat(), "last_error": w.last_error}
+               for project_id, w in sorted(waits.items())]
+    reason = None
+    if waits:
+        first = waits[min(waits)]
+        reason = (f"{sum(w['events'] for w in waiting)} webhook event(s) of project(s) {sorted(waits)} wait on "
+                  f"Label Studio: {first.last_error}. Fix: {first.fix}")
+    return HealthResponse(version=__version__, projects=projects, queue_length=queue,
+                          status="DEGRADED" if waits else "UP", reason=reason,
+                          waiting_events=sum(w["events"] for w in waiting), waiting_projects=waiting,
+                          plugins_ready=service.plugins_ready.is_set(),
+                          page=str(request.base_url).rstrip("/") + INDEX_PATH)
 
 
-@router.post("/setup", response_model=SetupResponse)
-def setup(body: SetupRequest, service: ServiceDep) -> SetupResponse:
-    """Register or update a project; refuse configs and settings we cannot serve (HTTP 400)."""
+@router.post("/setup", response_model=SetupResponse, responses={307: {"description": "refused: see below"}})
+def setup(body: SetupRequest, service: ServiceDep) -> SetupResponse | RedirectResponse:
+    """Register or update a project; refuse configs and settings we cannot serve (HTTP 400).
+
+    With webhook verification on, a Label Studio this backend cannot reach with the URL and key it would use is
+    refused too: a 307 to ``/setup/refused/<message>`` (400), because Label Studio shows the URL of a failed
+    ``/setup``, never its body (see :mod:`labelsieve.service.setup_check`)."""
     try:
         version = service.loop.setup_project(
             project_id=body.project_id, label_config=body.schema_, extra_params=body.extra_params,
@@ -48,7 +74,18 @@ def setup(body: SetupRequest, service: ServiceDep) -> SetupResponse:
         )
     except (UnsupportedLabelConfig, ProjectSettingsError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
+    problem = service.setup_check.problem(project_id=body.project_id, hostname=body.hostname,
+                                          access_token=body.access_token)
+    if problem is not None:
+        log.warning("/setup of project %s refused: %s", body.project_id, problem)
+        return RedirectResponse(refused_location(problem), status_code=307)
     return SetupResponse(model_version=version)
+
+
+@router.post(REFUSED_PREFIX + "{message:path}", include_in_schema=False)
+def setup_refused(message: str) -> None:
+    """The end of a refused ``/setup``: 400 with the message (also readable in the URL Label Studio prints)."""
+    raise HTTPException(status_code=400, detail=refused_message(message))
 
 
 @router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)

@@ -14,4 +14,5 @@ router = APIRouter(tags=["metrics"])
 def metrics(service: ServiceDep) -> Response:
     """Requests and latencies, retrains and their duration, queue length, failures."""
     service.worker.update_queue_gauge()
+    service.waits.refresh_gauge()
     return Response(content=service.metrics.render(), media_type=CONTENT_TYPE_LATEST)

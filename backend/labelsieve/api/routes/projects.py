@@ -7,6 +7,8 @@ from fastapi import APIRouter, HTTPException, Request
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.service import status
 from labelsieve.service.status import ProjectStatus
+from labelsieve.storage.db import session_scope
+from labelsieve.storage.preannotation import gate_for, threshold_of
 
 router = APIRouter(tags=["projects"])
 
@@ -19,4 +21,9 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
     if found is None:
         raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
     found.page = str(request.base_url).rstrip("/") + f"/projects/{project_id}/page"  # the HTML view
+    # webhook events waiting on Label Studio: count, oldest, why (URL tried, last error) and the fix
+    found.waiting = service.waits.describe(project_id)
+    with session_scope(service.engine) as session:  # a pre-ticked answer now, or the score only
+        found.preannotation = gate_for(session=session, project_id=project_id, threshold=threshold_of(
+            found.settings, service.settings.preannotate_threshold)).as_dict()
     return found
