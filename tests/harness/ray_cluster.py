@@ -35,7 +35,7 @@ def ray_executable() -> str:
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env.update(RAY_USAGE_STATS_ENABLED="0", RAY_DISABLE_DOCKER_CPU_WARNING="1", OMP_NUM_THREADS="1",
-               RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
+               RAY_ENABLE_UV_RUN_RUNTIME_ENV="0", RAY_AUTH_MODE="disabled")  # loopback test cluster: no tokens
     return env
 
 

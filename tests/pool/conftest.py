@@ -69,6 +69,9 @@ def ray_cluster() -> Iterator[object]:
     # Ray Data polls a Prometheus server (default http://localhost:9090) for usage metrics: point it at a closed
     # loopback port so the tests never query whatever else listens on 9090
     os.environ.setdefault("RAY_PROMETHEUS_HOST", "http://127.0.0.1:9")
+    # a throwaway loopback cluster of this test run: Ray 2.60's token authentication (on by default for `ray start`)
+    # would make its nodes and this driver agree on ~/.ray/auth_token, which other runs on the machine rewrite
+    os.environ["RAY_AUTH_MODE"] = "disabled"
 
     cluster = RayCluster(workers=1)
     cluster.start()
