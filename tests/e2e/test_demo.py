@@ -13,12 +13,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.labelstudio import TOKEN, ls_python
+from tests.harness.labelstudio import TOKEN, ensure_template, ls_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_starts_a_laptop_sized_project_without_warnings_and_cleans_up(tmp_path) -> None:
+    ensure_template()  # a fresh checkout builds it first (kept in .cache/, not a temporary folder of the demo's)
     env = dict(os.environ, TMPDIR=str(tmp_path), LABELSIEVE_LS_PYTHON=ls_python())
     process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "demo.py")], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -189,11 +189,18 @@ def _build_template(python: str) -> None:
         server.start(timeout=300.0)
     finally:
         server.stop(remove=False)
+        server.log_path.unlink(missing_ok=True)
     TEMPLATE.parent.mkdir(parents=True, exist_ok=True)
     if not TEMPLATE.exists():
         shutil.move(str(building), TEMPLATE)
     shutil.rmtree(building, ignore_errors=True)
     shutil.rmtree(files, ignore_errors=True)
+
+
+def ensure_template() -> None:
+    """The migrated template data dir, built once per checkout (``.cache/ls-template``)."""
+    if not (TEMPLATE / "label_studio.sqlite3").exists():
+        _build_template(ls_python())
 
 
 def start_label_studio(files_root: Path, *, timeout: float = 120.0, env: dict[str, str] | None = None,
@@ -207,8 +214,7 @@ def start_label_studio(files_root: Path, *, timeout: float = 120.0, env: dict[st
     extra = dict(env or {})
     data_dir = Path(tempfile.mkdtemp(prefix="ls-data-"))
     if database is None:
-        if not (TEMPLATE / "label_studio.sqlite3").exists():
-            _build_template(python)
+        ensure_template()
         shutil.copytree(TEMPLATE, data_dir, dirs_exist_ok=True)
     else:
         extra.update(postgres_environment(database))
