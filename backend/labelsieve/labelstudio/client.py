@@ -228,10 +228,10 @@ class LabelStudioClient:
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
         """``POST /api/projects/{id}/import``: tasks (``data`` + optional ``predictions``); their new ids, in order."""
-        response = self._request("POST", f"/api/projects/{project_id}/import", params={"return_task_ids": "true"},
-                                 json=tasks, timeout=self.bulk_timeout)
-        return [int(i) for i in self._checked(response, f"importing tasks into project {project_id}").json()
-                .get("task_ids", [])]
+        response = self.raw("POST", f"/api/projects/{project_id}/import",
+                            what=f"importing tasks into project {project_id}", params={"return_task_ids": "true"},
+                            json=tasks, timeout=self.bulk_timeout)
+        return [int(i) for i in response.json().get("task_ids", [])]
 
     def model_versions(self, project_id: int) -> dict[str, int]:
         """``GET /api/projects/{id}/model-versions/``: prediction count per model version."""
