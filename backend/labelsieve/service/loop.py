@@ -177,10 +177,6 @@ class ActiveLearningLoop:
         self._resolved[project.id] = (key, resolved)
         return resolved
 
-    def queue_depth(self, project_id: int) -> int | None:
-        """The project's ``queue_depth`` (None: every ranked task)."""
-        return self.settings_of(self.project(project_id)).settings.queue_depth
-
     def refill(self, project_id: int) -> Any:
         """Between retrains: top the head of the serving version's queue up in Label Studio (see publisher)."""
         refill = getattr(self.publisher, "refill", None)
