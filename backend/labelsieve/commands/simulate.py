@@ -90,6 +90,9 @@ def register(app: typer.Typer) -> None:
         balancing_params: str = typer.Option(None, help="Balancing parameters as a JSON object."),
         scorecard: bool = typer.Option(False, "--scorecard", help="Score each run's labelled set at the end "
                                                                  "(label issues, value; shown in the report)."),
+        test_dataset: str = typer.Option(None, help="A separate labelled test set (same formats as --dataset) that "
+                                                    "scores every round; the whole --dataset is then the pool and "
+                                                    "--test-fraction is unused."),
         test_fraction: float = typer.Option(0.2, help="Held-out fraction for the learning curves."),
         base_seed: int = typer.Option(0, help="Base of every seed (splits, seed sets, rankings)."),
         metric: str = typer.Option("accuracy", help="Metric the savings targets use."),
@@ -109,8 +112,15 @@ def register(app: typer.Typer) -> None:
         if seeds < 1:
             _fail(f"--seeds must be at least 1, got {seeds}")
         try:
-            data = load_dataset(dataset, label_column=label_column, text_column=text_column,
-                                lead_time_column=lead_time_column, data_key=data_key, document_root=document_root)
+            options = {"label_column": label_column, "text_column": text_column, "data_key": data_key,
+                       "document_root": document_root, "lead_time_column": lead_time_column}
+            data = load_dataset(dataset, **options)
+            test_data = None
+            if test_dataset is not None:
+                try:
+                    test_data = load_dataset(test_dataset, **options)
+                except DatasetError as exc:
+                    _fail(f"--test-dataset: {exc}")
             if rare_class is not None and rare_class not in data.classes:
                 _fail(f"--rare-class {rare_class!r} is not a class of the data set ({', '.join(data.classes)})")
             if metric not in METRICS:
@@ -124,7 +134,8 @@ def register(app: typer.Typer) -> None:
                 balancing=balancing, balancing_params=_json_option("--balancing-params", balancing_params),
                 test_fraction=test_fraction, base_seed=base_seed, scorecard=scorecard,
             )
-            simulation = Simulation(dataset=data, config=config, store=store)
+            simulation = Simulation(dataset=data, config=config, store=store, test_dataset=test_data,
+                                    test_spec=test_dataset)
             simulation.prepare()  # bad input fails here, before any progress bar
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console, transient=True) as bars:
