@@ -80,6 +80,8 @@ def register(app: typer.Typer) -> None:
                                                    "class) or a Label Studio .json export."),
         strategies: str = typer.Option("margin,random", help="Comma-separated strategies; random is always added."),
         initial: int = typer.Option(None, help="Seed-set size (stratified; default two per class)."),
+        initial_sampling: str = typer.Option("stratified", help="Seed set: stratified (every class) or random "
+                                                                "(uniform: a rare class has to be found)."),
         batch_size: int = typer.Option(10, help="Labels per round."),
         budget: int = typer.Option(400, help="Total labels, seed set included."),
         seeds: int = typer.Option(10, help="Repeats with different splits and seed sets."),
@@ -133,6 +135,7 @@ def register(app: typer.Typer) -> None:
                 learner=learner, learner_params=_json_option("--learner-params", learner_params),
                 balancing=balancing, balancing_params=_json_option("--balancing-params", balancing_params),
                 test_fraction=test_fraction, base_seed=base_seed, scorecard=scorecard,
+                initial_sampling=initial_sampling,
             )
             simulation = Simulation(dataset=data, config=config, store=store, test_dataset=test_data,
                                     test_spec=test_dataset)
@@ -153,12 +156,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help="A folder `labelsieve simulate --out` wrote."),
         metric: str = typer.Option("accuracy", help="Metric the savings targets use."),
         rare_class: str = typer.Option(None, help="Class for WSS@95."),
+        pr_at: int = typer.Option(None, help="Per-class numbers and PR curves at the last round with at most this "
+                                             "many labels (default: the last round)."),
     ) -> None:
         """Rebuild report.json and report.html from a simulation folder's stored rounds."""
         if not out.is_dir():
             _fail(f"{out} is not a folder")
         try:
-            json_path, html_path = write_report(out, metric=metric, rare_class=rare_class)
+            json_path, html_path = write_report(out, metric=metric, rare_class=rare_class, pr_at=pr_at)
         except StoreError as exc:
             _fail(str(exc))
         print_savings(json.loads(json_path.read_text()))

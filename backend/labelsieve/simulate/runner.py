@@ -69,6 +69,7 @@ class SimulationConfig:
     test_fraction: float = 0.2
     base_seed: int = 0
     scorecard: bool = False  # score the labelled set of each run's final model (labelsieve.quality)
+    initial_sampling: str = "stratified"  # or "random": the seed set need not hold every class
 
 
 class Progress(Protocol):
@@ -145,6 +146,8 @@ class Simulation:
         cfg, d = self.config, self.dataset
         self.learner_name = resolve_learner(cfg.learner, d)
         self.initial = cfg.initial if cfg.initial is not None else 2 * len(d.classes)
+        if cfg.initial_sampling not in ("stratified", "random"):
+            raise DatasetError(f"--initial-sampling must be stratified or random, got {cfg.initial_sampling!r}")
         if self.test_dataset is not None:
             check_test_set(d, self.test_dataset)
         check_protocol(d.labels, initial=self.initial, budget=cfg.budget, batch_size=cfg.batch_size,
@@ -172,7 +175,8 @@ class Simulation:
             "test_fraction": cfg.test_fraction if self.test_dataset is None else None,
             "test_dataset": None if self.test_dataset is None else describe_test_set(self.test_dataset,
                                                                                      self.test_spec),
-            "base_seed": cfg.base_seed, "strategies": list(self.strategies), "seeds": list(range(cfg.seeds)),
+            "base_seed": cfg.base_seed, "initial_sampling": cfg.initial_sampling,
+            "strategies": list(self.strategies), "seeds": list(range(cfg.seeds)),
             "has_lead_times": d.lead_times is not None,
         }
 
@@ -186,10 +190,11 @@ class Simulation:
         for seed in range(self.config.seeds) if only_seeds is None else only_seeds:
             if self.test_dataset is not None:
                 split = make_pool_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
-                                        initial=self.initial)
+                                        initial=self.initial, sampling=self.config.initial_sampling)
             else:
                 split = make_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
-                                   test_fraction=self.config.test_fraction, initial=self.initial)
+                                   test_fraction=self.config.test_fraction, initial=self.initial,
+                                   sampling=self.config.initial_sampling)
             if not self.store.has_full(seed):
                 self.store.save_full(seed, self.full_data(split))
             for name in self.strategies:

@@ -81,18 +81,28 @@ def stratified_seed_set(labels: np.ndarray, size: int, rng: np.random.Generator)
     return rng.permutation(chosen).astype(np.int64)
 
 
-def make_split(labels: np.ndarray, *, base_seed: int, seed: int, test_fraction: float, initial: int) -> Split:
+def seed_set(labels: np.ndarray, size: int, rng: np.random.Generator, sampling: str) -> np.ndarray:
+    """``stratified`` (every class in the seed set) or ``random`` (uniform: a rare class must be found)."""
+    if sampling == "random":
+        return rng.permutation(len(labels))[:size].astype(np.int64)
+    if sampling != "stratified":
+        raise DatasetError(f"--initial-sampling must be stratified or random, got {sampling!r}")
+    return stratified_seed_set(labels, size, rng)
+
+
+def make_split(labels: np.ndarray, *, base_seed: int, seed: int, test_fraction: float, initial: int,
+               sampling: str = "stratified") -> Split:
     rng = np.random.default_rng(np.random.SeedSequence([base_seed, seed]))
     positions = np.arange(len(labels))
     train, test = train_test_split(positions, test_size=test_fraction, stratify=labels,
                                    random_state=int(rng.integers(0, 2**31 - 1)))
     train, test = np.sort(train), np.sort(test)
-    seed_set = stratified_seed_set(labels[train], initial, rng)
-    return Split(seed=seed, train=train, test=test, initial=seed_set)
+    return Split(seed=seed, train=train, test=test, initial=seed_set(labels[train], initial, rng, sampling))
 
 
-def make_pool_split(labels: np.ndarray, *, base_seed: int, seed: int, initial: int) -> Split:
+def make_pool_split(labels: np.ndarray, *, base_seed: int, seed: int, initial: int,
+                    sampling: str = "stratified") -> Split:
     """A fixed test set scores the rounds: the whole data set is the pool; ``test`` is empty."""
     rng = np.random.default_rng(np.random.SeedSequence([base_seed, seed]))
     return Split(seed=seed, train=np.arange(len(labels)), test=np.zeros(0, dtype=np.int64),
-                 initial=stratified_seed_set(labels, initial, rng))
+                 initial=seed_set(labels, initial, rng, sampling))

@@ -27,7 +27,9 @@ import numpy as np
 
 FULL_DATA = "__full__"  # the full-data reference model of a seed
 PROTOCOL_KEYS = ("dataset", "initial", "batch_size", "budget", "learner", "learner_params", "balancing",
-                 "balancing_params", "test_fraction", "base_seed", "test_dataset")
+                 "balancing_params", "test_fraction", "base_seed", "test_dataset",
+                 "initial_sampling")
+PROTOCOL_DEFAULTS = {"initial_sampling": "stratified"}  # folders written before a key existed used its default
 
 
 class StoreError(ValueError):
@@ -72,7 +74,8 @@ class RunStore:
         path = self.root / "config.json"
         if path.exists():
             stored = self.config()
-            changed = [k for k in PROTOCOL_KEYS if stored.get(k) != config.get(k)]
+            changed = [k for k in PROTOCOL_KEYS
+                       if stored.get(k, PROTOCOL_DEFAULTS.get(k)) != config.get(k, PROTOCOL_DEFAULTS.get(k))]
             if changed:
                 details = "; ".join(f"{k}: stored {stored.get(k)!r}, now {config.get(k)!r}" for k in changed)
                 raise StoreError(f"{self.root} holds runs made with other settings ({details}). "
