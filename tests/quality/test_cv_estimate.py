@@ -4,6 +4,7 @@ with fewer than 5 labels. Through the service: webhooks → worker → quality t
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime
 
@@ -74,6 +75,13 @@ def test_status_shows_the_five_fold_estimate_after_a_retrain(client_factory) -> 
         # the rarest estimated class is visibly worse than the head classes: what the estimate is for
         head = np.mean([estimate["per_class"][str(d)]["recall"] for d in range(8)])
         assert estimate["per_class"]["8"]["recall"] < head
+
+        page = client.get(f"/projects/{PROJECT}/page").text  # the project page shows it too, rarest class first
+        assert "Per-class estimate (5-fold)" in page and f"for version {first}" in page
+        assert "Not estimated, fewer than 5 labels (trained on in every fold, never held out): 9 (2)." in page
+        rows = re.findall(r"<tr><td>(\d)</td><td>(\d+)</td><td>([\d.]+)</td><td>([\d.]+)</td></tr>", page)
+        assert rows[0][:2] == ("8", "7") and float(rows[0][2]) == pytest.approx(estimate["per_class"]["8"]["recall"],
+                                                                                 abs=1e-3)
 
         _annotate(client, PROJECT, X, y, range(n, n + 1))  # one more label: a new version, a new estimate
         assert service.worker.wait_idle(600) and service.quality.wait_idle(600)
