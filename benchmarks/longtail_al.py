@@ -23,23 +23,23 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine_line  # noqa: E402
+from benchmarks.imbalance import long_tail_split  # noqa: E402
 
 from labelsieve.report.build import read_run  # noqa: E402
-from labelsieve.simulate.datasets import Dataset, load_digits_dataset  # noqa: E402
+from labelsieve.simulate.datasets import Dataset  # noqa: E402
 from labelsieve.simulate.runner import Simulation, SimulationConfig  # noqa: E402
 from labelsieve.simulate.store import RunStore  # noqa: E402
 
-HEAD = 120
 STRATEGIES = ("margin", "balance_aware", "class_balanced")
 BALANCING = (None, "auto")
 CHECKPOINTS = (60, 100, 200)
@@ -48,23 +48,12 @@ IMAGE_PARAMS = {"image_size": 8, "epochs": 30, "augment": None, "batch_size": 64
 
 
 def long_tail(seed: int, ratio: float) -> tuple[Dataset, Dataset, str]:
-    """(long-tailed pool, balanced test set, the rarest class)."""
-    digits = load_digits_dataset()
-    labels = digits.labels.astype(str)
-    train, test = train_test_split(np.arange(len(labels)), test_size=0.25, stratify=labels, random_state=seed)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(10)  # order[0] is the head class, order[9] the rarest
-    keep: list[int] = []
-    for rank, digit in enumerate(order):
-        n = max(1, int(round(HEAD * ratio ** (-rank / 9))))
-        members = train[labels[train] == str(digit)]
-        keep.extend(rng.choice(members, min(n, len(members)), replace=False).tolist())
-    keep = sorted(keep)
-    pool = Dataset(name=f"lt{ratio:g}-seed{seed}", kind="image", items=[digits.items[i] for i in keep],
-                   labels=labels[keep])
-    held = Dataset(name=f"balanced-test-seed{seed}", kind="image", items=[digits.items[i] for i in test],
-                   labels=labels[test])
-    return pool, held, str(order[-1])
+    """(long-tailed pool, balanced test set, the rarest class): ``benchmarks/imbalance.py``'s split."""
+    X, y, X_test, y_test = long_tail_split(seed, ratio)
+    counts = Counter(y)
+    pool = Dataset(name=f"lt{ratio:g}-seed{seed}", kind="image", items=X, labels=np.array(y))
+    held = Dataset(name=f"balanced-test-seed{seed}", kind="image", items=X_test, labels=np.array(y_test))
+    return pool, held, min(counts, key=lambda c: counts[c])
 
 
 def run_setting(root: Path, ratio: float, seed: int, balancing: str | None, learner: str,
