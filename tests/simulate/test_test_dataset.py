@@ -200,3 +200,16 @@ def test_chromium_renders_the_pr_curves(fixed_run: Path) -> None:
     images = {alt: (done, width, height) for alt, done, width, height in visit.dom}
     done, width, height = images["precision-recall curves of the minority classes"]
     assert done and width > 600 and height > 200  # three panels side by side, decoded by the browser
+
+
+def test_a_random_seed_set_need_not_hold_every_class(long_tail: dict[str, object], tmp_path: Path) -> None:
+    from labelsieve.simulate.splits import make_pool_split
+
+    labels = np.asarray(long_tail["y_pool"], dtype=object)
+    stratified = make_pool_split(labels, base_seed=0, seed=0, initial=10)
+    uniform = make_pool_split(labels, base_seed=0, seed=0, initial=10, sampling="random")
+    assert len(set(labels[stratified.initial])) == 10  # one of each digit
+    assert len(set(labels[uniform.initial])) < 10  # a uniform draw from a long tail misses the rare digits
+    code, message = _simulate(["--dataset", str(long_tail["pool"]), "--initial-sampling", "clustered", *ARGS,
+                               "--out", str(tmp_path / "o")])
+    assert code == 2 and "--initial-sampling must be stratified or random, got 'clustered'" in message
