@@ -98,8 +98,9 @@ def summarise(records: list[dict[str, Any]], budget: int) -> None:
               f"seeds {seeds}; balanced test set; medians over seeds")
         head = " | ".join(f"rare recall @{n}" for n in CHECKPOINTS)
         targets = " | ".join(f"labels to mF1 {t:.2f}" for t in TARGETS)
-        print(f"| strategy | balancing | labels to find rare | {head} | mF1 @{budget} | {targets} |")
-        print("|" + "---|" * (4 + len(CHECKPOINTS) + len(TARGETS)))
+        print(f"| strategy | balancing | labels to find rare | rare labelled @{budget} | {head} | mF1 @{budget} | "
+              f"{targets} |")
+        print("|" + "---|" * (5 + len(CHECKPOINTS) + len(TARGETS)))
         for balancing in BALANCING:
             chosen = [r for r in rows if r["balancing"] == balancing]
             for strategy in ("random", *STRATEGIES):
@@ -116,7 +117,8 @@ def summarise(records: list[dict[str, Any]], budget: int) -> None:
                     per_seed = [next((int(n) for n, (_, f1) in sorted(r["curve"].items(), key=lambda kv: int(kv[0]))
                                       if f1 >= target), None) for r in runs]
                     needed.append(_median(per_seed, budget + 1))
-                print(f"| {strategy} | {balancing or 'off'} | {found} | {recall} | {final:.3f} | "
+                labelled = np.mean([r["rare_labels"] for r in runs])
+                print(f"| {strategy} | {balancing or 'off'} | {found} | {labelled:.1f} | {recall} | {final:.3f} | "
                       f"{' | '.join(needed)} |")
         print(f"cost: {np.mean([r['seconds'] for r in rows]):.0f} s per (seed, balancing) folder of 4 strategies")
 
