@@ -76,6 +76,10 @@ class ProjectSettings:
                                  "retrain (labelsieve.quality)")
     prune: str = setting("off", 'off, or "flagged": train without the items the latest scorecard marks prune',
                          choices=("off", "flagged"))
+    cv_estimate: bool = setting(True, "stratified 5-fold per-class recall/precision and macro-F1 of the learner "
+                                "recipe on the labels, in the background after each retrain (project status)")
+    cv_max_labels: int = setting(2000, "the 5-fold estimate uses a stratified subsample of at most this many labels",
+                                 minimum=50)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -53,7 +53,7 @@ def test_html_report_is_self_contained(digits_run) -> None:
     out, _ = digits_run
     page = (out / "report.html").read_text()
     images = re.findall(r'<img[^>]*src="([^"]+)"', page)
-    assert len(images) == 2 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert len(images) == 3 and all(src.startswith("data:image/png;base64,") for src in images)  # + PR curves
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page and "<script src" not in page
     assert "margin" in page and "Savings against random" in page and "Class balance" in page

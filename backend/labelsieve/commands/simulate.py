@@ -80,6 +80,8 @@ def register(app: typer.Typer) -> None:
                                                    "class) or a Label Studio .json export."),
         strategies: str = typer.Option("margin,random", help="Comma-separated strategies; random is always added."),
         initial: int = typer.Option(None, help="Seed-set size (stratified; default two per class)."),
+        initial_sampling: str = typer.Option("stratified", help="Seed set: stratified (every class) or random "
+                                                                "(uniform: a rare class has to be found)."),
         batch_size: int = typer.Option(10, help="Labels per round."),
         budget: int = typer.Option(400, help="Total labels, seed set included."),
         seeds: int = typer.Option(10, help="Repeats with different splits and seed sets."),
@@ -90,6 +92,9 @@ def register(app: typer.Typer) -> None:
         balancing_params: str = typer.Option(None, help="Balancing parameters as a JSON object."),
         scorecard: bool = typer.Option(False, "--scorecard", help="Score each run's labelled set at the end "
                                                                  "(label issues, value; shown in the report)."),
+        test_dataset: str = typer.Option(None, help="A separate labelled test set (same formats as --dataset) that "
+                                                    "scores every round; the whole --dataset is then the pool and "
+                                                    "--test-fraction is unused."),
         test_fraction: float = typer.Option(0.2, help="Held-out fraction for the learning curves."),
         base_seed: int = typer.Option(0, help="Base of every seed (splits, seed sets, rankings)."),
         metric: str = typer.Option("accuracy", help="Metric the savings targets use."),
@@ -109,8 +114,15 @@ def register(app: typer.Typer) -> None:
         if seeds < 1:
             _fail(f"--seeds must be at least 1, got {seeds}")
         try:
-            data = load_dataset(dataset, label_column=label_column, text_column=text_column,
-                                lead_time_column=lead_time_column, data_key=data_key, document_root=document_root)
+            options = {"label_column": label_column, "text_column": text_column, "data_key": data_key,
+                       "document_root": document_root, "lead_time_column": lead_time_column}
+            data = load_dataset(dataset, **options)
+            test_data = None
+            if test_dataset is not None:
+                try:
+                    test_data = load_dataset(test_dataset, **options)
+                except DatasetError as exc:
+                    _fail(f"--test-dataset: {exc}")
             if rare_class is not None and rare_class not in data.classes:
                 _fail(f"--rare-class {rare_class!r} is not a class of the data set ({', '.join(data.classes)})")
             if metric not in METRICS:
@@ -123,8 +135,10 @@ def register(app: typer.Typer) -> None:
                 learner=learner, learner_params=_json_option("--learner-params", learner_params),
                 balancing=balancing, balancing_params=_json_option("--balancing-params", balancing_params),
                 test_fraction=test_fraction, base_seed=base_seed, scorecard=scorecard,
+                initial_sampling=initial_sampling,
             )
-            simulation = Simulation(dataset=data, config=config, store=store)
+            simulation = Simulation(dataset=data, config=config, store=store, test_dataset=test_data,
+                                    test_spec=test_dataset)
             simulation.prepare()  # bad input fails here, before any progress bar
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console, transient=True) as bars:
@@ -142,12 +156,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help="A folder `labelsieve simulate --out` wrote."),
         metric: str = typer.Option("accuracy", help="Metric the savings targets use."),
         rare_class: str = typer.Option(None, help="Class for WSS@95."),
+        pr_at: int = typer.Option(None, help="Per-class numbers and PR curves at the last round with at most this "
+                                             "many labels (default: the last round)."),
     ) -> None:
         """Rebuild report.json and report.html from a simulation folder's stored rounds."""
         if not out.is_dir():
             _fail(f"{out} is not a folder")
         try:
-            json_path, html_path = write_report(out, metric=metric, rare_class=rare_class)
+            json_path, html_path = write_report(out, metric=metric, rare_class=rare_class, pr_at=pr_at)
         except StoreError as exc:
             _fail(str(exc))
         print_savings(json.loads(json_path.read_text()))

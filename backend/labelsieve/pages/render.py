@@ -19,6 +19,7 @@ from typing import Any
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
+from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.thumbnails import previews
@@ -63,7 +64,8 @@ class PageRenderer:
 
     def project_page(self, service: Service, project_id: int, status: dict[str, Any]) -> str | None:
         """The page's HTML, or None when the project is not set up. ``status`` is the project's status JSON."""
-        key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)))
+        key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)),
+               repr(status.get("cv_estimate")))  # written by the background job after the retrain
         with self._lock:
             hit = self._pages.get(project_id)
             if hit is not None and hit[0] == key and time.monotonic() - hit[1] < self.ttl:
@@ -131,6 +133,8 @@ class PageRenderer:
                                              "No trained version yet.")
                              + sections.plot(per_class, "per-class recall",
                                              "No scored labels yet.")))
+        parts.append(section("cv-estimate", "Per-class estimate (5-fold)",
+                             cv_estimate_section(status.get("cv_estimate"), counts)))
         parts.append(section("queue", "Queue: what annotators see next", sections.queue_section(view, shown)))
         parts.append(section("diagnosis", "Diagnosis", sections.diagnosis_text(diagnosis) + '<div class="row"><div>'
                              + sections.plot(spread, "predictive entropy over the pool",

@@ -49,6 +49,8 @@ class QualityHost(Protocol):
 
 
 Tracker = Callable[..., None]
+#: a further background job on the serving version: (host, project, version, settings) -> a JSON-able result
+Job = Callable[[QualityHost, Any, str, Any], Any]
 
 
 def fingerprint(examples: list[tuple[Any, Any]], recipe: dict[str, Any]) -> str:
@@ -61,12 +63,13 @@ def fingerprint(examples: list[tuple[Any, Any]], recipe: dict[str, Any]) -> str:
 class QualityRunner:
     def __init__(self, *, host: QualityHost, client_factory: Callable[[int], LabelStudioClient | None],
                  api_key_of: Callable[[int], str | None], keep_versions: int = 2,
-                 tracker: Tracker | None = None) -> None:
+                 tracker: Tracker | None = None, jobs: dict[str, Job] | None = None) -> None:
         self.host = host
         self.client_factory = client_factory
         self.api_key_of = api_key_of
         self.keep_versions = keep_versions
         self.tracker = tracker
+        self.jobs = jobs or {}
         self.before_job: Callable[[int, str], None] | None = None
         self.last: dict[int, dict[str, Any]] = {}
         self._queue: dict[int, str] = {}
@@ -130,6 +133,8 @@ class QualityRunner:
             rows, meta = self.scorecard(project, version, ps)
             report["summary"] = meta.get("summary", summary(rows))
             report["review"] = self._review(project, version, rows)
+        for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.quality.cvjob)
+            report[name] = job(host, project, version, ps)
         if self.tracker is not None:
             self.tracker(project_id=project_id, version=version, settings=ps, rows=rows,
                          artifacts=host.artifacts)

@@ -15,6 +15,7 @@ import numpy as np
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.quality.store import load_scorecard
 from labelsieve.report.html import render_html
+from labelsieve.report.perclass import per_class_summary
 from labelsieve.settings import Settings
 from labelsieve.simulate.metrics import METRICS
 from labelsieve.simulate.savings import (
@@ -68,7 +69,7 @@ def read_run(store: RunStore, strategy: str, seed: int) -> dict[str, Any] | None
 
 
 def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, ...] = TARGETS,
-                 rare_class: str | None = None) -> dict[str, Any]:
+                 rare_class: str | None = None, pr_at: int | None = None) -> dict[str, Any]:
     if metric not in METRICS:
         raise StoreError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     store = RunStore(root)
@@ -100,6 +101,8 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "strategies": {}, "savings": [],
     }
     report["class_balance"] = class_balance(fulls, runs, config["dataset"]["classes"])
+    report["per_class"] = per_class_summary(store, runs, config["dataset"]["classes"],
+                                            report["class_balance"]["pool"]["class_counts"], at=pr_at)
     report["scorecards"] = {s: {str(seed): runs[s][seed]["scorecard"] for seed in seeds if runs[s][seed]["scorecard"]}
                             for s in strategies}
     needed: dict[str, dict[float, list[int | None]]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.report.perclass_html import perclass_section
 from labelsieve.report.plots import new_figure, png_data_uri
 
 MIN_SEEDS = 5  # fewer seeds than this: the bootstrap intervals are rough, and the page says so
@@ -177,11 +178,22 @@ def scorecard_table(report: dict[str, Any]) -> str:
     return "".join(rows)
 
 
+def test_set_text(p: dict[str, Any]) -> str:
+    """Which items scored the rounds: a fixed test set (``--test-dataset``) or a held-out split of the pool."""
+    test = p.get("test_dataset")
+    if not test:
+        return f"held-out fraction {p['test_fraction']}"
+    counts = ", ".join(f"{c}: {n}" for c, n in test["class_counts"].items())
+    return (f"fixed test set {test['name']} ({test.get('path') or test['name']}, {test['n']} items; {counts}); "
+            "the whole data set is the pool")
+
+
 def render_html(report: dict[str, Any]) -> str:
     p = report["protocol"]
     protocol = (f"Data set {p['dataset']['name']} ({p['dataset']['n']} items, {len(p['dataset']['classes'])} classes), "
-                f"learner {p['learner']}, seed set {p['initial']} (stratified), batch {p['batch_size']}, "
-                f"budget {p['budget']}, held-out fraction {p['test_fraction']}, balancing {p['balancing'] or 'off'}, "
+                f"learner {p['learner']}, seed set {p['initial']} ({p.get('initial_sampling', 'stratified')}), "
+                f"batch {p['batch_size']}, "
+                f"budget {p['budget']}, {test_set_text(p)}, balancing {p['balancing'] or 'off'}, "
                 f"seeds {', '.join(str(s) for s in report['seeds'])}. Full-data {report['metric']}: "
                 f"{report['full_data']['mean']:.4f} {_ci(report['full_data']['ci'])}.")
     template = Template(resources.files("labelsieve.report").joinpath("templates/report.html").read_text())
@@ -189,6 +201,6 @@ def render_html(report: dict[str, Any]) -> str:
         title=html.escape(str(p["dataset"]["name"])), protocol=html.escape(protocol), metric=report["metric"],
         n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
         aulc_table=aulc_table(report), recall_png=recall_png(report),
-        extra=balance_table(report) + scorecard_table(report),
+        extra=balance_table(report) + perclass_section(report) + scorecard_table(report),
         summary=summary(report), warning=seeds_warning(report),
     )

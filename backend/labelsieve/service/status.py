@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.labelstudio.protocol import HealthResponse, VersionsResponse
+from labelsieve.quality.cvjob import latest_estimate
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Project, QueryRound
@@ -57,6 +58,8 @@ class ProjectStatus(BaseModel):
     #: the head pushed to Label Studio: queue_depth, pushed, remaining (unannotated), upto (None: all / no push)
     queue: dict[str, Any] | None = None
     last_round: RoundSummary | None
+    #: stratified 5-fold per-class recall/precision and macro-F1 on the labelled set (quality/cvjob.py), or None
+    cv_estimate: dict[str, Any] | None = None
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:
@@ -118,6 +121,7 @@ def project_status(
             for v in model_versions
         ],
         queue=None if queue_of is None else queue_of(project_id, project.model_version),
+        cv_estimate=latest_estimate(model_versions, project.model_version or None, len(examples)),
         last_round=None if last is None else RoundSummary(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,

@@ -4,7 +4,9 @@ Each (strategy, seed) run is one project in its own SQLite database: the pool it
 tasks, and every round is ``loop.retrain`` (fit the registered learner, rank the pool with the
 project's strategy, store a QueryRound and predictions). The oracle then "annotates" the top
 ``batch_size`` tasks of the stored ranking through the webhook path (``events.apply_event``), so
-prequential bookkeeping happens as in the service. Held-out scores come from the serving model.
+prequential bookkeeping happens as in the service. Held-out scores come from the serving model, on a
+split of the data set or, with a fixed test set (``--test-dataset``), on that set (the whole data set is
+the pool); each round's test-set probabilities are kept for the report's precision-recall curves.
 Every strategy of a seed shares the split, the seed set, the learner recipe and the project seed;
 synthetic samples from balancing train the model but never count as labels (labels = annotations).
 A run resumes from its stored rounds: the ranking seed depends on the round number, not the clock.
@@ -38,8 +40,9 @@ from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import Dataset, DatasetError
 from labelsieve.simulate.metrics import score_predictions
-from labelsieve.simulate.splits import Split, check_protocol, make_split
+from labelsieve.simulate.splits import Split, check_protocol, make_pool_split, make_split
 from labelsieve.simulate.store import FULL_DATA, RunStore
+from labelsieve.simulate.testset import check_test_set, describe_test_set
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import make_engine, session_scope
@@ -66,6 +69,7 @@ class SimulationConfig:
     test_fraction: float = 0.2
     base_seed: int = 0
     scorecard: bool = False  # score the labelled set of each run's final model (labelsieve.quality)
+    initial_sampling: str = "stratified"  # or "random": the seed set need not hold every class
 
 
 class Progress(Protocol):
@@ -126,8 +130,11 @@ class Simulation:
     """One simulation over ``dataset``; :meth:`run` fills ``store`` and continues unfinished runs."""
 
     def __init__(self, *, dataset: Dataset, config: SimulationConfig, store: RunStore,
-                 registries: Registries | None = None, progress: Progress | None = None) -> None:
+                 registries: Registries | None = None, progress: Progress | None = None,
+                 test_dataset: Dataset | None = None, test_spec: str | None = None) -> None:
         self.dataset = dataset
+        self.test_dataset = test_dataset  # fixed test set: scores every round instead of a split of the pool
+        self.test_spec = test_spec
         self.config = config
         self.store = store
         self.registries = registries or get_registries()
@@ -139,8 +146,12 @@ class Simulation:
         cfg, d = self.config, self.dataset
         self.learner_name = resolve_learner(cfg.learner, d)
         self.initial = cfg.initial if cfg.initial is not None else 2 * len(d.classes)
-        check_protocol(d.labels, initial=self.initial, budget=cfg.budget, test_fraction=cfg.test_fraction,
-                       batch_size=cfg.batch_size)
+        if cfg.initial_sampling not in ("stratified", "random"):
+            raise DatasetError(f"--initial-sampling must be stratified or random, got {cfg.initial_sampling!r}")
+        if self.test_dataset is not None:
+            check_test_set(d, self.test_dataset)
+        check_protocol(d.labels, initial=self.initial, budget=cfg.budget, batch_size=cfg.batch_size,
+                       test_fraction=None if self.test_dataset is not None else cfg.test_fraction)
         self.strategies = tuple(dict.fromkeys([*cfg.strategies, "random"]))
         try:
             for name in self.strategies:
@@ -150,6 +161,7 @@ class Simulation:
             raise SimulationError(str(exc)) from exc
         self.input_kind = probe.input_kind
         self.datas = task_data(d, self.input_kind)
+        self.test_datas = None if self.test_dataset is None else task_data(self.test_dataset, self.input_kind)
         self.config_xml = label_config("text" if self.input_kind == "text" else "image", d.classes)
 
     def protocol(self) -> dict[str, Any]:
@@ -159,8 +171,12 @@ class Simulation:
                         "fingerprint": zlib.crc32("\n".join(d.labels.tolist()).encode())},
             "initial": self.initial, "batch_size": cfg.batch_size, "budget": cfg.budget,
             "learner": self.learner_name, "learner_params": dict(cfg.learner_params), "balancing": cfg.balancing,
-            "balancing_params": dict(cfg.balancing_params), "test_fraction": cfg.test_fraction,
-            "base_seed": cfg.base_seed, "strategies": list(self.strategies), "seeds": list(range(cfg.seeds)),
+            "balancing_params": dict(cfg.balancing_params),
+            "test_fraction": cfg.test_fraction if self.test_dataset is None else None,
+            "test_dataset": None if self.test_dataset is None else describe_test_set(self.test_dataset,
+                                                                                     self.test_spec),
+            "base_seed": cfg.base_seed, "initial_sampling": cfg.initial_sampling,
+            "strategies": list(self.strategies), "seeds": list(range(cfg.seeds)),
             "has_lead_times": d.lead_times is not None,
         }
 
@@ -172,8 +188,13 @@ class Simulation:
         self.prepare()
         self.store.open(self.protocol())
         for seed in range(self.config.seeds) if only_seeds is None else only_seeds:
-            split = make_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
-                               test_fraction=self.config.test_fraction, initial=self.initial)
+            if self.test_dataset is not None:
+                split = make_pool_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
+                                        initial=self.initial, sampling=self.config.initial_sampling)
+            else:
+                split = make_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
+                                   test_fraction=self.config.test_fraction, initial=self.initial,
+                                   sampling=self.config.initial_sampling)
             if not self.store.has_full(seed):
                 self.store.save_full(seed, self.full_data(split))
             for name in self.strategies:
@@ -198,20 +219,30 @@ class Simulation:
         loader = InputLoader(config=parse_label_config(self.config_xml), input_kind=self.input_kind, fetcher=fetcher)
         train = loader.load([self.datas[i] for i in split.train])
         learner.fit(train.inputs, [self.dataset.labels[split.train[i]] for i in train.positions])
-        metrics = self._score(learner, loader, split)
+        metrics, _ = self._score(learner, loader, split)
         self.progress.run_finished(FULL_DATA, split.seed)
         pool = Counter(self.dataset.labels[split.train].tolist())
         return {"strategy": FULL_DATA, "seed": split.seed, "n_train": len(split.train), "metrics": metrics,
                 "pool_class_counts": dict(pool)}
 
-    def _score(self, learner: Any, loader: Any, split: Split) -> dict[str, Any]:
-        """Held-out scores; the held-out inputs are decoded once per split, not once per round."""
-        held = self._held_out.get(split.seed)
+    def _test_items(self, split: Split) -> tuple[list[dict[str, Any]], np.ndarray, int]:
+        """Task data and labels of the items that score the rounds, and the cache key of their inputs."""
+        if self.test_dataset is not None and self.test_datas is not None:
+            return self.test_datas, self.test_dataset.labels, -1  # one fixed test set for every seed
+        return [self.datas[i] for i in split.test], self.dataset.labels[split.test], split.seed
+
+    def _score(self, learner: Any, loader: Any, split: Split) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Held-out scores and ``{proba, classes, truth}``; the held-out inputs are decoded once, not per round."""
+        datas, labels, key = self._test_items(split)
+        held = self._held_out.get(key)
         if held is None:
-            held = self._held_out[split.seed] = loader.load([self.datas[i] for i in split.test])
-        predicted = learner.predict(held.inputs)
-        truth = [self.dataset.labels[split.test[i]] for i in held.positions]
-        return score_predictions(truth, predicted, self.dataset.classes)
+            held = self._held_out[key] = loader.load(datas)
+        proba = np.asarray(learner.predict_proba(held.inputs))
+        predicted = [learner.classes_[i] for i in np.argmax(proba, axis=1)]
+        truth = [str(labels[i]) for i in held.positions]
+        scores = score_predictions(truth, predicted, self.dataset.classes, proba=proba,
+                                   proba_classes=list(learner.classes_))
+        return scores, {"proba": proba, "classes": list(learner.classes_), "truth": truth}
 
     def _loop(self, settings: Settings) -> ActiveLearningLoop:
         engine: Engine = make_engine(settings.db_url)
@@ -295,7 +326,7 @@ class Simulation:
                         latest = crud.latest_ready_version(session=session, project_id=PROJECT_ID)
                     assert latest is not None
                 if "heldout" not in latest.metrics:
-                    self._store_heldout(loop, latest, split)
+                    self._store_heldout(loop, latest, split, strategy)
                     self.progress.round_done(strategy, split.seed)
                 n = min(cfg.batch_size, budget - n_labeled)
                 if n <= 0:
@@ -311,12 +342,13 @@ class Simulation:
             loop.engine.dispose()
         self.progress.run_finished(strategy, split.seed)
 
-    def _store_heldout(self, loop: ActiveLearningLoop, version: ModelVersion, split: Split) -> None:
+    def _store_heldout(self, loop: ActiveLearningLoop, version: ModelVersion, split: Split, strategy: str) -> None:
         project = loop.project(PROJECT_ID)
         serving = loop.serving_model(project)
         assert serving is not None
         _, learner = serving
-        scores = self._score(learner, loop.input_loader(project, learner.input_kind), split)
+        scores, held = self._score(learner, loop.input_loader(project, learner.input_kind), split)
+        self.store.save_heldout(strategy, split.seed, version.n_train, **held)
         with session_scope(loop.engine) as session:
             row = session.get(ModelVersion, version.id)
             assert row is not None

@@ -4,7 +4,8 @@ Layout under ``--out DIR``::
 
     config.json                      protocol: data set, sizes, learner, seeds, strategies
     runs/<strategy>__seed<k>/        one project in its own SQLite DB (tasks, annotations,
-                                     model versions, query rounds) plus its model artifacts
+                                     model versions, query rounds) plus its model artifacts,
+      heldout/<labels>.npz           the round's test-set probabilities (float16), classes, truth
     runs/__full__seed<k>.json        the full-data model's held-out scores for seed k
     report.json, report.html
 
@@ -22,9 +23,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 FULL_DATA = "__full__"  # the full-data reference model of a seed
 PROTOCOL_KEYS = ("dataset", "initial", "batch_size", "budget", "learner", "learner_params", "balancing",
-                 "balancing_params", "test_fraction", "base_seed")
+                 "balancing_params", "test_fraction", "base_seed", "test_dataset",
+                 "initial_sampling")
+PROTOCOL_DEFAULTS = {"initial_sampling": "stratified"}  # folders written before a key existed used its default
 
 
 class StoreError(ValueError):
@@ -69,7 +74,8 @@ class RunStore:
         path = self.root / "config.json"
         if path.exists():
             stored = self.config()
-            changed = [k for k in PROTOCOL_KEYS if stored.get(k) != config.get(k)]
+            changed = [k for k in PROTOCOL_KEYS
+                       if stored.get(k, PROTOCOL_DEFAULTS.get(k)) != config.get(k, PROTOCOL_DEFAULTS.get(k))]
             if changed:
                 details = "; ".join(f"{k}: stored {stored.get(k)!r}, now {config.get(k)!r}" for k in changed)
                 raise StoreError(f"{self.root} holds runs made with other settings ({details}). "
@@ -93,6 +99,28 @@ class RunStore:
 
     def load_full(self, seed: int) -> dict[str, Any]:
         return json.loads(self.full_path(seed).read_text())
+
+    def heldout_path(self, strategy: str, seed: int, n_labels: int) -> Path:
+        return self.run_dir(strategy, seed) / "heldout" / f"{int(n_labels)}.npz"
+
+    def save_heldout(self, strategy: str, seed: int, n_labels: int, *, proba: np.ndarray, classes: list[str],
+                     truth: list[str]) -> None:
+        """One round's test-set probabilities (float16 keeps a 1,000 x 20 round at 40 kB), written atomically."""
+        path = self.heldout_path(strategy, seed, n_labels)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        np.savez_compressed(tmp, proba=np.asarray(proba, dtype=np.float16), classes=np.asarray(classes, dtype=str),
+                            truth=np.asarray(truth, dtype=str))
+        os.replace(tmp, path)
+
+    def load_heldout(self, strategy: str, seed: int, n_labels: int) -> dict[str, Any] | None:
+        """``{proba, classes, truth}`` of one round, or None (a run stored before these were kept)."""
+        path = self.heldout_path(strategy, seed, n_labels)
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            return {"proba": data["proba"].astype(np.float64), "classes": data["classes"].tolist(),
+                    "truth": data["truth"].tolist()}
 
     def clear(self) -> None:
         shutil.rmtree(self.runs, ignore_errors=True)
