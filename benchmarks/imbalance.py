@@ -196,7 +196,25 @@ def table(results: dict[str, list[tuple[float, ...]]]) -> None:
         print(f"{name:44} {cells} {cost}{chosen}")
 
 
-def summarise(path: str) -> None:
+def paired(rows: dict[str, dict[int, tuple[float, ...]]], baseline: str) -> None:
+    """Per-seed differences to ``baseline`` (same split, same seed): mean and 95% t-interval of macro-F1 and
+    tail recall, over the seeds both rows have."""
+    from scipy import stats
+
+    print(f"paired against {baseline} (mean difference, 95% t-interval over seeds):")
+    for name, per_seed in sorted(rows.items()):
+        if name.startswith("_") or name == baseline or not name.startswith("image"):
+            continue
+        seeds = sorted(set(per_seed) & set(rows[baseline]))
+        if len(seeds) < 3:
+            continue
+        diff = np.array([np.subtract(per_seed[s], rows[baseline][s]) for s in seeds])
+        half = stats.t.ppf(0.975, len(seeds) - 1) * diff.std(axis=0, ddof=1) / np.sqrt(len(seeds))
+        print(f"  {name:44} macro-F1 {diff[:, 0].mean():+5.1f} ± {half[0]:4.1f}   "
+              f"tail recall {diff[:, 2].mean():+5.1f} ± {half[2]:4.1f}   ({len(seeds)} seeds)")
+
+
+def summarise(path: str, baseline: str | None = None) -> None:
     by_ratio: dict[float, dict[str, dict[int, tuple[float, ...]]]] = {}
     with open(path, encoding="utf-8") as handle:
         for line in handle:
@@ -211,6 +229,8 @@ def summarise(path: str) -> None:
             acc = np.asarray(list(rows["_ddpm_acceptance"].values()))
             print(f"DDPM quality gate: acceptance {acc[:, 0].mean():.1f}% of drawn samples ({len(acc)} seeds); kept "
                   f"{acc[:, 2].mean():.0f}, rejected {acc[:, 1].mean():.0f} per run (mean)")
+        if baseline is not None and baseline in rows:
+            paired(rows, baseline)
 
 
 def main() -> None:
@@ -223,12 +243,13 @@ def main() -> None:
     parser.add_argument("--only-ddpm", action="store_true", help="only the DDPM rows (to run them in parallel)")
     parser.add_argument("--out", help="append one JSON line per (ratio, seed) to this file")
     parser.add_argument("--summarise", help="print the tables of a --out file (several runs merged) and exit")
+    parser.add_argument("--baseline", help="with --summarise: paired per-seed differences to this row")
     parser.add_argument("--selection", action="store_true", help="run only the selection simulation")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     if args.summarise:
-        summarise(args.summarise)
+        summarise(args.summarise, args.baseline)
         return
     if args.selection:
         selection_report(args.seeds, [85.0, 90.0, 93.0], 300)
