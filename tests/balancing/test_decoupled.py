@@ -55,7 +55,8 @@ def test_tau_norm_equalises_class_weight_norms_and_moves_predictions_to_the_smal
     x = torch.tensor([[0.5, 1.0]])
     assert int(head(x).argmax()) == 0
     tau_normalise_head(head, 1.0)
-    assert torch.allclose(head.weight.detach().norm(dim=1), torch.ones(2)) and float(head.bias.detach().abs().sum()) == 0.0
+    assert torch.allclose(head.weight.detach().norm(dim=1), torch.ones(2))
+    assert float(head.bias.detach().abs().sum()) == 0.0
     assert int(head(x).argmax()) == 1
 
 

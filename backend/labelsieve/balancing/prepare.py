@@ -154,34 +154,27 @@ def _need_torch(part: str, learner_name: str, torch_learner: bool) -> None:
         )
 
 
+def _override(ts: TrainingSet, params: dict[str, Any], fixed: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Set the learner overrides ``fixed`` plus every ``keys`` entry the user gave in ``params``."""
+    ts.learner_overrides.update(fixed)
+    ts.learner_overrides.update({key: params[key] for key in keys if key in params})
+
+
 def _apply(ts: TrainingSet, part: str, params: dict[str, Any], learner_name: str, torch_learner: bool,
            rng: np.random.Generator, embed: Callable[[Sequence[Any]], np.ndarray] | None) -> None:
+    if part in (*LOSS_METHODS, *SAMPLER_METHODS, *CLASSIFIER_METHODS, DRW_METHOD, "augment"):
+        _need_torch(part, learner_name, torch_learner)
     if part in LOSS_METHODS:
-        _need_torch(part, learner_name, torch_learner)
-        ts.learner_overrides["loss"] = LOSS_METHODS[part]
-        for key in ("loss_tau", "loss_beta"):
-            if key in params:
-                ts.learner_overrides[key] = params[key]
+        _override(ts, params, {"loss": LOSS_METHODS[part]}, ("loss_tau", "loss_beta"))
     elif part in SAMPLER_METHODS:
-        _need_torch(part, learner_name, torch_learner)
-        ts.learner_overrides["sampler"] = SAMPLER_METHODS[part]
+        _override(ts, params, {"sampler": SAMPLER_METHODS[part]}, ())
     elif part in CLASSIFIER_METHODS:
-        _need_torch(part, learner_name, torch_learner)
-        ts.learner_overrides["classifier"] = CLASSIFIER_METHODS[part]
-        for key in ("crt_epochs", "norm_tau"):
-            if key in params:
-                ts.learner_overrides[key] = params[key]
+        _override(ts, params, {"classifier": CLASSIFIER_METHODS[part]}, ("crt_epochs", "norm_tau"))
     elif part == DRW_METHOD:
-        _need_torch(part, learner_name, torch_learner)
-        ts.learner_overrides["drw_start"] = params.get("drw_start", DRW_START)
-        if "drw_beta" in params:
-            ts.learner_overrides["drw_beta"] = params["drw_beta"]
+        _override(ts, params, {"drw_start": params.get("drw_start", DRW_START)}, ("drw_beta",))
     elif part == "augment":
-        _need_torch(part, learner_name, torch_learner)
-        ts.learner_overrides["augmenter"] = params.get("augmenter", "geometric")
-        for key in ("augmenter_params", "augment_strength", "minority_boost"):
-            if key in params:
-                ts.learner_overrides[key] = params[key]
+        _override(ts, params, {"augmenter": params.get("augmenter", "geometric")},
+                  ("augmenter_params", "augment_strength", "minority_boost"))
     elif part in MIX_METHODS:
         _need_torch(part, learner_name, torch_learner)
         ts.learner_overrides["batch_mix"] = part
