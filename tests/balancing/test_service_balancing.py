@@ -27,6 +27,8 @@ TINY_DDPM = {"image_size": 8, "block_out_channels": [16, 32], "train_steps": 20,
     ({"balancing": "logit_adjusted", "learner": "vector"}, "not a torch learner"),
 ])
 def test_invalid_balancing_settings_get_a_clear_400_at_setup(client, extra, message) -> None:
+    # the full check; until the background warm-up has imported the plugins /setup checks only names and params
+    assert client.app.state.service.plugins_ready.wait(120)
     response = client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, extra))
     assert response.status_code == 400
     assert message in response.json()["detail"]

@@ -112,6 +112,12 @@ def test_auto_picks_by_imbalance_ratio_and_learner_kind() -> None:
                               rng=np.random.default_rng(0))
     assert ts.info["applied"] == ["class_weight"] and ts.info["auto_ratio"] == 3.0
     assert ts.sample_weight is not None and ts.sample_weight[-1] == pytest.approx(3 * ts.sample_weight[0])
+    ts = prepare_training_set(list(range(40)), skewed, method="auto", params={}, learner_name="image",
+                              rng=np.random.default_rng(0))
+    assert ts.learner_overrides == {"loss": "logit_adjusted", "loss_tau": 1.5}  # README, Balancing: tau 1.5
+    ts = prepare_training_set(list(range(40)), skewed, method="auto", params={"loss_tau": 1.0}, learner_name="image",
+                              rng=np.random.default_rng(0))
+    assert ts.learner_overrides["loss_tau"] == 1.0  # an explicit tau wins
 
 
 def test_combined_methods_stack_and_torch_only_methods_are_refused_for_linear_learners() -> None:

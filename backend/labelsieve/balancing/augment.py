@@ -57,6 +57,32 @@ class GeometricAugmenter(_V2Augmenter):
         )
 
 
+class ShiftAugmenter(_V2Augmenter):
+    """Whole-pixel translation by up to ``pixels`` in each direction (``v2.RandomCrop`` of an edge-padded image):
+    no rotation, no resampling, so a tiny image keeps every pixel value (a sub-pixel affine warp of an 8x8 digit
+    blurs it into an ambiguous shape; see README, Balancing)."""
+
+    def __init__(self, *, pixels: int = 1) -> None:
+        self.pixels = pixels
+
+    def transform(self, images: torch.Tensor, strength: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if images.ndim != 4:
+            raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(images.shape)}")
+        if self.pixels < 1:
+            raise ValueError(f"shift pixels must be >= 1, got {self.pixels}")
+        chosen = (torch.rand(images.shape[0], generator=generator) < strength.float().clamp(0, 1)).nonzero().flatten()
+        out = images.clone()
+        if len(chosen) == 0:
+            return out
+        from torchvision.transforms import v2
+
+        height, width = images.shape[-2:]
+        op = v2.RandomCrop((height, width), padding=self.pixels, padding_mode="edge")
+        for i in chosen.tolist():
+            out[i] = op(images[i])
+        return out
+
+
 class ColourAugmenter(_V2Augmenter):
     """Brightness / contrast / saturation / hue jitter (``v2.ColorJitter``)."""
 

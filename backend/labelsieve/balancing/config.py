@@ -11,6 +11,9 @@ from typing import Any
 
 from labelsieve.balancing.base import BalancingError
 from labelsieve.balancing.prepare import (
+    CLASSIFIER_METHODS,
+    CV_METHOD,
+    DRW_METHOD,
     INDEX_METHODS,
     LOSS_METHODS,
     MIX_METHODS,
@@ -29,6 +32,8 @@ PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
     "synthesizer_params": dict, "synthetic_fill": (int, float), "max_synthetic_per_class": int,
     "oversample": (int, float), "gate_threshold": (int, float), "quality_gate": bool,
     "synthetic_weight": (int, float), "synthesis": bool,
+    "drw_start": (int, float), "drw_beta": (int, float), "crt_epochs": int, "norm_tau": (int, float),
+    "cv_folds": int, "min_novelty": (int, float),
 }
 #: (low, high) inclusive bounds of numeric balancing_params
 PARAM_BOUNDS: dict[str, tuple[float, float]] = {
@@ -36,6 +41,8 @@ PARAM_BOUNDS: dict[str, tuple[float, float]] = {
     "augment_strength": (0.0, 1.0), "minority_boost": (0.0, 1.0), "mix_alpha": (1e-6, 100.0),
     "k_neighbors": (1, 100), "synthetic_fill": (0.0, 10.0), "max_synthetic_per_class": (0, 100_000),
     "oversample": (1.0, 20.0), "gate_threshold": (0.0, 1.0), "synthetic_weight": (0.0, 10.0),
+    "drw_start": (0.0, 1.0), "drw_beta": (0.0, 0.999999), "crt_epochs": (1, 1000), "norm_tau": (0.0, 5.0),
+    "cv_folds": (2, 10), "min_novelty": (0.0, 10.0),
 }
 
 
@@ -67,10 +74,19 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
         )
     if "auto" in parts and len(parts) > 1:
         raise BalancingError("balancing 'auto' cannot be combined with other methods")
-    torch_learner = learner_cls is not None and "loss" in inspect.signature(learner_cls).parameters
+    signature = inspect.signature(learner_cls).parameters if learner_cls is not None else {}
+    torch_learner = "loss" in signature
+    _check_decoupled(parts, signature)
     synthesizers = get_registry("synthesizers")
     for part in parts:
         if part in ("auto", *WEIGHT_METHODS, *INDEX_METHODS):
+            continue
+        if part == CV_METHOD and not torch_learner:
+            raise BalancingError(
+                f"balancing {CV_METHOD!r} tunes the logit-adjusted loss of a torch learner, but the learner is not "
+                "a torch learner; use class_weight, effective_number, random_over or random_under with it"
+            )
+        if part in (*CLASSIFIER_METHODS, DRW_METHOD, CV_METHOD):
             continue
         if part in (*LOSS_METHODS, *SAMPLER_METHODS, "augment", *MIX_METHODS):
             if not torch_learner:
@@ -106,3 +122,24 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
             raise BalancingError(f"unknown augmenter {name!r}; augmenters: {', '.join(augmenters.names())}") from exc
         except (PluginLoadError, ValueError) as exc:
             raise BalancingError(str(exc)) from exc
+
+
+def _check_decoupled(parts: list[str], signature: Any) -> None:
+    """cRT / τ-norm / DRW need a learner with a separate linear head and a training schedule (``classifier`` and
+    ``drw_start`` parameters: the image learner); one second stage at a time; the tuned τ owns the loss."""
+    for part in parts:
+        needed = "drw_start" if part == DRW_METHOD else "classifier" if part in CLASSIFIER_METHODS else None
+        if needed is not None and needed not in signature:
+            raise BalancingError(
+                f"balancing {part!r} needs a learner with a decoupled linear classifier trained by epochs (the image "
+                f"learner); this learner has no {needed!r} parameter: use class_weight or random_over with it, or "
+                "logit_adjusted with a torch learner"
+            )
+    stages = [p for p in parts if p in CLASSIFIER_METHODS]
+    if len(stages) > 1:
+        raise BalancingError(f"balancing joins {' and '.join(stages)}: choose one classifier stage (crt or tau_norm)")
+    losses = [p for p in parts if p in LOSS_METHODS]
+    if CV_METHOD in parts and losses:
+        raise BalancingError(
+            f"balancing {CV_METHOD!r} sets the loss itself (logit adjustment with a tuned tau); drop {losses[0]!r}"
+        )

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from labelsieve.arrays import to_pil
 from labelsieve.balancing.augment import minority_strength, mix_batch
 from labelsieve.balancing.base import Augmenter
+from labelsieve.balancing.decoupled import drw_active, drw_class_weights, rebalance_classifier
 from labelsieve.balancing.losses import LongTailLoss, class_counts
 from labelsieve.balancing.samplers import EpochSampler
 from labelsieve.learners.base import BaseLearner, check_training_labels
@@ -66,6 +67,11 @@ class ImageLearner(BaseLearner):
         minority_boost: float = 0.6,
         batch_mix: str | None = None,
         mix_alpha: float = 1.0,
+        drw_start: float | None = None,
+        drw_beta: float = 0.9999,
+        classifier: str = "joint",
+        crt_epochs: int = 20,
+        norm_tau: float = 1.0,
     ) -> None:
         self.arch = arch
         self.backbone_weights = backbone_weights
@@ -87,6 +93,11 @@ class ImageLearner(BaseLearner):
         self.minority_boost = minority_boost
         self.batch_mix = batch_mix
         self.mix_alpha = mix_alpha
+        self.drw_start = drw_start
+        self.drw_beta = drw_beta
+        self.classifier = classifier
+        self.crt_epochs = crt_epochs
+        self.norm_tau = norm_tau
 
     # ------------------------------------------------------------------ helpers
     def _normalise(self, batch: torch.Tensor) -> torch.Tensor:
@@ -148,6 +159,7 @@ class ImageLearner(BaseLearner):
         augmenter = self._augmenter()
         counts = class_counts(targets.numpy(), len(classes))
         criterion = LongTailLoss(loss=self.loss, counts=counts, tau=self.loss_tau, beta=self.loss_beta)
+        deferred = drw_class_weights(counts, self.drw_beta)[targets] * weights
         with torch.random.fork_rng(devices=[]), flushed_denormals():
             torch.manual_seed(self.random_state)
             net = build_network(self.arch, len(classes), dropout=self.dropout, backbone_weights=self.backbone_weights)
@@ -163,7 +175,8 @@ class ImageLearner(BaseLearner):
                 optimiser, max_lr=self.lr, total_steps=self.epochs * steps_per_epoch
             )
             net.train(True)
-            for _epoch in range(self.epochs):
+            for epoch in range(self.epochs):
+                epoch_weights = deferred if drw_active(epoch, self.epochs, self.drw_start) else weights
                 for idx in sampler.epoch():
                     if len(idx) < 2 and len(y) > 1:
                         continue  # batch-norm needs two samples
@@ -178,12 +191,19 @@ class ImageLearner(BaseLearner):
                     logits, _ = net(self._normalise(batch))
                     losses = criterion(logits, batch_targets)
                     sampler.update(idx, losses)
-                    loss = (losses * weights[idx]).sum() / weights[idx].sum().clamp_min(1e-8)
+                    loss = (losses * epoch_weights[idx]).sum() / epoch_weights[idx].sum().clamp_min(1e-8)
                     optimiser.zero_grad(set_to_none=True)
                     loss.backward()
                     optimiser.step()
                     schedule.step()
-        net.train(False)
+            net.train(False)
+            if self.classifier != "joint":
+                with torch.no_grad():
+                    embeddings = torch.cat([net.backbone(self._normalise(images[s:s + 256]))
+                                            for s in range(0, len(y), 256)])
+                rebalance_classifier(net.head, embeddings, targets, classifier=self.classifier,
+                                     crt_epochs=self.crt_epochs, norm_tau=self.norm_tau, batch_size=self.batch_size,
+                                     lr=self.lr, weight_decay=self.weight_decay, generator=generator)
         self.net_: ImageNet = net
         self.classes_ = classes
         return self

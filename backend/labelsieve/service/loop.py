@@ -280,6 +280,7 @@ class ActiveLearningLoop:
         if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
             balanced = prepare_training_set(
                 loaded.inputs, y, method=ps.balancing, params=ps.balancing_params, learner_name=ps.learner,
+                learner_params=ps.learner_params,
                 rng=np.random.default_rng(zlib.crc32(f"{project.id}:balancing:{ps.seed}:{len(y)}".encode())),
             )
             if balanced.learner_overrides:
