@@ -127,13 +127,15 @@ def main() -> None:
     parser.add_argument("--bench-python", default=".venv-bench/bin/python")
     parser.add_argument("--jobs", type=int, default=1, help="labelsieve worker processes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: "k/n" runs every n-th work unit from k
+    parser.add_argument("--seed-list", help=argparse.SUPPRESS)  # internal: a worker runs only these seeds
     parser.add_argument("--table-only", action="store_true", help="Rebuild the tables from what --out holds.")
     args = parser.parse_args()
     names = [n for n in args.datasets.split(",") if n]
     plan = json.loads(args.plan.read_text()) if args.plan else PLAN
     if args.worker is not None:
         k, n = (int(v) for v in args.worker.split("/"))
-        for name, label, seed in work_units(names, plan, args.seeds)[k::n]:
+        only = None if args.seed_list is None else {int(v) for v in args.seed_list.split(",")}
+        for name, label, seed in [u for u in work_units(names, plan, args.seeds) if only is None or u[2] in only][k::n]:
             run_labelsieve(name, next(r for r in plan if r["label"] == label), [seed], args.seeds, args.out)
         return
     if not args.table_only:

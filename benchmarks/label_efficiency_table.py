@@ -25,8 +25,8 @@ def collect(name: str, plan: list[dict[str, Any]], out: Path, seeds: list[int]) 
     full: dict[str, list[float]] = {}
     for recipe in plan:
         store = RunStore(out / name / f"ls-{recipe['label']}")
-        if not (store.root / "config.json").exists():
-            continue
+        if not (store.root / "config.json").exists() or not all(store.has_full(s) for s in seeds):
+            continue  # a recipe run on fewer seeds is compared on its own (learner_comparison)
         full[recipe["label"]] = [store.load_full(s)["metrics"]["accuracy"] for s in seeds]
         for strategy in [*recipe["strategies"], "random"]:
             runs = [read_run(store, strategy, s) for s in seeds]
@@ -127,6 +127,10 @@ def write_tables(names: list[str], plan: list[dict[str, Any]], out: Path, specs:
         part, summary = section(name, plan, out, specs[name], fractions, auto[name], seeds)
         lines += [*part, ""]
         rows += summary
+    for name in names:
+        if specs[name] and (comparison := learner_comparison(name, out, specs[name], fractions)):
+            lines += [f"### {name}: TF-IDF against sentence embeddings (the text learner's two recipes)", "",
+                      *comparison, ""]
     lines += ["### Summary: labelsieve against each data set's best peer", "",
               "| data set | target | best peer (mean labels) | labelsieve default: peer − ours [95% CI] | "
               "labelsieve best (mean labels) | peer − ours [95% CI] |", "|---|---|---|---|---|---|"]
@@ -141,3 +145,43 @@ def write_tables(names: list[str], plan: list[dict[str, Any]], out: Path, specs:
     text = "\n".join(lines)
     (out / "table.md").write_text(text + "\n")
     return text
+
+
+def learner_comparison(name: str, out: Path, spec: dict[str, Any], fractions: tuple[float, ...],
+                       a: str = "tfidf", b: str = "default") -> list[str]:
+    """Two recipes under random sampling on the seeds both have (a learner choice, strategy held fixed)."""
+    stores = {label: RunStore(out / name / f"ls-{label}") for label in (a, b)}
+    if not all((s.root / "config.json").exists() for s in stores.values()):
+        return []
+    seeds = [k for k in range(100) if all(s.has_run("random", k) and s.has_full(k) for s in stores.values())]
+    runs = {label: [read_run(s, "random", k) for k in seeds] for label, s in stores.items()}
+    seeds = [k for i, k in enumerate(seeds) if all(runs[lab][i] and runs[lab][i]["rounds"] for lab in runs)]
+    if not seeds:
+        return []
+    runs = {label: [read_run(s, "random", k) for k in seeds] for label, s in stores.items()}
+    n_rounds = min(len(r["rounds"]) for rs in runs.values() for r in rs)
+    grid = np.array([row["n_labels"] for row in runs[a][0]["rounds"][:n_rounds]])
+    curves = {lab: np.array([[row["accuracy"] for row in r["rounds"][:n_rounds]] for r in rs])
+              for lab, rs in runs.items()}
+    full = {lab: [s.load_full(k)["metrics"]["accuracy"] for k in seeds] for lab, s in stores.items()}
+    reference = np.max([full[a], full[b]], axis=0)
+    censor = int(grid[-1]) + spec["batch"]
+    targets: dict[str, Any] = {f"{spec['absolute']:.2f}": spec["absolute"]}
+    targets |= {f"{f:.0%} full": f * reference for f in fractions}
+    lines = [f"{name}, random sampling, seeds {', '.join(map(str, seeds))} (both recipes), budget {grid[-1]}; "
+             f"full-data accuracy {a} {np.mean(full[a]):.4f}, {b} {np.mean(full[b]):.4f}", "",
+             "| recipe | acc@20 | acc@50 | acc@100 | " + " | ".join(f"labels to {k}" for k in targets) + " |",
+             "|---" * (4 + len(targets)) + "|"]
+    labels = {}
+    for lab in (a, b):
+        labels[lab] = {k: (labels_to_absolute(grid, curves[lab], t) if np.ndim(t) == 0
+                           else labels_to_target(grid, curves[lab], t)) for k, t in targets.items()}
+        cells = [f"{lab}:random"] + ["—" if (v := accuracy_at(grid, curves[lab], n)) is None else f"{v:.3f}"
+                                     for n in (20, 50, 100)]
+        cells += [f"{median_labels(v, censor)} ({sum(x is not None for x in v)}/{len(seeds)})"
+                  for v in labels[lab].values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    diffs = [f"{k}: {paired_difference(labels[b][k], labels[a][k], censor_at=censor, rng=BOOTSTRAP_SEED).cell()}"
+             for k in targets]
+    lines += ["", f"labels {a} − {b}, paired by seed [95% CI]: " + "; ".join(diffs)]
+    return lines
