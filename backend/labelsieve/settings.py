@@ -54,7 +54,7 @@ class ProjectSettings:
                             service_name="default_strategy")
     strategy_params: dict[str, Any] = setting({}, "keyword parameters of the strategy",
                                               service_name="default_strategy_params")
-    learner: str = setting("auto", "learner name; auto: image or text from the label config",
+    learner: str = setting("auto", "learner name; auto: auto_image or text from the label config",
                            service_name="default_learner")
     learner_params: dict[str, Any] = setting({}, "keyword parameters of the learner",
                                              service_name="default_learner_params")

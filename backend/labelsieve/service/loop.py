@@ -35,7 +35,7 @@ from labelsieve.metrics import Metrics
 from labelsieve.quality.hooks import training_examples
 from labelsieve.registry import Registries
 from labelsieve.service import fault_hooks
-from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
+from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks, pool_for_fit
 from labelsieve.service.project_settings import (
     ProjectSettings,
     ResolvedSettings,
@@ -274,7 +274,8 @@ class ActiveLearningLoop:
         y = [label_of[int(task_id)] for task_id in loaded.ids]
         counts = Counter(y)
         self._observe_classes(project.id, counts)
-        unlabeled = pool.inputs[:20000] if learner.input_kind == "text" else None
+        unlabeled = pool_for_fit(pool.inputs, np.random.default_rng(
+            zlib.crc32(f"{project.id}:pool:{ps.seed}:{len(y)}".encode())))
         fit_started = time.perf_counter()
         balanced = None
         if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
