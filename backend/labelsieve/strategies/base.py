@@ -68,6 +68,10 @@ class PoolContext:
         Class names; columns of ``probas``.
     ids:
         Caller's ids of the pool items (Label Studio task ids), informational.
+    prequential_accuracy:
+        Accuracy of the latest earlier model on the labels that came after it (what it predicted for each task
+        before the task was labelled), or ``None`` before any such label: the project's own signal of how good
+        the model has become, for strategies that adapt (``adaptive``).
     """
 
     pool: Sequence[Any]
@@ -81,6 +85,7 @@ class PoolContext:
     pool_embeddings: np.ndarray | None = None
     labeled_embeddings_given: np.ndarray | None = None
     mc_samples: int = 10
+    prequential_accuracy: float | None = None
 
     @property
     def n_pool(self) -> int:
