@@ -8,6 +8,8 @@ from sklearn.datasets import make_blobs
 from sklearn.neighbors import NearestNeighbors
 
 from labelsieve import check_strategy
+from labelsieve.service.signals import best_prequential_accuracy
+from labelsieve.storage.models import Annotation, Task
 from labelsieve.strategies.adaptive import Adaptive, cold_share
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.coldstart import TypiClust
@@ -110,3 +112,19 @@ def test_adaptive_refuses_a_cold_start_that_needs_a_model() -> None:
         Adaptive(cold="margin").check()
     with pytest.raises(ValueError, match="switch_accuracy"):
         Adaptive(switch_accuracy=0).check()
+
+
+def scored(hits: list[bool]) -> list[tuple[Task, Annotation]]:
+    return [(Task(id=k, project_id=1, data={}), Annotation(
+        id=k, task_id=k, project_id=1, labels=["a"], predicted_labels=["a" if hit else "b"], predicted_version="v1"))
+        for k, hit in enumerate(hits)]
+
+
+def test_the_prequential_signal_is_the_best_window_so_far() -> None:
+    assert best_prequential_accuracy(scored([True] * 9)) is None  # too few scored labels
+    assert best_prequential_accuracy(scored([True, False] * 10)) == pytest.approx(0.5)
+    # 30 right in a row, then an uncertainty strategy asks for the items the model gets wrong: the signal holds
+    assert best_prequential_accuracy(scored([False] * 30 + [True] * 30 + [False] * 30)) == 1.0
+    unscored = [(t, Annotation(id=a.id, task_id=a.task_id, project_id=1, labels=["a"]))
+                for t, a in scored([True] * 20)]
+    assert best_prequential_accuracy(unscored) is None  # labels given before any model: nothing to score

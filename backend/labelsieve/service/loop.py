@@ -43,7 +43,7 @@ from labelsieve.service.project_settings import (
     resolve_settings,
 )
 from labelsieve.service.ranking import rank_pool
-from labelsieve.service.signals import latest_prequential_accuracy
+from labelsieve.service.signals import best_prequential_accuracy
 from labelsieve.service.stopping import stop_set_record
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
@@ -95,7 +95,7 @@ class Fitted:
     counts: Counter[str]
     balanced: TrainingSet | None
     seconds: float
-    prequential_accuracy: float | None = None  # the latest model's accuracy on the labels that came after it
+    prequential_accuracy: float | None = None  # how good the models have become (service/signals.py)
 
 
 def _settings_key(project: Project) -> str:
@@ -249,7 +249,7 @@ class ActiveLearningLoop:
             fitted = self._fit(project, ps, examples)
         except TrainingDataError as exc:
             return RetrainOutcome("skipped", reason=str(exc))
-        fitted.prequential_accuracy = latest_prequential_accuracy(examples)
+        fitted.prequential_accuracy = best_prequential_accuracy(examples)
         version, timings = self._persist(project_id, resolved, fitted, pending, pruned)
         self._publish(project_id, version)
         return RetrainOutcome("trained", version=version, timings=timings)

@@ -1,8 +1,9 @@
 """A strategy that adapts: a cold-start method while the model is weak, uncertainty as it improves.
 
-The signal is the project's own prequential accuracy (``PoolContext.prequential_accuracy``): how often the latest
-earlier model predicted the label an annotator then gave. It comes from the stored annotations, so the strategy
-keeps no state between rounds (the service may rebuild it at any time and the choice is the same).
+The signal is the project's own prequential accuracy (``PoolContext.prequential_accuracy``): the best share of 30
+consecutive labels that the serving model had predicted right before an annotator gave them. It comes from the
+stored annotations, so the strategy keeps no state between rounds (the service may rebuild it at any time, a
+restart included, and the choice is the same).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ class Adaptive(QueryStrategy):
 
     Each batch is split: ``round(share * n)`` items come from ``cold`` (a label-free cold-start strategy, default
     ``typiclust``) and the rest from ``warm`` (default ``margin``) on the pool left, where ``share`` is 1 before
-    any model or prequential score and falls linearly to 0 as the prequential accuracy ``a`` of the latest
-    model on the labels that followed it reaches ``switch_accuracy``: ``share = clip(1 - a / switch_accuracy,
-    0, 1)``. ``score`` mixes the members' rank-normalised scores with the same weights. Cost: the two members'.
+    any model or prequential score and falls linearly to 0 as the prequential accuracy ``a`` (the best share of
+    30 consecutive labels the models predicted right before they were given) reaches ``switch_accuracy``:
+    ``share = clip(1 - a / switch_accuracy, 0, 1)``. ``score`` mixes the members' rank-normalised scores with the
+    same weights. Cost: the two members'.
     """
 
     category = "hybrid"

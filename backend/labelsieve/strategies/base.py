@@ -69,9 +69,9 @@ class PoolContext:
     ids:
         Caller's ids of the pool items (Label Studio task ids), informational.
     prequential_accuracy:
-        Accuracy of the latest earlier model on the labels that came after it (what it predicted for each task
-        before the task was labelled), or ``None`` before any such label: the project's own signal of how good
-        the model has become, for strategies that adapt (``adaptive``).
+        How good the project's models have become, from its own labels: the best share of 30 consecutive labels
+        that the model serving then had predicted right before the task was labelled
+        (:mod:`labelsieve.service.signals`), or ``None`` before 10 such labels. For strategies that adapt.
     """
 
     pool: Sequence[Any]
