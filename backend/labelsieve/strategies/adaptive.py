@@ -40,7 +40,7 @@ class Adaptive(QueryStrategy):
     batch_aware = True
     needs_model = False
 
-    def __init__(self, cold: str = "typiclust", warm: str = "margin", switch_accuracy: float = 0.8,
+    def __init__(self, cold: str = "typiclust", warm: str = "margin", switch_accuracy: float = 0.6,
                  cold_params: dict[str, Any] | None = None, warm_params: dict[str, Any] | None = None) -> None:
         self.cold = cold
         self.warm = warm
