@@ -71,7 +71,7 @@ class PoolContext:
     prequential_accuracy:
         How good the project's models have become, from its own labels: the best share of 30 consecutive labels
         that the model serving then had predicted right before the task was labelled
-        (:mod:`labelsieve.service.signals`), or ``None`` before 10 such labels. For strategies that adapt.
+        (:mod:`labelsieve.service.signals`), or ``None`` before 5 such labels. For strategies that adapt.
     """
 
     pool: Sequence[Any]
