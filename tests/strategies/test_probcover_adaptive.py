@@ -94,10 +94,16 @@ def context_with(accuracy: float | None, seed: int = 5) -> PoolContext:
 def test_adaptive_follows_its_prequential_signal() -> None:
     strategy = Adaptive(switch_accuracy=0.8)
     assert cold_share(None, 0.8, has_model=False) == 1.0
+    assert cold_share(None, 0.8, has_model=True, first_share=0.3) == pytest.approx(0.3)
     assert cold_share(0.4, 0.8, has_model=True) == pytest.approx(0.5)
     assert cold_share(0.95, 0.8, has_model=True) == 0.0
-    # no prequential score yet: the whole batch is the cold start's
-    assert np.array_equal(strategy.select(context_with(None), 10), TypiClust().select(context_with(None), 10))
+    # no model: the whole batch is the cold start's
+    assert np.array_equal(strategy.select(blobs_context(2), 10), TypiClust().select(blobs_context(2), 10))
+    # a model without a prequential score yet: first_share of the batch
+    assert np.array_equal(Adaptive(first_share=1.0).select(context_with(None), 10),
+                          TypiClust().select(context_with(None), 10))
+    assert np.array_equal(Adaptive(first_share=0.5).select(context_with(None), 10)[:5],
+                          TypiClust().select(context_with(None), 5))
     # a good model: uncertainty only
     assert np.array_equal(strategy.select(context_with(0.9), 10), Margin().select(context_with(0.9), 10))
     # halfway: half the batch each, cold start first
@@ -112,6 +118,8 @@ def test_adaptive_refuses_a_cold_start_that_needs_a_model() -> None:
         Adaptive(cold="margin").check()
     with pytest.raises(ValueError, match="switch_accuracy"):
         Adaptive(switch_accuracy=0).check()
+    with pytest.raises(ValueError, match="first_share"):
+        Adaptive(first_share=1.5).check()
 
 
 def scored(hits: list[bool]) -> list[tuple[Task, Annotation]]:

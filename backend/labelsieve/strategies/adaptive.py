@@ -17,11 +17,13 @@ from labelsieve.strategies.base import PoolContext, QueryStrategy
 from labelsieve.strategies.wrappers import inner
 
 
-def cold_share(accuracy: float | None, switch_accuracy: float, has_model: bool) -> float:
-    """Share of the batch the cold-start strategy picks: all of it without a model or a prequential score, none
-    once the prequential accuracy reaches ``switch_accuracy``, linear in between."""
-    if not has_model or accuracy is None:
+def cold_share(accuracy: float | None, switch_accuracy: float, has_model: bool, first_share: float = 0.5) -> float:
+    """Share of the batch the cold-start strategy picks: all of it without a model, ``first_share`` while a model
+    has no prequential score yet, none once the prequential accuracy reaches ``switch_accuracy``, linear between."""
+    if not has_model:
         return 1.0
+    if accuracy is None:
+        return float(first_share)
     return float(np.clip(1.0 - accuracy / switch_accuracy, 0.0, 1.0))
 
 
@@ -29,11 +31,11 @@ class Adaptive(QueryStrategy):
     """Cold start, then uncertainty, weighted by the project's prequential accuracy.
 
     Each batch is split: ``round(share * n)`` items come from ``cold`` (a label-free cold-start strategy, default
-    ``typiclust``) and the rest from ``warm`` (default ``margin``) on the pool left, where ``share`` is 1 before
-    any model or prequential score and falls linearly to 0 as the prequential accuracy ``a`` (the best share of
-    30 consecutive labels the models predicted right before they were given) reaches ``switch_accuracy``:
-    ``share = clip(1 - a / switch_accuracy, 0, 1)``. ``score`` mixes the members' rank-normalised scores with the
-    same weights. Cost: the two members'.
+    ``typiclust``) and the rest from ``warm`` (default ``margin``) on the pool left. ``share`` is 1 before any
+    model, ``first_share`` while the model has no prequential score yet (no evidence either way), then
+    ``clip(1 - a / switch_accuracy, 0, 1)`` where ``a`` is the prequential accuracy (the best share of 30
+    consecutive labels the models predicted right before they were given). ``score`` mixes the members'
+    rank-normalised scores with the same weights. Cost: the two members'.
     """
 
     category = "hybrid"
@@ -41,16 +43,20 @@ class Adaptive(QueryStrategy):
     needs_model = False
 
     def __init__(self, cold: str = "typiclust", warm: str = "margin", switch_accuracy: float = 0.6,
-                 cold_params: dict[str, Any] | None = None, warm_params: dict[str, Any] | None = None) -> None:
+                 first_share: float = 0.5, cold_params: dict[str, Any] | None = None,
+                 warm_params: dict[str, Any] | None = None) -> None:
         self.cold = cold
         self.warm = warm
         self.switch_accuracy = switch_accuracy
+        self.first_share = first_share
         self.cold_params = cold_params
         self.warm_params = warm_params
 
     def check(self) -> None:
         if not 0.0 < float(self.switch_accuracy) <= 1.0:
             raise ValueError(f"switch_accuracy must be in (0, 1], got {self.switch_accuracy}")
+        if not 0.0 <= float(self.first_share) <= 1.0:
+            raise ValueError(f"first_share must be in [0, 1], got {self.first_share}")
         cold = inner(self.cold, self.cold_params)
         if cold.needs_model:
             raise ValueError(f"cold strategy {self.cold!r} needs a model; use a cold-start one (typiclust, probcover)")
@@ -59,7 +65,8 @@ class Adaptive(QueryStrategy):
 
     def share(self, ctx: PoolContext) -> float:
         """The cold-start share of this context's batch (see the class docstring)."""
-        return cold_share(ctx.prequential_accuracy, float(self.switch_accuracy), ctx.learner is not None)
+        return cold_share(ctx.prequential_accuracy, float(self.switch_accuracy), ctx.learner is not None,
+                          float(self.first_share))
 
     def score(self, ctx: PoolContext) -> np.ndarray:
         if ctx.n_pool == 0:
