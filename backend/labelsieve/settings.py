@@ -76,6 +76,10 @@ class ProjectSettings:
                                  "retrain (labelsieve.quality)")
     prune: str = setting("off", 'off, or "flagged": train without the items the latest scorecard marks prune',
                          choices=("off", "flagged"))
+    stop_set_size: int = setting(500, "tasks drawn once from the unlabelled pool that every model predicts, for the "
+                                 "stopping signal (quality/stopping.py); 0: off", minimum=0)
+    stop_kappa: float = setting(0.99, "stop signal: mean Cohen's kappa of successive models on the stop set")
+    stop_window: int = setting(3, "stop signal: over this many successive model pairs", minimum=1)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

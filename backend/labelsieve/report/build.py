@@ -15,6 +15,7 @@ import numpy as np
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.quality.store import load_scorecard
 from labelsieve.report.html import render_html
+from labelsieve.report.stopping import stopping_section
 from labelsieve.settings import Settings
 from labelsieve.simulate.metrics import METRICS
 from labelsieve.simulate.savings import (
@@ -64,7 +65,8 @@ def read_run(store: RunStore, strategy: str, seed: int) -> dict[str, Any] | None
                "select_seconds": select.get(v.version, 0.0)} for v in versions]
     return {"strategy": strategy, "seed": seed, "rounds": rounds, "n_pool": n_pool,
             "order_labels": [a.labels[0] for a in annotations if a.labels],
-            "order_lead_times": [a.lead_time for a in annotations if a.labels], "scorecard": scorecard}
+            "order_lead_times": [a.lead_time for a in annotations if a.labels], "scorecard": scorecard,
+            "stop_sets": [v.metrics.get("stop_set") for v in versions]}
 
 
 def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, ...] = TARGETS,
@@ -99,6 +101,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "full_data": {"mean": float(full.mean()), "ci": percentile_ci(full, boot), "per_seed": full.tolist()},
         "strategies": {}, "savings": [],
     }
+    report["stopping"] = stopping_section(runs, seeds, dict(zip(seeds, full.tolist(), strict=True)), metric)
     report["class_balance"] = class_balance(fulls, runs, config["dataset"]["classes"])
     report["scorecards"] = {s: {str(seed): runs[s][seed]["scorecard"] for seed in seeds if runs[s][seed]["scorecard"]}
                             for s in strategies}

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.labelstudio.protocol import HealthResponse, VersionsResponse
+from labelsieve.service.stopping import StoppingStatus, stopping_status
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Project, QueryRound
@@ -57,6 +58,8 @@ class ProjectStatus(BaseModel):
     #: the head pushed to Label Studio: queue_depth, pushed, remaining (unannotated), upto (None: all / no push)
     queue: dict[str, Any] | None = None
     last_round: RoundSummary | None
+    #: the stopping signal (stabilising predictions on a fixed stop set): stop, message, recent kappas
+    stopping: StoppingStatus | None = None
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:
@@ -122,4 +125,5 @@ def project_status(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,
         ),
+        stopping=stopping_status(model_versions),
     )
