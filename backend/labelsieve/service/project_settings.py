@@ -99,7 +99,8 @@ def _fraction(name: str, value: Any) -> float:
 
 
 def default_learner_for(config: LabelConfig | None) -> str:
-    """``auto``: TF-IDF for text; for images a linear model on pixels until the CNN wins (learners/auto_image.py)."""
+    """``auto``: the text learner for text (on sentence embeddings when a model is installed: text_models.py); for
+    images a linear model on pixels until the CNN wins (learners/auto_image.py)."""
     return "text" if config is not None and config.kind == "text" else "auto_image"
 
 
