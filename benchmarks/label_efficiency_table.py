@@ -35,14 +35,24 @@ def collect(name: str, plan: list[dict[str, Any]], out: Path, seeds: list[int]) 
             grid = np.array([row["n_labels"] for row in runs[0]["rounds"]])
             methods[f"{recipe['label']}:{strategy}"] = (grid, np.array([[row["accuracy"] for row in r["rounds"]]
                                                                          for r in runs]))
+    direct = [json.loads(path.read_text()) for path in sorted((out / name).glob("direct*.json"))]
+    if direct and "default" not in full:  # labelsieve's rounds replayed without the service (direct_runs.py)
+        full["default"] = [next(d["full_data"][str(s)] for d in direct if str(s) in d["full_data"]) for s in seeds]
+        methods |= curves_of([r for d in direct for r in d["runs"]], seeds)
     peers = json.loads((out / name / "peers.json").read_text())
     full["peers"] = [peers["full_data"][str(s)] for s in seeds]
-    for method in sorted({r["method"] for r in peers["runs"]}):
-        runs = sorted((r for r in peers["runs"] if r["method"] == method and r["seed"] in seeds),
-                      key=lambda r: r["seed"])
-        if len(runs) == len(seeds):
-            methods[method] = (np.array(runs[0]["grid"]), np.array([r["accuracy"] for r in runs]))
+    methods |= curves_of(peers["runs"], seeds)
     return methods, full
+
+
+def curves_of(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Methods run on every seed: their grid and seeds × rounds accuracy (rows in seed order)."""
+    methods = {}
+    for method in sorted({r["method"] for r in runs}):
+        mine = sorted((r for r in runs if r["method"] == method and r["seed"] in seeds), key=lambda r: r["seed"])
+        if len(mine) == len(seeds):
+            methods[method] = (np.array(mine[0]["grid"]), np.array([r["accuracy"] for r in mine]))
+    return methods
 
 
 def library(method: str) -> str:
