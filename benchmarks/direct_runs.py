@@ -37,9 +37,9 @@ from labelsieve.strategies.base import full_ranking  # noqa: E402
 
 
 def one_run(name: str, strategy_name: str, seed: int, data: Any, items: list[Any], labels: np.ndarray,
-            learner_name: str, params: dict[str, Any]) -> dict[str, Any]:
+            learner_name: str, params: dict[str, Any], budget: int) -> dict[str, Any]:
     registries = get_registries()
-    batch, budget = int(data["batch"]), int(data["budget"])
+    batch = int(data["batch"])
     train, test = data[f"train{seed}"], data[f"test{seed}"]
     rs = int(data[f"random_state{seed}"])
     labeled = [int(p) for p in data[f"initial{seed}"]]  # positions into train, labelling order
@@ -77,9 +77,10 @@ def one_run(name: str, strategy_name: str, seed: int, data: Any, items: list[Any
 
 def main() -> None:
     name, out = sys.argv[1], Path(sys.argv[2])
-    strategies = [*sys.argv[3].split(","), "random"]
+    strategies = list(dict.fromkeys([*sys.argv[3].split(","), "random"]))
     data = np.load(out.parent / "splits.npz")
     seeds = [int(s) for s in sys.argv[4].split(",")] if len(sys.argv) > 4 else list(range(int(data["n_seeds"])))
+    budget = int(sys.argv[5]) if len(sys.argv) > 5 else int(data["budget"])  # e.g. random run on until it gets there
     dataset = load_dataset(name)
     learner_name = resolve_learner("auto", dataset)
     params = resolve_learner_params("auto", dataset, {})
@@ -97,7 +98,7 @@ def main() -> None:
         for strategy in strategies:
             if (f"default:{strategy}", seed) not in done:
                 results["runs"].append(one_run(name, strategy, seed, data, items, dataset.labels, learner_name,
-                                               params))
+                                               params, budget))
                 final = results["runs"][-1]["accuracy"][-1]
                 print(f"{name} default:{strategy} seed {seed}: final accuracy {final:.3f}", file=sys.stderr, flush=True)
                 out.write_text(json.dumps(results))
