@@ -1,6 +1,7 @@
 """The image learners in the first rounds (issue 15, item 3): held-out accuracy on digits images after 10 to 200
 labels, for the plain CNN (``image``), ``auto_image`` (linear on pool-standardised pixels until the CNN wins a
-cross-validation on the labelled set) and its linear part with statistics from the labelled set only.
+cross-validation on the labelled set; its linear part spreads labels over the pool) and its linear part without
+label spreading, and with statistics from the labelled set only.
 
 Per seed: labelsieve's 80/20 split of digits (8×8 images as uint8), the labelled set = the first n items of a
 seeded permutation of the training split (random labels, as the first rounds of a project), the rest of the
@@ -35,8 +36,8 @@ from labelsieve.simulate.splits import make_split  # noqa: E402
 LEARNERS: dict[str, tuple[str, dict[str, Any]]] = {
     "image (CNN)": ("image", {}),
     "auto_image": ("auto_image", {}),
-    "auto_image(labelled_stats)": ("auto_image", {"linear_params": {"pool_stats": False}}),
-    "auto_image(label_spreading)": ("auto_image", {"linear_params": {"semi_supervised": "label_spreading"}}),
+    "auto_image(no_spreading)": ("auto_image", {"linear_params": {"semi_supervised": None}}),
+    "auto_image(labelled_stats)": ("auto_image", {"linear_params": {"pool_stats": False, "semi_supervised": None}}),
 }
 
 

@@ -46,6 +46,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "pool_pca": {"pool_stats": True, "pca_components": 32},
     "self_training": {"pool_stats": True, "semi_supervised": "self_training", "pseudo_threshold": 0.9},
     "label_spreading": {"pool_stats": True, "semi_supervised": "label_spreading", "pseudo_threshold": 0.9},
+    "self_training_t99": {"pool_stats": True, "semi_supervised": "self_training", "pseudo_threshold": 0.99},
+    "label_spreading_t98": {"pool_stats": True, "semi_supervised": "label_spreading", "pseudo_threshold": 0.98},
+    "semi_auto": {"pool_stats": True, "semi_supervised": "auto", "pseudo_threshold": 0.9},
 }
 CHECKPOINTS = (10, 20, 50, 100)
 BUDGETS = {"digits": 250, "lt_digits": 200, "breast_cancer": 100, "wine": 60}
@@ -115,7 +118,49 @@ def labels_to(curve: list[list[float]], target: float) -> float:
     return float("inf")
 
 
+def aulc(curve: list[list[float]]) -> float:
+    """Mean accuracy over every round of the run (10 labels to the budget): the area under the learning curve."""
+    return float(np.mean([acc for _, acc in curve]))
+
+
+def paired_gain(runs: list[dict[str, Any]], reference: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """Mean paired (same seed) AULC gain over ``reference`` in points, with a 90% bootstrap interval."""
+    base = {r["seed"]: aulc(r["curve"]) for r in reference}
+    gains = np.array([100 * (aulc(r["curve"]) - base[r["seed"]]) for r in runs if r["seed"] in base])
+    rng = np.random.default_rng(0)
+    means = rng.choice(gains, size=(2000, len(gains))).mean(axis=1)
+    return float(gains.mean()), float(np.quantile(means, 0.05)), float(np.quantile(means, 0.95))
+
+
+def gain_table(results: list[dict[str, Any]]) -> None:
+    cases = list(dict.fromkeys((r["dataset"], r["strategy"]) for r in results))
+    print("\n### Area under the learning curve: gain over `labelled` (points, mean over seeds [90% bootstrap CI])\n")
+    print("| recipe | " + " | ".join(f"{d} {s}" for d, s in cases) + " | wins everywhere |")
+    print("|---|" + "---:|" * (len(cases) + 1))
+    for recipe in RECIPES:
+        if recipe == "labelled":
+            continue
+        cells, per_set, significant_loss = [], {}, False
+        for name, strategy in cases:
+            rows = [r for r in results if r["dataset"] == name and r["strategy"] == strategy]
+            runs = [r for r in rows if r["recipe"] == recipe]
+            reference = [r for r in rows if r["recipe"] == "labelled"]
+            if not runs or not reference:
+                cells.append("-")
+                per_set.setdefault(name, []).append(float("nan"))
+                continue
+            mean, low, high = paired_gain(runs, reference)
+            per_set.setdefault(name, []).append(mean)
+            significant_loss = significant_loss or high < 0
+            cells.append(f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]")
+        every = not significant_loss and all(np.mean(gains) > 0 for gains in per_set.values())
+        print(f"| {recipe} | " + " | ".join(cells) + f" | {'yes' if every else 'no'} |")
+    print("\n(wins everywhere: on every set the mean gain over its strategies is > 0, and no interval lies "
+          "entirely below 0)")
+
+
 def summarise(results: list[dict[str, Any]]) -> None:
+    gain_table(results)
     names = list(dict.fromkeys(r["dataset"] for r in results))
     for name in names:
         rows = [r for r in results if r["dataset"] == name]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits
 
 from labelsieve.learners.auto_image import AutoImageLearner
 from labelsieve.learners.image import ImageLearner
@@ -105,3 +105,29 @@ def test_auto_image_switches_to_the_cnn_only_when_cross_validation_says_so_and_r
     assert loaded.chosen_ == learner.chosen_
     np.testing.assert_allclose(loaded.predict_proba(test_images), learner.predict_proba(test_images), atol=1e-6)
     assert loaded.embed(test_images[:2]).shape[0] == 2
+
+
+def test_semi_supervised_auto_picks_by_cross_validation_what_suits_the_data(digits) -> None:
+    """Label spreading helps on digits (clustered) and hurts on breast_cancer: ``auto`` tells them apart."""
+    from_cancer = load_breast_cancer()
+    _, flat, y = digits
+    sets = {"digits": (flat, y), "breast_cancer": (from_cancer.data, from_cancer.target.astype(str))}
+    chosen: dict[str, list[str | None]] = {name: [] for name in sets}
+    for name, (X, labels) in sets.items():
+        for seed in range(4):
+            order = np.random.default_rng(seed).permutation(len(labels))
+            labeled, pool = order[150:200], order[200:]
+            learner = VectorLearner(semi_supervised="auto", random_state=seed)
+            learner.fit(list(X[labeled]), list(labels[labeled]), unlabeled=list(X[pool]))
+            assert set(learner.semi_supervised_cv_) == {"None", "self_training", "label_spreading"}
+            best = max(learner.semi_supervised_cv_.values())
+            assert learner.semi_supervised_cv_[str(learner.semi_supervised_used_)] == best
+            chosen[name].append(learner.semi_supervised_used_)
+    assert None not in chosen["digits"], chosen
+    assert "label_spreading" not in chosen["breast_cancer"], chosen
+
+
+def test_an_unknown_semi_supervised_method_is_refused_by_name(digits) -> None:
+    _, flat, y = digits
+    with pytest.raises(ValueError, match="unknown semi_supervised 'co_training'"):
+        VectorLearner(semi_supervised="co_training").fit(list(flat[:40]), list(y[:40]), unlabeled=list(flat[40:80]))

@@ -3,8 +3,8 @@
 A CNN trained from scratch on 10-20 labelled images predicts one class for the whole pool (``make demo``
 stayed at chance through 20 labels). A linear model on the pixels is useful from the first labels: the
 images resized to at most ``pixel_size`` (never upscaled; one channel for grey images), classified by
-:class:`~labelsieve.learners.vector.VectorLearner` with its defaults (feature statistics from the pool,
-semi-supervised fitting as benchmarked) overridden by ``linear_params``. From ``min_cnn_labels`` labels on
+:class:`~labelsieve.learners.vector.VectorLearner` with feature statistics from the pool and label spreading
+over a kNN graph of the pool (``LINEAR_DEFAULTS``), overridden by ``linear_params``. From ``min_cnn_labels`` labels on
 (and with ``cv_folds`` labels of every class) both are scored by stratified ``cv_folds``-fold
 cross-validation on the labelled set, and the CNN (:class:`~labelsieve.learners.image.ImageLearner` with
 ``cnn_params``) is used only when its mean accuracy is higher; ``chosen_`` and ``cv_scores_`` say what was
@@ -32,6 +32,9 @@ from labelsieve.learners.vector import VectorLearner
 from labelsieve.storage.artifacts import read_json, write_json
 
 CHOICES = ("linear", "cnn")
+#: the linear model's recipe under ``linear_params``: label spreading over the pool won on both image sets
+#: (digits, long-tailed digits; benchmarks/learner_recipes.py and benchmarks/auto_image.py, README "Learners")
+LINEAR_DEFAULTS: dict[str, Any] = {"semi_supervised": "label_spreading"}
 
 
 def pixel_vectors(images: Sequence[Any], size: int, grey: bool) -> np.ndarray:
@@ -70,7 +73,7 @@ class AutoImageLearner(BaseLearner):
         self.random_state = random_state
 
     def _linear(self) -> VectorLearner:
-        return VectorLearner(**{"random_state": self.random_state, **(self.linear_params or {})})
+        return VectorLearner(**{"random_state": self.random_state, **LINEAR_DEFAULTS, **(self.linear_params or {})})
 
     def _cnn(self) -> ImageLearner:
         return ImageLearner(**{"random_state": self.random_state, **(self.cnn_params or {})})

@@ -22,11 +22,14 @@ import numpy as np
 from labelsieve.arrays import as_matrix
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.linear import LinearHead
-from labelsieve.learners.pool_features import PoolFeatures, pool_sample, pseudo_labels
+from labelsieve.learners.pool_features import SEMI_SUPERVISED, PoolFeatures, pool_sample
+from labelsieve.learners.semi_choice import choose_method, fit_head
 from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
 
 #: feature statistics from the pool by default: benchmarks/learner_recipes.py (README "Learners")
 POOL_STATS_DEFAULT = True
+#: folds of the labelled set that ``semi_supervised="auto"`` scores its candidates on (learners/semi_choice.py)
+AUTO_FOLDS = 5
 
 
 class VectorLearner(BaseLearner):
@@ -71,6 +74,9 @@ class VectorLearner(BaseLearner):
         unlabeled: Sequence[Any] | None = None,
     ) -> Self:
         classes = check_training_labels(y)
+        if self.semi_supervised not in (None, "auto", *SEMI_SUPERVISED):
+            raise ValueError(f"unknown semi_supervised {self.semi_supervised!r}; use None, 'auto' or one of "
+                             f"{list(SEMI_SUPERVISED)}")
         matrix = as_matrix(X)
         pool = self._pool_matrix(unlabeled, matrix.shape[1])
         stats = np.vstack([matrix, pool]) if self.pool_stats and len(pool) else matrix
@@ -80,24 +86,23 @@ class VectorLearner(BaseLearner):
         y_index = np.array([index[label] for label in y])
         features = self.features_.transform(matrix)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        self.n_pseudo_ = 0
-        if self.semi_supervised and len(pool):
-            pool_features = self.features_.transform(pool)
-            chosen, pseudo = pseudo_labels(
-                features, y_index, pool_features, method=self.semi_supervised, threshold=self.pseudo_threshold,
-                n_neighbors=self.n_neighbors, C=self.C, max_iter=self.max_iter, random_state=self.random_state,
-            )
-            self.n_pseudo_ = len(chosen)
-            features = np.vstack([features, pool_features[chosen]])
-            y_index = np.concatenate([y_index, pseudo])
-            if weights is not None:
-                weights = np.concatenate([weights, np.ones(len(chosen))])
-        self.head_ = LinearHead.fit(
-            features, y_index, len(classes), C=self.C, class_weight=self.class_weight, sample_weight=weights,
-            max_iter=self.max_iter, random_state=self.random_state,
-        )
+        pool_features = self.features_.transform(pool) if self.semi_supervised else pool[:0]
+        self.semi_supervised_cv_: dict[str, float] = {}
+        method = self.semi_supervised
+        if method == "auto":
+            method, self.semi_supervised_cv_ = choose_method(
+                features, y_index, lambda f, t, m: self._head(f, t, pool_features, len(classes), m, None)[0],
+                folds=AUTO_FOLDS, random_state=self.random_state)
+        self.semi_supervised_used_ = method
+        self.head_, self.n_pseudo_ = self._head(features, y_index, pool_features, len(classes), method, weights)
         self.classes_ = classes
         return self
+
+    def _head(self, features: np.ndarray, y_index: np.ndarray, pool: np.ndarray, n_classes: int,
+              method: str | None, weights: np.ndarray | None) -> tuple[LinearHead, int]:
+        return fit_head(features, y_index, pool, n_classes, method=method, weights=weights,
+                        threshold=self.pseudo_threshold, n_neighbors=self.n_neighbors, C=self.C,
+                        class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
 
     def _pool_matrix(self, unlabeled: Sequence[Any] | None, n_features: int) -> np.ndarray:
         """A seeded sample of at most ``pool_limit`` pool vectors, when a pool-using parameter is on."""
