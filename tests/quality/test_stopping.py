@@ -75,9 +75,11 @@ def test_the_live_status_says_when_the_model_has_stopped_changing(client_factory
             assert client.app.state.service.worker.wait_idle(120), "worker did not go idle"
             seen.append(client.get(f"/projects/{PROJECT}").json()["stopping"])
         ready = [v for v in client.get(f"/projects/{PROJECT}").json()["versions"] if v["status"] == "ready"]
+        page = client.get(f"/projects/{PROJECT}/page").text
     assert len(ready) >= 4
     assert seen[0]["stop"] is False and "still changing" in seen[0]["message"]  # one model: nothing to compare
     last = seen[-1]
     assert last["stop"] is True, last
     assert last["message"].startswith(STOP_MESSAGE)
     assert last["stop_set_size"] == 40 and len(last["kappas"]) == 3 and min(last["kappas"]) >= 0.99
+    assert STOP_MESSAGE in page  # the project page says it too

@@ -101,7 +101,6 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "full_data": {"mean": float(full.mean()), "ci": percentile_ci(full, boot), "per_seed": full.tolist()},
         "strategies": {}, "savings": [],
     }
-    report["stopping"] = stopping_section(runs, seeds, dict(zip(seeds, full.tolist(), strict=True)), metric)
     report["class_balance"] = class_balance(fulls, runs, config["dataset"]["classes"])
     report["scorecards"] = {s: {str(seed): runs[s][seed]["scorecard"] for seed in seeds if runs[s][seed]["scorecard"]}
                             for s in strategies}
@@ -151,6 +150,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
             row |= paired_savings(needed[s][f], needed["random"][f], censor_at=censor_at, boot=boot)
             row["annotation_seconds_saved"] = _seconds_saved(runs, s, seeds, needed, f)
             report["savings"].append(row)
+    report["stopping"] = stopping_section(runs, seeds, dict(zip(seeds, full.tolist(), strict=True)), metric)
     return report
 
 

@@ -5,7 +5,8 @@ When a label arrives, the intake stores what the serving model predicted for tha
 how good the models were then; the signal is the best of those windows so far. It is the best, not the latest,
 because the latest is biased by the strategy that chose the items: an uncertainty strategy asks for the items the
 model gets wrong, a cold-start one for typical items it gets right, and a signal that swung with that would swing
-the adaptive strategy back and forth. So the signal only rises, as the model does.
+the adaptive strategy back and forth. So once ``WINDOW`` labels are scored the signal only rises, as the model
+does (before, it is the share right over all of them, from ``MIN_SCORED``).
 """
 
 from __future__ import annotations

@@ -45,6 +45,8 @@ class ProjectStatus(BaseModel):
     page: str | None = None  # the project's HTML view
     waiting: dict[str, Any] | None = None  # webhook events waiting on Label Studio, why, and the fix
     preannotation: dict[str, Any] | None = None  # whether predictions carry a pre-ticked answer now
+    #: the stopping signal (stabilising predictions on a fixed stop set): stop, message, recent kappas
+    stopping: StoppingStatus | None = None
     model_version: str | None
     settings: dict[str, Any]
     tasks: int
@@ -58,8 +60,6 @@ class ProjectStatus(BaseModel):
     #: the head pushed to Label Studio: queue_depth, pushed, remaining (unannotated), upto (None: all / no push)
     queue: dict[str, Any] | None = None
     last_round: RoundSummary | None
-    #: the stopping signal (stabilising predictions on a fixed stop set): stop, message, recent kappas
-    stopping: StoppingStatus | None = None
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:
@@ -111,7 +111,7 @@ def project_status(
     last = rounds[-1] if rounds else None
     return ProjectStatus(
         id=project.id, model_version=project.model_version or None, settings=project.settings, tasks=n_tasks,
-        annotations=n_annotations, labeled_tasks=len(examples),
+        annotations=n_annotations, labeled_tasks=len(examples), stopping=stopping_status(model_versions),
         annotations_since_train=project.annotations_since_train, class_counts=dict(counts),
         imbalance_ratio=imbalance_ratio(counts) if counts else None, synthetic_samples=n_synthetic,
         versions=[
@@ -125,5 +125,4 @@ def project_status(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,
         ),
-        stopping=stopping_status(model_versions),
     )

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
 from labelsieve.strategies._chunks import fill, fit_centres, nearest_centre, pool_vectors
 from labelsieve.strategies.base import PoolContext, QueryStrategy
 
 DEGREE_PROBE = 256  # items whose ball sizes estimate the graph's edge count before it is built
+WORKING_MEMORY_MB = 64  # scikit-learn's chunked distance computations stay under this (its default is 1 GB)
 
 
 def pure_radius(x: np.ndarray, pseudo: np.ndarray) -> np.ndarray:
@@ -120,7 +122,8 @@ class ProbCover(QueryStrategy):
 
     def _cover(self, ctx: PoolContext) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray]:
         """(members, their radius graph, which members the labelled items cover), drawn once per context."""
-        return ctx.drawn_once(("probcover-graph", repr(self)), lambda rng: self._build(ctx, rng))
+        with config_context(working_memory=WORKING_MEMORY_MB):
+            return ctx.drawn_once(("probcover-graph", repr(self)), lambda rng: self._build(ctx, rng))
 
     def _build(self, ctx: PoolContext, rng: np.random.Generator) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray]:
         members = self._members(ctx)
