@@ -190,7 +190,8 @@ def learner_comparison(name: str, out: Path, spec: dict[str, Any], fractions: tu
     full = {lab: [s.load_full(k)["metrics"]["accuracy"] for k in seeds] for lab, s in stores.items()}
     reference = np.max([full[a], full[b]], axis=0)
     censor = int(grid[-1]) + spec["batch"]
-    targets: dict[str, Any] = {f"{spec['absolute']:.2f}": spec["absolute"]}
+    # 0.60 as well: within this budget neither recipe reaches the data set's absolute target under random sampling
+    targets: dict[str, Any] = {"0.60": 0.60, f"{spec['absolute']:.2f}": spec["absolute"]}
     targets |= {f"{f:.0%} full": f * reference for f in fractions}
     lines = [f"{name}, random sampling, seeds {', '.join(map(str, seeds))} (both recipes), budget {grid[-1]}; "
              f"full-data accuracy {a} {np.mean(full[a]):.4f}, {b} {np.mean(full[b]):.4f}", "",
