@@ -19,6 +19,7 @@ def test_accuracy_at_takes_the_last_round_within_the_labels() -> None:
     curves = np.array([[0.5, 0.7, 0.8, 0.9], [0.7, 0.9, 1.0, 1.0]])
     assert accuracy_at(GRID, curves, 35) == pytest.approx(0.8)
     assert accuracy_at(GRID, curves, 10) is None
+    assert accuracy_at(GRID, curves, 100) is None  # past the budget: not the last round's score
 
 
 def test_a_consistent_difference_is_real_and_a_noisy_one_is_a_tie() -> None:

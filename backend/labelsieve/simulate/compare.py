@@ -62,8 +62,9 @@ def paired_difference(ours: Sequence[int | None], other: Sequence[int | None], *
 
 
 def accuracy_at(grid: np.ndarray, curves: np.ndarray, n_labels: int) -> float | None:
-    """Mean score over seeds at the last round with at most ``n_labels`` labels (None before the first round)."""
+    """Mean score over seeds at the last round with at most ``n_labels`` labels (None before the first round or
+    past the budget)."""
     at = np.flatnonzero(np.asarray(grid) <= n_labels)
-    if at.size == 0:
+    if at.size == 0 or n_labels > int(np.asarray(grid)[-1]):
         return None
     return float(np.asarray(curves, dtype=np.float64)[:, at[-1]].mean())
