@@ -27,6 +27,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from labelsieve.learners.embedding_cache import EMBEDDINGS  # noqa: E402
 from labelsieve.registry import get_registries  # noqa: E402
 from labelsieve.service.pool_inputs import pool_for_fit  # noqa: E402
 from labelsieve.service.ranking import build_context  # noqa: E402
@@ -85,6 +86,9 @@ def main() -> None:
     learner_name = resolve_learner("auto", dataset)
     params = resolve_learner_params("auto", dataset, {})
     items = list(dataset.inputs_for(get_registries().learners.create(learner_name, params).input_kind))
+    if dataset.kind == "text" and params.get("embedding_model"):  # the peers' copy of the same vectors
+        row = {t: i for i, t in enumerate(items)}
+        EMBEDDINGS.encode(params["embedding_model"], items, lambda missing: data["X"][[row[t] for t in missing]])
     results = json.loads(out.read_text()) if out.exists() else {"runs": [], "full_data": {}, "learner": learner_name}
     done = {(r["method"], r["seed"]) for r in results["runs"]}
     for seed in seeds:
