@@ -46,7 +46,7 @@ from labelsieve.simulate.store import RunStore  # noqa: E402
 DATASETS: dict[str, dict[str, Any]] = {
     "digits": {"budget": 250, "batch": 10, "absolute": 0.93},
     "digits-longtail": {"budget": 200, "batch": 10, "absolute": 0.90},
-    "rotten-tomatoes": {"budget": 150, "batch": 10, "absolute": 0.68},
+    "rotten-tomatoes": {"budget": 300, "batch": 10, "absolute": 0.68},
     "breast-cancer": {"budget": 80, "batch": 5, "absolute": 0.94},
 }
 #: labelsieve recipes: label, learner, params, strategies, data kinds it reads (None: any)
