@@ -68,7 +68,7 @@ def main() -> None:
         storage = ls.api("POST", "/api/storages/localfiles", json={
             "project": pid, "path": str(folder), "regex_filter": r".*\.png", "use_blob_urls": True, "title": "digits"})
         ls.api("POST", f"/api/storages/localfiles/{storage.json()['id']}/sync")
-        extra = {"learner": "image", "learner_params": {"epochs": 5}, "retrain_every": 5, "min_annotations": 10}
+        extra = {"retrain_every": 5, "min_annotations": 10}  # learner auto: auto_image (useful from the first labels)
         for _ in range(3):
             connected = ls.api("POST", "/api/ml", json={"project": pid, "url": f"http://127.0.0.1:{port}",
                                                         "title": "labelsieve", "extra_params": extra})

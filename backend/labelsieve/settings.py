@@ -54,7 +54,7 @@ class ProjectSettings:
                             service_name="default_strategy")
     strategy_params: dict[str, Any] = setting({}, "keyword parameters of the strategy",
                                               service_name="default_strategy_params")
-    learner: str = setting("auto", "learner name; auto: image or text from the label config",
+    learner: str = setting("auto", "learner name; auto: auto_image or text from the label config",
                            service_name="default_learner")
     learner_params: dict[str, Any] = setting({}, "keyword parameters of the learner",
                                              service_name="default_learner_params")
@@ -72,6 +72,10 @@ class ProjectSettings:
         "task's confidence are above this (storage/preannotation.py); else the score alone; 0: always")
     audit_share: float = setting(0.0, "share (0 to 0.5) of each batch drawn uniformly at random from the pool and "
                                  "scored for an unbiased live accuracy estimate; 0: off")
+    stop_set_size: int = setting(500, "tasks drawn once from the unlabelled pool that every model predicts, for the "
+                                 "stopping signal (quality/stopping.py); 0: off", minimum=0)
+    stop_kappa: float = setting(0.99, "stop signal: mean Cohen's kappa of successive models on the stop set")
+    stop_window: int = setting(3, "stop signal: over this many successive model pairs", minimum=1)
     label_issues: bool = setting(True, "label-issue candidates, item values and review predictions after each "
                                  "retrain (labelsieve.quality)")
     prune: str = setting("off", 'off, or "flagged": train without the items the latest scorecard marks prune',

@@ -11,7 +11,7 @@ P = 11
 
 
 def _train_small(client, paths, labels, n: int = 80) -> list[int]:
-    client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, {"learner_params": {"epochs": 8}}))
+    client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, {"learner": "image", "learner_params": {"epochs": 8}}))
     ids = list(np.random.default_rng(1).permutation(len(paths))[:n])
     annotate_digits(client, P, paths, labels, ids)
     wait_trained(client)
@@ -47,7 +47,8 @@ def test_failed_retrain_keeps_the_last_good_model_and_every_annotation(client_fa
 
         with session_scope(service.engine) as session:
             project = crud.get_project(session=session, project_id=P)
-            project.settings = {"learner_params": {"epochs": 2, "arch": "no_such_torchvision_model"}}
+            project.settings = {"learner": "image",
+                                "learner_params": {"epochs": 2, "arch": "no_such_torchvision_model"}}
             session.add(project)
         annotate_digits(client, P, paths, labels, list(range(1500, 1510)), first_id=9000)
         wait_trained(client)

@@ -41,7 +41,7 @@ def test_retrain_with_balancing_stores_synthetic_samples_apart_from_labels(clien
     from labelsieve.storage.synthetic import list_synthetic
 
     root, paths, labels = digits_root
-    extra = {"learner_params": {"image_size": 8, "epochs": 6}, "balancing": "logit_adjusted+ddpm",
+    extra = {"learner": "image", "learner_params": {"image_size": 8, "epochs": 6}, "balancing": "logit_adjusted+ddpm",
              "balancing_params": {"synthesizer_params": TINY_DDPM, "gate_threshold": 0.0}}
     by_class = {c: np.flatnonzero(labels == c) for c in (0, 1, 2)}
     train = [*by_class[0][:20], *by_class[1][:20], *by_class[2][:4]]

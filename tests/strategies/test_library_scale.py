@@ -23,6 +23,8 @@ CASES = {
     "prefilter_diversify": {"factor": 10},
     "class_balanced": {},
     "subsample": {"base": "entropy", "size": 50_000},
+    "probcover": {"max_points": 5_000},
+    "adaptive": {"cold_params": {"reference_size": 32, "fit_sample": 2_000}},
 }
 
 

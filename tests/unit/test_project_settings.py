@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from labelsieve.labelconfig import parse_label_config
+from labelsieve.learners.text_models import auto_text_params
 from labelsieve.registry import get_registries, get_registry
 from labelsieve.service.container import build_service
 from labelsieve.service.project_settings import KNOWN_KEYS, ProjectSettingsError, resolve_settings
@@ -32,7 +33,8 @@ def test_each_declared_setting_is_a_known_key_with_a_service_default_and_a_doc(f
     default = ProjectSettings().as_dict()[field.name]
     assert getattr(Settings(), service_name(field)) == default  # the service-wide default, derived
     resolved = resolve_settings(settings=Settings(), extra={}, config=CONFIG, registries=get_registries())
-    assert getattr(resolved.settings, field.name) == ("text" if field.name == "learner" else default)
+    auto = {"learner": "text", "learner_params": auto_text_params({})}  # auto on a text config (text_models.py)
+    assert getattr(resolved.settings, field.name) == auto.get(field.name, default)
 
 
 def test_environment_defaults_and_extra_params_override_in_that_order(monkeypatch) -> None:

@@ -76,8 +76,9 @@ def print_savings(report: dict[str, Any]) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def simulate(
-        dataset: str = typer.Option("digits", help="'digits', a .csv file, an image folder (one sub-folder per "
-                                                   "class) or a Label Studio .json export."),
+        dataset: str = typer.Option("digits", help="A packaged data set (digits, digits-longtail, rotten-tomatoes, "
+                                                   "breast-cancer, wine, mnist-5k), a .csv file, an image folder "
+                                                   "(one sub-folder per class) or a Label Studio .json export."),
         strategies: str = typer.Option("margin,random", help="Comma-separated strategies; random is always added."),
         initial: int = typer.Option(None, help="Seed-set size (stratified; default two per class)."),
         initial_sampling: str = typer.Option("stratified", help="Seed set: stratified (every class) or random "

@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from labelsieve.learners.base import BaseLearner, check_training_labels
+from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.learners.linear import LinearHead
 from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
 
@@ -56,10 +57,13 @@ class TextLearner(BaseLearner):
             self.encoder_ = encoder
         return encoder
 
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._encoder().encode(texts, batch_size=64, show_progress_bar=False), dtype=np.float32)
+
     def _features(self, texts: Sequence[str]) -> Any:
         texts = [str(t) for t in texts]
         if self.embedding_model:
-            vectors = self._encoder().encode(texts, batch_size=64, show_progress_bar=False)
+            vectors = EMBEDDINGS.encode(str(self.embedding_model), texts, self._encode)
             return normalize(np.asarray(vectors, dtype=np.float32))
         return self.vectorizer_.transform(texts)
 

@@ -1,7 +1,14 @@
 """Vector classification: standardised features (or precomputed embeddings) + logistic regression.
 
-``embed`` returns the standardised features themselves, so diversity strategies measure
-distances in the space the classifier sees.
+``embed`` returns the (standardised, optionally PCA-projected) features themselves, so diversity strategies
+measure distances in the space the classifier sees.
+
+The unlabeled pool (``fit(..., unlabeled=pool)``; the service loop passes it) is used when asked:
+``pool_stats`` fits the standardisation (and ``pca_components``) on the labelled items plus a seeded sample of
+at most ``pool_limit`` pool items instead of the labelled few; ``semi_supervised`` (``"self_training"`` or
+``"label_spreading"``, scikit-learn's) adds pool items labelled with confidence ≥ ``pseudo_threshold`` to the
+training set (learners/pool_features.py). The defaults are the recipe that won on every benchmark set
+(benchmarks/learner_recipes.py, README "Learners").
 """
 
 from __future__ import annotations
@@ -15,7 +22,14 @@ import numpy as np
 from labelsieve.arrays import as_matrix
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.linear import LinearHead
+from labelsieve.learners.pool_features import SEMI_SUPERVISED, PoolFeatures, pool_sample
+from labelsieve.learners.semi_choice import choose_method, fit_head
 from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
+
+#: feature statistics from the pool by default: benchmarks/learner_recipes.py (README "Learners")
+POOL_STATS_DEFAULT = True
+#: folds of the labelled set that ``semi_supervised="auto"`` scores its candidates on (learners/semi_choice.py)
+AUTO_FOLDS = 5
 
 
 class VectorLearner(BaseLearner):
@@ -29,18 +43,27 @@ class VectorLearner(BaseLearner):
         class_weight: str | None = None,
         max_iter: int = 2000,
         random_state: int = 0,
+        pool_stats: bool = POOL_STATS_DEFAULT,
+        pca_components: int | None = None,
+        semi_supervised: str | None = None,
+        pseudo_threshold: float = 0.9,
+        n_neighbors: int = 7,
+        pool_limit: int = 5000,
     ) -> None:
         self.C = C
         self.standardize = standardize
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.random_state = random_state
+        self.pool_stats = pool_stats
+        self.pca_components = pca_components
+        self.semi_supervised = semi_supervised
+        self.pseudo_threshold = pseudo_threshold
+        self.n_neighbors = n_neighbors
+        self.pool_limit = pool_limit
 
     def _transform(self, X: Sequence[Any]) -> np.ndarray:
-        matrix = as_matrix(X)
-        if matrix.shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"expected vectors of length {self.mean_.shape[0]}, got {matrix.shape[1]}")
-        return (matrix - self.mean_) / self.scale_
+        return self.features_.transform(as_matrix(X))
 
     def fit(
         self,
@@ -51,24 +74,45 @@ class VectorLearner(BaseLearner):
         unlabeled: Sequence[Any] | None = None,
     ) -> Self:
         classes = check_training_labels(y)
+        if self.semi_supervised not in (None, "auto", *SEMI_SUPERVISED):
+            raise ValueError(f"unknown semi_supervised {self.semi_supervised!r}; use None, 'auto' or one of "
+                             f"{list(SEMI_SUPERVISED)}")
         matrix = as_matrix(X)
-        stats = matrix if not unlabeled else np.vstack([matrix, as_matrix(unlabeled)])
-        if self.standardize:
-            self.mean_ = stats.mean(axis=0).astype(np.float32)
-            scale = stats.std(axis=0).astype(np.float32)
-            self.scale_ = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
-        else:
-            self.mean_ = np.zeros(matrix.shape[1], dtype=np.float32)
-            self.scale_ = np.ones(matrix.shape[1], dtype=np.float32)
+        pool = self._pool_matrix(unlabeled, matrix.shape[1])
+        stats = np.vstack([matrix, pool]) if self.pool_stats and len(pool) else matrix
+        self.features_ = PoolFeatures.fit(stats, standardize=self.standardize, pca_components=self.pca_components,
+                                          random_state=self.random_state)
         index = {label: i for i, label in enumerate(classes)}
         y_index = np.array([index[label] for label in y])
-        self.head_ = LinearHead.fit(
-            (matrix - self.mean_) / self.scale_, y_index, len(classes), C=self.C,
-            class_weight=self.class_weight, sample_weight=sample_weight, max_iter=self.max_iter,
-            random_state=self.random_state,
-        )
+        features = self.features_.transform(matrix)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        pool_features = self.features_.transform(pool) if self.semi_supervised else pool[:0]
+        self.semi_supervised_cv_: dict[str, float] = {}
+        method = self.semi_supervised
+        if method == "auto":
+            method, self.semi_supervised_cv_ = choose_method(
+                features, y_index, lambda f, t, m: self._head(f, t, pool_features, len(classes), m, None)[0],
+                folds=AUTO_FOLDS, random_state=self.random_state)
+        self.semi_supervised_used_ = method
+        self.head_, self.n_pseudo_ = self._head(features, y_index, pool_features, len(classes), method, weights)
         self.classes_ = classes
         return self
+
+    def _head(self, features: np.ndarray, y_index: np.ndarray, pool: np.ndarray, n_classes: int,
+              method: str | None, weights: np.ndarray | None) -> tuple[LinearHead, int]:
+        return fit_head(features, y_index, pool, n_classes, method=method, weights=weights,
+                        threshold=self.pseudo_threshold, n_neighbors=self.n_neighbors, C=self.C,
+                        class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
+
+    def _pool_matrix(self, unlabeled: Sequence[Any] | None, n_features: int) -> np.ndarray:
+        """A seeded sample of at most ``pool_limit`` pool vectors, when a pool-using parameter is on."""
+        if unlabeled is None or len(unlabeled) == 0 or not (self.pool_stats or self.semi_supervised):
+            return np.zeros((0, n_features), dtype=np.float32)
+        keep = pool_sample(len(unlabeled), self.pool_limit, np.random.default_rng(self.random_state))
+        pool = as_matrix([unlabeled[int(i)] for i in keep])
+        if pool.shape[1] != n_features:
+            raise ValueError(f"unlabeled vectors have length {pool.shape[1]}, the labelled ones {n_features}")
+        return pool
 
     def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
         self.check_fitted()
@@ -79,7 +123,7 @@ class VectorLearner(BaseLearner):
     def embed(self, X: Sequence[Any]) -> np.ndarray:
         self.check_fitted()
         if len(X) == 0:
-            return np.zeros((0, self.mean_.shape[0]), dtype=np.float32)
+            return np.zeros((0, self.features_.n_outputs), dtype=np.float32)
         return self._transform(X).astype(np.float32)
 
     def infer(self, X: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +137,7 @@ class VectorLearner(BaseLearner):
     def save(self, directory: Path) -> None:
         self.check_fitted()
         write_arrays(directory / "vector.safetensors", {
-            "coef": self.head_.coef, "intercept": self.head_.intercept, "mean": self.mean_, "scale": self.scale_,
+            "coef": self.head_.coef, "intercept": self.head_.intercept, **self.features_.arrays(),
         })
         write_json(directory / "vector.json", {"classes": self.classes_, "params": self.get_params()})
 
@@ -104,5 +148,5 @@ class VectorLearner(BaseLearner):
         learner = cls(**meta["params"])
         learner.classes_ = list(meta["classes"])
         learner.head_ = LinearHead(coef=arrays["coef"], intercept=arrays["intercept"])
-        learner.mean_, learner.scale_ = arrays["mean"], arrays["scale"]
+        learner.features_ = PoolFeatures.from_arrays(arrays)
         return learner

@@ -124,7 +124,9 @@ class PageRenderer:
         waiting = hooks.waiting_events(status)
         if waiting or view.pending_events or view.failed_events:
             parts.append(section("waiting", "Waiting and failing", sections.waiting_section(waiting, view)))
-        parts.append(section("learning-curve", "Learning curve", sections.projection_text(r, r["labeled"])
+        stopping = status.get("stopping")  # the stop signal (service/stopping.py): its sentence, as the status says it
+        stop_text = f"<p><b>{esc(stopping['message'])}</b></p>" if stopping else ""
+        parts.append(section("learning-curve", "Learning curve", sections.projection_text(r, r["labeled"]) + stop_text
                              + sections.plot(curve, "learning curve",
                                              "No scored model version yet: labels that arrive while a model "
                                              "serves score it (prequential).")))

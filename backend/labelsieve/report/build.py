@@ -16,6 +16,7 @@ from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.quality.store import load_scorecard
 from labelsieve.report.html import render_html
 from labelsieve.report.perclass import per_class_summary
+from labelsieve.report.stopping import stopping_section
 from labelsieve.settings import Settings
 from labelsieve.simulate.metrics import METRICS
 from labelsieve.simulate.savings import (
@@ -65,7 +66,8 @@ def read_run(store: RunStore, strategy: str, seed: int) -> dict[str, Any] | None
                "select_seconds": select.get(v.version, 0.0)} for v in versions]
     return {"strategy": strategy, "seed": seed, "rounds": rounds, "n_pool": n_pool,
             "order_labels": [a.labels[0] for a in annotations if a.labels],
-            "order_lead_times": [a.lead_time for a in annotations if a.labels], "scorecard": scorecard}
+            "order_lead_times": [a.lead_time for a in annotations if a.labels], "scorecard": scorecard,
+            "stop_sets": [v.metrics.get("stop_set") for v in versions]}
 
 
 def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, ...] = TARGETS,
@@ -151,6 +153,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
             row |= paired_savings(needed[s][f], needed["random"][f], censor_at=censor_at, boot=boot)
             row["annotation_seconds_saved"] = _seconds_saved(runs, s, seeds, needed, f)
             report["savings"].append(row)
+    report["stopping"] = stopping_section(runs, seeds, dict(zip(seeds, full.tolist(), strict=True)), metric)
     return report
 
 

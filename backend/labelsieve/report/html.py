@@ -11,6 +11,7 @@ import numpy as np
 
 from labelsieve.report.perclass_html import perclass_section
 from labelsieve.report.plots import new_figure, png_data_uri
+from labelsieve.report.stopping import stopping_table
 
 MIN_SEEDS = 5  # fewer seeds than this: the bootstrap intervals are rough, and the page says so
 
@@ -201,6 +202,6 @@ def render_html(report: dict[str, Any]) -> str:
         title=html.escape(str(p["dataset"]["name"])), protocol=html.escape(protocol), metric=report["metric"],
         n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
         aulc_table=aulc_table(report), recall_png=recall_png(report),
-        extra=balance_table(report) + perclass_section(report) + scorecard_table(report),
+        extra=balance_table(report) + perclass_section(report) + scorecard_table(report) + stopping_table(report),
         summary=summary(report), warning=seeds_warning(report),
     )

@@ -35,7 +35,7 @@ from labelsieve.metrics import Metrics
 from labelsieve.quality.hooks import training_examples
 from labelsieve.registry import Registries
 from labelsieve.service import fault_hooks
-from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
+from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks, pool_for_fit
 from labelsieve.service.project_settings import (
     ProjectSettings,
     ResolvedSettings,
@@ -43,6 +43,8 @@ from labelsieve.service.project_settings import (
     resolve_settings,
 )
 from labelsieve.service.ranking import rank_pool
+from labelsieve.service.signals import best_prequential_accuracy
+from labelsieve.service.stopping import stop_set_record
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
@@ -93,6 +95,7 @@ class Fitted:
     counts: Counter[str]
     balanced: TrainingSet | None
     seconds: float
+    prequential_accuracy: float | None = None  # how good the models have become (service/signals.py)
 
 
 def _settings_key(project: Project) -> str:
@@ -246,6 +249,7 @@ class ActiveLearningLoop:
             fitted = self._fit(project, ps, examples)
         except TrainingDataError as exc:
             return RetrainOutcome("skipped", reason=str(exc))
+        fitted.prequential_accuracy = best_prequential_accuracy(examples)
         version, timings = self._persist(project_id, resolved, fitted, pending, pruned)
         self._publish(project_id, version)
         return RetrainOutcome("trained", version=version, timings=timings)
@@ -274,7 +278,8 @@ class ActiveLearningLoop:
         y = [label_of[int(task_id)] for task_id in loaded.ids]
         counts = Counter(y)
         self._observe_classes(project.id, counts)
-        unlabeled = pool.inputs[:20000] if learner.input_kind == "text" else None
+        unlabeled = pool_for_fit(pool.inputs, np.random.default_rng(
+            zlib.crc32(f"{project.id}:pool:{ps.seed}:{len(y)}".encode())))
         fit_started = time.perf_counter()
         balanced = None
         if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
@@ -308,16 +313,19 @@ class ActiveLearningLoop:
             project_id=project_id, version=version, learner=learner, pool=fitted.pool,
             labeled_inputs=fitted.loaded.inputs, labeled_y=fitted.y, settings=ps,
             registries=self.registries, seed=seed, strategy=resolved.strategy,
+            prequential_accuracy=fitted.prequential_accuracy,
         )
         rank_seconds = time.perf_counter() - rank_started
         save_ranking(path, ranking)  # the version's full ranking: one file, no row per task
         with session_scope(self.engine) as session:
+            stop_set = stop_set_record(session=session, project_id=project_id, learner=learner, pool=fitted.pool,
+                                       labeled=fitted.loaded, ps=ps)
             crud.add_model_version(session=session, row=ModelVersion(
                 project_id=project_id, version=version, number=number, learner=ps.learner,
                 learner_params=learner.get_params(), n_train=len(fitted.y), class_counts=dict(fitted.counts),
                 artifact=str(path), status="ready", train_seconds=fitted.seconds,
                 metrics={**({} if balanced is None else {"balancing": balancing_summary(balanced.info)}),
-                         **({"pruned": pruned} if pruned else {})},
+                         **({"pruned": pruned} if pruned else {}), **({"stop_set": stop_set} if stop_set else {})},
             ))
             if balanced is not None and isinstance(balanced.info.get("synthetic"), SyntheticBatch):
                 batch = balanced.info["synthetic"]

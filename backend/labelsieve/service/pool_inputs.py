@@ -18,10 +18,20 @@ from sqlmodel import Session
 
 from labelsieve.input_cache import InputCache
 from labelsieve.inputs import InputLoader
+from labelsieve.learners.pool_features import pool_sample
 from labelsieve.storage import crud
 from labelsieve.storage.models import Task
 
 DataSource = Callable[[list[int]], Mapping[int, dict[str, Any]]]
+
+#: at most this many pool inputs go to ``learner.fit(..., unlabeled=)``: a seeded sample beyond it (each learner
+#: caps what it uses further, e.g. VectorLearner's ``pool_limit``), so a round stays cheap on a large pool
+POOL_FIT_LIMIT = 20000
+
+
+def pool_for_fit(inputs: Sequence[Any], rng: np.random.Generator, limit: int = POOL_FIT_LIMIT) -> list[Any]:
+    """The unlabeled inputs every learner gets at fit time (feature statistics, semi-supervised fitting)."""
+    return [inputs[int(i)] for i in pool_sample(len(inputs), limit, rng)]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any
 from labelsieve.balancing.base import BalancingError
 from labelsieve.balancing.config import check_balancing, check_params
 from labelsieve.labelconfig import LabelConfig
+from labelsieve.learners.text_models import auto_text_params
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
 from labelsieve.strategies.base import QueryStrategy
@@ -98,7 +99,9 @@ def _fraction(name: str, value: Any) -> float:
 
 
 def default_learner_for(config: LabelConfig | None) -> str:
-    return "text" if config is not None and config.kind == "text" else "image"
+    """``auto``: the text learner for text (on sentence embeddings when a model is installed: text_models.py); for
+    images a linear model on pixels until the CNN wins (learners/auto_image.py)."""
+    return "text" if config is not None and config.kind == "text" else "auto_image"
 
 
 def resolve_settings(
@@ -125,6 +128,8 @@ def resolve_settings(
     values["preannotate_threshold"] = _fraction("preannotate_threshold", values["preannotate_threshold"])
     if values["learner"] == "auto":
         values["learner"] = default_learner_for(config)
+        if values["learner"] == "text":  # sentence embeddings when a local model is installed (text_models.py)
+            values["learner_params"] = auto_text_params(values["learner_params"])
     resolved = ProjectSettings(**values)
     strategy, input_kind, complete = _check_plugins(resolved, config, registries, light=light, strategy=strategy)
     return ResolvedSettings(settings=resolved, strategy=strategy, input_kind=input_kind, complete=complete)

@@ -33,6 +33,7 @@ def rank_scores(n: int) -> np.ndarray:
 def build_context(
     *, learner: Any, pool_inputs: Sequence[Any], labeled_inputs: Sequence[Any], labeled_y: Sequence[str],
     pool_ids: np.ndarray, seed: int, probas: np.ndarray | None = None, embeddings: np.ndarray | None = None,
+    prequential_accuracy: float | None = None,
 ) -> PoolContext:
     classes = tuple(learner.classes_) if learner is not None else tuple(sorted(set(labeled_y)))
     index = {label: i for i, label in enumerate(classes)}
@@ -40,13 +41,14 @@ def build_context(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
         labeled_y=np.array([index.get(label, -1) for label in labeled_y], dtype=np.int64),
         classes=classes, ids=pool_ids, pool_probas=probas, pool_embeddings=embeddings,
+        prequential_accuracy=prequential_accuracy,
     )
 
 
 def rank_pool(
     *, project_id: int, version: str, learner: Any, pool: PoolInputs, labeled_inputs: Sequence[Any],
     labeled_y: Sequence[str], settings: ProjectSettings, registries: Registries, seed: int,
-    strategy: QueryStrategy | None = None,
+    strategy: QueryStrategy | None = None, prequential_accuracy: float | None = None,
 ) -> tuple[QueryRound, Ranking]:
     """Score every loaded pool task; return the query round and the version's full ranking.
 
@@ -63,7 +65,7 @@ def rank_pool(
             strategy = registries.strategies.create(strategy_name, params)
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
-                            embeddings=embeddings)
+                            embeddings=embeddings, prequential_accuracy=prequential_accuracy)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     except Exception as exc:  # noqa: BLE001 - a broken strategy must not block the new model
         log.exception("strategy %r failed on project %s; ranking by %s", strategy_name, project_id,

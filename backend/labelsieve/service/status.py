@@ -16,6 +16,7 @@ from sqlmodel import Session
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.labelstudio.protocol import HealthResponse, VersionsResponse
 from labelsieve.quality.cvjob import latest_estimate
+from labelsieve.service.stopping import StoppingStatus, stopping_status
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Project, QueryRound
@@ -45,6 +46,8 @@ class ProjectStatus(BaseModel):
     page: str | None = None  # the project's HTML view
     waiting: dict[str, Any] | None = None  # webhook events waiting on Label Studio, why, and the fix
     preannotation: dict[str, Any] | None = None  # whether predictions carry a pre-ticked answer now
+    #: the stopping signal (stabilising predictions on a fixed stop set): stop, message, recent kappas
+    stopping: StoppingStatus | None = None
     model_version: str | None
     settings: dict[str, Any]
     tasks: int
@@ -111,7 +114,7 @@ def project_status(
     last = rounds[-1] if rounds else None
     return ProjectStatus(
         id=project.id, model_version=project.model_version or None, settings=project.settings, tasks=n_tasks,
-        annotations=n_annotations, labeled_tasks=len(examples),
+        annotations=n_annotations, labeled_tasks=len(examples), stopping=stopping_status(model_versions),
         annotations_since_train=project.annotations_since_train, class_counts=dict(counts),
         imbalance_ratio=imbalance_ratio(counts) if counts else None, synthetic_samples=n_synthetic,
         versions=[

@@ -1,4 +1,5 @@
-"""Labelled data sets the simulation can replay: digits, CSV, an image folder, a Label Studio export.
+"""Labelled data sets the simulation can replay: packaged ones (digits, ...), CSV, an image folder, a Label Studio
+export.
 
 Every loader returns a :class:`Dataset` (items of one kind, string labels, optional lead times)
 or raises :class:`DatasetError` with a message that says what is wrong and how to fix it.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,55 +16,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from labelsieve.labelstudio.media import MediaError, MediaFetcher
+from labelsieve.simulate.dataset_base import Dataset, DatasetError
+from labelsieve.simulate.packaged import PACKAGED, load_digits_dataset
+
+__all__ = ["PACKAGED", "Dataset", "DatasetError", "load_csv", "load_dataset", "load_digits_dataset",
+           "load_image_folder", "load_label_studio_export"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
-
-class DatasetError(ValueError):
-    """The data set cannot be used for a simulation; the message says why."""
-
-
-@dataclass
-class Dataset:
-    """``items`` are images (uint8 arrays), texts (str) or vectors (rows of a float32 matrix)."""
-
-    name: str
-    kind: str  # image | text | vector
-    items: Sequence[Any]
-    labels: np.ndarray  # str labels, aligned with items
-    lead_times: np.ndarray | None = None  # seconds per item (NaN where unknown), or None
-
-    def __post_init__(self) -> None:
-        self.labels = np.asarray([str(label) for label in self.labels], dtype=object)
-        if len(self.items) != len(self.labels):
-            raise DatasetError(f"{self.name}: {len(self.items)} items but {len(self.labels)} labels")
-
-    @property
-    def classes(self) -> list[str]:
-        return sorted(set(self.labels.tolist()))
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def inputs_for(self, input_kind: str) -> list[Any] | np.ndarray:
-        """The items in the form a learner of ``input_kind`` reads (images flatten into vectors)."""
-        if input_kind == self.kind:
-            return self.items if self.kind != "vector" else np.asarray(self.items, dtype=np.float32)
-        if input_kind == "vector" and self.kind == "image":
-            return np.stack([np.asarray(item, dtype=np.float32).reshape(-1) for item in self.items])
-        raise DatasetError(
-            f"the learner reads {input_kind} inputs but data set {self.name!r} holds {self.kind} items; "
-            f"use --learner {'text' if self.kind == 'text' else 'vector or --learner image'}"
-        )
-
-
-def load_digits_dataset() -> Dataset:
-    """scikit-learn's 1,797 handwritten digits as 8×8 grey images (0-255)."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = np.clip(digits.images / 16.0 * 255.0, 0, 255).astype(np.uint8)
-    return Dataset(name="digits", kind="image", items=list(images), labels=digits.target.astype(str))
 
 
 def _lead_times(values: Any) -> np.ndarray | None:
@@ -237,9 +195,10 @@ def _load_export_images(refs: list[Any], document_root: Path, image_size: int) -
 
 
 def load_dataset(spec: str, **options: Any) -> Dataset:
-    """``digits``, a ``.csv`` file, a ``.json`` Label Studio export, or an image folder."""
-    if spec == "digits":
-        return load_digits_dataset()
+    """A packaged data set's name (``digits``, ``rotten-tomatoes``, ...: :data:`PACKAGED`), a ``.csv`` file, a
+    ``.json`` Label Studio export, or an image folder."""
+    if spec in PACKAGED:
+        return PACKAGED[spec]()
     path = Path(spec)
     if path.is_dir():
         return load_image_folder(path, image_size=options.get("image_size", 32))
@@ -253,6 +212,6 @@ def load_dataset(spec: str, **options: Any) -> Dataset:
                                         document_root=options.get("document_root"),
                                         image_size=options.get("image_size", 32))
     if not path.exists():
-        raise DatasetError(f"data set {spec!r} not found: give 'digits', a .csv file, a Label Studio .json export "
-                           "or a folder with one sub-folder per class")
-    raise DatasetError(f"cannot read {spec!r}: expected 'digits', a .csv file, a .json export or an image folder")
+        raise DatasetError(f"data set {spec!r} not found: give a packaged name ({', '.join(PACKAGED)}), a .csv "
+                           "file, a Label Studio .json export or a folder with one sub-folder per class")
+    raise DatasetError(f"cannot read {spec!r}: expected a packaged name, a .csv, a .json export or an image folder")

@@ -31,6 +31,7 @@ from labelsieve.inputs import InputLoader, LoadedInputs
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
+from labelsieve.learners.text_models import auto_text_params
 from labelsieve.metrics import Metrics
 from labelsieve.quality.runner import score_version
 from labelsieve.registry import Registries, get_registries
@@ -90,10 +91,18 @@ class NoProgress:
 
 
 def resolve_learner(name: str, dataset: Dataset) -> str:
-    """``auto``: logistic regression on vectors/flattened pixels (the reference recipe), TF-IDF for text."""
+    """``auto``: logistic regression on vectors/flattened pixels (the reference recipe), the text learner for text
+    (on an installed sentence-embedding model: :func:`resolve_learner_params`)."""
     if name != "auto":
         return name
     return "text" if dataset.kind == "text" else "vector"
+
+
+def resolve_learner_params(name: str, dataset: Dataset, params: dict[str, Any]) -> dict[str, Any]:
+    """An ``auto`` text learner reads an installed sentence-embedding model unless ``params`` name one (or null)."""
+    if name == "auto" and dataset.kind == "text":
+        return auto_text_params(params)
+    return dict(params)
 
 
 def n_rounds(initial: int, budget: int, batch_size: int) -> int:
@@ -145,6 +154,7 @@ class Simulation:
         """Check the protocol and the plugin names; raise SimulationError/DatasetError with a message."""
         cfg, d = self.config, self.dataset
         self.learner_name = resolve_learner(cfg.learner, d)
+        self.base_params = resolve_learner_params(cfg.learner, d, cfg.learner_params)
         self.initial = cfg.initial if cfg.initial is not None else 2 * len(d.classes)
         if cfg.initial_sampling not in ("stratified", "random"):
             raise DatasetError(f"--initial-sampling must be stratified or random, got {cfg.initial_sampling!r}")
@@ -156,7 +166,7 @@ class Simulation:
         try:
             for name in self.strategies:
                 self.registries.strategies.create(name, {})
-            probe = self.registries.learners.create(self.learner_name, dict(cfg.learner_params))
+            probe = self.registries.learners.create(self.learner_name, dict(self.base_params))
         except Exception as exc:  # unknown plugin names: the registry's message lists the known ones
             raise SimulationError(str(exc)) from exc
         self.input_kind = probe.input_kind
@@ -170,7 +180,7 @@ class Simulation:
             "dataset": {"name": d.name, "kind": d.kind, "n": len(d), "classes": d.classes,
                         "fingerprint": zlib.crc32("\n".join(d.labels.tolist()).encode())},
             "initial": self.initial, "batch_size": cfg.batch_size, "budget": cfg.budget,
-            "learner": self.learner_name, "learner_params": dict(cfg.learner_params), "balancing": cfg.balancing,
+            "learner": self.learner_name, "learner_params": dict(self.base_params), "balancing": cfg.balancing,
             "balancing_params": dict(cfg.balancing_params),
             "test_fraction": cfg.test_fraction if self.test_dataset is None else None,
             "test_dataset": None if self.test_dataset is None else describe_test_set(self.test_dataset,
@@ -205,7 +215,7 @@ class Simulation:
         return int(np.random.SeedSequence([self.config.base_seed, seed]).generate_state(1)[0] % 2**31)
 
     def learner_params(self, seed: int) -> dict[str, Any]:
-        params = dict(self.config.learner_params)
+        params = dict(self.base_params)
         probe = self.registries.learners.create(self.learner_name, params)
         if "random_state" in probe.get_params() and "random_state" not in params:
             params["random_state"] = self.project_seed(seed)

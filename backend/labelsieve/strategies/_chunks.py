@@ -114,6 +114,7 @@ def subset_context(ctx: PoolContext, members: np.ndarray) -> PoolContext:
         pool_probas=None if probas is None else probas[members],
         pool_embeddings=None if embeddings is None else embeddings[members],
         labeled_embeddings_given=labeled_emb, mc_samples=ctx.mc_samples,
+        prequential_accuracy=ctx.prequential_accuracy,
     )
 
 

@@ -68,6 +68,10 @@ class PoolContext:
         Class names; columns of ``probas``.
     ids:
         Caller's ids of the pool items (Label Studio task ids), informational.
+    prequential_accuracy:
+        How good the project's models have become, from its own labels: the best share of 30 consecutive labels
+        that the model serving then had predicted right before the task was labelled
+        (:mod:`labelsieve.service.signals`), or ``None`` before 5 such labels. For strategies that adapt.
     """
 
     pool: Sequence[Any]
@@ -81,6 +85,7 @@ class PoolContext:
     pool_embeddings: np.ndarray | None = None
     labeled_embeddings_given: np.ndarray | None = None
     mc_samples: int = 10
+    prequential_accuracy: float | None = None
 
     @property
     def n_pool(self) -> int:

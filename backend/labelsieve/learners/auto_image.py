@@ -1,0 +1,163 @@
+"""``auto_image``: images classified by a linear model on pixels while labels are few, by the CNN once it wins.
+
+A CNN trained from scratch on 10-20 labelled images predicts one class for the whole pool (``make demo``
+stayed at chance through 20 labels). A linear model on the pixels is useful from the first labels: the
+images resized to at most ``pixel_size`` (never upscaled; one channel for grey images), classified by
+:class:`~labelsieve.learners.vector.VectorLearner` with feature statistics from the pool and label spreading
+over a kNN graph of the pool (``LINEAR_DEFAULTS``), overridden by ``linear_params``. From ``min_cnn_labels`` labels on
+(and with ``cv_folds`` labels of every class) both are scored by stratified ``cv_folds``-fold
+cross-validation on the labelled set, and the CNN (:class:`~labelsieve.learners.image.ImageLearner` with
+``cnn_params``) is used only when its mean accuracy is higher; ``chosen_`` and ``cv_scores_`` say what was
+decided. Below ``min_cnn_labels`` no CNN is trained at all, so the first rounds stay cheap.
+
+The chosen model is saved in a sub-folder (``linear/`` or ``cnn/``) beside ``auto_image.json``. Strategies
+that need Monte-Carlo dropout (``bald``, ``qbc`` with ``committee="mc_dropout"``) need ``learner=image``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from labelsieve.arrays import to_pil
+from labelsieve.learners.base import BaseLearner, check_training_labels
+from labelsieve.learners.image import ImageLearner, images_to_tensor
+from labelsieve.learners.pool_features import pool_sample
+from labelsieve.learners.vector import VectorLearner
+from labelsieve.storage.artifacts import read_json, write_json
+
+CHOICES = ("linear", "cnn")
+#: the linear model's recipe under ``linear_params``: label spreading over the pool won on both image sets
+#: (digits, long-tailed digits; benchmarks/learner_recipes.py and benchmarks/auto_image.py, README "Learners")
+LINEAR_DEFAULTS: dict[str, Any] = {"semi_supervised": "label_spreading"}
+
+
+def pixel_vectors(images: Sequence[Any], size: int, grey: bool) -> np.ndarray:
+    """``(n, channels·size·size)`` float32 pixels in [0, 1] (one channel when ``grey``), resized as the CNN does."""
+    channels = 1 if grey else 3
+    if len(images) == 0:
+        return np.zeros((0, channels * size * size), dtype=np.float32)
+    pixels = images_to_tensor(images, size)
+    return (pixels.mean(dim=1) if grey else pixels).reshape(len(images), -1).numpy()
+
+
+def pixel_layout(image: Any, pixel_size: int) -> tuple[int, bool]:
+    """``(side, grey)`` for the linear model: never upscaled past the image's own size; grey for one-channel images."""
+    pil = to_pil(image)
+    return int(min(pixel_size, max(pil.size))), pil.mode in ("L", "1", "I", "F", "I;16")
+
+
+class AutoImageLearner(BaseLearner):
+    input_kind: ClassVar[str] = "image"
+
+    def __init__(
+        self,
+        *,
+        pixel_size: int = 16,
+        linear_params: dict[str, Any] | None = None,
+        min_cnn_labels: int = 100,
+        cv_folds: int = 3,
+        cnn_params: dict[str, Any] | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.pixel_size = pixel_size
+        self.linear_params = linear_params
+        self.min_cnn_labels = min_cnn_labels
+        self.cv_folds = cv_folds
+        self.cnn_params = cnn_params
+        self.random_state = random_state
+
+    def _linear(self) -> VectorLearner:
+        return VectorLearner(**{"random_state": self.random_state, **LINEAR_DEFAULTS, **(self.linear_params or {})})
+
+    def _cnn(self) -> ImageLearner:
+        return ImageLearner(**{"random_state": self.random_state, **(self.cnn_params or {})})
+
+    def _pool_pixels(self, unlabeled: Sequence[Any] | None) -> np.ndarray | None:
+        linear = self._linear()
+        if not unlabeled or not (linear.pool_stats or linear.semi_supervised):
+            return None
+        keep = pool_sample(len(unlabeled), linear.pool_limit, np.random.default_rng(self.random_state))
+        return self._pixels([unlabeled[int(i)] for i in keep])
+
+    def _pixels(self, X: Sequence[Any]) -> np.ndarray:
+        return pixel_vectors(X, self.side_, self.grey_)
+
+    def fit(
+        self,
+        X: Sequence[Any],
+        y: Sequence[str],
+        *,
+        sample_weight: np.ndarray | None = None,
+        unlabeled: Sequence[Any] | None = None,
+    ) -> Self:
+        classes = check_training_labels(y)
+        self.side_, self.grey_ = pixel_layout(X[0], self.pixel_size)
+        pixels = self._pixels(X)
+        pool = self._pool_pixels(unlabeled)
+        self.cv_scores_: dict[str, float] = {}
+        self.chosen_ = "linear"
+        if len(y) >= self.min_cnn_labels and min(Counter(y).values()) >= self.cv_folds:
+            self.cv_scores_ = self._cross_validate(X, pixels, list(y), sample_weight, pool)
+            if self.cv_scores_["cnn"] > self.cv_scores_["linear"]:
+                self.chosen_ = "cnn"
+        if self.chosen_ == "cnn":
+            self.model_: VectorLearner | ImageLearner = self._cnn().fit(X, y, sample_weight=sample_weight)
+        else:
+            self.model_ = self._linear().fit(pixels, y, sample_weight=sample_weight, unlabeled=pool)
+        self.classes_ = classes
+        return self
+
+    def _cross_validate(self, X: Sequence[Any], pixels: np.ndarray, y: list[str], sample_weight: np.ndarray | None,
+                        pool: np.ndarray | None) -> dict[str, float]:
+        """Mean held-out accuracy of each candidate over stratified folds of the labelled set."""
+        folds = StratifiedKFold(n_splits=self.cv_folds, shuffle=True, random_state=self.random_state)
+        labels = np.asarray(y)
+        scores: dict[str, list[float]] = {name: [] for name in CHOICES}
+        for train, test in folds.split(pixels, labels):
+            weights = None if sample_weight is None else np.asarray(sample_weight)[train]
+            linear = self._linear().fit(pixels[train], labels[train].tolist(), sample_weight=weights, unlabeled=pool)
+            scores["linear"].append(float(np.mean(np.array(linear.predict(pixels[test])) == labels[test])))
+            cnn = self._cnn().fit([X[int(i)] for i in train], labels[train].tolist(), sample_weight=weights)
+            predicted = cnn.predict([X[int(i)] for i in test])
+            scores["cnn"].append(float(np.mean(np.array(predicted) == labels[test])))
+        return {name: float(np.mean(values)) for name, values in scores.items()}
+
+    def _inputs(self, X: Sequence[Any]) -> Any:
+        self.check_fitted()
+        return X if self.chosen_ == "cnn" else self._pixels(X)
+
+    def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
+        return self.model_.predict_proba(self._inputs(X))
+
+    def embed(self, X: Sequence[Any]) -> np.ndarray:
+        return self.model_.embed(self._inputs(X))
+
+    def infer(self, X: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        return self.model_.infer(self._inputs(X))
+
+    def save(self, directory: Path) -> None:
+        self.check_fitted()
+        (directory / self.chosen_).mkdir()
+        self.model_.save(directory / self.chosen_)
+        write_json(directory / "auto_image.json", {
+            "classes": self.classes_, "params": self.get_params(), "chosen": self.chosen_,
+            "cv_scores": self.cv_scores_, "side": self.side_, "grey": self.grey_,
+        })
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        meta = read_json(directory / "auto_image.json")
+        learner = cls(**meta["params"])
+        learner.classes_ = list(meta["classes"])
+        learner.chosen_ = str(meta["chosen"])
+        learner.cv_scores_ = dict(meta["cv_scores"])
+        learner.side_, learner.grey_ = int(meta["side"]), bool(meta["grey"])
+        model_type = ImageLearner if learner.chosen_ == "cnn" else VectorLearner
+        learner.model_ = model_type.load(directory / learner.chosen_)
+        return learner
