@@ -169,43 +169,38 @@ class LabelStudioClient:
                             ok=(404,))
         return None if response.status_code == 404 else dict(response.json())
 
-    def list_tasks(self, project_id: int, *, after_id: int = 0, page_size: int = 1000) -> list[dict[str, Any]]:
-        """Tasks with ``id > after_id`` (id order), paged: ``GET /api/tasks?project=..&fields=task_only&query=..``.
+    def list_tasks(self, project_id: int, *, after_id: int = 0, page_size: int = 5000) -> list[dict[str, Any]]:
+        """Tasks with ``id > after_id`` (id order): ``GET /api/tasks?project=..&fields=task_only&query=..``.
 
-        Label Studio filters and pages in SQL, so this costs O(new tasks), not O(project)."""
-        query = ('{"filters": {"conjunction": "and", "items": [{"filter": "filter:tasks:id", "operator": "greater", '
-                 f'"type": "Number", "value": {int(after_id)}}}]}}, "ordering": ["tasks:id"]}}')
-        out: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            body = self.raw("GET", "/api/tasks/", what=f"listing tasks of project {project_id}",
-                            timeout=self.bulk_timeout, ok=(404,),
-                            params={"project": project_id, "fields": "task_only", "page": page,
-                                    "page_size": page_size, "query": query, "resolve_uri": "false"})
-            if body.status_code == 404:  # past the last page
-                return out
-            rows = body.json().get("tasks", [])
-            out.extend({"id": int(t["id"]), "data": t.get("data") or {}} for t in rows)
-            if len(rows) < page_size:
-                return out
-            page += 1
+        Paged by id, not by page number: each request asks for the first ``page_size`` tasks above the highest
+        id seen so far (``page=1``). Label Studio's page numbers are SQL offsets, and every page also counts the
+        whole filtered set, so page ``k`` of a numbered listing costs O(k · page) and listing 100k tasks grew
+        quadratically; by id each page only counts and skips what is still ahead of it."""
+        return [{"id": int(t["id"]), "data": t.get("data") or {}}
+                for t in self._pages(project_id, after_id, page_size, what=f"listing tasks of project {project_id}")]
 
     def task_ids(self, project_id: int, *, page_size: int = 5000) -> list[int]:
-        """Every task id of the project (``include=id``: no task data), paged."""
-        out: list[int] = []
-        page = 1
+        """Every task id of the project (``include=id``: no task data), paged by id."""
+        return [int(t["id"]) for t in self._pages(project_id, 0, page_size, include="id",
+                                                   what=f"listing task ids of project {project_id}")]
+
+    def _pages(self, project_id: int, after_id: int, page_size: int, *, what: str,
+               include: str | None = None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        after = int(after_id)
         while True:
-            body = self.raw("GET", "/api/tasks/", what=f"listing task ids of project {project_id}",
-                            timeout=self.bulk_timeout, ok=(404,),
-                            params={"project": project_id, "fields": "task_only", "include": "id", "page": page,
-                                    "page_size": page_size, "resolve_uri": "false"})
-            if body.status_code == 404:
-                return out
-            rows = body.json().get("tasks", [])
-            out.extend(int(t["id"]) for t in rows)
+            query = ('{"filters": {"conjunction": "and", "items": [{"filter": "filter:tasks:id", "operator": '
+                     f'"greater", "type": "Number", "value": {after}}}]}}, "ordering": ["tasks:id"]}}')
+            params: dict[str, Any] = {"project": project_id, "fields": "task_only", "page": 1, "page_size": page_size,
+                                      "query": query, "resolve_uri": "false"}
+            if include:
+                params["include"] = include
+            body = self.raw("GET", "/api/tasks/", what=what, timeout=self.bulk_timeout, ok=(404,), params=params)
+            rows = [] if body.status_code == 404 else list(body.json().get("tasks", []))
+            out.extend(rows)
             if len(rows) < page_size:
                 return out
-            page += 1
+            after = max(int(t["id"]) for t in rows)
 
     # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
