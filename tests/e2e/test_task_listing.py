@@ -35,3 +35,24 @@ def test_listing_pages_by_id_and_returns_every_task_once(label_studio) -> None:
     # each request starts above the last id of the one before: 23 by 5, the 13 after ids[9] by 4, 23 by 6
     assert above == {0, ids[4], ids[9], ids[14], ids[19]} | {ids[9], ids[13], ids[17], ids[21]} | {
         0, ids[5], ids[11], ids[17]}
+
+
+def test_round_reads_and_patches_the_project_without_its_counters(label_studio) -> None:
+    """The sync reads ``task_number`` alone and the switch's PATCH asks for no counter back: Label Studio
+    computes each of a project's counters as an aggregate over all its tasks."""
+    ls = label_studio
+    pid, truth = create_project(ls, "counters", text_dataset(12, seed=6))
+    client = LabelStudioClient(ls.url, ls.token)
+    mark = len(ls.log_path.read_text(errors="replace"))
+
+    assert client.task_number(pid) == 12
+    first = min(truth)
+    ls.api("POST", f"/api/projects/{pid}/import/predictions", json=[{
+        "task": first, "model_version": "v-test", "score": 0.5, "result": []}]).raise_for_status()
+    client.update_project(pid, model_version="v-test")
+
+    assert ls.api("GET", f"/api/projects/{pid}/").json()["model_version"] == "v-test"
+    requests = [unquote_plus(line) for line in ls.log_path.read_text(errors="replace")[mark:].splitlines()
+                if f"/api/projects/{pid}/?" in line]
+    assert any(line.split('"')[1].startswith(f"GET /api/projects/{pid}/?include=task_number") for line in requests)
+    assert any(line.split('"')[1].startswith(f"PATCH /api/projects/{pid}/?include=id") for line in requests)

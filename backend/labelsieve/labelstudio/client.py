@@ -106,12 +106,17 @@ class LabelStudioClient:
         """Seconds for an export, a bulk prediction import or a version delete (never below ``timeout``)."""
         return max(self.timeout, BULK_TIMEOUT)
 
-    def call(self, what: str, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
-        """Run one SDK call, mapping its failures onto RetryLater / LabelStudioError."""
+    def call(self, what: str, fn: Callable[..., T], *args: Any, timeout: float | None = None,
+             query: dict[str, Any] | None = None, **kwargs: Any) -> T:
+        """Run one SDK call, mapping its failures onto RetryLater / LabelStudioError (``query``: extra query
+        parameters the SDK method has no argument for)."""
         self.request_log.append(("SDK", what))
         api_error = _sdk()[1]
+        options: dict[str, Any] = {"timeout_in_seconds": int(timeout or self.timeout)}
+        if query:
+            options["additional_query_parameters"] = query
         try:
-            return fn(*args, request_options={"timeout_in_seconds": int(timeout or self.timeout)}, **kwargs)
+            return fn(*args, request_options=options, **kwargs)
         except api_error as exc:
             raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
         except httpx.HTTPError as exc:
@@ -154,6 +159,15 @@ class LabelStudioClient:
     def get_project(self, project_id: int) -> dict[str, Any]:
         project = self.call(f"reading project {project_id}", self.sdk.projects.get, project_id)
         return project.model_dump(mode="json")
+
+    def task_number(self, project_id: int) -> int:
+        """How many tasks the project has (``GET /api/projects/{id}/?include=task_number``).
+
+        Without ``include`` Label Studio annotates the project with all eight of its counters (annotations,
+        predictions, finished, skipped... each an aggregate over the project's tasks); with it, one count."""
+        project = self.call(f"reading the task count of project {project_id}", self.sdk.projects.get, project_id,
+                            query={"include": "task_number"})
+        return int(project.model_dump(mode="json").get("task_number") or 0)
 
     def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
         """Every task of the project with its annotations (Label Studio's JSON export; O(project))."""
@@ -204,7 +218,10 @@ class LabelStudioClient:
 
     # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
-        project = self.call(f"updating project {project_id}", self.sdk.projects.update, project_id, **fields)
+        """``PATCH /api/projects/{id}/?include=id``: the answer carries none of the project's counters (each an
+        aggregate over all its tasks that Label Studio would compute for the response otherwise)."""
+        project = self.call(f"updating project {project_id}", self.sdk.projects.update, project_id,
+                            query={"include": "id"}, **fields)
         return project.model_dump(mode="json")
 
     def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:

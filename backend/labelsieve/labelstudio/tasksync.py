@@ -5,7 +5,8 @@ Before each retrain the loop asks for the tasks it must rank. New and deleted ta
 this is the check behind them:
 
 1. first contact (labelsieve knows no task of the project): the full export, once;
-2. ``GET /api/projects/{id}/`` ``task_number`` equals the tasks labelsieve knows: nothing to do;
+2. ``GET /api/projects/{id}/?include=task_number`` (one count, not all eight of Label Studio's project counters)
+   equals the tasks labelsieve knows: nothing to do;
 3. otherwise the tasks with an id above the highest known one, paged (``GET /api/tasks`` filtered on
    ``tasks:id > max``; Label Studio's ids only grow): O(new tasks);
 4. only when the counts still differ (tasks deleted without a webhook reaching labelsieve) the full
@@ -61,7 +62,7 @@ class TaskSync:
             tasks = client.export_tasks(project_id)
             return tasks, SyncResult(project_id, "first-export", new=len(tasks))
         try:
-            total = int(client.get_project(project_id).get("task_number") or 0)
+            total = client.task_number(project_id)
         except LabelStudioError:  # cannot tell: reconcile
             total = -1
         if total == known:
