@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine_line, print_table  # noqa: E402
+from benchmarks.common import machine_line  # noqa: E402
 from tests.e2e.helpers import TEXT_CONFIG, backend_status, text_dataset  # noqa: E402
 from tests.harness.labelstudio import LabelStudioServer, start_label_studio  # noqa: E402
 from tests.harness.postgres import start_postgres  # noqa: E402
@@ -206,26 +206,38 @@ def measure_size(ls: LabelStudioServer, server: ServerProcess, database: Path, n
     return result
 
 
-def med(rows: list[dict], key: str) -> str:
-    return f"{statistics.median(r[key] for r in rows):.2f}" if rows else "-"
+def med(rows: list[dict], key: str, digits: int = 2) -> str:
+    return f"{statistics.median(r[key] for r in rows):.{digits}f}" if rows else "-"
+
+
+COLUMNS = ["tasks", "queue_depth", "annotations", "load (1 min)", "switch", "live (/next ok)", "served rank 0",
+           "fit", "rank", "push (path, requests)", "PATCH", "prune", "sync", "written / round", "deleted / round",
+           "own rows / round", "task import s", "first round s", "peak RSS labelsieve / LS MiB"]
+
+
+def table_row(r: dict) -> list[str]:
+    rows = r["rows"]
+    return [str(r["n"]), r["depth"], str(len(rows)), f"{r['load'][0]:.1f}–{r['load'][1]:.1f}", med(rows, "switch"),
+            med(rows, "live"), f"{sum(x['ok'] for x in rows)}/{len(rows)}", med(rows, "fit"), med(rows, "rank"),
+            f"{med(rows, 'import')} ({rows[-1]['path']}, {rows[-1]['requests']})" if rows else "-",
+            med(rows, "patch"), med(rows, "prune"), f"{r['sync']:.2f}", med(rows, "pushed", 0), med(rows, "deleted", 0),
+            med(rows, "own_rows", 0), f"{r['import_tasks_s']:.1f}", f"{r['first_round_s']:.1f}",
+            f"{r['rss_labelsieve']:.0f} / {r['rss_ls']:.0f}"]
 
 
 def table(results: list[dict], header_line: str) -> None:
-    print(f"\n{machine_line()}; {header_line}")
-    print_table(
-        "Annotation → new ranking live in Label Studio (median over the measured annotations, seconds)",
-        ["tasks", "queue_depth", "annotations", "load (1 min)", "switch", "live (/next ok)", "served rank 0", "fit",
-         "rank", "push", "path", "requests", "PATCH", "prune", "sync", "written/round", "deleted/round",
-         "own rows/round", "task import s", "first round s", "peak RSS labelsieve / LS MiB"],
-        [[str(r["n"]), r["depth"], str(len(r["rows"])), f"{r['load'][0]:.1f}-{r['load'][1]:.1f}",
-          med(r["rows"], "switch"), med(r["rows"], "live"),
-          f"{sum(x['ok'] for x in r['rows'])}/{len(r['rows'])}", med(r["rows"], "fit"), med(r["rows"], "rank"),
-          med(r["rows"], "import"), r["rows"][-1]["path"] if r["rows"] else "-",
-          str(r["rows"][-1]["requests"]) if r["rows"] else "-", med(r["rows"], "patch"),
-          med(r["rows"], "prune"), f"{r['sync']:.2f}", med(r["rows"], "pushed"), med(r["rows"], "deleted"),
-          med(r["rows"], "own_rows"), f"{r['import_tasks_s']:.1f}", f"{r['first_round_s']:.1f}",
-          f"{r['rss_labelsieve']:.0f} / {r['rss_ls']:.0f}"] for r in results],
-    )
+    print(f"\n{header_line}")
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    for r in results:
+        print("| " + " | ".join(table_row(r)) + " |", flush=True)
+
+
+def report(logs: list[Path]) -> None:
+    """The markdown table of the RESULT lines earlier runs printed (one per project measured)."""
+    for log in logs:
+        results = [json.loads(line.split(" RESULT ", 1)[1]) for line in log.read_text().splitlines()
+                   if " RESULT " in line]
+        table(results, f"from {log} (load: the column)")
 
 
 def main() -> None:
@@ -239,7 +251,11 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="Label Studio on PostgreSQL (tests/harness)")
     parser.add_argument("--flag", action="store_true",
                         help="start Label Studio with its memory-efficient prediction import flag on")
+    parser.add_argument("--report", type=Path, nargs="+", help="only print the tables of earlier runs' logs")
     args = parser.parse_args()
+    if args.report:
+        report(args.report)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="labelsieve-live-latency-"))
     pg = start_postgres() if args.postgres else None
@@ -261,7 +277,7 @@ def main() -> None:
             for depth in args.queue_depths:
                 k = args.annotations_all if depth == "all" and args.annotations_all is not None else args.annotations
                 results.append(measure_size(ls, server, database, n, k, depth))
-                table(results, header)
+                table(results, f"{machine_line()}; {header}")
     finally:
         server.stop()
         ls.stop()
