@@ -66,7 +66,7 @@ def timed(fn, *args) -> float:
 
 
 def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: int, repeats: int,
-            pool_delete_max: int, export_max: int) -> dict:
+            pool_delete_max: int, export_max: int, pool_max: int) -> dict:
     a, b = LabelStudioClient(plain.url, plain.token, timeout=1800), LabelStudioClient(flagged.url, flagged.token,
                                                                                      timeout=1800)
     pid_a, ids_a = make_project(plain, n)
@@ -81,8 +81,9 @@ def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: 
         delete.append(timed(a.delete_model_version, pid_a, f"bench-single-{i}"))
     out.update(legacy=statistics.median(legacy), flag=statistics.median(flag), single=statistics.median(one),
                delete=statistics.median(delete))
-    out["pool"] = timed(a.import_predictions, pid_a, payload(ids_a, "bench-pool"))
-    out["pool_delete"] = timed(a.delete_model_version, pid_a, "bench-pool") if n <= pool_delete_max else None
+    out["pool"] = timed(a.import_predictions, pid_a, payload(ids_a, "bench-pool")) if n <= pool_max else None
+    out["pool_delete"] = (timed(a.delete_model_version, pid_a, "bench-pool")
+                          if n <= min(pool_delete_max, pool_max) else None)
     out["list_new"] = timed(lambda: a.list_tasks(pid_a, after_id=max(ids_a) - 10))
     out["list_all"] = timed(lambda: a.list_tasks(pid_a, after_id=0))
     out["count"] = timed(a.get_project, pid_a)
@@ -99,6 +100,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pool-delete-max", type=int, default=20000,
                         help="time deleting the whole-pool version only up to this size (Label Studio: minutes)")
+    parser.add_argument("--pool-max", type=int, default=100000,
+                        help="push the whole pool (legacy bulk) only up to this size")
     parser.add_argument("--export-max", type=int, default=100000,
                         help="time the full export only up to this size")
     parser.add_argument("--postgres", action="store_true", help="both servers on PostgreSQL (tests/harness)")
@@ -108,7 +111,8 @@ def main() -> None:
     plain = start_label_studio(work / "a", database=pg.create_database() if pg else None)
     flagged = start_label_studio(work / "b", env={FLAG: "true"}, database=pg.create_database() if pg else None)
     try:
-        rows = [measure(plain, flagged, n, args.head, args.repeats, args.pool_delete_max, args.export_max)
+        rows = [measure(plain, flagged, n, args.head, args.repeats, args.pool_delete_max, args.export_max,
+                        args.pool_max)
                 for n in args.sizes]
     finally:
         plain.stop()
