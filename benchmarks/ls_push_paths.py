@@ -66,7 +66,7 @@ def timed(fn, *args) -> float:
 
 
 def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: int, repeats: int,
-            pool_delete_max: int, export_max: int, pool_max: int) -> dict:
+            pool_delete_max: int, export_max: int, pool_max: int, list_all_max: int) -> dict:
     a, b = LabelStudioClient(plain.url, plain.token, timeout=1800), LabelStudioClient(flagged.url, flagged.token,
                                                                                      timeout=1800)
     pid_a, ids_a = make_project(plain, n)
@@ -85,7 +85,7 @@ def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: 
     out["pool_delete"] = (timed(a.delete_model_version, pid_a, "bench-pool")
                           if n <= min(pool_delete_max, pool_max) else None)
     out["list_new"] = timed(lambda: a.list_tasks(pid_a, after_id=max(ids_a) - 10))
-    out["list_all"] = timed(lambda: a.list_tasks(pid_a, after_id=0))
+    out["list_all"] = timed(lambda: a.list_tasks(pid_a, after_id=0)) if n <= list_all_max else None
     out["count"] = timed(a.get_project, pid_a)
     out["export"] = timed(a.export_tasks, pid_a) if n <= export_max else None
     out["load"] = os.getloadavg()[0]
@@ -102,6 +102,8 @@ def main() -> None:
                         help="time deleting the whole-pool version only up to this size (Label Studio: minutes)")
     parser.add_argument("--pool-max", type=int, default=100000,
                         help="push the whole pool (legacy bulk) only up to this size")
+    parser.add_argument("--list-all-max", type=int, default=100000,
+                        help="time listing every task only up to this size")
     parser.add_argument("--export-max", type=int, default=100000,
                         help="time the full export only up to this size")
     parser.add_argument("--postgres", action="store_true", help="both servers on PostgreSQL (tests/harness)")
@@ -112,7 +114,7 @@ def main() -> None:
     flagged = start_label_studio(work / "b", env={FLAG: "true"}, database=pg.create_database() if pg else None)
     try:
         rows = [measure(plain, flagged, n, args.head, args.repeats, args.pool_delete_max, args.export_max,
-                        args.pool_max)
+                        args.pool_max, args.list_all_max)
                 for n in args.sizes]
     finally:
         plain.stop()
