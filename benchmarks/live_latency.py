@@ -21,8 +21,10 @@ served) and measures:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -34,9 +36,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine_line, print_table  # noqa: E402
+from benchmarks.common import machine_line  # noqa: E402
 from tests.e2e.helpers import TEXT_CONFIG, backend_status, text_dataset  # noqa: E402
 from tests.harness.labelstudio import LabelStudioServer, start_label_studio  # noqa: E402
+from tests.harness.postgres import start_postgres  # noqa: E402
 from tests.reliability.server import ServerProcess  # noqa: E402
 
 FLAG = "fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short"
@@ -118,19 +121,33 @@ def _children(pid: int) -> list[int]:
     return kids + [g for k in kids for g in _children(k)]
 
 
-def create_project(ls: LabelStudioServer, n: int, depth: str) -> tuple[int, dict[int, str], float]:
+def own_rows(database: Path) -> int:
+    """Rows in labelsieve's own database (all tables), read behind the server's back."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=60) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return sum(int(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]) for t in tables)
+
+
+def create_project(ls: LabelStudioServer, n: int, depth: str, chunk: int = 20000) -> tuple[int, dict[int, str], float]:
+    """A project of ``n`` text tasks, imported ``chunk`` tasks per request (one request of 100k tasks makes
+    Label Studio hold them all in memory at once)."""
     items = text_dataset(n, seed=n)
     pid = int(ls.api("POST", "/api/projects", json={"title": f"latency {n} depth {depth}",
                                                     "label_config": TEXT_CONFIG}).json()["id"])
     started = time.perf_counter()
-    response = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true",
-                      json=[{"text": t} for t, _ in items], timeout=600)
-    response.raise_for_status()
-    ids = response.json()["task_ids"]
-    return pid, {int(tid): label for tid, (_, label) in zip(ids, items, strict=True)}, time.perf_counter() - started
+    ids: list[int] = []
+    for start in range(0, n, chunk):
+        response = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true",
+                          json=[{"text": t} for t, _ in items[start:start + chunk]], timeout=3600)
+        response.raise_for_status()
+        ids.extend(response.json()["task_ids"])
+    seconds = time.perf_counter() - started
+    print(f"{n} tasks, queue_depth {depth}: project {pid} imported in {seconds:.1f} s "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    return pid, {int(tid): label for tid, (_, label) in zip(ids, items, strict=True)}, seconds
 
 
-def measure_size(ls: LabelStudioServer, server: ServerProcess, n: int, k: int, depth: str) -> dict:
+def measure_size(ls: LabelStudioServer, server: ServerProcess, database: Path, n: int, k: int, depth: str) -> dict:
     pid, truth, import_s = create_project(ls, n, depth)
     extra = dict(EXTRA, queue_depth="all" if depth == "all" else int(depth))
     # warm the backend up (the first /setup imports the learner; Label Studio gives /setup 3 s)
@@ -147,13 +164,20 @@ def measure_size(ls: LabelStudioServer, server: ServerProcess, n: int, k: int, d
     for tid in order[:6]:
         annotate(ls, tid, truth[tid])
     labelled = 6
+    first = time.perf_counter()
     wait_idle(ls, server, pid, labelled)
-    synced = len(sync_seconds(server, pid))
+    first_round = time.perf_counter() - first
+    first_sync = sync_seconds(server, pid)
+    synced = len(first_sync)
+    print(f"{n} tasks, queue_depth {depth}: first round settled in {first_round:.1f} s (first-contact sync "
+          f"{first_sync[0] if first_sync else float('nan'):.1f} s)", flush=True)
 
     rows = []
+    loads = [os.getloadavg()[0]]
     for _ in range(k):
         status = wait_idle(ls, server, pid, labelled)
         old = status["model_version"]
+        rows_before = own_rows(database)
         task_id = next_task(ls, pid)  # the task the last round's /next check served (still locked to us)
         t0 = time.perf_counter()
         annotate(ls, task_id, truth[task_id])
@@ -168,64 +192,97 @@ def measure_size(ls: LabelStudioServer, server: ServerProcess, n: int, k: int, d
         ok = status["last_round"]["model_version"] == new and served == status["last_round"]["batch"][0]
         wait_idle(ls, server, pid, labelled)
         version = next(v for v in backend_status(server.url, pid)["versions"] if v["version"] == new)
+        loads.append(os.getloadavg()[0])
         rows.append({"switch": switch, "live": live, "ok": ok, "fit": version["train_seconds"] or 0.0,
-                     "rank": status["last_round"]["select_seconds"] or 0.0, **push_log(server)[new]})
+                     "rank": status["last_round"]["select_seconds"] or 0.0,
+                     "own_rows": own_rows(database) - rows_before, "load": loads[-1], **push_log(server)[new]})
         print(f"{n} tasks, queue_depth {depth}: {rows[-1]}", flush=True)
     syncs = sync_seconds(server, pid)[synced:]
-    return {"n": n, "depth": depth, "pid": pid, "rows": rows, "import_tasks_s": import_s,
-            "sync": statistics.median(syncs) if syncs else 0.0, "rss_ls": peak_rss_mib(ls.process.pid),
-            "rss_labelsieve": peak_rss_mib(server.process.pid)}
+    result = {"n": n, "depth": depth, "pid": pid, "rows": rows, "import_tasks_s": import_s,
+              "first_round_s": first_round, "first_sync_s": first_sync[0] if first_sync else None,
+              "sync": statistics.median(syncs) if syncs else 0.0, "rss_ls": peak_rss_mib(ls.process.pid),
+              "rss_labelsieve": peak_rss_mib(server.process.pid), "load": (min(loads), max(loads))}
+    print(f"{n} tasks, queue_depth {depth}: RESULT {json.dumps(result)}", flush=True)
+    return result
 
 
-def med(rows: list[dict], key: str) -> str:
-    return f"{statistics.median(r[key] for r in rows):.2f}"
+def med(rows: list[dict], key: str, digits: int = 2) -> str:
+    return f"{statistics.median(r[key] for r in rows):.{digits}f}" if rows else "-"
+
+
+COLUMNS = ["tasks", "queue_depth", "annotations", "load (1 min)", "switch", "live (/next ok)", "served rank 0",
+           "fit", "rank", "push (path, requests)", "PATCH", "prune", "sync", "written / round", "deleted / round",
+           "own rows / round", "task import s", "first round s", "peak RSS labelsieve / LS MiB"]
+
+
+def table_row(r: dict) -> list[str]:
+    rows = r["rows"]
+    return [str(r["n"]), r["depth"], str(len(rows)), f"{r['load'][0]:.1f}–{r['load'][1]:.1f}", med(rows, "switch"),
+            med(rows, "live"), f"{sum(x['ok'] for x in rows)}/{len(rows)}", med(rows, "fit"), med(rows, "rank"),
+            f"{med(rows, 'import')} ({rows[-1]['path']}, {rows[-1]['requests']})" if rows else "-",
+            med(rows, "patch"), med(rows, "prune"), f"{r['sync']:.2f}", med(rows, "pushed", 0), med(rows, "deleted", 0),
+            med(rows, "own_rows", 0), f"{r['import_tasks_s']:.1f}", f"{r['first_round_s']:.1f}",
+            f"{r['rss_labelsieve']:.0f} / {r['rss_ls']:.0f}"]
+
+
+def table(results: list[dict], header_line: str) -> None:
+    print(f"\n{header_line}")
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    for r in results:
+        print("| " + " | ".join(table_row(r)) + " |", flush=True)
+
+
+def report(logs: list[Path]) -> None:
+    """The markdown table of the RESULT lines earlier runs printed (one per project measured)."""
+    for log in logs:
+        results = [json.loads(line.split(" RESULT ", 1)[1]) for line in log.read_text().splitlines()
+                   if " RESULT " in line]
+        table(results, f"from {log} (load: the column)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--annotations", type=int, default=5)
+    parser.add_argument("--annotations-all", type=int, default=None,
+                        help="annotations measured for queue_depth all (default --annotations; at 100k a round of "
+                             "`all` costs Label Studio many minutes)")
     parser.add_argument("--queue-depths", nargs="+", default=["all", "100"])
     parser.add_argument("--postgres", action="store_true", help="Label Studio on PostgreSQL (tests/harness)")
     parser.add_argument("--flag", action="store_true",
                         help="start Label Studio with its memory-efficient prediction import flag on")
+    parser.add_argument("--report", type=Path, nargs="+", help="only print the tables of earlier runs' logs")
     args = parser.parse_args()
+    if args.report:
+        report(args.report)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="labelsieve-live-latency-"))
-    pg = None
-    if args.postgres:
-        from tests.harness.postgres import start_postgres
-
-        pg = start_postgres()
+    pg = start_postgres() if args.postgres else None
     started = time.perf_counter()
     ls = start_label_studio(work / "files", database=pg.create_database() if pg else None,
                             env={FLAG: "true"} if args.flag else None)
     ls_start = time.perf_counter() - started
-    server = ServerProcess(work / "labelsieve", f"sqlite:///{work / 'labelsieve.sqlite3'}",
+    database = work / "labelsieve.sqlite3"
+    server = ServerProcess(work / "labelsieve", f"sqlite:///{database}",
                            LABEL_STUDIO_URL=ls.url, LABEL_STUDIO_API_KEY=ls.token, LABELSIEVE_LOG_LEVEL="INFO")
+    header = (f"Label Studio 1.23.2 ({'PostgreSQL' if pg else 'SQLite'}{', import flag on' if args.flag else ''}) "
+              f"started in {ls_start:.1f} s; labelsieve on SQLite, debounce "
+              f"{os.environ.get('LABELSIEVE_DEBOUNCE_SECONDS', '1.0 (default)')} s, keep 2 prediction versions; "
+              "peak RSS is each process's high-water mark since the run started")
+    results: list[dict] = []
     try:
         server.start()
-        results = [measure_size(ls, server, n, args.annotations, depth) for n in args.sizes
-                   for depth in args.queue_depths]
+        for n in args.sizes:
+            for depth in args.queue_depths:
+                k = args.annotations_all if depth == "all" and args.annotations_all is not None else args.annotations
+                results.append(measure_size(ls, server, database, n, k, depth))
+                table(results, f"{machine_line()}; {header}")
     finally:
         server.stop()
         ls.stop()
         if pg is not None:
             pg.stop()
-    print(f"\n{machine_line()}; Label Studio 1.23.2 ({'PostgreSQL' if pg else 'SQLite'}"
-          f"{', import flag on' if args.flag else ''}) started in {ls_start:.1f} s; labelsieve on SQLite, debounce "
-          f"{os.environ.get('LABELSIEVE_DEBOUNCE_SECONDS', '1.0 (default)')} s, keep 2 prediction versions")
-    print_table(
-        f"Annotation → new ranking live in Label Studio (median of {args.annotations} annotations, seconds)",
-        ["tasks", "queue_depth", "switch", "live (/next ok)", "served rank 0", "fit", "rank", "push", "path",
-         "requests", "PATCH", "prune", "sync", "written/round", "deleted/round", "peak RSS labelsieve / LS MiB"],
-        [[str(r["n"]), r["depth"], med(r["rows"], "switch"), med(r["rows"], "live"),
-          f"{sum(x['ok'] for x in r['rows'])}/{len(r['rows'])}", med(r["rows"], "fit"), med(r["rows"], "rank"),
-          med(r["rows"], "import"), r["rows"][-1]["path"], str(r["rows"][-1]["requests"]), med(r["rows"], "patch"),
-          med(r["rows"], "prune"), f"{r['sync']:.2f}", str(int(statistics.median(x["pushed"] for x in r["rows"]))),
-          str(int(statistics.median(x["deleted"] for x in r["rows"]))),
-          f"{r['rss_labelsieve']:.0f} / {r['rss_ls']:.0f}"] for r in results],
-    )
 
 
 if __name__ == "__main__":

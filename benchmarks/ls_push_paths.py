@@ -20,6 +20,7 @@ task sync uses (``GET /api/tasks`` filtered on ``id >`` the highest known; 10 ne
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import machine_line, print_table  # noqa: E402
 from tests.e2e.helpers import TEXT_CONFIG, text_dataset  # noqa: E402
 from tests.harness.labelstudio import LabelStudioServer, start_label_studio  # noqa: E402
+from tests.harness.postgres import start_postgres  # noqa: E402
+
+from labelsieve.labelstudio.client import LabelStudioClient  # noqa: E402
+from labelsieve.labelstudio.pusher import PredictionPusher  # noqa: E402
 
 FLAG = "fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short"
 RESULT = [{"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": ["food"]}}]
@@ -39,10 +44,14 @@ RESULT = [{"from_name": "topic", "to_name": "text", "type": "choices", "value": 
 
 def make_project(ls: LabelStudioServer, n: int) -> tuple[int, list[int]]:
     pid = int(ls.api("POST", "/api/projects", json={"title": f"push {n}", "label_config": TEXT_CONFIG}).json()["id"])
-    response = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true",
-                      json=[{"text": t} for t, _ in text_dataset(n, seed=n)], timeout=1800)
-    response.raise_for_status()
-    return pid, [int(t) for t in response.json()["task_ids"]]
+    items = text_dataset(n, seed=n)
+    ids: list[int] = []
+    for start in range(0, n, 20000):  # 20k tasks a request, as benchmarks/live_latency.py imports them
+        response = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true",
+                          json=[{"text": t} for t, _ in items[start:start + 20000]], timeout=1800)
+        response.raise_for_status()
+        ids.extend(int(t) for t in response.json()["task_ids"])
+    return pid, ids
 
 
 def payload(ids: list[int], version: str) -> list[dict]:
@@ -57,10 +66,7 @@ def timed(fn, *args) -> float:
 
 
 def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: int, repeats: int,
-            pool_delete_max: int) -> dict:
-    from labelsieve.labelstudio.client import LabelStudioClient
-    from labelsieve.labelstudio.pusher import PredictionPusher
-
+            pool_delete_max: int, export_max: int, pool_max: int, list_all_max: int) -> dict:
     a, b = LabelStudioClient(plain.url, plain.token, timeout=1800), LabelStudioClient(flagged.url, flagged.token,
                                                                                      timeout=1800)
     pid_a, ids_a = make_project(plain, n)
@@ -75,11 +81,14 @@ def measure(plain: LabelStudioServer, flagged: LabelStudioServer, n: int, head: 
         delete.append(timed(a.delete_model_version, pid_a, f"bench-single-{i}"))
     out.update(legacy=statistics.median(legacy), flag=statistics.median(flag), single=statistics.median(one),
                delete=statistics.median(delete))
-    out["pool"] = timed(a.import_predictions, pid_a, payload(ids_a, "bench-pool"))
-    out["pool_delete"] = timed(a.delete_model_version, pid_a, "bench-pool") if n <= pool_delete_max else None
+    out["pool"] = timed(a.import_predictions, pid_a, payload(ids_a, "bench-pool")) if n <= pool_max else None
+    out["pool_delete"] = (timed(a.delete_model_version, pid_a, "bench-pool")
+                          if n <= min(pool_delete_max, pool_max) else None)
     out["list_new"] = timed(lambda: a.list_tasks(pid_a, after_id=max(ids_a) - 10))
+    out["list_all"] = timed(lambda: a.list_tasks(pid_a, after_id=0)) if n <= list_all_max else None
     out["count"] = timed(a.get_project, pid_a)
-    out["export"] = timed(a.export_tasks, pid_a)
+    out["export"] = timed(a.export_tasks, pid_a) if n <= export_max else None
+    out["load"] = os.getloadavg()[0]
     print(out, flush=True)
     return out
 
@@ -91,18 +100,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pool-delete-max", type=int, default=20000,
                         help="time deleting the whole-pool version only up to this size (Label Studio: minutes)")
+    parser.add_argument("--pool-max", type=int, default=100000,
+                        help="push the whole pool (legacy bulk) only up to this size")
+    parser.add_argument("--list-all-max", type=int, default=100000,
+                        help="time listing every task only up to this size")
+    parser.add_argument("--export-max", type=int, default=100000,
+                        help="time the full export only up to this size")
     parser.add_argument("--postgres", action="store_true", help="both servers on PostgreSQL (tests/harness)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="labelsieve-push-paths-"))
-    pg = None
-    if args.postgres:
-        from tests.harness.postgres import start_postgres
-
-        pg = start_postgres()
+    pg = start_postgres() if args.postgres else None
     plain = start_label_studio(work / "a", database=pg.create_database() if pg else None)
     flagged = start_label_studio(work / "b", env={FLAG: "true"}, database=pg.create_database() if pg else None)
     try:
-        rows = [measure(plain, flagged, n, args.head, args.repeats, args.pool_delete_max) for n in args.sizes]
+        rows = [measure(plain, flagged, n, args.head, args.repeats, args.pool_delete_max, args.export_max,
+                        args.pool_max, args.list_all_max)
+                for n in args.sizes]
     finally:
         plain.stop()
         flagged.stop()
@@ -116,10 +129,10 @@ def main() -> None:
     print_table(f"Pushing a head of {args.head} predictions, and a round's other Label Studio calls (seconds)",
                 ["tasks", "bulk (legacy)", "bulk (flag on)", "single x2", "whole pool, bulk (legacy)",
                  f"delete {args.head}-prediction version", "delete whole-pool version", "list 10 new tasks",
-                 "GET project", "full export", "probe"],
+                 "list all tasks (by id)", "GET project", "full export", "probe", "load (1 min)"],
                 [[str(r["n"]), s(r["legacy"]), s(r["flag"]), s(r["single"]), s(r["pool"]), s(r["delete"]),
-                  s(r["pool_delete"]), s(r["list_new"]), s(r["count"]), s(r["export"]),
-                  f"{r['kind_a']}/{r['kind_b']}"] for r in rows])
+                  s(r["pool_delete"]), s(r["list_new"]), s(r["list_all"]), s(r["count"]), s(r["export"]),
+                  f"{r['kind_a']}/{r['kind_b']}", f"{r['load']:.1f}"] for r in rows])
 
 
 if __name__ == "__main__":

@@ -50,3 +50,36 @@ def test_pool_refresh_lists_new_tasks_and_exports_only_to_reconcile(settings_fac
     finally:
         service.stop()
         ls.stop()
+
+
+def test_pool_refresh_exports_when_most_of_the_project_is_new(settings_factory) -> None:
+    """A project connected after a few annotations arrived by webhook: listing the rest task by task would cost
+    more than one export, so the export is read (and the listing is not)."""
+    from labelsieve.service.container import build_service
+    from labelsieve.storage import crud
+    from labelsieve.storage.db import session_scope
+
+    ls = CountingServer().start()
+    tasks = [{"id": i, "data": {"text": f"task {i}"}, "annotations": []} for i in range(1, 8)]
+    ls.routes["/api/projects/5/"] = (200, {"id": 5, "task_number": 7})
+    ls.routes["/api/projects/5/export"] = (200, tasks)
+    ls.routes["/api/tasks/"] = (200, {"tasks": tasks[3:], "total": 4})
+    service = build_service(settings_factory(label_studio_url=ls.url, label_studio_api_key="legacy-key-123",
+                                             start_workers=False))
+    try:
+        service.loop.setup_project(project_id=5, label_config=TEXT_CONFIG)
+        with session_scope(service.engine) as session:
+            crud.upsert_tasks(session=session, project_id=5, tasks=tasks[:3])  # three known (their webhooks came)
+        assert [t["id"] for t in service.gateway.new_tasks(5)] == list(range(1, 8))
+        assert service.gateway.task_sync.last.how == "bulk-export" and service.gateway.task_sync.last.new == 4
+        assert not [path for path, _ in ls.requests if path.startswith("/api/tasks/")], "no task listing"
+        with session_scope(service.engine) as session:
+            crud.upsert_tasks(session=session, project_id=5, tasks=tasks)
+        ls.routes["/api/projects/5/"] = (200, {"id": 5, "task_number": 8})  # then one more: listed, not exported
+        ls.routes["/api/tasks/"] = (200, {"tasks": [{"id": 8, "data": {"text": "task 8"}}], "total": 1})
+        assert service.gateway.new_tasks(5) == [{"id": 8, "data": {"text": "task 8"}}]
+        assert service.gateway.task_sync.last.how == "new-tasks"
+        assert len([path for path, _ in ls.requests if path.startswith("/api/projects/5/export")]) == 1
+    finally:
+        service.stop()
+        ls.stop()

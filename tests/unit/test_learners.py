@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.learners.image import ImageLearner
+from labelsieve.learners.linear import LinearHead
 from labelsieve.learners.text import TextLearner
 from labelsieve.learners.vector import VectorLearner
 
@@ -103,3 +105,34 @@ def test_text_learner_with_local_sentence_embeddings(tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.predict_proba(["tasty"]), learner.predict_proba(["tasty"]), rtol=1e-4)
     with pytest.raises(FileNotFoundError, match="local paths"):
         TextLearner(embedding_model="sentence-transformers/all-MiniLM-L6-v2").fit(texts, y)
+
+
+
+def test_text_learner_tokenises_each_corpus_text_once_per_fit_and_matches_fit_then_transform(monkeypatch) -> None:
+    """A fit tokenises the labelled + unlabelled corpus once (it used to three times: fit, transform, and the
+    labelled texts again), and the model is the one fit-then-transform gives."""
+    texts = ["good great fine", "great good nice", "nice fine good", "bad awful poor", "awful poor sad", "poor bad sad"]
+    y = ["pos", "pos", "pos", "neg", "neg", "neg"]
+    unlabeled = ["good poor", "nice sad", "fine awful day"]
+    calls = {"n": 0}
+    build = TfidfVectorizer.build_analyzer
+
+    def counting(self):
+        analyze = build(self)
+
+        def wrapped(doc):
+            calls["n"] += 1
+            return analyze(doc)
+        return wrapped
+
+    monkeypatch.setattr(TfidfVectorizer, "build_analyzer", counting)
+    learner = TextLearner().fit(texts, y, unlabeled=unlabeled)
+    assert calls["n"] == len(texts) + len(unlabeled)
+
+    reference = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=50_000).fit(texts + unlabeled)
+    probe = ["good nice", "awful sad", "fine"]
+    np.testing.assert_allclose(learner.vectorizer_.transform(probe).toarray(), reference.transform(probe).toarray())
+    y_index = np.array([learner.classes_.index(label) for label in y])
+    head = LinearHead.fit(reference.transform(texts), y_index, 2, C=10.0, class_weight=None,
+                          sample_weight=None, max_iter=2000, random_state=0)
+    np.testing.assert_allclose(learner.head_.coef, head.coef, rtol=1e-6, atol=1e-8)

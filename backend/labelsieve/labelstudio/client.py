@@ -106,12 +106,17 @@ class LabelStudioClient:
         """Seconds for an export, a bulk prediction import or a version delete (never below ``timeout``)."""
         return max(self.timeout, BULK_TIMEOUT)
 
-    def call(self, what: str, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
-        """Run one SDK call, mapping its failures onto RetryLater / LabelStudioError."""
+    def call(self, what: str, fn: Callable[..., T], *args: Any, timeout: float | None = None,
+             query: dict[str, Any] | None = None, **kwargs: Any) -> T:
+        """Run one SDK call, mapping its failures onto RetryLater / LabelStudioError (``query``: extra query
+        parameters the SDK method has no argument for)."""
         self.request_log.append(("SDK", what))
         api_error = _sdk()[1]
+        options: dict[str, Any] = {"timeout_in_seconds": int(timeout or self.timeout)}
+        if query:
+            options["additional_query_parameters"] = query
         try:
-            return fn(*args, request_options={"timeout_in_seconds": int(timeout or self.timeout)}, **kwargs)
+            return fn(*args, request_options=options, **kwargs)
         except api_error as exc:
             raise self._error(what, getattr(exc, "status_code", None), _detail(exc)) from exc
         except httpx.HTTPError as exc:
@@ -155,6 +160,15 @@ class LabelStudioClient:
         project = self.call(f"reading project {project_id}", self.sdk.projects.get, project_id)
         return project.model_dump(mode="json")
 
+    def task_number(self, project_id: int) -> int:
+        """How many tasks the project has (``GET /api/projects/{id}/?include=task_number``).
+
+        Without ``include`` Label Studio annotates the project with all eight of its counters (annotations,
+        predictions, finished, skipped... each an aggregate over the project's tasks); with it, one count."""
+        project = self.call(f"reading the task count of project {project_id}", self.sdk.projects.get, project_id,
+                            query={"include": "task_number"})
+        return int(project.model_dump(mode="json").get("task_number") or 0)
+
     def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
         """Every task of the project with its annotations (Label Studio's JSON export; O(project))."""
         def download(**options: Any) -> bytes:  # the SDK streams: errors surface while reading
@@ -169,47 +183,45 @@ class LabelStudioClient:
                             ok=(404,))
         return None if response.status_code == 404 else dict(response.json())
 
-    def list_tasks(self, project_id: int, *, after_id: int = 0, page_size: int = 1000) -> list[dict[str, Any]]:
-        """Tasks with ``id > after_id`` (id order), paged: ``GET /api/tasks?project=..&fields=task_only&query=..``.
+    def list_tasks(self, project_id: int, *, after_id: int = 0, page_size: int = 5000) -> list[dict[str, Any]]:
+        """Tasks with ``id > after_id`` (id order): ``GET /api/tasks?project=..&fields=task_only&query=..``.
 
-        Label Studio filters and pages in SQL, so this costs O(new tasks), not O(project)."""
-        query = ('{"filters": {"conjunction": "and", "items": [{"filter": "filter:tasks:id", "operator": "greater", '
-                 f'"type": "Number", "value": {int(after_id)}}}]}}, "ordering": ["tasks:id"]}}')
-        out: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            body = self.raw("GET", "/api/tasks/", what=f"listing tasks of project {project_id}",
-                            timeout=self.bulk_timeout, ok=(404,),
-                            params={"project": project_id, "fields": "task_only", "page": page,
-                                    "page_size": page_size, "query": query, "resolve_uri": "false"})
-            if body.status_code == 404:  # past the last page
-                return out
-            rows = body.json().get("tasks", [])
-            out.extend({"id": int(t["id"]), "data": t.get("data") or {}} for t in rows)
-            if len(rows) < page_size:
-                return out
-            page += 1
+        Paged by id, not by page number: each request asks for the first ``page_size`` tasks above the highest
+        id seen so far (``page=1``). Label Studio's page numbers are SQL offsets, and every page also counts the
+        whole filtered set, so page ``k`` of a numbered listing costs O(k · page) and listing 100k tasks grew
+        quadratically; by id each page only counts and skips what is still ahead of it."""
+        return [{"id": int(t["id"]), "data": t.get("data") or {}}
+                for t in self._pages(project_id, after_id, page_size, what=f"listing tasks of project {project_id}")]
 
     def task_ids(self, project_id: int, *, page_size: int = 5000) -> list[int]:
-        """Every task id of the project (``include=id``: no task data), paged."""
-        out: list[int] = []
-        page = 1
+        """Every task id of the project (``include=id``: no task data), paged by id."""
+        return [int(t["id"]) for t in self._pages(project_id, 0, page_size, include="id",
+                                                   what=f"listing task ids of project {project_id}")]
+
+    def _pages(self, project_id: int, after_id: int, page_size: int, *, what: str,
+               include: str | None = None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        after = int(after_id)
         while True:
-            body = self.raw("GET", "/api/tasks/", what=f"listing task ids of project {project_id}",
-                            timeout=self.bulk_timeout, ok=(404,),
-                            params={"project": project_id, "fields": "task_only", "include": "id", "page": page,
-                                    "page_size": page_size, "resolve_uri": "false"})
-            if body.status_code == 404:
-                return out
-            rows = body.json().get("tasks", [])
-            out.extend(int(t["id"]) for t in rows)
+            query = ('{"filters": {"conjunction": "and", "items": [{"filter": "filter:tasks:id", "operator": '
+                     f'"greater", "type": "Number", "value": {after}}}]}}, "ordering": ["tasks:id"]}}')
+            params: dict[str, Any] = {"project": project_id, "fields": "task_only", "page": 1, "page_size": page_size,
+                                      "query": query, "resolve_uri": "false"}
+            if include:
+                params["include"] = include
+            body = self.raw("GET", "/api/tasks/", what=what, timeout=self.bulk_timeout, ok=(404,), params=params)
+            rows = [] if body.status_code == 404 else list(body.json().get("tasks", []))
+            out.extend(rows)
             if len(rows) < page_size:
                 return out
-            page += 1
+            after = max(int(t["id"]) for t in rows)
 
     # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
-        project = self.call(f"updating project {project_id}", self.sdk.projects.update, project_id, **fields)
+        """``PATCH /api/projects/{id}/?include=id``: the answer carries none of the project's counters (each an
+        aggregate over all its tasks that Label Studio would compute for the response otherwise)."""
+        project = self.call(f"updating project {project_id}", self.sdk.projects.update, project_id,
+                            query={"include": "id"}, **fields)
         return project.model_dump(mode="json")
 
     def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:

@@ -84,7 +84,7 @@ class LabelStudioGateway:
         with session_scope(self.engine) as session:
             known = crud.count_tasks(session=session, project_id=project_id)
         try:
-            unchanged = int(client.get_project(project_id).get("task_number") or 0) == known
+            unchanged = client.task_number(project_id) == known
         except LabelStudioError:  # cannot tell: export
             unchanged = False
         return [] if unchanged else client.export_tasks(project_id)

@@ -79,14 +79,19 @@ class TextLearner(BaseLearner):
         classes = check_training_labels(y)
         texts = [str(t) for t in X]
         corpus = texts + [str(t) for t in (unlabeled or [])]
-        if not self.embedding_model:
+        if self.embedding_model:
+            features = self._features(texts)
+        else:
+            # one tokenisation of the corpus: fit_transform equals fit then transform, and the labelled texts
+            # are its first rows (fit, transform and the labelled transform each tokenised them before)
             self.vectorizer_ = TfidfVectorizer(
                 ngram_range=(1, self.ngram_max), sublinear_tf=True, max_features=self.max_features
-            ).fit(corpus)
-            tfidf = self.vectorizer_.transform(corpus)
+            )
+            tfidf = self.vectorizer_.fit_transform(corpus)
+            tfidf.sort_indices()  # as transform returns them
             n_comp = max(1, min(self.svd_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1))
             self.svd_ = TruncatedSVD(n_components=n_comp, random_state=self.random_state).fit(tfidf)
-        features = self._features(texts)
+            features = tfidf[: len(texts)]
         index = {label: i for i, label in enumerate(classes)}
         y_index = np.array([index[label] for label in y])
         self.head_ = LinearHead.fit(
