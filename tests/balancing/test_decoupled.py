@@ -114,10 +114,11 @@ def test_novelty_gate_rejects_near_copies_of_the_real_images(digits) -> None:
     ({"balancing": "tau_norm", "learner": "vector"}, "needs a learner with a decoupled linear classifier"),
     ({"balancing": "drw", "learner": "vector"}, "no 'drw_start' parameter"),
     ({"balancing": "logit_adjusted_cv", "learner": "vector"}, "not a torch learner"),
-    ({"balancing": "crt+tau_norm"}, "choose one classifier stage"),
-    ({"balancing": "logit_adjusted_cv+weighted_loss"}, "sets the loss itself"),
-    ({"balancing": "drw", "balancing_params": {"drw_start": 1.5}}, "drw_start must be in"),
-    ({"balancing": "logit_adjusted_cv", "balancing_params": {"cv_folds": 1}}, "cv_folds must be in"),
+    ({"balancing": "crt+tau_norm", "learner": "image"}, "choose one classifier stage"),
+    ({"balancing": "logit_adjusted_cv+weighted_loss", "learner": "image"}, "sets the loss itself"),
+    ({"balancing": "drw", "balancing_params": {"drw_start": 1.5}, "learner": "image"}, "drw_start must be in"),
+    ({"balancing": "logit_adjusted_cv", "balancing_params": {"cv_folds": 1}, "learner": "image"},
+     "cv_folds must be in"),
 ])
 def test_decoupled_methods_are_refused_at_setup_where_they_cannot_run(client, extra, message) -> None:
     assert client.app.state.service.plugins_ready.wait(120)  # the full check (the light one only reads names)
