@@ -69,9 +69,12 @@ def test_image_learner_applies_the_second_stage_and_the_deferred_schedule(digits
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
     joint = get_registry("learners").create("image", {**PARAMS, "epochs": 3}).fit(X, y)
     crt = get_registry("learners").create("image", {**PARAMS, "epochs": 3, "classifier": "crt"}).fit(X, y)
-    for name, tensor in joint.net_.backbone.state_dict().items():  # cRT re-trains the head only
-        assert torch.equal(tensor, crt.net_.backbone.state_dict()[name]), name
-    assert not torch.equal(joint.net_.head.weight, crt.net_.head.weight)
+    # cRT re-trains the head only. Not bit-for-bit: torch's thread count is process-wide and services built in
+    # the same test process size it to the cores free (service/container.py); a different thread count reorders
+    # float sums in the last bits, while 20 head-only epochs move the head far more than the tolerance.
+    for name, tensor in joint.net_.backbone.state_dict().items():
+        assert torch.allclose(tensor.float(), crt.net_.backbone.state_dict()[name].float(), atol=1e-4), name
+    assert not torch.allclose(joint.net_.head.weight, crt.net_.head.weight, atol=1e-2)
     assert [drw_active(e, 10, 0.6) for e in range(10)] == [False] * 6 + [True] * 4
     assert not any(drw_active(e, 10, None) for e in range(10))
 
