@@ -8,6 +8,7 @@ touched (``torch.random.fork_rng``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -27,6 +28,11 @@ from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.networks import ImageNet, build_network, flushed_denormals
 from labelsieve.registry import get_registry
 from labelsieve.storage.artifacts import read_json, write_json
+
+# torch's default RNG is process-wide: a fit seeds it, then draws the initial weights and dropout masks from it.
+# Two fits on different threads (a retrain beside the data-quality thread's 5-fold estimate) would draw from each
+# other's seeded stream, so the same data and random_state could give different models. One seeded fit at a time.
+_SEEDED_RNG = threading.RLock()
 
 
 def images_to_tensor(images: Sequence[Any], size: int) -> torch.Tensor:
@@ -160,7 +166,7 @@ class ImageLearner(BaseLearner):
         counts = class_counts(targets.numpy(), len(classes))
         criterion = LongTailLoss(loss=self.loss, counts=counts, tau=self.loss_tau, beta=self.loss_beta)
         deferred = drw_class_weights(counts, self.drw_beta)[targets] * weights
-        with torch.random.fork_rng(devices=[]), flushed_denormals():
+        with _SEEDED_RNG, torch.random.fork_rng(devices=[]), flushed_denormals():
             torch.manual_seed(self.random_state)
             net = build_network(self.arch, len(classes), dropout=self.dropout, backbone_weights=self.backbone_weights)
             generator = torch.Generator().manual_seed(self.random_state)
@@ -220,7 +226,7 @@ class ImageLearner(BaseLearner):
 
     def predict_proba_samples(self, X: Sequence[Any], n_samples: int, seed: int) -> np.ndarray:
         """Monte-Carlo dropout: ``(n_samples, n, n_classes)`` stochastic forward passes."""
-        with torch.random.fork_rng(devices=[]):
+        with _SEEDED_RNG, torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return np.stack([self._forward_batches(X, train_mode=True)[0] for _ in range(n_samples)])
 
