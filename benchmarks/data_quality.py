@@ -72,7 +72,7 @@ def plain_cleanlab(X, given: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndar
     labels = np.array([classes.index(c) for c in given])
     proba = cross_val_predict(LogisticRegression(max_iter=1000), X, labels, method="predict_proba",
                               cv=StratifiedKFold(5, shuffle=True, random_state=seed))
-    flagged = find_label_issues(labels, proba)
+    flagged = find_label_issues(labels, proba, n_jobs=1)  # as labelsieve: no fork of a threaded process
     return flagged, 1.0 - get_label_quality_scores(labels, proba)
 
 

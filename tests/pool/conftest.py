@@ -72,6 +72,9 @@ def ray_cluster() -> Iterator[object]:
     # a throwaway loopback cluster of this test run: Ray 2.60's token authentication (on by default for `ray start`)
     # would make its nodes and this driver agree on ~/.ray/auth_token, which other runs on the machine rewrite
     os.environ["RAY_AUTH_MODE"] = "disabled"
+    # this driver too: no usage reporting, and no Ray Data metrics-poller thread living on in the test process
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_DATA_USAGE_DISABLED"] = "1"
 
     cluster = RayCluster(workers=1)
     cluster.start()

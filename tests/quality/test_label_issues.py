@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
 from labelsieve.learners.vector import VectorLearner
 from labelsieve.quality.assess import assess
 from labelsieve.quality.crossfit import choose_k, stable_folds
+from labelsieve.quality.issues import find_issues
 from tests.quality.helpers import noisy_digits
 
 
@@ -69,3 +72,18 @@ def test_folds_are_stratified_stable_and_affordable() -> None:
     # an item keeps its fold when another labelled item arrives
     again = stable_folds(list(range(24)), labels + ["a"], 3)
     assert (again[20:23] == folds[20:23]).all()
+
+
+def test_finding_label_issues_never_forks_the_process(monkeypatch) -> None:
+    """cleanlab's default forks a multiprocessing.Pool; forking the threaded service (Ray's, torch's and its own
+    threads) can hang the child on a copied lock and the scorecard with it: labelsieve keeps it in-process."""
+    def no_fork(*args, **kwargs):
+        raise AssertionError("find_issues started a process pool")
+
+    monkeypatch.setattr(multiprocessing, "Pool", no_fork)
+    rng = np.random.default_rng(0)
+    classes = [f"c{k}" for k in range(6)]
+    y = [classes[k % 6] for k in range(600)]
+    proba = rng.dirichlet(np.ones(6), size=600)
+    issues = find_issues(y, proba, classes)
+    assert issues.flagged.shape == (600,) and issues.flagged.any()

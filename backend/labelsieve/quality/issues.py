@@ -7,12 +7,17 @@ are likely wrong; ``cleanlab.rank.get_label_quality_scores`` (self-confidence) r
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
+
+# find_label_issues passes its per-class arrays through module globals of cleanlab.filter even with n_jobs=1:
+# two projects' quality passes in one process must not interleave there
+_CLEANLAB = threading.Lock()
 
 
 @dataclass
@@ -30,9 +35,12 @@ def find_issues(y: list[str], proba: np.ndarray, classes: list[str]) -> LabelIss
     pred = np.clip(proba, 1e-12, None)
     pred = pred / pred.sum(axis=1, keepdims=True)
     quality = get_label_quality_scores(labels, pred, method="self_confidence")
-    with warnings.catch_warnings():
+    with _CLEANLAB, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cleanlab warns about tiny classes; the flags stay valid
-        flagged = find_label_issues(labels, pred, filter_by="prune_by_noise_rate")
+        # n_jobs=1: cleanlab's default forks a multiprocessing.Pool, and forking this multi-threaded process (the
+        # service's worker threads, Ray's and torch's threads) can leave a child holding a copied lock forever: a
+        # scorecard hung a CI run that way. Per-class pruning of a labelled set is milliseconds in one process.
+        flagged = find_label_issues(labels, pred, filter_by="prune_by_noise_rate", n_jobs=1)
     best = np.argmax(pred, axis=1)
     return LabelIssues(
         issue_score=1.0 - np.asarray(quality, dtype=np.float64),
