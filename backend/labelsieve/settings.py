@@ -84,6 +84,10 @@ class ProjectSettings:
                                 "recipe on the labels, in the background after each retrain (project status)")
     cv_max_labels: int = setting(2000, "the 5-fold estimate uses a stratified subsample of at most this many labels",
                                  minimum=50)
+    embedding_budget: int = setting(
+        1000, "a round encodes at most this many texts the embedding store lacks; beyond it, that round ranks with "
+        "TF-IDF and the pool is encoded in the background, then a retrain switches to embeddings "
+        "(service/embedding_job.py); 0: every text is encoded in the background", minimum=0)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -160,6 +164,9 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     keep_prediction_versions: int = 2
     # Decoded pool inputs (images, vectors, texts) kept in memory between retrains, per process.
     input_cache_mb: int = 2048
+    # Sentence embeddings kept on disk under <data_dir>/embeddings/<model>/ (learners/embedding_store.py), at most
+    # this many vectors per model.
+    embedding_store_rows: int = Field(default=1_000_000, ge=0)
     # How predictions enter Label Studio: auto (probe its bulk import), bulk, single (labelstudio/pusher.py).
     prediction_import: Literal["auto", "bulk", "single"] = "auto"
     prediction_import_concurrency: int = 2

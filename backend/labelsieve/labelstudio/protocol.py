@@ -202,6 +202,8 @@ class HealthResponse(BaseModel):
     reason: str | None = None  # why they wait, with the URL tried and the fix
     waiting_projects: list[dict[str, Any]] = Field(default_factory=list)
     plugins_ready: bool = True  # false while learners and strategies still load in the background after start
+    #: pools being encoded into the embedding store (service/embedding_job.py): project, model, encoded, total...
+    embedding_jobs: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class VersionsResponse(BaseModel):

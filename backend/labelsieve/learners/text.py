@@ -19,6 +19,7 @@ from sklearn.preprocessing import normalize
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.learners.linear import LinearHead
+from labelsieve.learners.text_models import encode_with, load_encoder
 from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
 
 
@@ -48,17 +49,12 @@ class TextLearner(BaseLearner):
     def _encoder(self) -> Any:
         encoder = getattr(self, "encoder_", None)
         if encoder is None:
-            from sentence_transformers import SentenceTransformer  # optional, local path only
-
-            path = Path(str(self.embedding_model))
-            if not path.exists():
-                raise FileNotFoundError(f"embedding_model {path} does not exist (only local paths are loaded)")
-            encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            encoder = load_encoder(str(self.embedding_model))
             self.encoder_ = encoder
         return encoder
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self._encoder().encode(texts, batch_size=64, show_progress_bar=False), dtype=np.float32)
+        return encode_with(self._encoder(), texts)
 
     def _features(self, texts: Sequence[str]) -> Any:
         texts = [str(t) for t in texts]

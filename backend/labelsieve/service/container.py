@@ -12,6 +12,7 @@ from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.labelstudio.pusher import PredictionPusher
 from labelsieve.labelstudio.tasksync import TaskSync
+from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.metrics import Metrics
 from labelsieve.quality.cvjob import KEY as CV_ESTIMATE
 from labelsieve.quality.cvjob import estimate_version
@@ -20,6 +21,7 @@ from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.setup_check import LabelStudioCheck
+from labelsieve.service.text_features import TextFeatures
 from labelsieve.service.waiting import WaitBoard
 from labelsieve.service.worker import TrainingWorker
 from labelsieve.settings import Settings
@@ -48,6 +50,8 @@ class Service:
     worker: TrainingWorker
     waits: WaitBoard
     setup_check: LabelStudioCheck
+    #: TF-IDF rounds while a text pool's sentence embeddings are encoded in the background
+    text_features: TextFeatures | None = None
     quality: QualityRunner | None = None  # scorecard, review predictions, MLflow run after each retrain
     #: set once every learner and strategy plugin has been imported (background warm-up after start)
     plugins_ready: threading.Event = field(default_factory=threading.Event)
@@ -62,7 +66,11 @@ class Service:
                 log.info("resuming queued work of projects %s", resumed)
 
     def stop(self) -> None:
+        if self.text_features is not None:
+            self.text_features.stop()
         self.worker.stop()
+        if self.text_features is not None and EMBEDDINGS.root == self.settings.data_dir / "embeddings":
+            EMBEDDINGS.attach(None)
         if self.quality is not None:
             self.quality.stop()
         self.engine.dispose()
@@ -87,8 +95,11 @@ def build_service(settings: Settings) -> Service:
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
         page_url=lambda pid: f"{settings.base_url}/projects/{pid}/page", backend_url=settings.base_url,
         preannotate_threshold=settings.preannotate_threshold)
+    # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background
+    EMBEDDINGS.attach(settings.data_dir / "embeddings", max_rows=settings.embedding_store_rows)
+    text_features = TextFeatures(cache=EMBEDDINGS, retrain=lambda pid: worker.notify(pid, force=True))
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
-                              metrics=metrics, gateway=gateway, publisher=publisher)
+                              metrics=metrics, gateway=gateway, publisher=publisher, text_features=text_features)
     waits = WaitBoard(engine=engine, metrics=metrics)  # events waiting on Label Studio, and why
     # scorecard, review predictions and the MLflow run of each new version, in the background after its push
     quality = QualityRunner(host=loop, client_factory=gateway.client, api_key_of=gateway.api_key,
@@ -99,4 +110,4 @@ def build_service(settings: Settings) -> Service:
                             after_retrain=quality.submit, waits=waits)
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
-                   quality=quality)
+                   quality=quality, text_features=text_features)

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
-from labelsieve.balancing.prepare import TrainingSet, imbalance_ratio, prepare_training_set
+from labelsieve.balancing.prepare import TrainingSet, prepare_training_set
 from labelsieve.input_cache import InputCache
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
@@ -35,6 +35,7 @@ from labelsieve.metrics import Metrics
 from labelsieve.quality.hooks import training_examples
 from labelsieve.registry import Registries
 from labelsieve.service import fault_hooks
+from labelsieve.service.class_gauges import observe_classes
 from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks, pool_for_fit
 from labelsieve.service.project_settings import (
     ProjectSettings,
@@ -45,6 +46,7 @@ from labelsieve.service.project_settings import (
 from labelsieve.service.ranking import rank_pool
 from labelsieve.service.signals import best_prequential_accuracy
 from labelsieve.service.stopping import stop_set_record
+from labelsieve.service.text_features import TextFeatures
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
@@ -113,6 +115,7 @@ class ActiveLearningLoop:
         metrics: Metrics,
         gateway: LabelStudioGateway,
         publisher: Publisher | None = None,
+        text_features: TextFeatures | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -122,6 +125,7 @@ class ActiveLearningLoop:
         #: media fetchers and, when Label Studio's URL and key are known, the pool refresh before a retrain
         self.gateway = gateway
         self.publisher = publisher
+        self.text_features = text_features  # TF-IDF rounds while a text pool's embeddings are encoded
         self._models: dict[int, tuple[str, Any]] = {}
         #: decoded pool inputs kept between rounds (a round decodes only new or changed tasks)
         self.input_cache = InputCache(settings.input_cache_mb * 1024 * 1024)
@@ -272,6 +276,10 @@ class ActiveLearningLoop:
         with session_scope(self.engine) as session:
             loaded = load_tasks(session=session, tasks=[t for t, _ in examples], loader=loader, cache=self.input_cache)
             pool = load_pool(session=session, project_id=project.id, loader=loader, cache=self.input_cache)
+        params = ps.learner_params if self.text_features is None else self.text_features.learner_params(
+            project.id, ps, learner.input_kind, [*loaded.inputs, *pool.inputs])  # TF-IDF while a pool encodes
+        if params is not ps.learner_params:
+            learner = self.registries.learners.create(ps.learner, params)
         if loaded.errors:
             self.metrics.failures.labels("media").inc(len(loaded.errors))
         label_of = {task.id: annotation.labels[0] for task, annotation in examples}
@@ -285,12 +293,12 @@ class ActiveLearningLoop:
         if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
             balanced = prepare_training_set(
                 loaded.inputs, y, method=ps.balancing, params=ps.balancing_params, learner_name=ps.learner,
-                learner_params=ps.learner_params,
+                learner_params=params,
                 rng=np.random.default_rng(zlib.crc32(f"{project.id}:balancing:{ps.seed}:{len(y)}".encode())),
             )
             if balanced.learner_overrides:
                 learner = self.registries.learners.create(
-                    ps.learner, {**ps.learner_params, **balanced.learner_overrides}
+                    ps.learner, {**params, **balanced.learner_overrides}
                 )
         fault_hooks.before_fit(project.id, len(y))  # a test hook: blocks here only when a test asks it to
         if balanced is None:
@@ -363,15 +371,7 @@ class ActiveLearningLoop:
                 self.metrics.failures.labels("publish").inc()
 
     def _observe_classes(self, project_id: int, counts: Counter[str]) -> None:
-        seen = {s.labels["label"] for metric in self.metrics.class_count.collect() for s in metric.samples
-                if s.labels.get("project") == str(project_id)}
-        for label in seen - set(counts):  # a class whose last label was removed or changed: now 0
-            self.metrics.class_count.labels(str(project_id), label).set(0)
-        for label, count in counts.items():
-            self.metrics.class_count.labels(str(project_id), label).set(count)
-        self.metrics.labeled.labels(str(project_id)).set(sum(counts.values()))
-        if counts:
-            self.metrics.imbalance_ratio.labels(str(project_id)).set(imbalance_ratio(counts))
+        observe_classes(self.metrics, project_id, counts)
 
     def _record_failure(self, project_id: int, exc: Exception) -> None:
         self.metrics.failures.labels("retrain").inc()

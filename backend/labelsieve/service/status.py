@@ -63,6 +63,9 @@ class ProjectStatus(BaseModel):
     last_round: RoundSummary | None
     #: stratified 5-fold per-class recall/precision and macro-F1 on the labelled set (quality/cvjob.py), or None
     cv_estimate: dict[str, Any] | None = None
+    #: text projects: what the serving model reads (tfidf | embeddings), the model, how much of the pool the
+    #: embedding store holds (encoded / total), the background job's speed and error (service/text_features.py)
+    text_features: dict[str, Any] | None = None
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:

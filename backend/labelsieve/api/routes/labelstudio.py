@@ -57,6 +57,8 @@ def health(service: ServiceDep, request: Request) -> HealthResponse:
                           status="DEGRADED" if waits else "UP", reason=reason,
                           waiting_events=sum(w["events"] for w in waiting), waiting_projects=waiting,
                           plugins_ready=service.plugins_ready.is_set(),
+                          embedding_jobs=[] if service.text_features is None
+                          else service.text_features.jobs(running_only=True),
                           page=str(request.base_url).rstrip("/") + INDEX_PATH)
 
 

@@ -26,4 +26,6 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
     with session_scope(service.engine) as session:  # a pre-ticked answer now, or the score only
         found.preannotation = gate_for(session=session, project_id=project_id, threshold=threshold_of(
             found.settings, service.settings.preannotate_threshold)).as_dict()
+    if service.text_features is not None:  # tfidf | embeddings, and the pool's encoding progress
+        found.text_features = service.text_features.describe(service.engine, project_id, found.model_version)
     return found
