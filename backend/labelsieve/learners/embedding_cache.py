@@ -99,8 +99,10 @@ class EmbeddingCache:
             fresh = np.asarray(encode(todo), dtype=np.float16).astype(np.float32)  # as the store will give it
             store.put(todo, fresh)
         out = np.zeros((len(texts), fresh.shape[1] if todo else stored.shape[1]), dtype=np.float32)
-        out[found] = stored
-        out[~found] = fresh
+        if found.any():
+            out[found] = stored
+        if todo:
+            out[~found] = fresh
         return out
 
     def _remember(self, model: str, texts: list[str], vectors: np.ndarray) -> None:
