@@ -1,7 +1,7 @@
 """A text project's first round on a large pool with sentence embeddings: inline encoding vs the embedding budget.
 
     nice -n 10 .venv/bin/python benchmarks/embedding_pool.py [--pool 20000] [--store-sizes 10000 100000]
-                                                             [--skip-before]
+                                                             [--skip-before] [--store-only]
 
 1. The installed sentence encoder's speed (texts per second, one torch thread, 512 review texts).
 2. The on-disk embedding store (learners/embedding_store.py): seconds to append N 384-d vectors in segments of
@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=20000)
     parser.add_argument("--store-sizes", type=int, nargs="+", default=[10000, 100000])
     parser.add_argument("--skip-before", action="store_true", help="skip the inline-encoding round (minutes)")
+    parser.add_argument("--store-only", action="store_true", help="only the encoder speed and the store")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = installed_embedding_model()
@@ -169,6 +170,9 @@ def main() -> None:
             written, read = store_seconds(n, work)
             rows.append([f"store: write {n} vectors (segments of 512)", f"{written:.2f} s"])
             rows.append([f"store: read {n} vectors back (new store)", f"{read:.2f} s"])
+        if args.store_only:
+            print_table("embedding store", ["what", "measured"], rows)
+            return
         if not args.skip_before:
             EMBEDDINGS.attach(None)
             before = make_loop(work / "before", None)

@@ -63,7 +63,7 @@ class EmbeddingStore:
         self.max_rows = max_rows
         self._lock = threading.Lock()
         self._loaded = False
-        self._index: dict[bytes, tuple[int, int]] = {}  # key -> (segment, row)
+        self._index: dict[bytes, int] = {}  # key -> segment << 32 | row (an int: a third of a tuple's memory)
         self._segments: list[np.ndarray] = []
         self._dim: int | None = None
         self._next = 1
@@ -99,7 +99,7 @@ class EmbeddingStore:
             for row, key in enumerate(keys):
                 if len(self._index) >= self.max_rows:
                     break
-                self._index.setdefault(key, (segment, row))
+                self._index.setdefault(key, segment << 32 | row)
 
     def _read_segment(self, path: Path) -> tuple[list[bytes], np.ndarray] | None:
         try:
@@ -142,11 +142,17 @@ class EmbeddingStore:
         keys = [text_key(t) for t in texts]
         with self._lock:
             self._load()
-            places = [self._index.get(k) for k in keys]
-            found = np.array([p is not None for p in places], dtype=bool)
-            rows = [np.asarray(self._segments[p[0]][p[1]], dtype=np.float32) for p in places if p is not None]
-        dim = self._dim or 0
-        return found, (np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32))
+            places = np.array([self._index.get(k, -1) for k in keys], dtype=np.int64)
+            found = places >= 0
+            places = places[found]
+            out = np.zeros((len(places), self._dim or 0), dtype=np.float32)
+            segments, rows = places >> 32, places & 0xFFFFFFFF
+            order = np.argsort(segments, kind="stable")  # one fancy-indexed read per segment
+            starts = np.flatnonzero(np.diff(segments[order], prepend=-1)).tolist()
+            for a, b in zip(starts, [*starts[1:], len(order)][:len(starts)], strict=True):
+                picked = order[a:b]
+                out[picked] = self._segments[int(segments[picked[0]])][rows[picked]]
+        return found, out
 
     def count_missing(self, texts: Sequence[str]) -> int:
         keys = {text_key(t) for t in texts}
@@ -178,7 +184,7 @@ class EmbeddingStore:
             self._segments.append(np.memmap(path, dtype=np.float16, mode="r",
                                             offset=HEADER.size + len(fresh) * KEY_BYTES, shape=matrix.shape))
             for row, key in enumerate(fresh):
-                self._index[key] = (segment, row)
+                self._index[key] = segment << 32 | row
             self._dim = int(matrix.shape[1])
             return len(fresh)
 
