@@ -163,43 +163,48 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, 1 torch thread, load {os.getloadavg()[0]:.2f} (1 min) at start; "
           f"{len(texts)} texts: {source}")
     rows: list[list[Any]] = []
-    rows.append(["encoder (MiniLM-L6, 512 texts)", f"{encoder_speed(model, texts[:512]):.1f} texts/s"])
+
+    def row(what: str, measured: str) -> None:
+        rows.append([what, measured])
+        print(f"{what}: {measured} (load {os.getloadavg()[0]:.2f})", flush=True)
+
+    row("encoder (MiniLM-L6, 512 texts)", f"{encoder_speed(model, texts[:512]):.1f} texts/s")
     with tempfile.TemporaryDirectory(prefix="embedding-pool-") as tmp:
         work = Path(tmp)
         for n in args.store_sizes:
             written, read = store_seconds(n, work)
-            rows.append([f"store: write {n} vectors (segments of 512)", f"{written:.2f} s"])
-            rows.append([f"store: read {n} vectors back (new store)", f"{read:.2f} s"])
+            row(f"store: write {n} vectors (segments of 512)", f"{written:.2f} s")
+            row(f"store: read {n} vectors back (new store)", f"{read:.2f} s")
         if args.store_only:
             print_table("embedding store", ["what", "measured"], rows)
             return
-        if not args.skip_before:
-            EMBEDDINGS.attach(None)
-            before = make_loop(work / "before", None)
-            fill(before, texts, labels, budget=10**9)
-            seconds, features = timed_round(before)
-            rows.append([f"before: first round, {len(texts)} texts, inline encoding", f"{seconds:.1f} s ({features})"])
-            before.engine.dispose()
         EMBEDDINGS.attach(work / "after" / "embeddings")
         asked: list[int] = []
         features_ = TextFeatures(cache=EMBEDDINGS, retrain=asked.append)
         after = make_loop(work / "after", features_)
         fill(after, texts, labels, budget=1000)
         seconds, features = timed_round(after)
-        rows.append([f"after: first round, {len(texts)} texts, budget 1000", f"{seconds:.1f} s ({features})"])
+        row(f"after: first round, {len(texts)} texts, budget 1000", f"{seconds:.1f} s ({features})")
         started = time.perf_counter()
         assert features_.wait(7200) and asked == [P]
         job = features_.jobs()[0]
-        rows.append(["after: background job (from the end of round 1)",
-                     f"{time.perf_counter() - started:.1f} s more, {job['texts_per_second']} texts/s"])
+        row("after: background job (from the end of round 1)",
+            f"{time.perf_counter() - started:.1f} s more, {job['texts_per_second']} texts/s")
         seconds, features = timed_round(after)
-        rows.append(["after: the retrain the job asked for (vectors in memory)", f"{seconds:.1f} s ({features})"])
+        row("after: the retrain the job asked for (vectors in memory)", f"{seconds:.1f} s ({features})")
         after.engine.dispose()
         EMBEDDINGS.attach(work / "after" / "embeddings")  # a restart: the memory cache is empty
         restarted = make_loop(work / "after", TextFeatures(cache=EMBEDDINGS))
         seconds, features = timed_round(restarted)
-        rows.append(["after a restart: round (vectors from disk)", f"{seconds:.1f} s ({features})"])
+        row("after a restart: round (vectors from disk)", f"{seconds:.1f} s ({features})")
         restarted.engine.dispose()
+        if not args.skip_before:
+            EMBEDDINGS.attach(None)
+            before = make_loop(work / "before", None)
+            fill(before, texts, labels, budget=10**9)
+            seconds, features = timed_round(before)
+            row(f"before: first round, {len(texts)} texts, inline encoding", f"{seconds:.1f} s ({features})")
+            before.engine.dispose()
     print_table(f"first round on {len(texts)} texts with sentence embeddings", ["what", "measured"], rows)
     print(f"load {os.getloadavg()[0]:.2f} (1 min) at the end")
 
