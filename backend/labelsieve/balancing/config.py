@@ -6,7 +6,6 @@ offending value and lists what is allowed, so ``/setup`` can answer with a clear
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from labelsieve.balancing.base import BalancingError
@@ -22,6 +21,7 @@ from labelsieve.balancing.prepare import (
     WEIGHT_METHODS,
     all_methods,
 )
+from labelsieve.balancing.stages import staged_cv_refusal, torch_stage, training_signature
 from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
 #: balancing_params keys and the type each must have
@@ -62,8 +62,11 @@ def check_params(params: dict[str, Any]) -> None:
                 raise BalancingError(f"balancing_params.{key} must be in [{low}, {high}], got {value!r}")
 
 
-def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: Any, input_kind: str | None) -> None:
-    """Raise :class:`BalancingError` unless ``method`` can run with this learner and these params."""
+def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: Any, input_kind: str | None,
+                    learner_name: str | None = None) -> None:
+    """Raise :class:`BalancingError` unless ``method`` can run with this learner and these params; the messages name
+    the learner (``learner_name``, else its class) and the method. A staged learner (``auto_image``) takes the torch
+    methods its torch stage takes (:mod:`labelsieve.balancing.stages`)."""
     check_params(params)
     if method is None or method == "" or method == "none":
         return
@@ -74,24 +77,27 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
         )
     if "auto" in parts and len(parts) > 1:
         raise BalancingError("balancing 'auto' cannot be combined with other methods")
-    signature = inspect.signature(learner_cls).parameters if learner_cls is not None else {}
+    name = learner_name or getattr(learner_cls, "__name__", "?")
+    signature = training_signature(learner_cls)
     torch_learner = "loss" in signature
-    _check_decoupled(parts, signature)
+    _check_decoupled(parts, signature, name)
     synthesizers = get_registry("synthesizers")
     for part in parts:
         if part in ("auto", *WEIGHT_METHODS, *INDEX_METHODS):
             continue
         if part == CV_METHOD and not torch_learner:
             raise BalancingError(
-                f"balancing {CV_METHOD!r} tunes the logit-adjusted loss of a torch learner, but the learner is not "
-                "a torch learner; use class_weight, effective_number, random_over or random_under with it"
+                f"balancing {CV_METHOD!r} tunes the logit-adjusted loss of a torch learner, but learner {name!r} is "
+                "not a torch learner; use class_weight, effective_number, random_over or random_under with it"
             )
+        if part == CV_METHOD and torch_stage(learner_cls) is not None:
+            raise BalancingError(staged_cv_refusal(name))
         if part in (*CLASSIFIER_METHODS, DRW_METHOD, CV_METHOD):
             continue
         if part in (*LOSS_METHODS, *SAMPLER_METHODS, "augment", *MIX_METHODS):
             if not torch_learner:
                 raise BalancingError(
-                    f"balancing {part!r} changes torch training, but the learner is not a torch learner; "
+                    f"balancing {part!r} changes torch training, but learner {name!r} is not a torch learner; "
                     "use class_weight, effective_number, random_over or random_under with it"
                 )
             continue
@@ -99,7 +105,7 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
             if input_kind != "vector":
                 raise BalancingError(
                     f"balancing {part!r} interpolates feature vectors and needs the vector learner "
-                    f"(this learner reads {input_kind} inputs); use random_over, or augment for images"
+                    f"(learner {name!r} reads {input_kind} inputs); use random_over, or augment for images"
                 )
             continue
         if part not in synthesizers.names():
@@ -108,7 +114,8 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
                 f"synthesizers: {', '.join(synthesizers.names())}"
             )
         if input_kind != "image":
-            raise BalancingError(f"synthesizer {part!r} generates images, but this learner reads {input_kind} inputs")
+            raise BalancingError(
+                f"synthesizer {part!r} generates images, but learner {name!r} reads {input_kind} inputs")
         try:
             synthesizers.create(part, params.get("synthesizer_params", {})).check()
         except (UnknownPluginError, PluginLoadError, ValueError) as exc:
@@ -124,7 +131,7 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
             raise BalancingError(str(exc)) from exc
 
 
-def _check_decoupled(parts: list[str], signature: Any) -> None:
+def _check_decoupled(parts: list[str], signature: Any, name: str) -> None:
     """cRT / τ-norm / DRW need a learner with a separate linear head and a training schedule (``classifier`` and
     ``drw_start`` parameters: the image learner); one second stage at a time; the tuned τ owns the loss."""
     for part in parts:
@@ -132,7 +139,7 @@ def _check_decoupled(parts: list[str], signature: Any) -> None:
         if needed is not None and needed not in signature:
             raise BalancingError(
                 f"balancing {part!r} needs a learner with a decoupled linear classifier trained by epochs (the image "
-                f"learner); this learner has no {needed!r} parameter: use class_weight or random_over with it, or "
+                f"learner); learner {name!r} has no {needed!r} parameter: use class_weight or random_over with it, or "
                 "logit_adjusted with a torch learner"
             )
     stages = [p for p in parts if p in CLASSIFIER_METHODS]

@@ -4,7 +4,7 @@
 ``"auto"``, or ``None`` (data unchanged). Methods:
 
 ==========================  =================================================================
-loss level (torch learners)  ``logit_adjusted``, ``balanced_softmax``, ``weighted_loss``,
+loss level (torch*)          ``logit_adjusted``, ``balanced_softmax``, ``weighted_loss``,
                              ``effective_number_loss`` → ``learner_overrides["loss"]``
 sample weights (any learner) ``class_weight`` (inverse frequency), ``effective_number``
 samplers (torch learners)    ``class_balanced_sampler``, ``loss_weighted_sampler``
@@ -21,21 +21,17 @@ vector resampling            ``smote``, ``borderline_smote``, ``adasyn`` (on vec
                              embedding space, for a head trained on embeddings)
 synthesis (images)           any name in ``labelsieve.synthesizers`` (``ddpm``, ``sd_img2img``)
 ==========================  =================================================================
+*torch: a torch learner, or the torch stage of a staged learner (``auto_image``'s CNN).
 
-``auto`` (thresholds from the measured digits benchmark, reference/balancing.md §7): below an
-imbalance ratio of 3 nothing is done (no measurement shows a gain there, and re-weighting costs
-head-class precision); from 3 up, torch learners get ``logit_adjusted`` with τ = ``AUTO_TAU`` (the best single method
-at IR 10: 95.4 bAcc vs 94.9 plain, and clearly at IR 50: 90.7 vs 84.1, tail recall 80 vs 58) and
-other learners get ``class_weight`` (LR: 94.6 vs 92.4 at IR 10, 86.2 vs 76.6 at IR 50; tied with
-RandomOverSampler and cheaper). Synthesis is never chosen automatically: it only matched
-oversampling in the reference runs. The issue-16 benchmark (IR 10 / 50 / 100, digits and MNIST-5k; README,
-Balancing) moved τ from 1 to 1.5 (τ 2 and more buy tail recall with head precision by a data-set-dependent
-amount); ``logit_adjusted_cv`` and ``+drw`` stayed within noise of τ 1; augmentation, cRT and τ-norm were below it.
+``auto`` (thresholds from the measured digits benchmark, reference/balancing.md §7): below an imbalance ratio of 3
+nothing; from 3 up, torch learners get ``logit_adjusted`` with τ = ``AUTO_TAU`` (IR 50 digits: 90.7 bAcc vs 84.1,
+tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50),
+and so does ``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`: torch methods reach only its CNN
+stage; class_weight reaches both and measured best on it, README Balancing). Synthesis is never chosen automatically.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +45,7 @@ from labelsieve.balancing.base import BalancingError, SyntheticBatch
 from labelsieve.balancing.losses import effective_number_weights, inverse_frequency_weights
 from labelsieve.balancing.quality import novelty_gate, pixel_classifier, quality_gate
 from labelsieve.balancing.resampling import INDEX_METHODS, VECTOR_METHODS, resample_indices, resample_vectors
+from labelsieve.balancing.stages import staged_cv_refusal, torch_stage, training_signature
 from labelsieve.balancing.tuning import choose_tau
 from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
@@ -95,19 +92,28 @@ def imbalance_ratio(y: Sequence[str] | Mapping[str, float]) -> float:
     return float(max(values) / min(values)) if min(values) > 0 else float("inf")
 
 
-def is_torch_learner(learner_name: str) -> bool:
-    """True when the registered learner takes a ``loss`` constructor parameter (the torch learners)."""
+def learner_class(learner_name: str) -> Any:
+    """The registered learner class, or None when it cannot be loaded (the caller's checks then refuse)."""
     try:
-        cls = get_registry("learners").load(learner_name)
+        return get_registry("learners").load(learner_name)
     except (UnknownPluginError, PluginLoadError):
-        return False
-    return "loss" in inspect.signature(cls).parameters
+        return None
+
+
+def is_torch_learner(learner_name: str) -> bool:
+    """True when the registered learner, or its torch stage (:mod:`labelsieve.balancing.stages`), takes a ``loss``
+    constructor parameter."""
+    return "loss" in training_signature(learner_class(learner_name))
 
 
 def auto_method(y: Sequence[str], learner_name: str) -> str | None:
+    """None below :data:`AUTO_MIN_RATIO`; else ``logit_adjusted`` for a torch learner and ``class_weight`` for the
+    others and for a staged learner (``auto_image``: its linear stage takes no loss, and on MNIST-5k at IR 50
+    class_weight beat logit adjustment routed to its CNN stage; README, Balancing)."""
     if imbalance_ratio(y) < AUTO_MIN_RATIO:
         return None
-    return "logit_adjusted" if is_torch_learner(learner_name) else "class_weight"
+    cls = learner_class(learner_name)
+    return "logit_adjusted" if torch_stage(cls) is None and is_torch_learner(learner_name) else "class_weight"
 
 
 def prepare_training_set(
@@ -139,6 +145,8 @@ def prepare_training_set(
             ts.info["applied"].append(part)
     if CV_METHOD in parts:  # last: the folds are fitted with everything else this method applies
         _need_torch(CV_METHOD, learner_name, torch_learner)
+        if torch_stage(learner_class(learner_name)) is not None:
+            raise BalancingError(staged_cv_refusal(learner_name))
         tau, measured = choose_tau(
             ts.X, ts.y, synthetic_mask=ts.synthetic_mask, sample_weight=ts.sample_weight, learner_name=learner_name,
             learner_params={**(learner_params or {}), **ts.learner_overrides},

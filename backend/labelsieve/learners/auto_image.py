@@ -54,6 +54,9 @@ def pixel_layout(image: Any, pixel_size: int) -> tuple[int, bool]:
 
 class AutoImageLearner(BaseLearner):
     input_kind: ClassVar[str] = "image"
+    #: balancing's torch methods (losses, samplers, DRW/cRT/τ-norm, augmentation) go into ``cnn_params``
+    #: (labelsieve.balancing.stages); sample weights reach both stages through ``fit``
+    torch_stage: ClassVar[tuple[str, type[BaseLearner]]] = ("cnn_params", ImageLearner)
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedKFold
 
 from labelsieve.balancing import prepare_training_set
+from labelsieve.balancing.stages import routed_params
 
 N_FOLDS = 5
 MAX_LABELS = 2000
@@ -89,6 +90,7 @@ def recipe_fit(create: Callable[[dict[str, Any]], Any], learner_params: dict[str
             return create(dict(learner_params)).fit(X, y)
         ts = prepare_training_set(X, y, method=balancing, params={**balancing_params, "synthesis": False},
                                   learner_name=learner_name, rng=np.random.default_rng(seed))
-        learner = create({**learner_params, **ts.learner_overrides})
+        staged = type(create(dict(learner_params)))  # constructors only store parameters: free
+        learner = create(routed_params(staged, learner_params, ts.learner_overrides))
         return learner.fit(ts.X, ts.y, sample_weight=ts.sample_weight)
     return fit

@@ -25,7 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
-from labelsieve.balancing.prepare import TrainingSet, prepare_training_set
+from labelsieve.balancing.prepare import TrainingSet, imbalance_ratio, prepare_training_set
+from labelsieve.balancing.stages import routed_params
 from labelsieve.input_cache import InputCache
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
@@ -296,10 +297,9 @@ class ActiveLearningLoop:
                 learner_params=params,
                 rng=np.random.default_rng(zlib.crc32(f"{project.id}:balancing:{ps.seed}:{len(y)}".encode())),
             )
-            if balanced.learner_overrides:
+            if balanced.learner_overrides:  # a staged learner (auto_image) takes torch overrides in its CNN stage
                 learner = self.registries.learners.create(
-                    ps.learner, {**params, **balanced.learner_overrides}
-                )
+                    ps.learner, routed_params(type(learner), params, balanced.learner_overrides))
         fault_hooks.before_fit(project.id, len(y))  # a test hook: blocks here only when a test asks it to
         if balanced is None:
             learner.fit(loaded.inputs, y, unlabeled=unlabeled)

@@ -170,7 +170,8 @@ def _check_plugins(
             f"learner {resolved.learner!r} reads {kind} inputs but the label config labels <{config.kind}> data"
         )
     try:
-        check_balancing(resolved.balancing, resolved.balancing_params, learner_cls=type(learner), input_kind=kind)
+        check_balancing(resolved.balancing, resolved.balancing_params, learner_cls=type(learner), input_kind=kind,
+                        learner_name=resolved.learner)
     except BalancingError as exc:
         raise ProjectSettingsError(str(exc)) from exc
     return strategy, kind, True
