@@ -256,6 +256,7 @@ class ActiveLearningLoop:
 
     def _refresh_pool(self, project_id: int) -> None:
         """Store the tasks Label Studio has and we lack: unlabeled tasks it never sent us must be ranked too."""
+        getattr(self.publisher, "round_starting", lambda _pid: None)(project_id)  # the last prune runs meanwhile
         try:
             tasks = self.gateway.new_tasks(project_id)
             if tasks:
@@ -289,9 +290,8 @@ class ActiveLearningLoop:
                 rng=np.random.default_rng(zlib.crc32(f"{project.id}:balancing:{ps.seed}:{len(y)}".encode())),
             )
             if balanced.learner_overrides:
-                learner = self.registries.learners.create(
-                    ps.learner, {**ps.learner_params, **balanced.learner_overrides}
-                )
+                learner = self.registries.learners.create(ps.learner,
+                                                          {**ps.learner_params, **balanced.learner_overrides})
         fault_hooks.before_fit(project.id, len(y))  # a test hook: blocks here only when a test asks it to
         if balanced is None:
             learner.fit(loaded.inputs, y, unlabeled=unlabeled)
