@@ -26,7 +26,8 @@ EXTRA = {"learner": "text", "strategy": "margin", "min_annotations": 6, "retrain
 
 
 def ls_versions(ls: LabelStudioServer, pid: int) -> set[str]:
-    return set(ls.api("GET", f"/api/projects/{pid}/model-versions/").json())
+    """The ranking versions in Label Studio (the quality runner's ``labelsieve-review-*`` ones are its own)."""
+    return {v for v in ls.api("GET", f"/api/projects/{pid}/model-versions/").json() if v.startswith("labelsieve-v")}
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 180.0) -> None:
