@@ -13,8 +13,9 @@ term table per analyzer, so a round tokenises only texts it has not seen, and bu
 * :meth:`TokenCounts.transform` — the TF-IDF rows of any texts for a fitted vocabulary and idf.
 
 Memory is bounded: texts are kept least recently used out first beyond ``max_texts`` (default 400 000: at ~20
-n-grams a short text, two int32 per n-gram, ~70 MB with the arrays' overhead), and an analyzer's term table is
-dropped with its texts once it holds more than ``max_terms`` terms (default 4 000 000).
+n-grams a short text, two int32 per n-gram plus ~200 bytes of array and key overhead, ~100 MB), and an analyzer's
+term table (~100 bytes a term) is dropped with its texts once it holds more than ``max_terms`` terms (default
+2 000 000, ~200 MB). A pool larger than ``max_texts`` is tokenised again each round, as before the cache.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Fitted:
 
 
 class TokenCounts:
-    def __init__(self, *, max_texts: int = 400_000, max_terms: int = 4_000_000) -> None:
+    def __init__(self, *, max_texts: int = 400_000, max_terms: int = 2_000_000) -> None:
         self.max_texts = max_texts
         self.max_terms = max_terms
         self._tables: dict[Analyzer, _Terms] = {}
@@ -87,13 +88,13 @@ class TokenCounts:
             self.tokenised += len(missing)
             for text, grams in zip(missing, fresh, strict=True):
                 table.texts[text] = self._entry(table, grams)
-            rows = []
-            for text in texts:
-                entry = table.texts.get(text)
+            get, touch = table.texts.get, table.texts.move_to_end
+            rows = [get(text) for text in texts]
+            for i, entry in enumerate(rows):
                 if entry is None:  # evicted by another thread between the two steps
-                    entry = table.texts[text] = self._entry(table, Counter(analyzer.build()(text)))
-                table.texts.move_to_end(text)
-                rows.append(entry)
+                    rows[i] = table.texts[texts[i]] = self._entry(table, Counter(analyzer.build()(texts[i])))
+            for text in texts:
+                touch(text)
             while len(table.texts) > self.max_texts:
                 table.texts.popitem(last=False)
         return table, rows
