@@ -14,7 +14,9 @@ served) and measures:
 * **switch**: submission → the project's ``model_version`` is the new version (polled every 50 ms);
 * **live**: submission → ``GET /api/projects/{id}/next`` serves the new rank-0 task (lowest new score);
 * where the time goes, from the server log: labelsieve's fit and ranking seconds, the publisher's push /
-  PATCH / prune seconds, the predictions it wrote and Label Studio deleted per round, the task sync's seconds;
+  PATCH seconds, the predictions it wrote and Label Studio deleted per round (the prune of the versions a round made
+  stale runs in the background during the next round: its seconds, and how long the next push waited for it),
+  the task sync's seconds;
 * the peak RSS of labelsieve and of Label Studio (VmHWM) after each project.
 """
 
@@ -45,7 +47,9 @@ from tests.reliability.server import ServerProcess  # noqa: E402
 FLAG = "fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short"
 EXTRA = {"learner": "text", "strategy": "margin", "retrain_every": 1, "min_annotations": 6}
 PUSH_LOG = re.compile(r"project (\d+): pushed (\d+) predictions of (\S+) \((\S*), (\d+) request\(s\)\) in ([\d.]+) s "
-                      r"\(import ([\d.]+) s, patch ([\d.]+) s, prune ([\d.]+) s: (\d+) deleted")
+                      r"\(import ([\d.]+) s, patch ([\d.]+) s, waited ([\d.]+) s for the last prune\)")
+#: the background prune of the versions a version made stale (labelstudio/pruning.py), run while the next round fits
+PRUNE_LOG = re.compile(r"project (\d+): pruned (\d+) predictions of .*? after (\S+) went live in ([\d.]+) s")
 SYNC_LOG = re.compile(r"project (\d+): task sync (\S+) \((\d+) new, (\d+) deleted\) in ([\d.]+) s")
 
 
@@ -88,10 +92,13 @@ def wait_idle(ls: LabelStudioServer, server: ServerProcess, pid: int, labelled: 
 
 
 def push_log(server: ServerProcess) -> dict[str, dict]:
-    """version → what its push did (predictions written, path, requests, seconds, Label Studio deletes)."""
+    """version → what its push did (predictions written, path, requests, seconds, the wait for the last prune)
+    and the background prune it started (seconds, Label Studio deletes; 0 until it ran)."""
     text = server.log_path.read_text(errors="replace")
+    pruned = {m[2]: (float(m[3]), int(m[1])) for m in PRUNE_LOG.findall(text)}
     return {m[2]: {"pushed": int(m[1]), "path": m[3], "requests": int(m[4]), "push": float(m[5]),
-                   "import": float(m[6]), "patch": float(m[7]), "prune": float(m[8]), "deleted": int(m[9])}
+                   "import": float(m[6]), "patch": float(m[7]), "prune_wait": float(m[8]),
+                   "prune": pruned.get(m[2], (0.0, 0))[0], "deleted": pruned.get(m[2], (0.0, 0))[1]}
             for m in PUSH_LOG.findall(text)}
 
 
@@ -195,8 +202,12 @@ def measure_size(ls: LabelStudioServer, server: ServerProcess, database: Path, n
         loads.append(os.getloadavg()[0])
         rows.append({"switch": switch, "live": live, "ok": ok, "fit": version["train_seconds"] or 0.0,
                      "rank": status["last_round"]["select_seconds"] or 0.0,
-                     "own_rows": own_rows(database) - rows_before, "load": loads[-1], **push_log(server)[new]})
+                     "own_rows": own_rows(database) - rows_before, "load": loads[-1], "version": new,
+                     **push_log(server)[new]})
         print(f"{n} tasks, queue_depth {depth}: {rows[-1]}", flush=True)
+    final = push_log(server)  # a round's prune runs during the next round: read once every round has run
+    for row in rows:
+        row.update(prune=final[row["version"]]["prune"], deleted=final[row["version"]]["deleted"])
     syncs = sync_seconds(server, pid)[synced:]
     result = {"n": n, "depth": depth, "pid": pid, "rows": rows, "import_tasks_s": import_s,
               "first_round_s": first_round, "first_sync_s": first_sync[0] if first_sync else None,
@@ -207,11 +218,12 @@ def measure_size(ls: LabelStudioServer, server: ServerProcess, database: Path, n
 
 
 def med(rows: list[dict], key: str, digits: int = 2) -> str:
-    return f"{statistics.median(r[key] for r in rows):.{digits}f}" if rows else "-"
+    return f"{statistics.median(r.get(key, 0.0) for r in rows):.{digits}f}" if rows else "-"
 
 
 COLUMNS = ["tasks", "queue_depth", "annotations", "load (1 min)", "switch", "live (/next ok)", "served rank 0",
-           "fit", "rank", "push (path, requests)", "PATCH", "prune", "sync", "written / round", "deleted / round",
+           "fit", "rank", "push (path, requests)", "PATCH", "prune", "prune wait", "sync", "written / round",
+           "deleted / round",
            "own rows / round", "task import s", "first round s", "peak RSS labelsieve / LS MiB"]
 
 
@@ -220,7 +232,8 @@ def table_row(r: dict) -> list[str]:
     return [str(r["n"]), r["depth"], str(len(rows)), f"{r['load'][0]:.1f}–{r['load'][1]:.1f}", med(rows, "switch"),
             med(rows, "live"), f"{sum(x['ok'] for x in rows)}/{len(rows)}", med(rows, "fit"), med(rows, "rank"),
             f"{med(rows, 'import')} ({rows[-1]['path']}, {rows[-1]['requests']})" if rows else "-",
-            med(rows, "patch"), med(rows, "prune"), f"{r['sync']:.2f}", med(rows, "pushed", 0), med(rows, "deleted", 0),
+            med(rows, "patch"), med(rows, "prune"), med(rows, "prune_wait"), f"{r['sync']:.2f}", med(rows, "pushed", 0),
+            med(rows, "deleted", 0),
             med(rows, "own_rows", 0), f"{r['import_tasks_s']:.1f}", f"{r['first_round_s']:.1f}",
             f"{r['rss_labelsieve']:.0f} / {r['rss_ls']:.0f}"]
 

@@ -192,7 +192,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--learners", nargs="+", default=["vector", "text", "image"])
     parser.add_argument("--vector-100k", action="store_true", help="also the vector learner at 100 000 tasks")
-    parser.add_argument("--simulate-rounds", type=int, default=12)
+    parser.add_argument("--simulate-rounds", type=int, default=12, help="0: no simulation part")
     parser.add_argument("--skip-service", action="store_true", help="only the simulation (runs on old checkouts)")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} "
@@ -213,10 +213,11 @@ def main() -> None:
             print_table("labelsieve's cost per retrain round", [
                 "learner", "tasks", "round", "rows written", "ranking file", "input load s", "decoded",
                 "fit s", "rank s", "retrain s"], rows)
-        table, source = simulate_rounds(args.simulate_rounds, work)
-        print_table(f"labelsieve simulate, {source}, vector learner, batches of 10: seconds per round (median)",
-                    ["strategy", "rounds", "round s", "fit s", "select s", "overhead s", "overhead / (fit+select)"],
-                    table)
+        if args.simulate_rounds > 0:
+            table, source = simulate_rounds(args.simulate_rounds, work)
+            print_table(f"labelsieve simulate, {source}, vector learner, batches of 10: seconds per round (median)",
+                        ["strategy", "rounds", "round s", "fit s", "select s", "overhead s",
+                         "overhead / (fit+select)"], table)
     print(f"load {os.getloadavg()[0]:.2f} (1 min) at the end")
 
 

@@ -162,6 +162,9 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     max_body_bytes: int = 50 * 1024 * 1024
     max_predict_tasks: int = 10_000
     keep_prediction_versions: int = 2
+    # The stale versions' prune in Label Studio waits for the project's next round (it runs while that round
+    # fits), at most this many seconds after the new version went live (labelstudio/pruning.py).
+    prune_hold_seconds: float = 10.0
     # Decoded pool inputs (images, vectors, texts) kept in memory between retrains, per process.
     input_cache_mb: int = 2048
     # Sentence embeddings kept on disk under <data_dir>/embeddings/<model>/ (learners/embedding_store.py), at most

@@ -10,10 +10,12 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from labelsieve.learners import text as text_module
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.learners.image import ImageLearner
 from labelsieve.learners.linear import LinearHead
 from labelsieve.learners.text import TextLearner
+from labelsieve.learners.token_counts import TokenCounts
 from labelsieve.learners.vector import VectorLearner
 
 torch.set_num_threads(1)
@@ -110,7 +112,8 @@ def test_text_learner_with_local_sentence_embeddings(tmp_path: Path) -> None:
 
 def test_text_learner_tokenises_each_corpus_text_once_per_fit_and_matches_fit_then_transform(monkeypatch) -> None:
     """A fit tokenises the labelled + unlabelled corpus once (it used to three times: fit, transform, and the
-    labelled texts again), and the model is the one fit-then-transform gives."""
+    labelled texts again; with the counts kept between rounds a refit and the ranking tokenise none of them again),
+    and the model is the one fit-then-transform gives."""
     texts = ["good great fine", "great good nice", "nice fine good", "bad awful poor", "awful poor sad", "poor bad sad"]
     y = ["pos", "pos", "pos", "neg", "neg", "neg"]
     unlabeled = ["good poor", "nice sad", "fine awful day"]
@@ -126,8 +129,11 @@ def test_text_learner_tokenises_each_corpus_text_once_per_fit_and_matches_fit_th
         return wrapped
 
     monkeypatch.setattr(TfidfVectorizer, "build_analyzer", counting)
+    monkeypatch.setattr(text_module, "TOKEN_COUNTS", TokenCounts())  # no text seen by earlier tests
     learner = TextLearner().fit(texts, y, unlabeled=unlabeled)
     assert calls["n"] == len(texts) + len(unlabeled)
+    TextLearner().fit(texts, y, unlabeled=unlabeled).infer(unlabeled)
+    assert calls["n"] == len(texts) + len(unlabeled), "the next round and its ranking tokenise nothing again"
 
     reference = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=50_000).fit(texts + unlabeled)
     probe = ["good nice", "awful sad", "fine"]

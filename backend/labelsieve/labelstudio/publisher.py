@@ -11,9 +11,10 @@ After each retrain :class:`LabelStudioPublisher`:
 2. switches the project (``PATCH /api/projects/{id}/`` ``model_version=<new>``, and
    ``sampling="Uncertainty sampling"`` unless ``set_sampling=False``), and keeps the Data Manager tab ordered
    by the score first (:mod:`labelsieve.labelstudio.dmtab`);
-3. deletes labelsieve's older versions in Label Studio beyond the newest ``keep_versions``
-   (``DELETE /api/projects/{id}/model-versions/``): a version holds only what was pushed for it, so this
-   is O(head); versions of other models are never touched.
+3. starts the deletion of labelsieve's older versions in Label Studio beyond the newest ``keep_versions``
+   (``DELETE /api/projects/{id}/model-versions/``, O(head); other models' versions are never touched) in the
+   background: it is held until the next round starts and joined before that round's push
+   (:mod:`labelsieve.labelstudio.pruning`), so it runs while labelsieve fits, not while annotators ask ``/next``.
 
 Between retrains :meth:`LabelStudioPublisher.refill` extends the head from the same stored ranking once
 fewer than half of ``queue_depth`` pushed tasks are left unannotated, so Label Studio never runs out of
@@ -39,6 +40,7 @@ from labelsieve.labelstudio.dmtab import ensure_ranking_tab
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.head import QueueState, Ranking, read_ranking, remaining, take_unlabeled
 from labelsieve.labelstudio.protocol import choices_result
+from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -46,7 +48,6 @@ from labelsieve.storage.preannotation import gate_for, threshold_of
 
 log = logging.getLogger(__name__)
 UNCERTAINTY = "Uncertainty sampling"
-VERSION_PREFIX = "labelsieve-v"
 
 ClientFactory = Callable[[int], LabelStudioClient | None]
 #: queue_depth(project_id) → how many ranked tasks get a prediction (None: all of them)
@@ -60,13 +61,11 @@ class PublishResult:
     project_id: int
     version: str
     pushed: int
-    deleted_versions: list[str]
     seconds: float
     import_seconds: float = 0.0  # pushing the predictions (every request together)
     batches: int = 0  # requests that pushing took
     patch_seconds: float = 0.0  # PATCH the project's model_version (the ranking is live after this)
-    prune_seconds: float = 0.0  # listing and deleting older versions
-    deleted: int = 0  # predictions Label Studio deleted
+    prune_wait_seconds: float = 0.0  # waiting for the last round's prune to finish before pushing
     path: str = ""  # how they went in (see pusher.PushStats.path)
     tab_seconds: float = 0.0
 
@@ -95,7 +94,8 @@ class LabelStudioPublisher:
                  keep_versions: int = 2, set_sampling: bool = True, depth_of: DepthOf | None = None,
                  state_dir: Path | None = None, pusher: PredictionPusher | None = None,
                  ranking_of: RankingOf | None = None, manage_tab: bool = True, page_url: PageUrl | None = None,
-                 backend_url: str | None = None, preannotate_threshold: float = 0.8) -> None:
+                 backend_url: str | None = None, preannotate_threshold: float = 0.8,
+                 pruner: VersionPruner | None = None) -> None:
         self.engine = engine
         #: page_url(project_id) → the project page; written once into our ML backend's description in Label Studio
         self.page_url = page_url
@@ -103,6 +103,8 @@ class LabelStudioPublisher:
         self._noted: set[int] = set()
         self.client_factory = client_factory
         self.keep_versions = keep_versions
+        #: the stale versions' deletion, in the background between one round's switch and the next one's push
+        self.pruner = pruner or VersionPruner(keep_versions=keep_versions)
         self.set_sampling = set_sampling
         self.depth_of = depth_of or (lambda _pid: None)
         self.state_dir = state_dir
@@ -154,10 +156,12 @@ class LabelStudioPublisher:
         depth = self.depth_of(project_id)
         ranks, upto = take_unlabeled(self.engine, project_id, ranking, 0, depth)
         payload = self._payload(project_id, version, ranking, ranks)
+        waited = self.pruner.join(project_id)  # the last round's prune: one writer at a time in Label Studio
+        pushing = time.perf_counter()
         stats = self.pusher.push(client, project_id, payload, project_tasks=self._task_count(project_id))
         imported = time.perf_counter()
         if not payload:  # Label Studio refuses a model_version no prediction carries (HTTP 400)
-            return PublishResult(project_id, version, 0, [], imported - started)
+            return PublishResult(project_id, version, 0, imported - started, prune_wait_seconds=waited)
         head = _Head(QueueState(version=version, depth=depth, upto=upto,
                                 pushed=[p["task"] for p in payload] if depth is not None else []), ranking)
         with self._heads_lock:
@@ -174,18 +178,27 @@ class LabelStudioPublisher:
                 ensure_ranking_tab(client, project_id)
             except Exception:  # noqa: BLE001 - the ranking is live without the tab; retried next round
                 log.exception("project %s: could not keep the Data Manager ranking tab", project_id)
-        tabbed = time.perf_counter()
-        deleted_versions, deleted = self._prune(client, project_id, version)
         done = time.perf_counter()
-        result = PublishResult(project_id, version, stats.pushed, deleted_versions, done - started,
-                               import_seconds=imported - started, batches=stats.requests,
-                               patch_seconds=patched - imported, prune_seconds=done - tabbed, deleted=deleted,
-                               path=stats.path, tab_seconds=tabbed - patched)
+        self.pruner.start(client, project_id, version)  # held until the next round starts (pruning.py)
+        result = PublishResult(project_id, version, stats.pushed, done - started, import_seconds=imported - pushing,
+                               batches=stats.requests, patch_seconds=patched - imported, prune_wait_seconds=waited,
+                               path=stats.path, tab_seconds=done - patched)
         log.info("project %s: pushed %d predictions of %s (%s, %d request(s)) in %.2f s (import %.2f s, patch %.2f s, "
-                 "prune %.2f s: %d deleted, versions %s)", project_id, stats.pushed, version, stats.path,
-                 stats.requests, result.seconds, result.import_seconds, result.patch_seconds, result.prune_seconds,
-                 deleted, deleted_versions or "none")
+                 "waited %.2f s for the last prune)", project_id, stats.pushed, version, stats.path,
+                 stats.requests, result.seconds, result.import_seconds, result.patch_seconds, waited)
         return result
+
+    def round_starting(self, project_id: int) -> None:
+        """A round of ``project_id`` starts: the last round's prune runs now, while this one fits and ranks."""
+        self.pruner.release(project_id)
+
+    def prune_status(self, project_id: int) -> dict[str, Any] | None:
+        """The project's last prune of stale versions in Label Studio (see :meth:`VersionPruner.status`)."""
+        return self.pruner.status(project_id)
+
+    def stop(self) -> None:
+        """Shutdown: run the held prunes now and wait for them."""
+        self.pruner.stop()
 
     def _note_page(self, client: LabelStudioClient, project_id: int) -> None:
         if self.page_url is None or self.backend_url is None or project_id in self._noted:
@@ -195,13 +208,6 @@ class LabelStudioPublisher:
             self._noted.add(project_id)
         except (LabelStudioError, RetryLater) as exc:  # a nicety: the ranking is live already; retried next time
             log.warning("could not show the page URL in Label Studio for project %s: %s", project_id, exc)
-
-    def _prune(self, client: LabelStudioClient, project_id: int, current: str) -> tuple[list[str], int]:
-        ours = [v for v in client.model_versions(project_id) if v.startswith(VERSION_PREFIX) and v != current]
-        ours.sort(key=_version_number)
-        stale = ours[: max(0, len(ours) - (self.keep_versions - 1))]
-        deleted = sum(client.delete_model_version(project_id, version) for version in stale)
-        return stale, deleted
 
     # ------------------------------------------------------------------- refill
     def _state_path(self, project_id: int) -> Path | None:
@@ -253,6 +259,7 @@ class LabelStudioPublisher:
                 head.ranking = self.ranking_of(project_id, state.version)
             ranks, upto = take_unlabeled(self.engine, project_id, head.ranking, state.upto, state.depth - left)
             payload = self._payload(project_id, state.version, head.ranking, ranks)
+            self.pruner.join(project_id)  # never beside the prune in Label Studio
             stats: PushStats = self.pusher.push(client, project_id, payload,
                                                 project_tasks=self._task_count(project_id))
             state.upto = upto
@@ -269,10 +276,3 @@ class LabelStudioPublisher:
 
 def _confidence(ranking: Ranking, rank: int) -> float | None:
     return ranking.confidence[rank] if rank < len(ranking.confidence) else None
-
-
-def _version_number(version: str) -> int:
-    try:
-        return int(version[len(VERSION_PREFIX):].split("-")[0])
-    except ValueError:
-        return -1

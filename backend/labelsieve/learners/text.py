@@ -3,6 +3,10 @@
 ``embed`` returns a dense L2-normalised vector per text: a truncated SVD of the TF-IDF matrix
 (fitted on the labelled and, when given, the unlabelled texts), or the sentence embedding when
 ``embedding_model`` points at a locally installed sentence-transformers model directory.
+
+The TF-IDF features are those of scikit-learn's ``TfidfVectorizer`` (the saved model stores its vocabulary and
+idf), built from n-gram counts kept between rounds (:mod:`labelsieve.learners.token_counts`): a round tokenises
+only the texts no earlier round of the process saw.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.learners.linear import LinearHead
 from labelsieve.learners.text_models import encode_with, load_encoder
+from labelsieve.learners.token_counts import TOKEN_COUNTS, Analyzer
 from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
 
 
@@ -61,7 +66,8 @@ class TextLearner(BaseLearner):
         if self.embedding_model:
             vectors = EMBEDDINGS.encode(str(self.embedding_model), texts, self._encode)
             return normalize(np.asarray(vectors, dtype=np.float32))
-        return self.vectorizer_.transform(texts)
+        return TOKEN_COUNTS.transform(Analyzer(self.ngram_max), texts, self.vectorizer_.vocabulary,
+                                      self.vectorizer_.idf_)
 
     # ---------------------------------------------------------------------- fit
     def fit(
@@ -78,13 +84,11 @@ class TextLearner(BaseLearner):
         if self.embedding_model:
             features = self._features(texts)
         else:
-            # one tokenisation of the corpus: fit_transform equals fit then transform, and the labelled texts
-            # are its first rows (fit, transform and the labelled transform each tokenised them before)
-            self.vectorizer_ = TfidfVectorizer(
-                ngram_range=(1, self.ngram_max), sublinear_tf=True, max_features=self.max_features
-            )
-            tfidf = self.vectorizer_.fit_transform(corpus)
-            tfidf.sort_indices()  # as transform returns them
+            # TfidfVectorizer's fit_transform from cached counts: only texts not seen before are tokenised; the
+            # labelled texts are the first rows
+            fitted = TOKEN_COUNTS.fit_transform(Analyzer(self.ngram_max), corpus, max_features=self.max_features)
+            self.vectorizer_ = _vectorizer(self.ngram_max, fitted.vocabulary, fitted.idf)
+            tfidf = fitted.matrix
             n_comp = max(1, min(self.svd_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1))
             self.svd_ = TruncatedSVD(n_components=n_comp, random_state=self.random_state).fit(tfidf)
             features = tfidf[: len(texts)]
@@ -130,7 +134,7 @@ class TextLearner(BaseLearner):
         if not self.embedding_model:
             arrays["idf"] = self.vectorizer_.idf_.astype(np.float64)
             arrays["svd_components"] = self.svd_.components_.astype(np.float32)
-            meta["vocabulary"] = {term: int(i) for term, i in self.vectorizer_.vocabulary_.items()}
+            meta["vocabulary"] = {term: int(i) for term, i in self.vectorizer_.vocabulary.items()}
         write_arrays(directory / "text.safetensors", arrays)
         write_json(directory / "text.json", meta)
 
@@ -142,12 +146,16 @@ class TextLearner(BaseLearner):
         learner.classes_ = list(meta["classes"])
         learner.head_ = LinearHead(coef=arrays["coef"], intercept=arrays["intercept"])
         if not learner.embedding_model:
-            vectorizer = TfidfVectorizer(
-                ngram_range=(1, learner.ngram_max), sublinear_tf=True, vocabulary=meta["vocabulary"]
-            )
-            vectorizer.idf_ = arrays["idf"]
-            learner.vectorizer_ = vectorizer
+            learner.vectorizer_ = _vectorizer(learner.ngram_max, dict(meta["vocabulary"]), arrays["idf"])
             svd = TruncatedSVD(n_components=arrays["svd_components"].shape[0])
             svd.components_ = arrays["svd_components"]
             learner.svd_ = svd
         return learner
+
+
+def _vectorizer(ngram_max: int, vocabulary: dict[str, int], idf: np.ndarray) -> TfidfVectorizer:
+    """The fitted ``TfidfVectorizer`` of ``vocabulary`` and ``idf`` (what is saved; its ``transform`` gives the
+    features :mod:`~labelsieve.learners.token_counts` builds)."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, ngram_max), sublinear_tf=True, vocabulary=vocabulary)
+    vectorizer.idf_ = idf
+    return vectorizer

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.gateway import LabelStudioGateway
+from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.labelstudio.pusher import PredictionPusher
 from labelsieve.labelstudio.tasksync import TaskSync
@@ -19,6 +20,7 @@ from labelsieve.quality.cvjob import estimate_version
 from labelsieve.quality.hooks import tracker_for
 from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
+from labelsieve.service import fault_hooks
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.setup_check import LabelStudioCheck
 from labelsieve.service.text_features import TextFeatures
@@ -71,6 +73,9 @@ class Service:
         self.worker.stop()
         if self.text_features is not None and EMBEDDINGS.root == self.settings.data_dir / "embeddings":
             EMBEDDINGS.attach(None)
+        stop_publisher = getattr(self.loop.publisher, "stop", None)
+        if stop_publisher is not None:  # the held prunes of stale versions in Label Studio run now and finish
+            stop_publisher()
         if self.quality is not None:
             self.quality.stop()
         self.engine.dispose()
@@ -94,7 +99,9 @@ def build_service(settings: Settings) -> Service:
         depth_of=gateway.queue_depth, state_dir=settings.data_dir / "queues",
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
         page_url=lambda pid: f"{settings.base_url}/projects/{pid}/page", backend_url=settings.base_url,
-        preannotate_threshold=settings.preannotate_threshold)
+        preannotate_threshold=settings.preannotate_threshold,
+        pruner=VersionPruner(keep_versions=settings.keep_prediction_versions,
+                             delay_seconds=settings.prune_hold_seconds, hold=fault_hooks.before_prune))
     # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background
     EMBEDDINGS.attach(settings.data_dir / "embeddings", max_rows=settings.embedding_store_rows)
     text_features = TextFeatures(cache=EMBEDDINGS, retrain=lambda pid: worker.notify(pid, force=True))

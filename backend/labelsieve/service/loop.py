@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
-from labelsieve.balancing.prepare import TrainingSet, imbalance_ratio, prepare_training_set
+from labelsieve.balancing.prepare import TrainingSet, prepare_training_set
 from labelsieve.balancing.stages import routed_params
 from labelsieve.input_cache import InputCache
 from labelsieve.inputs import InputLoader
@@ -261,6 +261,7 @@ class ActiveLearningLoop:
 
     def _refresh_pool(self, project_id: int) -> None:
         """Store the tasks Label Studio has and we lack: unlabeled tasks it never sent us must be ranked too."""
+        getattr(self.publisher, "round_starting", lambda _pid: None)(project_id)  # the last prune runs meanwhile
         try:
             tasks = self.gateway.new_tasks(project_id)
             if tasks:

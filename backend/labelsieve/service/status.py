@@ -60,6 +60,9 @@ class ProjectStatus(BaseModel):
     versions: list[VersionSummary]
     #: the head pushed to Label Studio: queue_depth, pushed, remaining (unannotated), upto (None: all / no push)
     queue: dict[str, Any] | None = None
+    #: the last background prune of stale versions in Label Studio: state (held, running, done, failed), versions
+    #: deleted, predictions deleted, seconds, error, consecutive_failures (None: no push since the start)
+    prune: dict[str, Any] | None = None
     last_round: RoundSummary | None
     #: stratified 5-fold per-class recall/precision and macro-F1 on the labelled set (quality/cvjob.py), or None
     cv_estimate: dict[str, Any] | None = None

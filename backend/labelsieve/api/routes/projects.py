@@ -20,6 +20,8 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
     found = status.project_status(service.engine, project_id, queue_of=queue_of)
     if found is None:
         raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
+    prune_of = getattr(service.loop.publisher, "prune_status", None)  # stale versions deleted in the background
+    found.prune = None if prune_of is None else prune_of(project_id)
     found.page = str(request.base_url).rstrip("/") + f"/projects/{project_id}/page"  # the HTML view
     # webhook events waiting on Label Studio: count, oldest, why (URL tried, last error) and the fix
     found.waiting = service.waits.describe(project_id)
