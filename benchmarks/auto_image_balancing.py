@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import benchmarks.imbalance as lt  # noqa: E402
 from benchmarks.common import machine_line  # noqa: E402
 
-from labelsieve.balancing import auto_method, prepare_training_set  # noqa: E402
+from labelsieve.balancing import prepare_training_set  # noqa: E402
 from labelsieve.balancing.stages import routed_params  # noqa: E402
 from labelsieve.learners.auto_image import AutoImageLearner  # noqa: E402
 from labelsieve.registry import get_registry  # noqa: E402
@@ -47,8 +47,9 @@ HEADS = {"digits": 120, "mnist5k": 150}
 PARAMS: dict[str, Any] = {"cnn_params": {"image_size": 16, "epochs": 30, "augment": None, "batch_size": 64}}
 #: (row, method, balancing_params)
 METHODS: list[tuple[str, str | None, dict[str, Any]]] = [
-    ("none", None, {}), ("class_weight", "class_weight", {}), ("auto", "auto", {}),
+    ("none", None, {}), ("class_weight", "class_weight", {}),
     ("logit_adjusted τ1.5", "logit_adjusted", {"loss_tau": 1.5}), ("augment", "augment", {}),
+    ("auto", "auto", {}),
 ]
 Row = tuple[float, float, float, str, float]  # balanced accuracy, macro-F1, tail recall, chosen stage, seconds
 
@@ -75,25 +76,32 @@ def evaluate(name: str, seed: int, method: str | None, params: dict[str, Any]) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--digits-seeds", type=int, default=5, help="digits fits the linear stage only: cheap")
     parser.add_argument("--sets", default="digits,mnist5k")
+    parser.add_argument("--rows", default="", help="comma-separated row names to run (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     sets = args.sets.split(",")
     results: dict[tuple[str, str], list[Row]] = {}
     for name in sets:
-        for seed in range(args.digits_seeds if name == "digits" else args.seeds):
+        for seed in range(args.first_seed, args.first_seed + (args.digits_seeds if name == "digits" else args.seeds)):
             lt.HEAD = HEADS[name]
-            y = lt.long_tail_split(seed, RATIO, name)[1]
+            X, y = lt.long_tail_split(seed, RATIO, name)[:2]
             done: dict[str, Row] = {}
             for row, method, params in METHODS:
-                if method == "auto":  # the fit auto makes is the one of the method it resolves to
-                    applied = auto_method(y, "auto_image") or "none"
-                    result = done[applied] if applied in done else evaluate(name, seed, applied, {})[0]
-                    row = f"auto (= {applied})"
+                if args.rows and row not in args.rows.split(","):
+                    continue
+                if method == "auto":  # the fit auto makes is the one of the row it resolves to
+                    ts = prepare_training_set(X, y, method="auto", params={}, learner_name="auto_image",
+                                              rng=np.random.default_rng(seed))
+                    applied = "+".join(ts.info["applied"]) or "none"
+                    same = applied  # the row of the method auto resolved to (class_weight, none)
+                    result = done[same] if same in done else evaluate(name, seed, "auto", {})[0]
+                    row = f"auto (= {same})"
                 else:
                     result, applied = evaluate(name, seed, method, params)
-                    done[applied] = result
+                    done[row] = result
                 results.setdefault((name, row), []).append(result)
                 print(name, seed, row, applied, " ".join(f"{v:.1f}" if isinstance(v, float) else v for v in result),
                       flush=True)
