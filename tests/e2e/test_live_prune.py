@@ -56,6 +56,8 @@ def test_prune_runs_while_the_next_round_fits_and_its_push_waits(tmp_path: Path,
             annotate(ls, tid, truth[tid])
             versions.append(wait_version(ls, pid, other_than=versions[-1]))
         assert ls_versions(ls, pid) == set(versions), "v3's prune waits for the next round"
+        wait_for("v3's prune to be started (right after its switch)",
+                 lambda: backend_status(server.url, pid)["prune"]["after"] == versions[2])
         assert backend_status(server.url, pid)["prune"]["state"] == "held"
 
         annotate(ls, order[8], truth[order[8]])  # round 4 starts: v3's prune runs and is held before its deletes
@@ -73,8 +75,9 @@ def test_prune_runs_while_the_next_round_fits_and_its_push_waits(tmp_path: Path,
         versions.append(wait_version(ls, pid, other_than=versions[2]))
         assert versions[3] == fitted[3]
         assert ls_versions(ls, pid) == {versions[1], versions[2], versions[3]}, "the stale v1 is gone"
+        wait_for("v4's prune to be started", lambda: backend_status(server.url, pid)["prune"]["after"] == versions[3])
         prune = backend_status(server.url, pid)["prune"]
-        assert prune["after"] == versions[3] and prune["state"] == "held" and prune["consecutive_failures"] == 0
+        assert prune["state"] == "held" and prune["consecutive_failures"] == 0
     finally:
         server.stop()  # shutdown runs v4's held prune and waits for it
     assert ls_versions(ls, pid) == {versions[2], versions[3]}, "shutdown finished the prune of v2"
