@@ -71,7 +71,9 @@ def test_pool_statistics_come_from_the_pool_and_round_trip(tmp_path: Path, digit
     assert learner.embed(list(flat[test[:3]])).shape == (3, 20)
     learner.save(tmp_path)
     loaded = VectorLearner.load(tmp_path)
-    np.testing.assert_allclose(loaded.predict_proba(list(flat[test])), learner.predict_proba(list(flat[test])))
+    # float32 pool statistics: after save/load the last bits may move with the BLAS kernel (3.9e-7 seen on SkylakeX)
+    np.testing.assert_allclose(loaded.predict_proba(list(flat[test])), learner.predict_proba(list(flat[test])),
+                               rtol=1e-5, atol=1e-6)
     assert isinstance(loaded.features_, PoolFeatures)
 
 

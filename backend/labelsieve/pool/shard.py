@@ -20,7 +20,7 @@ import torch
 from labelsieve.pool.model import ModelBundle, block_outputs, load_learner
 from labelsieve.pool.source import EMBEDDING_COLUMN, ID_COLUMN, Unit, embedding_matrix, id_array, kept_mask, read_unit
 from labelsieve.strategies.badge import gradient_factor, host_lower
-from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool
+from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool, paired_dots
 from labelsieve.strategies.kcenter_prune import PrunedPool
 
 STALE = "stale"
@@ -131,7 +131,7 @@ class Shard:
     # ------------------------------------------------------------------ BADGE
     def badge_start(self) -> Best:
         acc = self.pool.acc
-        self.grad_sq = (self.factor**2).sum(dim=1) * self.pool.sq
+        self.grad_sq = paired_dots(self.factor, self.factor) * self.pool.sq  # as badge_kmeanspp
         self.state = torch.full((self.n,), float("inf"), dtype=acc)
         self.picked = torch.zeros(self.n, dtype=torch.bool)
         self.cumulative = None

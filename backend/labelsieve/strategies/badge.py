@@ -4,7 +4,8 @@ The gradient embedding of item ``i`` is ``g_i = a_i (x) h_i`` with ``a_i = p_i -
 (the last-layer loss gradient under the model's own hard label) and ``h_i`` the pool embedding.
 Its length grows with uncertainty and its direction carries diversity. The ``n x (C*d)`` matrix is
 never built: ``<g_i, g_j> = <a_i, a_j> <h_i, h_j>`` and ``|g_i|^2 = |a_i|^2 |h_i|^2``, so every
-k-means++ (D^2) step costs one chunked GEMV over ``h`` and one over ``a``.
+k-means++ (D^2) step costs one chunked pass over ``h`` and one over ``a``, computed row by row
+(:func:`~labelsieve.strategies.distance.row_dots`) so a shard computes the same bits as the whole pool.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import numpy as np
 import torch
 
 from labelsieve.strategies.base import PoolContext, QueryStrategy
-from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool, gaussian_projection, pinned_threads
+from labelsieve.strategies.distance import (
+    DEFAULT_CHUNK,
+    ChunkedPool,
+    gaussian_projection,
+    paired_dots,
+    pinned_threads,
+    row_dots,
+)
 
 
 def gradient_factor(probas: np.ndarray) -> np.ndarray:
@@ -46,12 +54,13 @@ def host_lower(hidden: ChunkedPool, a: torch.Tensor, grad_sq: torch.Tensor, d2: 
     """:func:`host_update` for a centre given as its rows (``h``, ``a``) and ``|g|^2``, possibly from another shard."""
     h, a_np, g_sq, out = hidden.x.numpy(), a.numpy(), grad_sq.numpy(), d2.numpy()
     minus_2h, centre_a, centre_sq = (-2.0 * centre_h).numpy(), centre_a.numpy(), centre_sq.numpy()
+    minus_2h, centre_a = np.ascontiguousarray(minus_2h), np.ascontiguousarray(centre_a)
     inner = np.empty(min(hidden.chunk_size, hidden.n), dtype=out.dtype)
     other = np.empty_like(inner)
     for start, stop in hidden.chunks():
         dist, factor = inner[: stop - start], other[: stop - start]
-        np.dot(h[start:stop], minus_2h, out=dist)
-        np.dot(a_np[start:stop], centre_a, out=factor)
+        np.einsum("ij,j->i", h[start:stop], minus_2h, out=dist)  # row by row (distance.row_dots), never GEMV
+        np.einsum("ij,j->i", a_np[start:stop], centre_a, out=factor)
         dist *= factor
         dist += g_sq[start:stop]
         dist += centre_sq
@@ -65,7 +74,7 @@ def badge_kmeanspp(
     """k-means++ seeding on ``a (x) h``: the largest gradient first, then D^2 sampling with ``rng``."""
     acc = hidden.acc
     a = torch.from_numpy(np.ascontiguousarray(factor)).to(hidden.device, acc)
-    grad_sq = (a**2).sum(dim=1) * hidden.sq
+    grad_sq = paired_dots(a, a) * hidden.sq
     d2 = torch.full((hidden.n,), float("inf"), dtype=acc, device=hidden.device)
     picked = torch.zeros(hidden.n, dtype=torch.bool, device=hidden.device)
     picks: list[int] = []
@@ -87,9 +96,12 @@ def badge_kmeanspp(
             host_update(hidden, a, grad_sq, d2, index)
             d2[index] = 0.0
             continue
+        minus_2h = -2.0 * centre_h
         for start, stop in hidden.chunks():
-            inner = hidden.dots(centre_h, start, stop) * (a[start:stop] @ centre_a)
-            dist = (grad_sq[start:stop] + centre_sq - 2.0 * inner).clamp_(min=0.0)
+            dist = hidden.dots(minus_2h, start, stop) * row_dots(a[start:stop], centre_a)
+            dist += grad_sq[start:stop]
+            dist += centre_sq
+            dist.clamp_(min=0.0)
             torch.minimum(d2[start:stop], dist, out=d2[start:stop])
         d2[index] = 0.0
     return np.asarray(picks, dtype=np.int64)

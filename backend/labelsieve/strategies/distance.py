@@ -5,6 +5,16 @@ precision or randomly projected), and every pass over it goes chunk by chunk. Gr
 keeps one ``min_dist[n]`` vector and updates it after each pick with
 ``|x - c|^2 = |x|^2 - 2 x.c + |c|^2``, i.e. one matrix-vector product over the pool per pick, so its
 speed is bounded by memory bandwidth (pool bytes x picks / seconds).
+
+Determinism across layouts: every value that decides a pick (a squared norm, a distance, a BADGE
+``d2``) is computed row by row (:func:`row_dots`: ``einsum`` over each row, whose result depends only
+on that row and the centre), never by BLAS GEMV/GEMM, whose tail rows take other code paths and give
+other last bits depending on how many rows a call gets and where a row sits (measured: a 3 000-row
+pool split 750/750/750/750 moved row 746's distance by one ulp on a SkylakeX OpenBLAS kernel). So
+the single-process strategies and every sharding of the pool (local or on Ray) compute bit-identical
+values on one machine, and exact ties always go to the lowest index. GEMM is used only for
+candidate search (:meth:`ChunkedPool.min_sqdist_to`), whose candidates are then recomputed row by row.
+On CUDA the same row-wise formulas run as torch reductions.
 """
 
 from __future__ import annotations
@@ -72,6 +82,27 @@ def pinned_threads(threads: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+def row_dots(rows: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+    """``rows @ vector`` computed row by row (each value independent of the other rows; see the module doc)."""
+    if rows.device.type == "cpu":
+        out = np.einsum("ij,j->i", np.ascontiguousarray(rows.numpy()), np.ascontiguousarray(vector.numpy()))
+        return torch.from_numpy(np.asarray(out, dtype=rows.numpy().dtype))
+    return (rows * vector).sum(dim=1)
+
+
+def paired_dots(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """``(left * right).sum(1)`` row by row, for rows paired up by index (same determinism as :func:`row_dots`)."""
+    if left.device.type == "cpu":
+        out = np.einsum("ij,ij->i", np.ascontiguousarray(left.numpy()), np.ascontiguousarray(right.numpy()))
+        return torch.from_numpy(np.asarray(out, dtype=left.numpy().dtype))
+    return (left * right).sum(dim=1)
+
+
+def candidate_slack(dim: int, dtype: torch.dtype) -> float:
+    """A bound on GEMM's error for ``|x|^2 - 2 x.c + |c|^2`` relative to ``|x|^2 + |c|^2`` (with margin)."""
+    return 4.0 * (dim + 4) * float(torch.finfo(dtype).eps)
+
+
 def gaussian_projection(d: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """A seeded ``(d, k)`` Gaussian random projection (Johnson-Lindenstrauss), scaled by 1/sqrt(k)."""
     if k <= 0:
@@ -118,7 +149,8 @@ class ChunkedPool:
                 block = torch.from_numpy(np.ascontiguousarray(data[start:stop])).to(self.device, self.acc)
                 stored = (block if proj is None else block @ proj).to(self.dtype)
                 self.x[start:stop] = stored
-            self.sq[start:stop] = (stored.to(self.acc) ** 2).sum(dim=1)
+            as_acc = stored.to(self.acc)
+            self.sq[start:stop] = paired_dots(as_acc, as_acc)
 
     @property
     def n(self) -> int:
@@ -141,8 +173,8 @@ class ChunkedPool:
 
     def dots(self, vector: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         """``x[start:stop] @ vector`` accumulated in the compute dtype."""
-        block = self._block(start, stop)
-        return (block @ vector.to(block.dtype)).to(self.acc)
+        block = self._block(start, stop).to(self.acc)
+        return row_dots(block, vector.to(self.acc))
 
     @property
     def on_host(self) -> bool:
@@ -156,20 +188,30 @@ class ChunkedPool:
     def lower_min_sqdist(self, min_dist: torch.Tensor, centre: torch.Tensor, centre_sq: torch.Tensor) -> None:
         """``min_dist = min(min_dist, |x - centre|^2)`` for a centre given as its stored row and squared norm
         (from this pool or from another shard of the same pool: the arithmetic is the same either way)."""
+        minus_2c = (-2.0 * centre).to(self.acc)
         if self.on_host and min_dist.is_contiguous():
             x, sq, out = self.x.numpy(), self.sq.numpy(), min_dist.numpy()
-            minus_2c, c_sq = (-2.0 * centre).numpy(), centre_sq.numpy()
+            m2c, c_sq = np.ascontiguousarray(minus_2c.numpy()), centre_sq.numpy()
             buf = np.empty(min(self.chunk_size, self.n), dtype=sq.dtype)
             for start, stop in self.chunks():
                 dist = buf[: stop - start]
-                np.dot(x[start:stop], minus_2c, out=dist)
+                np.einsum("ij,j->i", x[start:stop], m2c, out=dist)  # row by row, as row_dots
                 dist += sq[start:stop]
                 dist += c_sq
                 np.minimum(out[start:stop], dist, out=out[start:stop])
             return
         for start, stop in self.chunks():
-            dist = self.sq[start:stop] - 2.0 * self.dots(centre, start, stop) + centre_sq
+            dist = self.sqdist_rows(torch.arange(start, stop, device=self.device), minus_2c, centre_sq)
             torch.minimum(min_dist[start:stop], dist, out=min_dist[start:stop])
+
+    def sqdist_rows(self, rows: torch.Tensor, minus_2c: torch.Tensor, centre_sq: torch.Tensor) -> torch.Tensor:
+        """``|x - c|^2`` for the given rows as ``(-2 x.c + |x|^2) + |c|^2``, row by row: the one formula every
+        path uses (full passes, pruned groups, shards), so a row's distance never depends on the path."""
+        block = self.x.index_select(0, rows).to(self.acc)
+        dist = row_dots(block, minus_2c.to(self.acc))
+        dist += self.sq[rows]
+        dist += centre_sq
+        return dist
 
     def min_sqdist_to(self, others: np.ndarray, projection: np.ndarray | None = None) -> torch.Tensor:
         """Squared distance of every pool item to its nearest row of ``others`` (chunked both ways)."""
@@ -183,12 +225,31 @@ class ChunkedPool:
             if proj is not None:
                 centres = centres @ proj
             centres = centres.to(self.dtype).to(self.acc)  # same rounding as the stored pool
-            centres_sq = (centres**2).sum(dim=1)
+            centres_sq = paired_dots(centres, centres)
             for start, stop in self.chunks():
                 pool_block = self._block(start, stop).to(self.acc)
-                dist = self.sq[start:stop, None] - 2.0 * (pool_block @ centres.T) + centres_sq[None, :]
-                torch.minimum(min_dist[start:stop], dist.min(dim=1).values, out=min_dist[start:stop])
+                approx = self.sq[start:stop, None] - 2.0 * (pool_block @ centres.T) + centres_sq[None, :]
+                exact = self._refine(pool_block, self.sq[start:stop], centres, centres_sq, approx)
+                torch.minimum(min_dist[start:stop], exact, out=min_dist[start:stop])
         return min_dist.clamp_(min=0.0)
+
+    def _refine(self, block: torch.Tensor, block_sq: torch.Tensor, centres: torch.Tensor, centres_sq: torch.Tensor,
+                approx: torch.Tensor) -> torch.Tensor:
+        """Each row's minimum over ``centres``, exact: GEMM's ``approx`` only nominates the centres that could be
+        the nearest (within its error bound), and those pairs are recomputed row by row."""
+        best = approx.min(dim=1).values
+        slack = candidate_slack(block.shape[1], self.acc) * (block_sq + centres_sq.max())
+        rows, cols = torch.nonzero(approx <= (best + 2.0 * slack)[:, None], as_tuple=True)
+        minus_2c = -2.0 * centres
+        exact = torch.full((block.shape[0],), float("inf"), dtype=self.acc, device=self.device)
+        step = max(1, (1 << 22) // max(1, block.shape[1]))  # pairs per gather: bounded memory
+        for start in range(0, rows.shape[0], step):
+            r, c = rows[start:start + step], cols[start:start + step]
+            dist = paired_dots(block.index_select(0, r), minus_2c.index_select(0, c))
+            dist += block_sq[r]
+            dist += centres_sq[c]
+            exact.scatter_reduce_(0, r, dist, reduce="amin")
+        return exact
 
 
 def kcenter_greedy(pool: ChunkedPool, min_dist: torch.Tensor, n_picks: int, first: int | None = None,

@@ -8,6 +8,8 @@ largest current ``min_dist`` in the group (kept as an upper bound ``gmax_g``), n
 ``min_dist`` can change and the group is not read. The margins cover float32 rounding, so the
 picks are those of the full pass; only the bytes read per pick go down, by how well the pool
 clusters (on unclustered data nearly every group is read and the loop falls back to full passes).
+A group that is read computes its rows' distances with :meth:`ChunkedPool.sqdist_rows`, the full pass's
+own row-by-row formula, so pruned and full passes store bit-identical values.
 """
 
 from __future__ import annotations
@@ -108,13 +110,11 @@ class PrunedPool:
             self.rows_read += pool.n
             return
         self.rows_read += rows
+        minus_2c = (-2.0 * centre).to(pool.acc)
         for g in reach:
             idx = self.members[g]
             for part in torch.split(idx, pool.chunk_size):
-                block = pool.x.index_select(0, part)
-                if block.dtype != pool.acc and pool.device.type != "cuda":  # as ChunkedPool._block
-                    block = block.to(pool.acc)
-                dist = pool.sq[part] - 2.0 * (block @ centre.to(block.dtype)).to(pool.acc) + centre_sq
+                dist = pool.sqdist_rows(part, minus_2c, centre_sq)  # the full pass's own formula, row by row
                 min_dist[part] = torch.minimum(min_dist[part], dist)
             self.gmax[g] = float(min_dist[idx].max().item())
 
