@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labelsieve.api.app import create_app
+from labelsieve.commands import db, loop, prune, select, simulate
 from labelsieve.registry import GROUPS, get_registry
 from labelsieve.settings import Settings
 from labelsieve.storage.migrate import SchemaError
@@ -79,17 +80,11 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print a JSON obj
         console.print(table)
 
 
-# Further commands live in their own modules, each with ``register(app)``; add yours here.
-COMMAND_MODULES: tuple[str, ...] = ("labelsieve.commands.simulate", "labelsieve.commands.loop",
-                                    "labelsieve.commands.select", "labelsieve.commands.db",
-                                    "labelsieve.commands.prune")
-
-
+# Further commands live in their own modules, each with ``register(app)``; add yours here (a plain import, so a
+# missing module fails at import time instead of silently dropping its command).
 def _register_commands() -> None:
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+    for module in (simulate, loop, select, db, prune):
+        module.register(app)
 
 
 _register_commands()

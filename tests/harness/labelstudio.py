@@ -19,7 +19,8 @@ API (used by ``tests/e2e`` and the reliability fault tests)::
 The Python running Label Studio is ``$LABELSIEVE_LS_PYTHON`` (``make test`` sets it), else
 ``.venv-ls/bin/python``; if neither has label_studio, :class:`LabelStudioNotInstalled` says how to
 install it (``make install-ls``). Environment = reference §4.1: legacy tokens on, both SSRF
-switches off (the backend lives on loopback), local-files serving on, no version check.
+switches off (the backend lives on loopback), local-files serving on, no version check, no analytics and
+empty Sentry DSNs (no request leaves the machine).
 
 Start-up: the first start migrates a fresh data directory (~30 s) into ``.cache/ls-template``
 (gitignored); later starts copy that template (~4 s). A pytest session should start ONE server
@@ -88,6 +89,7 @@ def _environment(data_dir: Path, files_root: Path) -> dict[str, str]:
         "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
         "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(files_root),
         "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
+        "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",  # Label Studio's default DSNs would report errors outside
         "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
     })
     return env

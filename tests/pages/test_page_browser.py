@@ -63,3 +63,40 @@ def test_browser_shows_every_section_with_its_plots_and_nothing_leaves_loopback(
     assert [u for u in external if urlsplit(u).path not in ("/projects/17/page", "/projects/page")] == []
     assert shot.stat().st_size > 30_000 and visit.dom["height"] > 1500
     assert f"{url}/projects/{PROJECT}/page" in index.dom["links"]
+
+
+ISSUES_PROBE = """(() => {
+  const s = document.querySelector('section#label-issues');
+  return s ? {rows: [...s.querySelectorAll('table.issues tr')].filter(r => r.querySelector('td')).map(r => [...r.cells].map(c => c.innerText)),
+              text: s.innerText} : null;
+})()"""
+
+
+def test_a_scorecard_with_candidates_shows_them_on_the_page(browser, live_server, http, digits_root) -> None:
+    from labelsieve.quality.scorecard import ScoreRow
+    from labelsieve.quality.store import save_scorecard
+    from labelsieve.storage import crud
+    from labelsieve.storage.db import session_scope
+
+    root, paths, labels = digits_root
+    with live_server(local_files_document_root=root, start_workers=False) as (url, app), http(url) as client:
+        train_digits(client, app, PROJECT, paths, labels, rounds=1, extra={"label_issues": False})  # no runner
+        before = browser.visit(f"{url}/projects/{PROJECT}/page", probe=ISSUES_PROBE)
+        service = app.state.service
+        with session_scope(service.engine) as session:
+            version = crud.get_project(session=session, project_id=PROJECT).model_version
+
+        def row(task_id: int, given: str, suggested: str, score: float, recommendation: str) -> ScoreRow:
+            return ScoreRow(task_id=task_id, annotation_id=task_id, label=given, suggested_label=suggested,
+                            suggested_confidence=0.9, issue_score=score, flagged=recommendation != "keep",
+                            value=0.0, influence=0.0, uncertainty=0.1, duplicate_of=None, similarity=0.0,
+                            recommendation=recommendation, reason="label issue (cleanlab)")
+
+        save_scorecard(service.artifacts, PROJECT, version,
+                       [row(170003, "5", "9", 0.97, "review"), row(170007, "1", "7", 0.88, "prune"),
+                        row(170001, "3", "3", 0.01, "keep")], {"summary": {"flagged": 2}})
+        after = browser.visit(f"{url}/projects/{PROJECT}/page", probe=ISSUES_PROBE)
+
+    assert not before.dom  # no scorecard yet: no section
+    assert after.status == 200 and after.dom
+    assert [r[:3] for r in after.dom["rows"]] == [["170003", "5", "9"], ["170007", "1", "7"]]  # keep rows not shown

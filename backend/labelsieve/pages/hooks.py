@@ -5,25 +5,24 @@ Two hooks, both defined here so the page never invents data:
 - **waiting** — :func:`waiting_events` reads the project's status (``GET /projects/{id}`` JSON) and returns
   what it says the project is waiting for: a ``waiting`` entry (one object or a list of objects with at least a
   ``reason``; ``since``, ``dependency``, ``attempts``, ``next_try`` are shown when present). No entry: no section.
-- **label issues** — a provider is any callable ``provider(service, project_id) -> dict | None`` returning
-  ``{"candidates": [{"task_id", "given", "suggested", "score", ...}], "scorecard": {name: value}}``.
-  :data:`LABEL_ISSUE_PROVIDERS` names them as ``"module:function"``; a module that is not installed is
-  skipped, so the section appears as soon as the data-quality code ships one of these functions.
-  :func:`register_label_issue_provider` adds one at run time (tests, plugins).
+- **label issues** — :func:`labelsieve.pages.issue_section.scorecard_candidates` (imported, never resolved by
+  name) reads the project's newest scorecard and returns ``{"candidates": [{"task_id", "given", "suggested",
+  "score", ...}], "scorecard": {name: value}}``; no scorecard, or no candidate: no section.
+  :func:`register_label_issue_provider` adds another provider ``provider(service, project_id) -> dict | None``
+  at run time (plugins, tests); registered providers are asked first.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from labelsieve.pages.issue_section import scorecard_candidates
+
 log = logging.getLogger(__name__)
 
 LabelIssueProvider = Callable[[Any, int], "dict[str, Any] | None"]
-LABEL_ISSUE_PROVIDERS: list[str] = ["labelsieve.quality.issues:page_section"]
 _registered: list[LabelIssueProvider] = []
 
 
@@ -36,19 +35,9 @@ def unregister_label_issue_provider(provider: LabelIssueProvider) -> None:
         _registered.remove(provider)
 
 
-def _resolve(spec: str) -> LabelIssueProvider | None:
-    module_name, _, attribute = spec.partition(":")
-    try:
-        if importlib.util.find_spec(module_name) is None:
-            return None
-    except ModuleNotFoundError:  # a parent package is missing
-        return None
-    return getattr(importlib.import_module(module_name), attribute, None)
-
-
 def label_issues(service: Any, project_id: int) -> dict[str, Any] | None:
     """The first provider's answer for this project, or None (no provider, or no data yet)."""
-    providers = [*_registered, *(p for p in map(_resolve, LABEL_ISSUE_PROVIDERS) if p is not None)]
+    providers = [*_registered, scorecard_candidates]
     for provider in providers:
         try:
             found = provider(service, project_id)

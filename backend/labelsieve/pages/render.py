@@ -21,6 +21,7 @@ from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
 from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
+from labelsieve.pages.issue_section import scorecard_key
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
@@ -67,7 +68,8 @@ class PageRenderer:
         """The page's HTML, or None when the project is not set up. ``status`` is the project's status JSON."""
         key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)),
                repr(status.get("cv_estimate")),  # written by the background job after the retrain
-               repr(status.get("text_features")))  # the background encoding's progress
+               repr(status.get("text_features")),  # the background encoding's progress
+               repr(scorecard_key(service, project_id)))  # the label-issue scorecard, written after the retrain
         with self._lock:
             hit = self._pages.get(project_id)
             if hit is not None and hit[0] == key and time.monotonic() - hit[1] < self.ttl:

@@ -7,7 +7,6 @@ worker) and a set of shards for the greedy strategies (memory: the pool divided 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -154,7 +153,7 @@ def make_engine(name: str, *, address: str | None = None, workers: int | None = 
         return LocalEngine(n_shards=workers or 1)
     if name == "ray":
         try:
-            ray_engine = importlib.import_module("labelsieve.pool.ray_engine")
+            import labelsieve.pool.ray_engine as ray_engine
         except ImportError as exc:
             raise EngineUnavailable(f"{RAY_MISSING} ({exc})") from None
         return ray_engine.RayEngine(address=address, workers=workers)

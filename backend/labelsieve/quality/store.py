@@ -45,6 +45,25 @@ def load_scorecard(artifacts: ArtifactStore, project_id: int, version: str) -> t
     return from_records(body.pop("rows")), body
 
 
+def latest_scorecard(artifacts: ArtifactStore, project_id: int, versions: list[str]
+                     ) -> tuple[str | None, list[ScoreRow], dict[str, Any]]:
+    """The newest of ``versions`` (oldest first) that has a scorecard: (version, rows worst first, meta)."""
+    for version in reversed(versions):
+        rows, meta = load_scorecard(artifacts, project_id, version)
+        if meta:
+            return version, rows, meta
+    return None, [], {}
+
+
+def scorecard_stamp(artifacts: ArtifactStore, project_id: int, versions: list[str]) -> tuple[str, int] | None:
+    """(version, modification time in ns) of the newest scorecard file among ``versions``: a cheap cache key."""
+    for version in reversed(versions):
+        path = scorecard_dir(artifacts, project_id, version) / "scorecard.json"
+        if path.exists():
+            return version, path.stat().st_mtime_ns
+    return None
+
+
 def save_review(artifacts: ArtifactStore, project_id: int, version: str, review: dict[str, Any]) -> None:
     """What reached Label Studio for this version (written after the review predictions and the tab)."""
     _atomic_write(scorecard_dir(artifacts, project_id, version) / "review.json", json.dumps(review))

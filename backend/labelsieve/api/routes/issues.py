@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.quality.review import review_version
-from labelsieve.quality.store import load_review, load_scorecard
+from labelsieve.quality.store import latest_scorecard, load_review
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -56,12 +56,7 @@ def project_issues(
     serving = project.model_version or None
     enabled = bool(service.loop.settings_of(project).settings.label_issues)
     pruned = next((list(v.metrics.get("pruned", [])) for v in versions if v.version == serving), [])
-    scored, rows, meta = None, [], {}
-    for version in reversed(versions):
-        rows, meta = load_scorecard(service.artifacts, project_id, version.version)
-        if meta:
-            scored = version.version
-            break
+    scored, rows, meta = latest_scorecard(service.artifacts, project_id, [v.version for v in versions])
     if not enabled:
         status = "disabled"
     elif serving is None:
