@@ -67,8 +67,9 @@ def test_browser_shows_every_section_with_its_plots_and_nothing_leaves_loopback(
 
 ISSUES_PROBE = """(() => {
   const s = document.querySelector('section#label-issues');
-  return s ? {rows: [...s.querySelectorAll('table.issues tr')].filter(r => r.querySelector('td')).map(r => [...r.cells].map(c => c.innerText)),
-              text: s.innerText} : null;
+  if (!s) return null;
+  const rows = [...s.querySelectorAll('table.issues tr')].filter(r => r.querySelector('td'));
+  return {rows: rows.map(r => [...r.cells].map(c => c.innerText)), text: s.innerText};
 })()"""
 
 
