@@ -14,7 +14,7 @@ import pytest
 from labelsieve.learners.vector import VectorLearner
 from labelsieve.pool.model import ModelBundle, bundle_learner
 from labelsieve.pool.source import PoolSource, embedding_matrix, open_pool
-from labelsieve.pool.synthetic import write_clustered_pool
+from labelsieve.pool.synthetic import embedding_table, write_clustered_pool
 from labelsieve.strategies.badge import Badge
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.coreset import CoreSet
@@ -100,3 +100,39 @@ def requests_for(pool: BigPool) -> dict[str, dict[str, object]]:
 
 def folder_of(pool: BigPool) -> Path:
     return Path(pool.source.paths[0]).parent
+
+
+# ---- pools of exact and near ties (tests/pool/test_tied_layouts.py, test_ray_cluster.py) ----
+TIED_ITEMS, TIED_DIM, PICKS = 2600, 6, 24
+
+
+def tied_pool_vectors(kind: str) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    distinct = rng.standard_normal((9, TIED_DIM)).astype(np.float32)
+    vectors = distinct[rng.integers(0, 9, TIED_ITEMS)]
+    if kind == "near":  # each copy moved by 0, 1 or 2 ulps in one coordinate: distances differ in the last bits
+        steps = rng.integers(0, 3, TIED_ITEMS)
+        column = vectors[:, 0].copy()
+        for _ in range(2):
+            column = np.where(steps > _, np.nextafter(column, np.float32(np.inf)), column)
+        vectors[:, 0] = column
+    return np.ascontiguousarray(vectors)
+
+
+def _write_uneven(folder: Path, vectors: np.ndarray) -> Path:
+    """Uneven files (and row groups) so that every sharding gives shards of different shapes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = [0, 413, 1290, 1301, 2050, TIED_ITEMS]
+    for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        ids = np.arange(start, stop)
+        pq.write_table(embedding_table(ids, vectors[start:stop]), folder / f"f{index}.parquet",
+                       row_group_size=97 + 61 * index)
+    return folder
+
+
+@pytest.fixture(scope="module", params=["exact", "near"])
+def tied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    vectors = tied_pool_vectors(request.param)
+    folder = _write_uneven(tmp_path_factory.mktemp(f"tied-{request.param}"), vectors)
+    learner = VectorLearner().fit(vectors[:40], [f"c{i % 3}" for i in range(40)])
+    return folder, vectors, learner

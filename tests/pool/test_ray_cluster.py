@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 import ray
 
+from labelsieve.pool.model import bundle_learner
 from labelsieve.pool.ray_engine import RayEngine
 from labelsieve.pool.select import SelectRequest, select
-from tests.pool.conftest import SEED, BigPool, requests_for
+from labelsieve.pool.source import open_pool
+from labelsieve.strategies.badge import Badge
+from labelsieve.strategies.coreset import CoreSet
+from tests.pool.conftest import PICKS, SEED, BigPool, requests_for
+from tests.pool.test_tied_layouts import tied_context
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +65,20 @@ def test_a_killed_shard_worker_is_restarted_and_the_picks_are_unchanged(ray_clus
     assert pids["restarted"] != pids["killed"]
     assert selection.positions == big_pool.reference["coreset"].tolist()
     assert np.isfinite(selection.scores[1:]).all()
+
+
+@pytest.mark.parametrize("strategy", ["coreset", "badge"])
+def test_ray_shards_pick_what_the_single_process_strategy_picks_with_ties(ray_cluster: object, tied,
+                                                                          strategy: str) -> None:
+    from labelsieve.pool.ray_engine import RayEngine
+
+    folder, vectors, learner = tied
+    if strategy == "coreset":
+        request = SelectRequest("coreset", PICKS, seed=2, labeled=vectors[[0, 1, 2]], chunk_size=500)
+        reference = CoreSet(device="cpu").select(tied_context(vectors, 2, pool_embeddings=vectors,
+                                                          labeled_embeddings_given=vectors[[0, 1, 2]]), PICKS)
+    else:
+        request = SelectRequest("badge", PICKS, seed=4, model=bundle_learner("vector", learner), chunk_size=500)
+        reference = Badge(device="cpu").select(tied_context(vectors, 4, learner=learner), PICKS)
+    picked = select(open_pool(folder), request, RayEngine(workers=2))
+    assert picked.positions == reference.tolist()

@@ -8,60 +8,22 @@ shard layout and the CPU. Shards here differ in shape (uneven files and row grou
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import torch
 
-from labelsieve.learners.vector import VectorLearner
 from labelsieve.pool.engine import LocalEngine
 from labelsieve.pool.model import bundle_learner
 from labelsieve.pool.select import SelectRequest, select
 from labelsieve.pool.source import open_pool
-from labelsieve.pool.synthetic import embedding_table
 from labelsieve.strategies.badge import Badge
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.coreset import CoreSet
 from labelsieve.strategies.distance import ChunkedPool, row_dots
-
-N_ITEMS, DIM, PICKS = 2600, 6, 24
-
-
-def _pool(kind: str) -> np.ndarray:
-    rng = np.random.default_rng(5)
-    distinct = rng.standard_normal((9, DIM)).astype(np.float32)
-    vectors = distinct[rng.integers(0, 9, N_ITEMS)]
-    if kind == "near":  # each copy moved by 0, 1 or 2 ulps in one coordinate: distances differ in the last bits
-        steps = rng.integers(0, 3, N_ITEMS)
-        column = vectors[:, 0].copy()
-        for _ in range(2):
-            column = np.where(steps > _, np.nextafter(column, np.float32(np.inf)), column)
-        vectors[:, 0] = column
-    return np.ascontiguousarray(vectors)
+from tests.pool.conftest import PICKS, tied_pool_vectors
 
 
-def _write(folder: Path, vectors: np.ndarray) -> Path:
-    """Uneven files (and row groups) so that every sharding gives shards of different shapes."""
-    folder.mkdir(parents=True, exist_ok=True)
-    bounds = [0, 413, 1290, 1301, 2050, N_ITEMS]
-    for index, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        ids = np.arange(start, stop)
-        pq.write_table(embedding_table(ids, vectors[start:stop]), folder / f"f{index}.parquet",
-                       row_group_size=97 + 61 * index)
-    return folder
-
-
-@pytest.fixture(scope="module", params=["exact", "near"])
-def tied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    vectors = _pool(request.param)
-    folder = _write(tmp_path_factory.mktemp(f"tied-{request.param}"), vectors)
-    learner = VectorLearner().fit(vectors[:40], [f"c{i % 3}" for i in range(40)])
-    return folder, vectors, learner
-
-
-def _context(vectors: np.ndarray, seed: int, **extra: object) -> PoolContext:
+def tied_context(vectors: np.ndarray, seed: int, **extra: object) -> PoolContext:
     extra.setdefault("learner", None)
     return PoolContext(pool=vectors, rng=np.random.default_rng(seed), **extra)  # type: ignore[arg-type]
 
@@ -88,13 +50,13 @@ def test_core_set_picks_are_the_same_in_every_sharding(tied, n_shards: int, prun
         picked = select(open_pool(folder), request, LocalEngine(n_shards=n_shards))
         extra = {} if given is None else {"labeled_embeddings_given": given}
         reference = CoreSet(device="cpu", prune=prune).select(
-            _context(vectors, seed, pool_embeddings=vectors, **extra), PICKS)
+            tied_context(vectors, seed, pool_embeddings=vectors, **extra), PICKS)
         assert picked.positions == reference.tolist(), (seed, n_shards)
 
 
 def test_exact_copies_go_to_the_lowest_index(tied) -> None:
     folder, vectors, _ = tied
-    if not np.array_equal(vectors, _pool("exact")):
+    if not np.array_equal(vectors, tied_pool_vectors("exact")):
         pytest.skip("tie rule of exact copies only")
     picked = select(open_pool(folder), SelectRequest("coreset", 9, seed=2, prune=False), LocalEngine(n_shards=4))
     assert len({tuple(v) for v in vectors[picked.positions]}) == 9  # each of the 9 distinct points once
@@ -108,23 +70,6 @@ def test_badge_picks_are_the_same_in_every_sharding(tied, n_shards: int) -> None
     folder, vectors, learner = tied
     request = SelectRequest("badge", PICKS, seed=4, model=bundle_learner("vector", learner), chunk_size=500)
     picked = select(open_pool(folder), request, LocalEngine(n_shards=n_shards))
-    reference = Badge(device="cpu").select(_context(vectors, 4, learner=learner), PICKS)
+    reference = Badge(device="cpu").select(tied_context(vectors, 4, learner=learner), PICKS)
     assert picked.positions == reference.tolist()
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["coreset", "badge"])
-def test_ray_shards_pick_what_the_single_process_strategy_picks_with_ties(ray_cluster: object, tied,
-                                                                          strategy: str) -> None:
-    from labelsieve.pool.ray_engine import RayEngine
-
-    folder, vectors, learner = tied
-    if strategy == "coreset":
-        request = SelectRequest("coreset", PICKS, seed=2, labeled=vectors[[0, 1, 2]], chunk_size=500)
-        reference = CoreSet(device="cpu").select(_context(vectors, 2, pool_embeddings=vectors,
-                                                          labeled_embeddings_given=vectors[[0, 1, 2]]), PICKS)
-    else:
-        request = SelectRequest("badge", PICKS, seed=4, model=bundle_learner("vector", learner), chunk_size=500)
-        reference = Badge(device="cpu").select(_context(vectors, 4, learner=learner), PICKS)
-    picked = select(open_pool(folder), request, RayEngine(workers=2))
-    assert picked.positions == reference.tolist()
