@@ -10,6 +10,10 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
 LS_VENV := .venv-ls
 LS_STAMP := $(LS_VENV)/.installed
 
+# Test files run on two workers (each its own Label Studio / PostgreSQL / Ray servers on free loopback ports);
+# TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= 2
+
 .PHONY: run test lint install install-ls bench-venv postgres chromium demo clean
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
@@ -53,7 +57,8 @@ lint: $(STAMP)
 
 test: $(STAMP) $(LS_STAMP) postgres chromium
 	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
-	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest $(PYTEST_ARGS)
+	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile \
+		--durations=20 $(PYTEST_ARGS)
 
 demo: $(STAMP) $(LS_STAMP)
 	$(BIN)/python scripts/demo.py

@@ -29,6 +29,7 @@ Start-up: the first start migrates a fresh data directory (~30 s) into ``.cache/
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -200,9 +201,16 @@ def _build_template(python: str) -> None:
 
 
 def ensure_template() -> None:
-    """The migrated template data dir, built once per checkout (``.cache/ls-template``)."""
-    if not (TEMPLATE / "label_studio.sqlite3").exists():
-        _build_template(ls_python())
+    """The migrated template data dir, built once per checkout (``.cache/ls-template``); test workers running
+    at once (pytest-xdist) wait for each other on a lock file, so one builds it and the others copy it."""
+    TEMPLATE.parent.mkdir(parents=True, exist_ok=True)
+    with open(TEMPLATE.parent / "ls-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (TEMPLATE / "label_studio.sqlite3").exists():
+                _build_template(ls_python())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def start_label_studio(files_root: Path, *, timeout: float = 120.0, env: dict[str, str] | None = None,
