@@ -1,4 +1,4 @@
-"""Decoupled long-tail training for torch learners with a linear head (reference/balancing.md §2).
+"""Decoupled long-tail training for torch learners with a linear head (Kang et al. 2020; Cao et al. 2019).
 
 - **Deferred re-weighting** (DRW, Cao et al. NeurIPS 2019): train with the configured loss, then for the last
   ``1 - drw_start`` of the epochs multiply each sample's loss by the class-balanced weight of its class

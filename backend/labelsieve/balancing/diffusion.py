@@ -3,7 +3,7 @@
 - :class:`DDPMSynthesizer` (``ddpm``): a small class-conditional ``UNet2DModel`` and a DDPM noise
   schedule built from config (no download), trained from scratch on the project's labelled
   images (DiffuLT-style), with an EMA of the weights, then sampled with DDIM. Practical on a CPU
-  for small images (≤ 32 px); see reference/balancing.md §4a for timings and sample quality.
+  for small images (≤ 32 px); timings and sample quality: docs, Balancing.
 - :class:`StableDiffusionImg2ImgSynthesizer` (``sd_img2img``): image-to-image variations of real
   minority images (SDEdit / DA-Fusion style) from a Stable Diffusion checkpoint in a **local
   directory** the user gives; never downloads (a hub id fails with a clear message).

@@ -1,4 +1,4 @@
-"""Long-tail losses for torch learners (see reference/balancing.md §2).
+"""Long-tail losses for torch learners (Cui et al. 2019, Lin et al. 2017, Cao et al. 2019, Menon et al. 2021).
 
 - ``ce``: plain cross-entropy.
 - ``weighted``: inverse-frequency class weights ``w_c = N / (K n_c)``.

@@ -23,7 +23,7 @@ synthesis (images)           any name in ``labelsieve.synthesizers`` (``ddpm``, 
 ==========================  =================================================================
 *torch: a torch learner, or the torch stage of a staged learner (``auto_image``'s CNN).
 
-``auto`` (thresholds from the measured digits benchmark, reference/balancing.md §7): below an imbalance ratio of 3
+``auto`` (thresholds from the measured digits benchmark, benchmarks/imbalance.py): below an imbalance ratio of 3
 nothing; from 3 up, torch learners get ``logit_adjusted`` with τ = ``AUTO_TAU`` (IR 50 digits: 90.7 bAcc vs 84.1,
 tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50),
 and so does ``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`: torch methods reach only its CNN

@@ -139,12 +139,6 @@ class LabelStudioPublisher:
             for r in ranks
         ]
 
-    def predictions_payload(self, project_id: int, version: str) -> list[dict[str, Any]]:
-        """What a publish of ``version`` would push now (the head, in rank order)."""
-        ranking = self.ranking_of(project_id, version)
-        ranks, _ = take_unlabeled(self.engine, project_id, ranking, 0, self.depth_of(project_id))
-        return self._payload(project_id, version, ranking, ranks)
-
     def _task_count(self, project_id: int) -> int:
         with session_scope(self.engine) as session:
             return crud.count_tasks(session=session, project_id=project_id)

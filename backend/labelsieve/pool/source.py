@@ -8,7 +8,7 @@ Only Parquet footers are read to plan the work (row counts per row group), never
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,11 +145,6 @@ def exclusion(ids: Sequence[int | str]) -> pa.Array | None:
     if all(isinstance(i, int | np.integer) and not isinstance(i, bool) for i in ids):
         return pa.array([int(i) for i in ids], type=pa.int64())
     return pa.array([str(i) for i in ids], type=pa.string())
-
-
-def iter_blocks(source: PoolSource, columns: Sequence[str]) -> Iterator[tuple[Unit, pa.Table]]:
-    for unit in source.units:
-        yield unit, read_unit(unit, columns)
 
 
 def fetch_rows(source: PoolSource, positions: Sequence[int], columns: Sequence[str]) -> pa.Table:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from labelsieve.balancing.prepare import imbalance_ratio
-from labelsieve.labelstudio.protocol import HealthResponse, VersionsResponse
+from labelsieve.labelstudio.protocol import VersionsResponse
 from labelsieve.quality.cvjob import latest_estimate
 from labelsieve.service.stopping import StoppingStatus, stopping_status
 from labelsieve.storage import crud
@@ -78,13 +78,6 @@ def project_history(session: Session, project_id: int) -> tuple[Project, list[Mo
         return None
     return (project, crud.list_model_versions(session=session, project_id=project_id),
             crud.list_query_rounds(session=session, project_id=project_id))
-
-
-def health(engine: Engine, version: str) -> HealthResponse:
-    with session_scope(engine) as session:
-        projects = len(crud.list_projects(session=session))
-        queue = crud.count_pending_events(session=session)
-    return HealthResponse(version=version, projects=projects, queue_length=queue)
 
 
 def versions(engine: Engine, project_id: int | None) -> VersionsResponse | None:

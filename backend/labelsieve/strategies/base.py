@@ -36,10 +36,6 @@ import numpy as np
 from labelsieve.params import constructor_params
 
 
-class EmptyPoolError(ValueError):
-    """Raised by :meth:`QueryStrategy.select` implementations that cannot work on an empty pool."""
-
-
 class StrategyRequirementError(ValueError):
     """The context lacks what this strategy needs (e.g. MC-dropout samples, labelled data)."""
 
