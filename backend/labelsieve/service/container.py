@@ -73,9 +73,8 @@ class Service:
         self.worker.stop()
         if self.text_features is not None and EMBEDDINGS.root == self.settings.data_dir / "embeddings":
             EMBEDDINGS.attach(None)
-        stop_publisher = getattr(self.loop.publisher, "stop", None)
-        if stop_publisher is not None:  # the held prunes of stale versions in Label Studio run now and finish
-            stop_publisher()
+        if self.loop.publisher is not None:  # the held prunes of stale versions in Label Studio run now and finish
+            self.loop.publisher.stop()
         if self.quality is not None:
             self.quality.stop()
         self.engine.dispose()

@@ -15,7 +15,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ from labelsieve.service.project_settings import (
     parse_extra_params,
     resolve_settings,
 )
+from labelsieve.service.publishing import RankingPublisher
 from labelsieve.service.ranking import rank_pool
 from labelsieve.service.signals import best_prequential_accuracy
 from labelsieve.service.stopping import stop_set_record
@@ -58,10 +59,6 @@ from labelsieve.storage.synthetic import save_synthetic
 
 log = logging.getLogger(__name__)
 
-#: publish(project_id, model_version) — called after a new version and its ranking are stored.
-Publisher = Callable[[int, str], None]
-#: refill(project_id, serving version) — extends the pushed head of the queue between retrains.
-Refiller = Callable[[int, str | None], Any]
 
 
 class UnknownProjectError(LookupError):
@@ -115,7 +112,7 @@ class ActiveLearningLoop:
         artifacts: ArtifactStore,
         metrics: Metrics,
         gateway: LabelStudioGateway,
-        publisher: Publisher | None = None,
+        publisher: RankingPublisher | None = None,
         text_features: TextFeatures | None = None,
     ) -> None:
         self.engine = engine
@@ -187,11 +184,10 @@ class ActiveLearningLoop:
 
     def refill(self, project_id: int) -> Any:
         """Between retrains: top the head of the serving version's queue up in Label Studio (see publisher)."""
-        refill = getattr(self.publisher, "refill", None)
-        if refill is None:
+        if self.publisher is None:
             return None
         try:
-            return refill(project_id, self.project(project_id).model_version)
+            return self.publisher.refill(project_id, self.project(project_id).model_version)
         except Exception:  # noqa: BLE001 - a failed refill is retried after the next event
             log.exception("refilling the queue of project %s failed", project_id)
             self.metrics.failures.labels("publish").inc()
@@ -261,7 +257,8 @@ class ActiveLearningLoop:
 
     def _refresh_pool(self, project_id: int) -> None:
         """Store the tasks Label Studio has and we lack: unlabeled tasks it never sent us must be ranked too."""
-        getattr(self.publisher, "round_starting", lambda _pid: None)(project_id)  # the last prune runs meanwhile
+        if self.publisher is not None:
+            self.publisher.round_starting(project_id)  # the last prune runs meanwhile
         try:
             tasks = self.gateway.new_tasks(project_id)
             if tasks:

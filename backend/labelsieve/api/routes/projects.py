@@ -16,12 +16,12 @@ router = APIRouter(tags=["projects"])
 @router.get("/projects/{project_id}", response_model=ProjectStatus)
 def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Request) -> ProjectStatus:
     """Serving model version, task/annotation counts, class balance and the latest query round."""
-    queue_of = getattr(service.loop.publisher, "queue", None)  # the Label Studio publisher's head of the queue
+    publisher = service.loop.publisher  # None in a service without Label Studio
+    queue_of = publisher.queue if publisher is not None else None  # the head of the queue pushed to Label Studio
     found = status.project_status(service.engine, project_id, queue_of=queue_of)
     if found is None:
         raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
-    prune_of = getattr(service.loop.publisher, "prune_status", None)  # stale versions deleted in the background
-    found.prune = None if prune_of is None else prune_of(project_id)
+    found.prune = None if publisher is None else publisher.prune_status(project_id)  # stale versions, background
     found.page = str(request.base_url).rstrip("/") + f"/projects/{project_id}/page"  # the HTML view
     # webhook events waiting on Label Studio: count, oldest, why (URL tried, last error) and the fix
     found.waiting = service.waits.describe(project_id)
