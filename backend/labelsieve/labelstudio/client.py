@@ -292,18 +292,6 @@ class LabelStudioClient:
                  json={"project": project_id, "ids": view_ids})
 
 
-    # ------------------------------------------------------------ ML backends
-    def ml_backends(self, project_id: int) -> list[dict[str, Any]]:
-        """``GET /api/ml?project=<id>``: the project's ML backends (id, url, title, description...)."""
-        body = self.raw("GET", "/api/ml", what=f"listing the ML backends of project {project_id}",
-                        params={"project": project_id}).json()
-        return list(body) if isinstance(body, list) else []
-
-    def update_ml_backend(self, backend_id: int, **fields: Any) -> dict[str, Any]:
-        return dict(self.raw("PATCH", f"/api/ml/{backend_id}", what=f"updating ML backend {backend_id}",
-                             json=fields).json())
-
-
 def _detail(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     return str(body)[:300] if body is not None else str(exc)
