@@ -163,7 +163,7 @@ class LabelStudioPublisher:
         fields: dict[str, Any] = {"model_version": version}
         if self.set_sampling:
             fields["sampling"] = UNCERTAINTY
-        client.update_project(project_id, **fields)
+        self._keep_title(project_id, client.update_project(project_id, **fields).get("title"))
         patched = time.perf_counter()
         if self.manage_tab:
             try:
@@ -191,6 +191,16 @@ class LabelStudioPublisher:
     def stop(self) -> None:
         """Shutdown: run the held prunes now and wait for them."""
         self.pruner.stop()
+
+    def _keep_title(self, project_id: int, title: str | None) -> None:
+        """Label Studio's name of the project, for its page: ``/setup`` never carries it, nor do all webhooks."""
+        if not title:
+            return
+        with session_scope(self.engine) as session:
+            project = crud.get_project(session=session, project_id=project_id)
+            if project is not None and project.title != title:
+                project.title = title
+                session.add(project)
 
     # ------------------------------------------------------------------- refill
     def _state_path(self, project_id: int) -> Path | None:
