@@ -135,12 +135,14 @@ def cli_reference() -> str:
     return "\n".join(parts).rstrip()
 
 
-#: the exceptions ``/setup`` turns into a 400 (api/routes/labelstudio.py), and the modules that raise them there
-REFUSALS = ("UnsupportedLabelConfig", "ProjectSettingsError")
-REFUSAL_MODULES = ("labelconfig.py", "service/project_settings.py", "service/loop.py")
+#: the exceptions whose message ``/setup`` answers with a 400 (api/routes/labelstudio.py turns label-config and
+#: settings errors into it; the settings resolver passes the registry's and the balancing check's messages through)
+REFUSALS = ("UnsupportedLabelConfig", "ProjectSettingsError", "UnknownPluginError", "PluginLoadError", "BalancingError")
+REFUSAL_MODULES = ("labelconfig.py", "service/loop.py", "service/project_settings.py", "registry.py",
+                   "balancing/config.py")
 
 
-def _template(node: ast.expr, constants: dict[str, str]) -> str:
+def _template(node: ast.expr, constants: set[str]) -> str:
     """The message an exception is built with, its computed parts shown as ``…``."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
@@ -153,23 +155,33 @@ def _template(node: ast.expr, constants: dict[str, str]) -> str:
     return "…"
 
 
+def _refusal_calls(tree: ast.Module) -> list[ast.Call]:
+    """Every construction of a refusal (``raise X(...)``, ``return X(...)``) and every refusal class's own
+    ``super().__init__(message)``."""
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+             and node.func.id in REFUSALS and node.args]
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in REFUSALS):
+        calls += [node for node in ast.walk(cls) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr == "__init__" and node.args]
+    return calls
+
+
 def refusal_messages() -> list[tuple[str, str]]:
-    """(message template, module) for every ``raise`` of a /setup refusal in the modules /setup runs."""
+    """(message template, module) for every refusal message built in the modules ``/setup`` runs."""
     package = ROOT / "backend" / "labelsieve"
     found: list[tuple[int, str, str]] = []
     for module in REFUSAL_MODULES:
         tree = ast.parse((package / module).read_text())
-        constants = {t.id: _template(n.value, {}) for n in tree.body if isinstance(n, ast.Assign)
-                     for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant | ast.JoinedStr
-                                                                                  | ast.BinOp)}
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
-                    and isinstance(node.exc.func, ast.Name) and node.exc.func.id in REFUSALS and node.exc.args):
-                message = " ".join(_template(node.exc.args[0], constants).split())
-                if message == "…":
-                    message = "… (the strategy's, learner's or balancing method's own check, passed through)"
-                found.append((node.lineno, message, module))
-    return [(message, module) for _, message, module in sorted(found, key=lambda f: (f[2], f[0]))]
+        constants = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+                     if isinstance(t, ast.Name) and t.id.isupper()}
+        for call in _refusal_calls(tree):
+            message = " ".join(_template(call.args[0], constants).split())
+            if message == "…":
+                message = "(a message built elsewhere and passed through: a strategy's or learner's own check)"
+            found.append((call.lineno, message, module))
+    order = {module: i for i, module in enumerate(REFUSAL_MODULES)}
+    ordered = [(message, module) for _, message, module in sorted(found, key=lambda f: (order[f[2]], f[0]))]
+    return list(dict.fromkeys(ordered))  # one row per distinct message and module
 
 
 def _supported() -> str:
