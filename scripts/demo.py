@@ -76,7 +76,9 @@ def main() -> None:
         ls.api("POST", f"/api/storages/localfiles/{storage.json()['id']}/sync")
         # learner auto: auto_image (useful from the first labels). Label Studio keeps Extra params as a JSON string:
         # an object shows as [object Object] in its Edit model dialog, which then refuses to save it unchanged
-        extra = json.dumps({"retrain_every": 5, "min_annotations": 10})
+        # audit_share: 2 of every 10 tasks served are drawn uniformly from the pool, so the page's headline accuracy is
+        # unbiased (scores on the tasks the strategy chose, the hardest, are biased low)
+        extra = json.dumps({"retrain_every": 5, "min_annotations": 10, "audit_share": 0.2})
         for _ in range(3):
             connected = ls.api("POST", "/api/ml", json={"project": pid, "url": f"http://127.0.0.1:{port}",
                                                         "title": "labelsieve", "extra_params": extra})

@@ -3,8 +3,9 @@
 1. ``labelsieve simulate`` on the packaged digits (margin against random, 3 seeds, 200 labels): its report's learning
    curves become ``docs/images/savings.png`` (the same figure ``report.html`` shows).
 2. ``labelsieve serve`` on the margin run's own database (seed 0: a project trained round by round through the
-   service's loop) and a headless Chromium's screenshot of that project's page: ``docs/images/project-page.png``
-   (its top, where the headline, the learning curve and the class balance are).
+   service's loop; its 5-fold estimate computed first, as the service's background job does after a retrain) and a
+   headless Chromium's screenshot of that project's page: ``docs/images/project-page.png`` (its top, where the
+   headline, the learning curve and the class balance are).
 
 The run stays in ``runs/screenshots`` (resumable; ``--restart`` starts over). Nothing is downloaded.
 """
@@ -24,10 +25,14 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from labelsieve.report.html import curves_png, summary  # noqa: E402
-from labelsieve.simulate.runner import PROJECT_ID  # noqa: E402
 from tests.harness.chromium import Chromium  # noqa: E402
 from tests.harness.net import free_port, wait_http  # noqa: E402
+
+from labelsieve.quality.cvjob import estimate_version  # noqa: E402
+from labelsieve.report.html import curves_png, summary  # noqa: E402
+from labelsieve.service.container import build_service  # noqa: E402
+from labelsieve.settings import Settings  # noqa: E402
+from labelsieve.simulate.runner import PROJECT_ID  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
 BIN = Path(sys.executable).parent
@@ -49,12 +54,27 @@ def savings_plot(report: dict) -> Path:
     return target
 
 
+def five_fold_estimate(run_dir: Path, database_url: str) -> None:
+    """What the service computes in the background after a retrain (a simulation runs no background jobs)."""
+    service = build_service(Settings(data_dir=run_dir, database_url=database_url, model_dir=run_dir / "models",
+                                     start_workers=False, torch_threads=1, label_studio_url=None,
+                                     label_studio_api_key=None))
+    try:
+        project = service.loop.project(PROJECT_ID)
+        estimate = estimate_version(service.loop, project, project.model_version,
+                                    service.loop.settings_of(project).settings)
+        print("5-fold estimate:", {k: estimate.get(k) for k in ("status", "accuracy", "macro_f1", "n_used")})
+    finally:
+        service.stop()
+
+
 def page_screenshot(out: Path) -> Path:
     run_dir = next(p for p in sorted((out / "runs").iterdir()) if p.name.startswith("margin"))
+    database_url = f"sqlite:///{run_dir / 'run.sqlite3'}"
+    five_fold_estimate(run_dir, database_url)
     port = free_port()
-    env = {**os.environ, "LABELSIEVE_DATABASE_URL": f"sqlite:///{run_dir / 'run.sqlite3'}",
-           "LABELSIEVE_MODEL_DIR": str(run_dir / "models"), "LABELSIEVE_START_WORKERS": "false",
-           "LABELSIEVE_TORCH_THREADS": "1"}
+    env = {**os.environ, "LABELSIEVE_DATABASE_URL": database_url, "LABELSIEVE_MODEL_DIR": str(run_dir / "models"),
+           "LABELSIEVE_START_WORKERS": "false", "LABELSIEVE_TORCH_THREADS": "1"}
     server = subprocess.Popen([str(BIN / "labelsieve"), "serve", "--port", str(port), "--data-dir", str(run_dir),
                                "--log-level", "WARNING"], env=env, stdout=subprocess.DEVNULL)
     browser = Chromium()
