@@ -50,7 +50,7 @@ def _label_ten(ls_url: str, pid: int) -> None:
 def _wait_for_ranking(ls_url: str, pid: int, timeout: float = 600) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        version = httpx.get(f"{ls_url}/api/projects/{pid}/", params={"include": "id"}, headers=HEADERS,
+        version = httpx.get(f"{ls_url}/api/projects/{pid}/", params={"include": "id,model_version"}, headers=HEADERS,
                             timeout=30).json().get("model_version") or ""
         if version.startswith("labelsieve-"):
             return version

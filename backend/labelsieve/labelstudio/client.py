@@ -218,10 +218,11 @@ class LabelStudioClient:
 
     # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
-        """``PATCH /api/projects/{id}/?include=id``: the answer carries none of the project's counters (each an
-        aggregate over all its tasks that Label Studio would compute for the response otherwise)."""
+        """``PATCH /api/projects/{id}/?include=id,title``: the answer carries the id and the project's name (for
+        its page) and none of the project's counters (each an aggregate over all its tasks that Label Studio would
+        compute for the response otherwise: ``include`` names the fields the answer holds)."""
         project = self.call(f"updating project {project_id}", self.sdk.projects.update, project_id,
-                            query={"include": "id"}, **fields)
+                            query={"include": "id,title"}, **fields)
         return project.model_dump(mode="json")
 
     def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
