@@ -195,4 +195,6 @@ def test_the_readme_is_a_front_door_not_a_lab_notebook() -> None:
         if Path(target).name in OTHER_BRANCH_PAGES:
             continue
         assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
+    for image in re.findall(r'src="([^"]+)"', readme):
+        assert (ROOT / image).exists(), f"README.md shows {image}, which does not exist: run make screenshots"
     assert "make test" in readme and "make demo" in readme and "make run" in readme
