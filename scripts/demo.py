@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from tests.harness.labelstudio import start_label_studio  # noqa: E402
 from tests.harness.net import free_port, wait_http  # noqa: E402
 
-#: Label Studio's bulk prediction import recounts only the imported tasks with this flag on (README, "The head
+#: Label Studio's bulk prediction import recounts only the imported tasks with this flag on (docs/queue.md, "The head
 #: of the queue"); labelsieve detects it and pushes each head in one request instead of one per prediction
 FAST_IMPORT = {"fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short": "true"}
 CONFIG = ('<View><Image name="image" value="$image" maxWidth="240px"/>'
