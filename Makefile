@@ -65,14 +65,14 @@ lint: $(STAMP)
 
 test: $(STAMP) $(LS_STAMP) postgres chromium
 	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
-	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/python -m mkdocs build --strict --quiet
 	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest $(PYTEST_ARGS)
 
 demo: $(DEMO_STAMP) $(LS_STAMP)
 	$(DEMO_VENV)/bin/python scripts/demo.py
 
 docs: $(STAMP)
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	$(BIN)/python -m mkdocs serve --dev-addr 127.0.0.1:8000
 
 # The README's screenshot of a project page and its savings plot, from a real simulation run (docs/images/)
 screenshots: $(STAMP) chromium
