@@ -1,6 +1,8 @@
 # Two commands from a fresh clone:
 #   make run    set up .venv and serve the backend on 127.0.0.1:9090 (SQLite under ./data)
-#   make test   set up everything the suite needs and run it
+#   make test   set up everything the suite needs and run it (the documentation site's --strict build included)
+# and: make demo (Label Studio + labelsieve with a digits project), make docs (the site on 127.0.0.1:8000),
+#      make screenshots (the README's pictures, from a real run)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,7 +16,7 @@ LS_STAMP := $(LS_VENV)/.installed
 # TEST_WORKERS=0 runs them in this process, one after another.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint install install-ls bench-venv postgres chromium demo clean
+.PHONY: run test lint install install-ls bench-venv postgres chromium demo docs screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,16 @@ $(LS_STAMP):
 	touch $@
 
 install-ls: $(LS_STAMP)
+
+# The demo needs labelsieve alone, none of the optional extras (diffusion, Ray, MLflow, sentence embeddings) nor the
+# test tools: its own lighter virtual environment.
+DEMO_VENV := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+$(DEMO_STAMP): pyproject.toml constraints.txt
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install -q --upgrade "pip>=24"
+	$(DEMO_VENV)/bin/pip install -q -c constraints.txt -e .
+	touch $@
 
 # Peer libraries for the benchmarks (scikit-activeml, small-text, modAL) beside labelsieve.
 BENCH_VENV := .venv-bench
@@ -57,11 +69,19 @@ lint: $(STAMP)
 
 test: $(STAMP) $(LS_STAMP) postgres chromium
 	$(BIN)/ruff check $(wildcard backend tests plugins benchmarks)
+	$(BIN)/python -m mkdocs build --strict --quiet
 	LABELSIEVE_LS_PYTHON="$(CURDIR)/$(LS_VENV)/bin/python" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile \
 		--durations=20 $(PYTEST_ARGS)
 
-demo: $(STAMP) $(LS_STAMP)
-	$(BIN)/python scripts/demo.py
+demo: $(DEMO_STAMP) $(LS_STAMP)
+	$(DEMO_VENV)/bin/python scripts/demo.py
+
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs serve --dev-addr 127.0.0.1:8000
+
+# The README's screenshot of a project page and its savings plot, from a real simulation run (docs/images/)
+screenshots: $(STAMP) chromium
+	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) $(BENCH_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) $(BENCH_VENV) $(DEMO_VENV) site .pytest_cache .ruff_cache

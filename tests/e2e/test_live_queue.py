@@ -140,6 +140,7 @@ def test_head_two_annotators_refill_and_data_manager_stream(label_studio, ls_ser
     tab = sorted(views, key=lambda v: (v["order"] or 0, v["id"]))[0]["data"]
     assert tab["title"] == "labelsieve ranking" and tab["ordering"] == ["tasks:predictions_score"]
     assert "tasks:predictions_score" not in tab["hiddenColumns"]["explore"]
+    assert "tasks:predictions_results" in tab["hiddenColumns"]["explore"]  # score-only predictions showed `[]`
     left = [t for t in order if t not in done and t not in set(remaining[: 3 * DEPTH])]
     for expected_id in left[:3]:
         response = ls.api("POST", "/api/dm/actions/", params={"id": "next_task", "project": pid}, json={

@@ -218,10 +218,11 @@ class LabelStudioClient:
 
     # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
-        """``PATCH /api/projects/{id}/?include=id``: the answer carries none of the project's counters (each an
-        aggregate over all its tasks that Label Studio would compute for the response otherwise)."""
+        """``PATCH /api/projects/{id}/?include=id,title``: the answer carries the id and the project's name (for
+        its page) and none of the project's counters (each an aggregate over all its tasks that Label Studio would
+        compute for the response otherwise: ``include`` names the fields the answer holds)."""
         project = self.call(f"updating project {project_id}", self.sdk.projects.update, project_id,
-                            query={"include": "id"}, **fields)
+                            query={"include": "id,title"}, **fields)
         return project.model_dump(mode="json")
 
     def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
@@ -290,18 +291,6 @@ class LabelStudioClient:
     def order_views(self, project_id: int, view_ids: list[int]) -> None:
         self.raw("POST", "/api/dm/views/order/", what=f"ordering the Data Manager tabs of project {project_id}",
                  json={"project": project_id, "ids": view_ids})
-
-
-    # ------------------------------------------------------------ ML backends
-    def ml_backends(self, project_id: int) -> list[dict[str, Any]]:
-        """``GET /api/ml?project=<id>``: the project's ML backends (id, url, title, description...)."""
-        body = self.raw("GET", "/api/ml", what=f"listing the ML backends of project {project_id}",
-                        params={"project": project_id}).json()
-        return list(body) if isinstance(body, list) else []
-
-    def update_ml_backend(self, backend_id: int, **fields: Any) -> dict[str, Any]:
-        return dict(self.raw("PATCH", f"/api/ml/{backend_id}", what=f"updating ML backend {backend_id}",
-                             json=fields).json())
 
 
 def _detail(exc: Exception) -> str:

@@ -23,8 +23,11 @@ from labelsieve.labelstudio.client import LabelStudioClient
 
 TAB_TITLE = "labelsieve ranking"
 ORDERING = ["tasks:predictions_score"]
-#: columns hidden in the tab (everything else, the prediction score included, is shown)
-HIDDEN = {"explore": ["tasks:inner_id", "tasks:annotations_ids", "tasks:predictions_model_versions",
+#: columns hidden in the tab (everything else, the prediction score included, is shown). The prediction results are
+#: hidden too: a prediction carries its answer only once the pre-annotation gate opens, and Label Studio shows the
+#: others' empty result as ``[]``
+HIDDEN = {"explore": ["tasks:inner_id", "tasks:annotations_ids", "tasks:predictions_results",
+                      "tasks:predictions_model_versions",
                       "tasks:file_upload", "tasks:storage_filename", "tasks:created_at", "tasks:updated_at",
                       "tasks:updated_by", "tasks:avg_lead_time", "tasks:draft_exists"],
           "labeling": ["tasks:id", "tasks:inner_id", "tasks:completed_at", "tasks:cancelled_annotations",

@@ -34,10 +34,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from labelsieve.labelconfig import parse_label_config
-from labelsieve.labelstudio.backend_note import note_page_url
-from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
+from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.labelstudio.dmtab import ensure_ranking_tab
-from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.head import QueueState, Ranking, read_ranking, remaining, take_unlabeled
 from labelsieve.labelstudio.protocol import choices_result
 from labelsieve.labelstudio.pruning import VersionPruner
@@ -53,7 +51,6 @@ ClientFactory = Callable[[int], LabelStudioClient | None]
 #: queue_depth(project_id) → how many ranked tasks get a prediction (None: all of them)
 DepthOf = Callable[[int], int | None]
 RankingOf = Callable[[int, str], Ranking]
-PageUrl = Callable[[int], str]
 
 
 @dataclass
@@ -93,14 +90,10 @@ class LabelStudioPublisher:
     def __init__(self, *, engine: Engine, client_factory: ClientFactory, batch_size: int = 25000,
                  keep_versions: int = 2, set_sampling: bool = True, depth_of: DepthOf | None = None,
                  state_dir: Path | None = None, pusher: PredictionPusher | None = None,
-                 ranking_of: RankingOf | None = None, manage_tab: bool = True, page_url: PageUrl | None = None,
-                 backend_url: str | None = None, preannotate_threshold: float = 0.8,
+                 ranking_of: RankingOf | None = None, manage_tab: bool = True,
+                 preannotate_threshold: float = 0.8,
                  pruner: VersionPruner | None = None) -> None:
         self.engine = engine
-        #: page_url(project_id) → the project page; written once into our ML backend's description in Label Studio
-        self.page_url = page_url
-        self.backend_url = backend_url
-        self._noted: set[int] = set()
         self.client_factory = client_factory
         self.keep_versions = keep_versions
         #: the stale versions' deletion, in the background between one round's switch and the next one's push
@@ -164,8 +157,7 @@ class LabelStudioPublisher:
         fields: dict[str, Any] = {"model_version": version}
         if self.set_sampling:
             fields["sampling"] = UNCERTAINTY
-        client.update_project(project_id, **fields)
-        self._note_page(client, project_id)
+        self._keep_title(project_id, client.update_project(project_id, **fields).get("title"))
         patched = time.perf_counter()
         if self.manage_tab:
             try:
@@ -194,14 +186,15 @@ class LabelStudioPublisher:
         """Shutdown: run the held prunes now and wait for them."""
         self.pruner.stop()
 
-    def _note_page(self, client: LabelStudioClient, project_id: int) -> None:
-        if self.page_url is None or self.backend_url is None or project_id in self._noted:
+    def _keep_title(self, project_id: int, title: str | None) -> None:
+        """Label Studio's name of the project, for its page: ``/setup`` never carries it, nor do all webhooks."""
+        if not title:
             return
-        try:
-            note_page_url(client, project_id, self.page_url(project_id), self.backend_url)
-            self._noted.add(project_id)
-        except (LabelStudioError, RetryLater) as exc:  # a nicety: the ranking is live already; retried next time
-            log.warning("could not show the page URL in Label Studio for project %s: %s", project_id, exc)
+        with session_scope(self.engine) as session:
+            project = crud.get_project(session=session, project_id=project_id)
+            if project is not None and project.title != title:
+                project.title = title
+                session.add(project)
 
     # ------------------------------------------------------------------- refill
     def _state_path(self, project_id: int) -> Path | None:

@@ -55,4 +55,5 @@ def waiting_events(status: dict[str, Any]) -> list[dict[str, Any]]:
     if not raw:
         return []
     entries = raw if isinstance(raw, list) else [raw]
-    return [e if isinstance(e, dict) else {"reason": str(e)} for e in entries]
+    entries = [e if isinstance(e, dict) else {"reason": str(e)} for e in entries]
+    return [e for e in entries if e.get("state") != "ok"]  # GET /projects/{id} always says "waiting": {"state": "ok"}

@@ -99,7 +99,7 @@ class PageRenderer:
         self.last_timing = {"collect": collected - started, "diagnosis": diagnosed - collected,
                             "previews": previewed - diagnosed, "plots_and_html": done - previewed,
                             "total": done - started}
-        title = f"labelsieve · project {view.project.id}" + (f" · {view.project.title}" if view.project.title else "")
+        title = f"{view.project.title or f'Project {view.project.id}'} · labelsieve"
         return TEMPLATE.substitute(title=esc(title), body=body)
 
     def _body(self, service: Service, view: ProjectView, diagnosis: Diagnosis | None,
@@ -119,11 +119,12 @@ class PageRenderer:
         parts = [
             f'<header><nav><a href="{INDEX_PATH}">all projects</a><a href="/projects/{p.id}">status JSON</a>'
             f'<a href="/projects/{p.id}/report">report JSON</a></nav>'
-            f"<h1>Project {p.id}{': ' + esc(p.title) if p.title else ''}</h1>"
-            f"<p>Serving <b>{esc(p.model_version or 'no model yet')}</b> &middot; {view.n_tasks} tasks &middot; "
+            f"<h1>{esc(p.title) if p.title else f'Project {p.id}'}</h1>"
+            f"<p>Label Studio project {p.id} &middot; serving <b>{esc(p.model_version or 'no model yet')}</b> "
+            f"&middot; {view.n_tasks} tasks &middot; "
             f"{r['labeled']} labels &middot; {len(view.ready_versions)} model version(s)"
             f"{' &middot; Label Studio ' + esc(p.ls_hostname) if p.ls_hostname else ''}</p>"
-            f"{sections.estimate_text(r)}</header>",
+            f"{sections.estimate_text(r, status.get('cv_estimate'))}</header>",
         ]
         waiting = hooks.waiting_events(status)
         if waiting or view.pending_events or view.failed_events:

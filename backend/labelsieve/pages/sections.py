@@ -39,14 +39,28 @@ def table(head: list[str], rows: list[list[str]], css: str = "") -> str:
     return f'<table class="{css}"><tr>{header}</tr>{body}</table>'
 
 
-def estimate_text(report: dict[str, Any]) -> str:
+def estimate_text(report: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
+    """The page's headline: an unbiased audit estimate when there is one, else the 5-fold estimate on the labels so
+    far; the prequential score of the tasks the strategy chose (the hardest, so biased low) only as a footnote."""
     e = report["accuracy_estimate"]
+    if e["value"] is not None and e["unbiased"]:
+        return (f'<p class="estimate">Accuracy now: <b>{e["value"]:.1%}</b> (95% Wilson interval '
+                f'{interval(e["ci"])}, {e["n"]} labels, {esc(e["method"])}) <span class="badge unbiased">unbiased'
+                f'</span><br><span class="note">{esc(e["note"])}</span></p>')
+    prequential = (f'{e["value"]:.1%} on the {e["n"]} labelled tasks the model had predicted before they were '
+                   "labelled: the strategy chose those as the hardest, so this is biased low"
+                   if e["value"] is not None else esc(e["note"]))
+    footnote = f'<br><span class="note footnote">Prequential accuracy: {prequential}.</span>'
+    if cv and cv.get("status") == "ok" and cv.get("accuracy") is not None:
+        return (f'<p class="estimate">Accuracy now: <b>{cv["accuracy"]:.1%}</b> (5-fold cross-validation on the '
+                f'{cv.get("n_used", cv.get("n_labels"))} labels so far; macro-F1 {num(cv.get("macro_f1"))}) '
+                '<span class="badge">5-fold</span><br><span class="note">Active learning asked for harder tasks '
+                "than a random one, so on the whole pool the model is likely better than this; set audit_share "
+                f"for an unbiased estimate.</span>{footnote}</p>")
     if e["value"] is None:
         return f'<p class="estimate">Accuracy now: not known yet. {esc(e["note"])}</p>'
-    badge = "unbiased" if e["unbiased"] else "biased"
-    return (f'<p class="estimate">Accuracy now: <b>{e["value"]:.1%}</b> (95% Wilson interval '
-            f'{interval(e["ci"])}, {e["n"]} labels, {esc(e["method"])}) <span class="badge {badge}">{badge}</span>'
-            f'<br><span class="note">{esc(e["note"])}</span></p>')
+    return (f'<p class="estimate">Accuracy now: not known yet: the 5-fold estimate is computed in the background '
+            f"after a retrain.{footnote}</p>")
 
 
 def projection_text(report: dict[str, Any], labelled: int) -> str:
@@ -124,9 +138,10 @@ def versions_table(view: ProjectView) -> str:
 
 
 def waiting_section(entries: list[dict[str, Any]], view: ProjectView) -> str:
-    rows = [[esc(e.get("reason")), esc(e.get("dependency", "")), esc(e.get("since", "")), esc(e.get("attempts", "")),
-             esc(e.get("next_try", ""))] for e in entries]
-    body = table(["reason", "waiting for", "since", "attempts", "next try"], rows, "waiting") if rows else ""
+    rows = [[esc(e.get("label_studio_url") or "Label Studio"), esc(e.get("waiting_since") or ""),
+             esc(e.get("events", "")), esc(e.get("last_error") or e.get("reason") or ""), esc(e.get("fix") or "")]
+            for e in entries]
+    body = table(["waiting for", "since", "events", "last error", "fix"], rows, "waiting") if rows else ""
     if view.pending_events:
         body += f"<p>{view.pending_events} webhook event(s) received and not applied yet.</p>"
     for event in view.failed_events:

@@ -77,7 +77,8 @@ def cross_validate(inputs: Sequence[Any], labels: Sequence[str], *, fit: Fit, fo
     precision = precision_score(truth, guess, labels=estimated, average=None, zero_division=0)
     per_class = {c: {"recall": float(r), "precision": float(p), "support": int(counts[c])}
                  for c, r, p in zip(estimated, recall, precision, strict=True)}
-    return {**base, "status": "ok", "per_class": per_class,
+    return {**base, "status": "ok", "per_class": per_class, "n_tested": len(truth),
+            "accuracy": float(np.mean(np.asarray(truth, dtype=object) == np.asarray(guess, dtype=object))),
             "macro_f1": float(f1_score(truth, guess, labels=estimated, average="macro", zero_division=0)),
             "seconds": round(time.perf_counter() - started, 3)}
 

@@ -17,6 +17,8 @@ def new_figure(width: float, height: float, *, right: float = 0.97) -> Figure:
 
 
 def png_data_uri(fig: Figure, dpi: int = 90) -> str:
+    """The figure as a PNG ``data:`` URI, cropped to what it draws (``bbox_inches="tight"``): the fixed margins of
+    :func:`new_figure` clipped long y-axis labels and tick labels of narrow figures."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05, facecolor="white")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -97,7 +97,6 @@ def build_service(settings: Settings) -> Service:
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
         depth_of=gateway.queue_depth, state_dir=settings.data_dir / "queues",
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
-        page_url=lambda pid: f"{settings.base_url}/projects/{pid}/page", backend_url=settings.base_url,
         preannotate_threshold=settings.preannotate_threshold,
         pruner=VersionPruner(keep_versions=settings.keep_prediction_versions,
                              delay_seconds=settings.prune_hold_seconds, hold=fault_hooks.before_prune))
