@@ -19,6 +19,7 @@ from typing import Any
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
+from labelsieve.pages.contactsection import first_contact_section
 from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
 from labelsieve.pages.sections import esc, section
@@ -67,7 +68,8 @@ class PageRenderer:
         """The page's HTML, or None when the project is not set up. ``status`` is the project's status JSON."""
         key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)),
                repr(status.get("cv_estimate")),  # written by the background job after the retrain
-               repr(status.get("text_features")))  # the background encoding's progress
+               repr(status.get("text_features")),  # the background encoding's progress
+               repr(status.get("first_contact")))  # the first sync's progress
         with self._lock:
             hit = self._pages.get(project_id)
             if hit is not None and hit[0] == key and time.monotonic() - hit[1] < self.ttl:
@@ -123,6 +125,9 @@ class PageRenderer:
             f"{' &middot; Label Studio ' + esc(p.ls_hostname) if p.ls_hostname else ''}</p>"
             f"{sections.estimate_text(r)}</header>",
         ]
+        contact = first_contact_section(status.get("first_contact"))
+        if contact:
+            parts.append(section("first-contact", "First contact", contact))
         waiting = hooks.waiting_events(status)
         if waiting or view.pending_events or view.failed_events:
             parts.append(section("waiting", "Waiting and failing", sections.waiting_section(waiting, view)))

@@ -25,7 +25,7 @@ from labelsieve.storage.models import Project, WebhookEvent
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Applied", "Puller", "Verifier", "accept", "apply_event", "apply_pending", "validate"]
+__all__ = ["Applied", "Puller", "Verifier", "accept", "apply_event", "apply_pending", "store_annotated", "validate"]
 
 
 class EventError(ValueError):
@@ -179,6 +179,24 @@ def _pull(session: Any, project_id: int, config: LabelConfig | None, puller: Pul
     stale = [a.id for a in crud.list_annotations(session=session, project_id=project_id) if a.id not in seen]
     crud.delete_annotations(session=session, annotation_ids=stale)
     return len(seen) + len(stale)
+
+
+def store_annotated(session: Any, project_id: int, label_config: str, tasks: list[dict[str, Any]]) -> int:
+    """Store exported tasks with their annotations (first contact): tasks and annotations are upserted, none is
+    deleted; the annotations stored count as new for the next retrain. Returns how many were stored."""
+    config = parsed_config(label_config) if label_config else None
+    crud.upsert_tasks(session=session, project_id=project_id,
+                      tasks=[{"id": int(t["id"]), "data": t.get("data") or {}} for t in tasks])
+    stored = 0
+    for task in tasks:
+        for ann in task.get("annotations") or []:
+            crud.upsert_annotation(session=session, project_id=project_id, annotation=dict(ann, task=task["id"]),
+                                   config=config)
+            stored += 1
+    if stored:
+        session.execute(update(Project).where(col(Project.id) == project_id).values(
+            annotations_since_train=Project.annotations_since_train + stored))
+    return stored
 
 
 def apply_pending(
