@@ -26,6 +26,8 @@ from labelsieve.labelstudio.errors import KEY_REFUSED, SERVER_ERROR, RetryLater
 #: seconds allowed for an export, a bulk prediction import or a version delete (over a minute each for 10k tasks
 #: on a busy machine: Label Studio serializes, validates and deletes row by row)
 BULK_TIMEOUT = 900.0
+#: task ids per ``export?ids[]=`` request (they travel in the URL)
+EXPORT_IDS_PER_REQUEST = 500
 T = TypeVar("T")
 
 _pools: dict[str, httpx.Client] = {}
@@ -183,13 +185,14 @@ class LabelStudioClient:
 
     def export_task_ids(self, project_id: int, task_ids: list[int]) -> list[dict[str, Any]]:
         """These tasks only, with their annotations (``GET /api/projects/{id}/export?ids[]=...``: O(len(ids)))."""
-        if not task_ids:
-            return []
-        params: list[tuple[str, Any]] = [("exportType", "JSON"), ("download_all_tasks", "true")]
-        params += [("ids[]", int(i)) for i in task_ids]
-        response = self.raw("GET", f"/api/projects/{project_id}/export", params=params, timeout=self.bulk_timeout,
-                            what=f"export of {len(task_ids)} task(s) of project {project_id}")
-        return list(response.json())
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(task_ids), EXPORT_IDS_PER_REQUEST):  # the ids travel in the URL
+            chunk = task_ids[start:start + EXPORT_IDS_PER_REQUEST]
+            params = {"exportType": "JSON", "download_all_tasks": "true", "ids[]": [int(i) for i in chunk]}
+            response = self.raw("GET", f"/api/projects/{project_id}/export", params=params, timeout=self.bulk_timeout,
+                                what=f"export of {len(chunk)} task(s) of project {project_id}")
+            out += list(response.json())
+        return out
 
     def get_annotation(self, annotation_id: int) -> dict[str, Any] | None:
         response = self.raw("GET", f"/api/annotations/{annotation_id}/", what=f"reading annotation {annotation_id}",
