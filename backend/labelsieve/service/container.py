@@ -97,7 +97,7 @@ def build_service(settings: Settings) -> Service:
     # new/deleted tasks reach us without exports (TaskSync); the head of the queue is topped up between retrains
     # while a project's first contact syncs its task list, the worker's refresh leaves the project to it
     gateway = LabelStudioGateway(engine=engine, settings=settings, task_sync=TaskSync(
-        engine=engine, held=lambda pid: first_contact.syncing(pid)))
+        engine=engine, held=lambda pid: first_contact.holds(pid)))
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
     publisher = LabelStudioPublisher(
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,

@@ -60,6 +60,8 @@ class ContactProgress:
     #: rounds asked of the worker: "first-head" after the first page, "full-pool" after the last
     rounds: tuple[str, ...] = ()
     seconds: float = 0.0
+    #: rounds of the worker that ranked while this sync held the task list (webhooks arrived meanwhile)
+    held_rounds: int = 0
     attempts: int = 1
     error: str | None = None
 
@@ -128,8 +130,12 @@ class FirstContact:
         pid = progress.project_id
         try:
             self._sync(progress)
-            progress.state = "done"
-            if len(progress.rounds) == 1 and progress.pages > 1:  # the first head saw part of the pool: re-rank
+            with self._lock:
+                progress.state = "done"  # from here the worker's pool refresh is its own again
+            if not progress.rounds and progress.annotations:  # one page: the first round sees the whole pool
+                progress.rounds += ("first-head",)
+                self.round_for(pid)
+            elif progress.rounds or progress.held_rounds:  # a round ranked part of the pool: rank it all
                 progress.rounds += ("full-pool",)
                 self.round_for(pid)
         except Exception as exc:  # noqa: BLE001 - reported in the status, retried by a later /setup
@@ -165,13 +171,10 @@ class FirstContact:
                     {"id": int(t["id"]), "data": t.get("data") or {}} for t in page if int(t["id"]) not in known])
                 progress.tasks_synced = crud.count_tasks(session=session, project_id=pid)
             progress.pages += 1
-            if progress.pages == 1 and progress.annotations:
+            if progress.pages == 1 and progress.annotations and len(page) >= self.page_size:  # more pages follow
                 progress.rounds += ("first-head",)
                 self.round_for(pid)  # the first head, ranked from what is synced so far
             fault_hooks.before_sync_page(pid, progress.pages + 1)
-        if not progress.rounds and progress.annotations:
-            progress.rounds += ("first-head",)
-            self.round_for(pid)
 
     # ---------------------------------------------------------------- reporting
     def syncing(self, project_id: int) -> bool:
@@ -179,6 +182,16 @@ class FirstContact:
         with self._lock:
             current = self._progress.get(project_id)
         return current is not None and current.state == "syncing"
+
+    def holds(self, project_id: int) -> bool:
+        """``syncing``, for the worker's pool refresh: a round that ranks now sees part of the pool, so the sync
+        asks for another round when it ends."""
+        with self._lock:
+            current = self._progress.get(project_id)
+            if current is None or current.state != "syncing":
+                return False
+            current.held_rounds += 1
+            return True
 
     def progress(self, project_id: int) -> dict[str, Any] | None:
         with self._lock:
