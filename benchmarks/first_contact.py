@@ -81,7 +81,8 @@ def measure(ls: LabelStudioServer, server: ServerProcess, n: int, k: int) -> dic
     deadline = started + 1800
     while time.perf_counter() < deadline and (head_s is None or sync_s is None):
         if head_s is None:
-            version = ls.api("GET", f"/api/projects/{pid}/", params={"include": "id"}).json().get("model_version")
+            version = ls.api("GET", f"/api/projects/{pid}/",
+                             params={"include": "id,model_version"}).json().get("model_version")
             if version and version.startswith("labelsieve-v"):
                 status = backend_status(server.url, pid)
                 served = int(ls.api("GET", f"/api/projects/{pid}/next").json()["id"])

@@ -183,6 +183,7 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     # annotations and pushes a first head (service/first_contact.py); the task list comes in pages of this size.
     first_contact: bool = True
     first_contact_page_size: int = Field(default=5000, ge=1)
+    first_contact_first_page_size: int = Field(default=1000, ge=1)  # the first head is ranked from this page
 
     # Auth (issue 7 builds on these).
     basic_auth_user: str | None = None

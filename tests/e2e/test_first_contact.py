@@ -108,9 +108,10 @@ def wait_for(path: Path, timeout: float = 120.0) -> str:
 
 def test_first_head_is_served_before_a_paged_sync_ends(tmp_path: Path, label_studio) -> None:
     ls = label_studio
-    n, page = 300, 50
+    n, first_page, page = 300, 30, 50  # pages of 30, 50, 50, 50, 50, 50 and 20 tasks
     held = tmp_path / "sync-held"
     server = start_server(tmp_path, ls, LABELSIEVE_FIRST_CONTACT_PAGE_SIZE=str(page),
+                          LABELSIEVE_FIRST_CONTACT_FIRST_PAGE_SIZE=str(first_page),
                           LABELSIEVE_TEST_BLOCK_SYNC=str(held))
     try:
         pid, truth, labelled = labelled_before_connecting(ls, "connect paged", n)
@@ -122,8 +123,8 @@ def test_first_head_is_served_before_a_paged_sync_ends(tmp_path: Path, label_stu
         status = backend_status(server.url, pid)
         contact = status["first_contact"]
         assert contact["state"] == "syncing" and contact["pages"] == 1, contact
-        assert contact["tasks_synced"] < n and contact["tasks_total"] == n, contact
-        assert status["last_round"]["n_pool"] < n - N_LABELLED, "the first head ranks the part synced so far"
+        assert contact["tasks_synced"] == first_page and contact["tasks_total"] == n, contact
+        assert status["last_round"]["n_pool"] == first_page - N_LABELLED, "the first head ranks the part synced"
         health = httpx.get(f"{server.url}/health", timeout=30).json()
         assert pid in [c["project_id"] for c in health["first_contacts"] if c["state"] == "syncing"]
 
@@ -136,7 +137,7 @@ def test_first_head_is_served_before_a_paged_sync_ends(tmp_path: Path, label_stu
             assert time.monotonic() < deadline, status["first_contact"]
             time.sleep(0.3)
         assert status["tasks"] == n
-        assert status["first_contact"]["pages"] == n // page
+        assert status["first_contact"]["pages"] == 7
         assert status["first_contact"]["rounds"] == ["first-head", "full-pool"]
         assert status["last_round"]["n_pool"] == n - N_LABELLED, "after the sync the whole pool is ranked again"
         assert pid not in [c["project_id"] for c in httpx.get(f"{server.url}/health", timeout=30).json()[

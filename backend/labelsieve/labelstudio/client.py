@@ -220,19 +220,22 @@ class LabelStudioClient:
                                                 include=include) for row in page]
 
     def task_pages(self, project_id: int, *, after_id: int = 0, page_size: int = 5000, what: str = "",
-                   include: str | None = None, updated_after: str | None = None) -> Iterator[list[dict[str, Any]]]:
+                   include: str | None = None, updated_after: str | None = None,
+                   first_page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """The project's tasks with ``id > after_id`` one page at a time, in id order, each page asked for by id
         (see :meth:`list_tasks`); ``updated_after`` (ISO time) keeps only tasks Label Studio changed after it
-        (an annotation saved or deleted through its API bumps its task's ``updated_at``)."""
+        (an annotation saved or deleted through its API bumps its task's ``updated_at``); ``first_page_size``: a
+        smaller first page (what is synced first is ranked first)."""
         after = int(after_id)
         what = what or f"listing tasks of project {project_id}"
+        size = first_page_size or page_size
         while True:
             items = [{"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after}]
             if updated_after is not None:
                 items.append({"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
                               "value": updated_after})
             query = json.dumps({"filters": {"conjunction": "and", "items": items}, "ordering": ["tasks:id"]})
-            params: dict[str, Any] = {"project": project_id, "fields": "task_only", "page": 1, "page_size": page_size,
+            params: dict[str, Any] = {"project": project_id, "fields": "task_only", "page": 1, "page_size": size,
                                       "query": query, "resolve_uri": "false"}
             if include:
                 params["include"] = include
@@ -240,9 +243,10 @@ class LabelStudioClient:
             rows = [] if body.status_code == 404 else list(body.json().get("tasks", []))
             if rows:
                 yield rows
-            if len(rows) < page_size:
+            if len(rows) < size:
                 return
             after = max(int(t["id"]) for t in rows)
+            size = page_size
 
     # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:

@@ -122,7 +122,8 @@ def build_service(settings: Settings) -> Service:
                             after_retrain=quality.submit, waits=waits)
     first_contact = FirstContact(engine=engine, gateway=gateway, round_for=lambda pid: worker.notify(pid, force=True),
                                  state_dir=settings.data_dir / "first_contact",
-                                 page_size=settings.first_contact_page_size)
+                                 page_size=settings.first_contact_page_size,
+                                 first_page_size=settings.first_contact_first_page_size)
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
                    quality=quality, text_features=text_features, first_contact=first_contact)

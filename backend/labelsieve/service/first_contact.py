@@ -7,9 +7,10 @@ once):
 
 1. the annotated tasks, with their annotations: Label Studio's export with ``download_all_tasks=false``
    (O(annotated tasks), not O(project));
-2. the rest of the task list, by id pages (``GET /api/tasks``, :meth:`LabelStudioClient.task_pages`). After the
-   first page the project's worker is asked for a round (forced): with at least ``min_annotations`` labels it trains
-   and pushes a first head ranked from the part synced so far, while the other pages arrive;
+2. the rest of the task list, by id pages (``GET /api/tasks``, :meth:`LabelStudioClient.task_pages`; the first
+   page smaller than the others). After the first page the project's worker is asked for a round (forced): with
+   at least ``min_annotations`` labels it trains and pushes a first head ranked from the part synced so far, while
+   the other pages arrive;
 3. when the last page is stored, and a round was asked for, another round re-ranks the whole pool.
 
 While a first contact syncs, the worker's own pool refresh (:class:`labelsieve.labelstudio.tasksync.TaskSync`)
@@ -77,13 +78,15 @@ class FirstContact:
 
     def __init__(
         self, *, engine: Engine, gateway: LabelStudioGateway, round_for: Callable[[int], None], state_dir: Path,
-        page_size: int = 5000,
+        page_size: int = 5000, first_page_size: int = 1000,
     ) -> None:
         self.engine = engine
         self.gateway = gateway
         self.round_for = round_for
         self.state_dir = state_dir
         self.page_size = page_size
+        #: the first page is smaller: the first head is ranked from it, sooner
+        self.first_page_size = first_page_size
         self._progress: dict[int, ContactProgress] = {}
         self._failed_at: dict[int, float] = {}
         self._threads: dict[int, threading.Thread] = {}
@@ -164,14 +167,16 @@ class FirstContact:
             progress.annotations = crud.count_annotations(session=session, project_id=pid)
         progress.annotated_tasks = len(annotated)
         progress.tasks_synced = len(annotated)
-        for page in client.task_pages(pid, page_size=self.page_size, what=f"first contact of project {pid}"):
+        first = min(self.first_page_size, self.page_size)
+        for page in client.task_pages(pid, page_size=self.page_size, first_page_size=first,
+                                      what=f"first contact of project {pid}"):
             with session_scope(self.engine) as session:
                 known = crud.get_tasks(session=session, task_ids=[int(t["id"]) for t in page])
                 crud.upsert_tasks(session=session, project_id=pid, tasks=[
                     {"id": int(t["id"]), "data": t.get("data") or {}} for t in page if int(t["id"]) not in known])
                 progress.tasks_synced = crud.count_tasks(session=session, project_id=pid)
             progress.pages += 1
-            if progress.pages == 1 and progress.annotations and len(page) >= self.page_size:  # more pages follow
+            if progress.pages == 1 and progress.annotations and len(page) >= first:  # more pages follow
                 progress.rounds += ("first-head",)
                 self.round_for(pid)  # the first head, ranked from what is synced so far
             fault_hooks.before_sync_page(pid, progress.pages + 1)
