@@ -100,22 +100,47 @@ def measure(ls: LabelStudioServer, server: ServerProcess, n: int, k: int) -> dic
     return row
 
 
+def measure_setup(ls: LabelStudioServer, server: ServerProcess, n: int, k: int) -> dict:
+    """``--setup-only``: the project read with and without counters, and labelsieve's first ``/setup`` of the project
+    (its check of Label Studio not cached yet; first contact off)."""
+    from labelsieve.service.setup_check import read_project
+
+    pid, _ids, import_s = create_project(ls, n, k)
+    print(f"{n} tasks: project {pid} imported in {import_s:.1f} s", flush=True)
+    counters = timed(lambda: ls.api("GET", f"/api/projects/{pid}/").raise_for_status())
+    cheap = timed(lambda: ls.api("GET", f"/api/projects/{pid}/", params={"include": "id"}).raise_for_status())
+    check = timed(lambda: read_project(ls.url, ls.token, pid))
+    started = time.perf_counter()
+    answer = httpx.post(f"{server.url}/setup", json={"project": f"{pid}.0", "schema": TEXT_CONFIG,
+                                                     "extra_params": EXTRA}, timeout=60)
+    setup_s = time.perf_counter() - started
+    row = {"n": n, "setup": setup_s, "setup_status": answer.status_code, "counters": counters, "cheap": cheap,
+           "check": check, "load": os.getloadavg()[0]}
+    print(row, flush=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000])
     parser.add_argument("--annotations", type=int, default=12)
     parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--setup-only", action="store_true", help="measure /setup and the project read only")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/first-contact.md")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="first-contact-"))
     ls = start_label_studio(tmp / "files")
     server = ServerProcess(tmp / "labelsieve", f"sqlite:///{tmp / 'labelsieve.sqlite3'}", LABEL_STUDIO_URL=ls.url,
                            LABEL_STUDIO_API_KEY=ls.token, LABELSIEVE_LOG_LEVEL="INFO",
+                           LABELSIEVE_FIRST_CONTACT="false" if args.setup_only else "true",
                            LABELSIEVE_FIRST_CONTACT_PAGE_SIZE=str(args.page_size)).start()
     try:  # load the learners once (a project Label Studio lacks: its first contact fails quietly)
         httpx.post(f"{server.url}/setup", json={"project": "999999.0", "schema": TEXT_CONFIG, "extra_params": EXTRA},
                    timeout=300).raise_for_status()
-        rows = [measure(ls, server, n, args.annotations) for n in args.sizes]
+        if args.setup_only:
+            rows = [measure_setup(ls, server, n, args.annotations) for n in args.sizes]
+        else:
+            rows = [measure(ls, server, n, args.annotations) for n in args.sizes]
     finally:
         server.stop()
         ls.stop()
@@ -123,10 +148,17 @@ def main() -> None:
                             cwd=ROOT).stdout.strip()
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, page size "
-             f"{args.page_size}\n", f"`{' '.join(sys.argv)}` · {machine_line()} · `{uptime}` (shared machine)\n",
-             "| tasks | labels before connect | connect s | head live s (pool ranked) | sync done s (pages) | "
-             "project GET with counters s | with ?include=id s | /setup check s |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"{args.page_size}\n", f"`{' '.join(sys.argv)}` · {machine_line()} · `{uptime}` (shared machine)\n"]
+    if args.setup_only:
+        lines += ["| tasks | labelsieve /setup s (HTTP) | project GET with counters s | with ?include=id s | "
+                  "/setup check s |", "|---|---|---|---|---|"]
+        lines += [f"| {r['n']} | {r['setup']:.2f} ({r['setup_status']}) | {r['counters']:.3f} | {r['cheap']:.3f} | "
+                  f"{r['check']:.3f} |" for r in rows]
+        rows = []
+    else:
+        lines += ["| tasks | labels before connect | connect s | head live s (pool ranked) | sync done s (pages) | "
+                  "project GET with counters s | with ?include=id s | /setup check s |",
+                  "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         head = f"{r['head']:.1f} ({r['first_pool']})" if r["head"] is not None else "never"
         sync = f"{r['sync']:.1f} ({r['pages']})" if r["sync"] is not None else "never"
