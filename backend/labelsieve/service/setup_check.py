@@ -3,9 +3,9 @@
 With webhook verification on, every annotation is re-read from Label Studio before it is stored;
 if Label Studio cannot be reached at the address it sent (``hostname``, e.g. ``http://localhost:8080``
 from inside Docker) every webhook would be acknowledged and then wait forever. So ``/setup`` asks
-Label Studio for the project (``GET /api/projects/{id}/``, bounded well inside Label Studio's 3 s) and
-refuses the connection with a message naming the URL tried and the setting to change. Operators who
-want the connection accepted anyway set ``LABELSIEVE_SETUP_CHECKS_LABEL_STUDIO=false``.
+Label Studio for the project (``GET /api/projects/{id}/?include=id``: none of its counters, bounded well inside
+Label Studio's 3 s) and refuses the connection with a message naming the URL tried and the setting to change.
+Operators who want the connection accepted anyway set ``LABELSIEVE_SETUP_CHECKS_LABEL_STUDIO=false``.
 
 Label Studio 1.23.2 shows a failed ``/setup`` as ``str(requests.HTTPError)`` — status, reason phrase and
 *final URL*, never the body (``ml/api_connector.py`` ``MLApi._request``, ``ml/serializers.py``
