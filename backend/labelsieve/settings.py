@@ -179,6 +179,11 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     mlflow_experiment: str = "labelsieve"
     mlflow_artifact_location: str | None = None  # default: <data_dir>/mlflow-artifacts (never the working directory)
     start_workers: bool = True
+    # The first /setup of a project labelsieve never synced syncs it in the background, trains on its existing
+    # annotations and pushes a first head (service/first_contact.py); the task list comes in pages of this size.
+    first_contact: bool = True
+    first_contact_page_size: int = Field(default=5000, ge=1)
+    first_contact_first_page_size: int = Field(default=1000, ge=1)  # the first head is ranked from this page
 
     # Auth (issue 7 builds on these).
     basic_auth_user: str | None = None

@@ -1,18 +1,21 @@
 """``labelsieve loop``: keep a Label Studio project ranked without webhooks (headless live loop).
 
-Every ``--interval`` seconds: export the project's tasks and annotations from Label Studio, store
-them (deleted annotations leave the training set), retrain when the annotations changed, and push
-the new ranking (predictions + project ``model_version``). Works when Label Studio cannot reach the
-backend (firewalls, Docker networks): only labelsieve → Label Studio traffic is needed.
+The first poll exports the project once (first contact). Every ``--interval`` seconds after it: list the tasks
+Label Studio changed since the last poll (``GET /api/tasks`` filtered on ``updated_at``, ids only: saving or
+deleting an annotation through Label Studio bumps its task's ``updated_at``, new tasks are new), export those tasks
+only (``export?ids[]=``), store them (deleted annotations leave the training set), read the task count (deleted
+tasks: then, and only then, the task ids are listed), retrain when the annotations changed, and push the new ranking
+(predictions + project ``model_version``). A poll's cost follows what changed, not the project's size. Works when
+Label Studio cannot reach the backend (firewalls, Docker networks): only labelsieve → Label Studio traffic is needed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import typer
@@ -23,9 +26,23 @@ from labelsieve.labelstudio.client import LabelStudioError
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.service.container import Service, build_service
-from labelsieve.service.events import _pull
+from labelsieve.service.events import _pull, store_annotated
 from labelsieve.settings import Settings
+from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
+
+#: Label Studio's Data Manager datetime filter format (``data_manager/managers.py`` ``DATETIME_FORMAT``), UTC
+LS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+EPOCH = "1970-01-01T00:00:00.000000Z"
+#: each poll lists from this long before the newest change it saw: a save committed late is not missed (tasks seen
+#: twice are compared with what was stored and cost nothing more)
+SINCE_OVERLAP = timedelta(seconds=5)
+
+
+def _parse_time(value: str) -> datetime:
+    """Label Studio's ISO time (``2026-12-06T15:41:30.123456Z`` or with an offset) as naive UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 @dataclass
@@ -48,7 +65,11 @@ class LiveLoop:
         self.service = service
         self.project_id = project_id
         self.extra_params = extra_params
-        self._signature: str | None = None
+        #: task id → its annotations' (id, updated_at, was_cancelled), as last stored (None before the first poll)
+        self._signatures: dict[int, tuple[tuple[int, str, bool], ...]] | None = None
+        #: Label Studio's newest task ``updated_at`` seen (its own clock), where the next poll's listing starts
+        self._since: str | None = None
+        self._pending = False  # a change stored but not trained on yet (the retrain failed)
 
     def setup(self) -> str:
         client = self.service.gateway.client(self.project_id)
@@ -62,17 +83,20 @@ class LiveLoop:
 
     def sync_once(self) -> RoundSummary:
         started = time.perf_counter()
-        tasks = self.service.gateway.export_tasks(self.project_id)
-        annotations = sorted((int(a["id"]), str(a.get("updated_at")), bool(a.get("was_cancelled")))
-                             for t in tasks for a in t.get("annotations") or [])
-        signature = hashlib.sha256(json.dumps([len(tasks), annotations]).encode()).hexdigest()
-        changed = signature != self._signature
+        client = self.service.gateway.client(self.project_id)
+        if client is None:
+            raise LabelStudioError("the live loop needs Label Studio's URL and API key")
+        first = self._signatures is None
+        if first:  # first contact: the whole project, once
+            tasks = client.export_tasks(self.project_id)
+        else:
+            tasks = client.export_task_ids(self.project_id, self._changed_ids(client))
+        changed = self._store(tasks, replace_all=first)
+        if not first:
+            changed = self._reconcile(client) or changed
+        self._pending = self._pending or changed
         status, version, pushed = "unchanged", None, 0
-        if changed:
-            project = self.service.loop.project(self.project_id)
-            config = self.service.loop.config_of(project)
-            with session_scope(self.service.engine) as session:
-                _pull(session, self.project_id, config, lambda _pid: tasks)
+        if self._pending:
             outcome = self.service.loop.retrain(self.project_id, force=True)
             status, version = outcome.status, outcome.version
             if outcome.status == "trained" and outcome.version and self.service.quality is not None:
@@ -81,9 +105,57 @@ class LiveLoop:
             if isinstance(publisher, LabelStudioPublisher) and publisher.last and publisher.last.version == version:
                 pushed = publisher.last.pushed
             if outcome.status != "failed":
-                self._signature = signature
-        return RoundSummary(changed, len(tasks), len(annotations), status, version, pushed,
-                            time.perf_counter() - started)
+                self._pending = False
+        signatures = self._signatures or {}
+        return RoundSummary(changed, len(signatures), sum(len(v) for v in signatures.values()), status, version,
+                            pushed, time.perf_counter() - started)
+
+    def _changed_ids(self, client: Any) -> list[int]:
+        """Ids of the tasks Label Studio changed (or created) since the last poll, by id pages."""
+        ids: list[int] = []
+        for page in client.task_pages(self.project_id, updated_after=self._since,
+                                      what=f"listing changed tasks of project {self.project_id}"):
+            ids += [int(t["id"]) for t in page]
+        return ids
+
+    def _store(self, tasks: list[dict[str, Any]], *, replace_all: bool) -> bool:
+        """Store exported tasks; True when their annotations (or the task set) differ from what was stored."""
+        signatures = {} if replace_all or self._signatures is None else self._signatures
+        fresh = {int(t["id"]): tuple(sorted((int(a["id"]), str(a.get("updated_at")), bool(a.get("was_cancelled")))
+                                            for a in t.get("annotations") or [])) for t in tasks}
+        changed = replace_all or any(signatures.get(tid) != sig for tid, sig in fresh.items())
+        stamps = [str(t["updated_at"]) for t in tasks if t.get("updated_at")]
+        if stamps:
+            newest = max(_parse_time(x) for x in stamps)
+            self._since = max(self._since or "", (newest - SINCE_OVERLAP).strftime(LS_TIME_FORMAT))
+        if changed:
+            project = self.service.loop.project(self.project_id)
+            with session_scope(self.service.engine) as session:
+                if replace_all:
+                    _pull(session, self.project_id, self.service.loop.config_of(project), lambda _pid: tasks)
+                else:
+                    store_annotated(session, self.project_id, project.label_config, tasks, replace=True)
+        signatures.update(fresh)
+        self._signatures = signatures
+        if self._since is None:
+            self._since = EPOCH
+        return changed
+
+    def _reconcile(self, client: Any) -> bool:
+        """Tasks deleted in Label Studio leave labelsieve's copy: the task count first (one number), the ids only
+        when it differs."""
+        assert self._signatures is not None
+        if client.task_number(self.project_id) == len(self._signatures):
+            return False
+        present = set(client.task_ids(self.project_id))
+        gone = sorted(set(self._signatures) - present)
+        if not gone:
+            return False
+        with session_scope(self.service.engine) as session:
+            crud.delete_tasks(session=session, project_id=self.project_id, task_ids=gone)
+        for tid in gone:
+            self._signatures.pop(tid, None)
+        return True
 
     def run(self, *, interval: float, stop: threading.Event, console: Console) -> None:
         while not stop.is_set():

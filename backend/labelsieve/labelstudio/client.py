@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -26,6 +26,8 @@ from labelsieve.labelstudio.errors import KEY_REFUSED, SERVER_ERROR, RetryLater
 #: seconds allowed for an export, a bulk prediction import or a version delete (over a minute each for 10k tasks
 #: on a busy machine: Label Studio serializes, validates and deletes row by row)
 BULK_TIMEOUT = 900.0
+#: task ids per ``export?ids[]=`` request (they travel in the URL)
+EXPORT_IDS_PER_REQUEST = 500
 T = TypeVar("T")
 
 _pools: dict[str, httpx.Client] = {}
@@ -169,14 +171,28 @@ class LabelStudioClient:
                             query={"include": "task_number"})
         return int(project.model_dump(mode="json").get("task_number") or 0)
 
-    def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
-        """Every task of the project with its annotations (Label Studio's JSON export; O(project))."""
+    def export_tasks(self, project_id: int, *, annotated_only: bool = False) -> list[dict[str, Any]]:
+        """Every task of the project with its annotations (Label Studio's JSON export; O(project)), or with
+        ``annotated_only`` the tasks that have an annotation (``download_all_tasks=false``: O(annotated tasks))."""
         def download(**options: Any) -> bytes:  # the SDK streams: errors surface while reading
             return b"".join(self.sdk.projects.exports.download_sync(
-                project_id, export_type="JSON", download_all_tasks=True, **options))
+                project_id, export_type="JSON", download_all_tasks=not annotated_only, **options))
 
-        body = self.call(f"export of project {project_id}", download, timeout=self.bulk_timeout)
+        what = f"export of the annotated tasks of project {project_id}" if annotated_only else \
+            f"export of project {project_id}"
+        body = self.call(what, download, timeout=self.bulk_timeout)
         return list(json.loads(body))
+
+    def export_task_ids(self, project_id: int, task_ids: list[int]) -> list[dict[str, Any]]:
+        """These tasks only, with their annotations (``GET /api/projects/{id}/export?ids[]=...``: O(len(ids)))."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(task_ids), EXPORT_IDS_PER_REQUEST):  # the ids travel in the URL
+            chunk = task_ids[start:start + EXPORT_IDS_PER_REQUEST]
+            params = {"exportType": "JSON", "download_all_tasks": "true", "ids[]": [int(i) for i in chunk]}
+            response = self.raw("GET", f"/api/projects/{project_id}/export", params=params, timeout=self.bulk_timeout,
+                                what=f"export of {len(chunk)} task(s) of project {project_id}")
+            out += list(response.json())
+        return out
 
     def get_annotation(self, annotation_id: int) -> dict[str, Any] | None:
         response = self.raw("GET", f"/api/annotations/{annotation_id}/", what=f"reading annotation {annotation_id}",
@@ -200,21 +216,37 @@ class LabelStudioClient:
 
     def _pages(self, project_id: int, after_id: int, page_size: int, *, what: str,
                include: str | None = None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+        return [row for page in self.task_pages(project_id, after_id=after_id, page_size=page_size, what=what,
+                                                include=include) for row in page]
+
+    def task_pages(self, project_id: int, *, after_id: int = 0, page_size: int = 5000, what: str = "",
+                   include: str | None = None, updated_after: str | None = None,
+                   first_page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The project's tasks with ``id > after_id`` one page at a time, in id order, each page asked for by id
+        (see :meth:`list_tasks`); ``updated_after`` (ISO time) keeps only tasks Label Studio changed after it
+        (an annotation saved or deleted through its API bumps its task's ``updated_at``); ``first_page_size``: a
+        smaller first page (what is synced first is ranked first)."""
         after = int(after_id)
+        what = what or f"listing tasks of project {project_id}"
+        size = first_page_size or page_size
         while True:
-            query = ('{"filters": {"conjunction": "and", "items": [{"filter": "filter:tasks:id", "operator": '
-                     f'"greater", "type": "Number", "value": {after}}}]}}, "ordering": ["tasks:id"]}}')
-            params: dict[str, Any] = {"project": project_id, "fields": "task_only", "page": 1, "page_size": page_size,
+            items = [{"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after}]
+            if updated_after is not None:
+                items.append({"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
+                              "value": updated_after})
+            query = json.dumps({"filters": {"conjunction": "and", "items": items}, "ordering": ["tasks:id"]})
+            params: dict[str, Any] = {"project": project_id, "fields": "task_only", "page": 1, "page_size": size,
                                       "query": query, "resolve_uri": "false"}
             if include:
                 params["include"] = include
             body = self.raw("GET", "/api/tasks/", what=what, timeout=self.bulk_timeout, ok=(404,), params=params)
             rows = [] if body.status_code == 404 else list(body.json().get("tasks", []))
-            out.extend(rows)
-            if len(rows) < page_size:
-                return out
+            if rows:
+                yield rows
+            if len(rows) < size:
+                return
             after = max(int(t["id"]) for t in rows)
+            size = page_size
 
     # ---------------------------------------------------------------- publishing
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:

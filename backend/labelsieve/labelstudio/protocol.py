@@ -204,6 +204,8 @@ class HealthResponse(BaseModel):
     plugins_ready: bool = True  # false while learners and strategies still load in the background after start
     #: pools being encoded into the embedding store (service/embedding_job.py): project, model, encoded, total...
     embedding_jobs: list[dict[str, Any]] = Field(default_factory=list)
+    #: first contacts syncing or failed (service/first_contact.py): project, state, tasks synced of total, pages...
+    first_contacts: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class VersionsResponse(BaseModel):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class SyncResult:
     project_id: int
-    how: str  # first-export | unchanged | new-tasks | bulk-export | reconcile-export
+    how: str  # first-export | unchanged | new-tasks | bulk-export | reconcile-export | first-contact
     new: int = 0
     deleted: int = 0
     seconds: float = 0.0
@@ -45,12 +46,18 @@ class SyncResult:
 class TaskSync:
     """Called by the gateway before a retrain (``sync(client, project_id)``): the tasks to upsert before ranking."""
 
-    def __init__(self, *, engine: Engine) -> None:
+    def __init__(self, *, engine: Engine, held: Callable[[int], bool] | None = None) -> None:
         self.engine = engine
+        #: True for a project whose task list another sync owns now (its first contact): nothing is asked then
+        self.held = held
         self.last: SyncResult | None = None
 
     def __call__(self, client: LabelStudioClient, project_id: int) -> list[dict[str, Any]]:
         started = time.perf_counter()
+        if self.held is not None and self.held(project_id):
+            self.last = SyncResult(project_id, "first-contact")
+            log.info("project %s: task sync left to the first contact, which is still syncing", project_id)
+            return []
         tasks, result = self._sync(client, project_id)
         result.seconds = time.perf_counter() - started
         self.last = result

@@ -19,6 +19,7 @@ from typing import Any
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
+from labelsieve.pages.contactsection import first_contact_section
 from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
 from labelsieve.pages.issue_section import scorecard_key
@@ -69,6 +70,7 @@ class PageRenderer:
         key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)),
                repr(status.get("cv_estimate")),  # written by the background job after the retrain
                repr(status.get("text_features")),  # the background encoding's progress
+               repr(status.get("first_contact")),  # the first sync's progress
                repr(scorecard_key(service, project_id)))  # the label-issue scorecard, written after the retrain
         with self._lock:
             hit = self._pages.get(project_id)
@@ -126,6 +128,9 @@ class PageRenderer:
             f"{' &middot; Label Studio ' + esc(p.ls_hostname) if p.ls_hostname else ''}</p>"
             f"{sections.estimate_text(r, status.get('cv_estimate'))}</header>",
         ]
+        contact = first_contact_section(status.get("first_contact"))
+        if contact:
+            parts.append(section("first-contact", "First contact", contact))
         waiting = hooks.waiting_events(status)
         if waiting or view.pending_events or view.failed_events:
             parts.append(section("waiting", "Waiting and failing", sections.waiting_section(waiting, view)))

@@ -21,6 +21,7 @@ from labelsieve.quality.hooks import tracker_for
 from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service import fault_hooks
+from labelsieve.service.first_contact import FirstContact
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.setup_check import LabelStudioCheck
 from labelsieve.service.text_features import TextFeatures
@@ -57,6 +58,8 @@ class Service:
     quality: QualityRunner | None = None  # scorecard, review predictions, MLflow run after each retrain
     #: set once every learner and strategy plugin has been imported (background warm-up after start)
     plugins_ready: threading.Event = field(default_factory=threading.Event)
+    #: the background sync, first training and first head of a project's first /setup
+    first_contact: FirstContact | None = None
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -91,7 +94,9 @@ def build_service(settings: Settings) -> Service:
     metrics = Metrics()
     artifacts = ArtifactStore(settings.models_path)
     # new/deleted tasks reach us without exports (TaskSync); the head of the queue is topped up between retrains
-    gateway = LabelStudioGateway(engine=engine, settings=settings, task_sync=TaskSync(engine=engine))
+    # while a project's first contact syncs its task list, the worker's refresh leaves the project to it
+    gateway = LabelStudioGateway(engine=engine, settings=settings, task_sync=TaskSync(
+        engine=engine, held=lambda pid: first_contact.holds(pid)))
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
     publisher = LabelStudioPublisher(
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
@@ -113,6 +118,10 @@ def build_service(settings: Settings) -> Service:
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
                             verifier=gateway.verify_annotation if settings.verify_webhooks else None,
                             after_retrain=quality.submit, waits=waits)
+    first_contact = FirstContact(engine=engine, gateway=gateway, round_for=lambda pid: worker.notify(pid, force=True),
+                                 state_dir=settings.data_dir / "first_contact",
+                                 page_size=settings.first_contact_page_size,
+                                 first_page_size=settings.first_contact_first_page_size)
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
-                   quality=quality, text_features=text_features)
+                   quality=quality, text_features=text_features, first_contact=first_contact)

@@ -25,7 +25,7 @@ from labelsieve.storage.models import Project, WebhookEvent
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Applied", "Puller", "Verifier", "accept", "apply_event", "apply_pending", "validate"]
+__all__ = ["Applied", "Puller", "Verifier", "accept", "apply_event", "apply_pending", "store_annotated", "validate"]
 
 
 class EventError(ValueError):
@@ -179,6 +179,31 @@ def _pull(session: Any, project_id: int, config: LabelConfig | None, puller: Pul
     stale = [a.id for a in crud.list_annotations(session=session, project_id=project_id) if a.id not in seen]
     crud.delete_annotations(session=session, annotation_ids=stale)
     return len(seen) + len(stale)
+
+
+def store_annotated(session: Any, project_id: int, label_config: str, tasks: list[dict[str, Any]], *,
+                    replace: bool = False) -> int:
+    """Store exported tasks with their annotations (first contact, the headless loop): tasks and annotations are
+    upserted; with ``replace`` the annotations labelsieve holds for these tasks and the export lacks are deleted.
+    What changed counts as new for the next retrain. Returns how many annotations were stored or deleted."""
+    config = parsed_config(label_config) if label_config else None
+    crud.upsert_tasks(session=session, project_id=project_id,
+                      tasks=[{"id": int(t["id"]), "data": t.get("data") or {}} for t in tasks])
+    stored = 0
+    present: set[int] = set()
+    for task in tasks:
+        for ann in task.get("annotations") or []:
+            crud.upsert_annotation(session=session, project_id=project_id, annotation=dict(ann, task=task["id"]),
+                                   config=config)
+            present.add(int(ann["id"]))
+            stored += 1
+    if replace:
+        gone = crud.annotation_ids_of_tasks(session=session, task_ids=[int(t["id"]) for t in tasks]) - present
+        stored += crud.delete_annotations(session=session, annotation_ids=sorted(gone))
+    if stored:
+        session.execute(update(Project).where(col(Project.id) == project_id).values(
+            annotations_since_train=Project.annotations_since_train + stored))
+    return stored
 
 
 def apply_pending(

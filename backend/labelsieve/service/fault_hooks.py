@@ -5,7 +5,10 @@ project id and the number of training labels) and then blocks until ``<path>.rel
 ``<path>``, knows the retrain is inside ``fit``, and kills the process there.
 ``LABELSIEVE_TEST_BLOCK_PRUNE=<path>``: the same, in the background prune of stale prediction versions right
 before its deletes in Label Studio (``<path>`` holds the project id and the version that went live), so a test
-knows the prune is held while the next round fits. Unset (always, in production), each hook costs one
+knows the prune is held while the next round fits.
+``LABELSIEVE_TEST_BLOCK_SYNC=<path>``: the same, in a first contact's task sync after each stored page, before the
+next is asked for (``<path>`` holds the project id and that page's number), so a test sees the first head served
+while the sync is held. Unset (always, in production), each hook costs one
 environment lookup.
 """
 
@@ -19,6 +22,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 BLOCK_FIT = "LABELSIEVE_TEST_BLOCK_FIT"
 BLOCK_PRUNE = "LABELSIEVE_TEST_BLOCK_PRUNE"
+BLOCK_SYNC = "LABELSIEVE_TEST_BLOCK_SYNC"
 
 
 def before_fit(project_id: int, n_labels: int) -> None:
@@ -47,3 +51,8 @@ def _block(variable: str, line: str, what: str) -> None:
     tmp.replace(path)  # the test sees the whole file or none
     while not release.exists():
         time.sleep(0.05)
+
+
+def before_sync_page(project_id: int, page: int) -> None:
+    """Block here when ``LABELSIEVE_TEST_BLOCK_SYNC`` names a file (see the module docstring)."""
+    _block(BLOCK_SYNC, f"{project_id} {page}", f"the first contact of project {project_id} blocks before page {page}")

@@ -69,6 +69,9 @@ class ProjectStatus(BaseModel):
     #: text projects: what the serving model reads (tfidf | embeddings), the model, how much of the pool the
     #: embedding store holds (encoded / total), the background job's speed and error (service/text_features.py)
     text_features: dict[str, Any] | None = None
+    #: the background first contact (service/first_contact.py): state (syncing, done, failed), tasks synced of
+    #: tasks_total, pages, annotations found, rounds asked for, error (None: none in this data directory)
+    first_contact: dict[str, Any] | None = None
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:

@@ -190,6 +190,14 @@ def delete_annotations(*, session: Session, annotation_ids: Sequence[int]) -> in
     return int(result.rowcount or 0)
 
 
+def annotation_ids_of_tasks(*, session: Session, task_ids: Sequence[int]) -> set[int]:
+    """Ids of the annotations stored for these tasks."""
+    if not task_ids:
+        return set()
+    stmt = select(Annotation.id).where(col(Annotation.task_id).in_(list(task_ids)))
+    return {int(i) for i in session.exec(stmt)}
+
+
 def list_annotations(*, session: Session, project_id: int) -> list[Annotation]:
     stmt = select(Annotation).where(Annotation.project_id == project_id).order_by(col(Annotation.id))
     return list(session.exec(stmt))

@@ -59,6 +59,7 @@ def health(service: ServiceDep, request: Request) -> HealthResponse:
                           plugins_ready=service.plugins_ready.is_set(),
                           embedding_jobs=[] if service.text_features is None
                           else service.text_features.jobs(running_only=True),
+                          first_contacts=[] if service.first_contact is None else service.first_contact.active(),
                           page=str(request.base_url).rstrip("/") + INDEX_PATH)
 
 
@@ -81,6 +82,8 @@ def setup(body: SetupRequest, service: ServiceDep) -> SetupResponse | RedirectRe
     if problem is not None:
         log.warning("/setup of project %s refused: %s", body.project_id, problem)
         return RedirectResponse(refused_location(problem), status_code=307)
+    if service.first_contact is not None and service.settings.first_contact and service.settings.start_workers:
+        service.first_contact.start(body.project_id)  # once per project, in the background (never blocks /setup)
     return SetupResponse(model_version=version)
 
 

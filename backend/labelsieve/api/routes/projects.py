@@ -30,4 +30,6 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
             found.settings, service.settings.preannotate_threshold)).as_dict()
     if service.text_features is not None:  # tfidf | embeddings, and the pool's encoding progress
         found.text_features = service.text_features.describe(service.engine, project_id, found.model_version)
+    if service.first_contact is not None:  # the background sync of the project's first /setup, and its rounds
+        found.first_contact = service.first_contact.progress(project_id)
     return found

@@ -1,0 +1,174 @@
+"""First contact against a real Label Studio 1.23.2: connect a labelled project → ``/next`` serves labelsieve's rank 0.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/first_contact.py [--sizes 10000] [--annotations 12]
+                                                                   [--page-size 5000] [--out PATH]
+
+Starts Label Studio (tests/harness, SQLite) and ``labelsieve serve`` on 127.0.0.1, both stopped by PID. For each size
+it creates a text project, annotates the first ``--annotations`` tasks in Label Studio *before* labelsieve is
+connected, then connects it through Label Studio's own *Connect model* call (``POST /api/ml``) and measures:
+
+* **connect s**: the ``POST /api/ml`` call (Label Studio's ``/health`` + ``/setup`` to labelsieve inside);
+* **head live s**: connect → the project's ``model_version`` is labelsieve's and ``/next`` serves its rank 0;
+* **sync done s**: connect → labelsieve's first contact has stored every task (``GET /projects/{id}``);
+* **project read s**: Label Studio's ``GET /api/projects/{id}/`` with all its counters, and with ``?include=id``
+  (what ``/setup`` asks now), median of 5; and labelsieve's ``/setup`` check (``read_project``) alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import machine_line  # noqa: E402
+from tests.e2e.helpers import TEXT_CONFIG, backend_status, text_dataset  # noqa: E402
+from tests.harness.labelstudio import LabelStudioServer, start_label_studio  # noqa: E402
+from tests.reliability.server import ServerProcess  # noqa: E402
+
+EXTRA = {"learner": "text", "strategy": "margin", "min_annotations": 10, "queue_depth": 100}
+
+
+def create_project(ls: LabelStudioServer, n: int, k: int, chunk: int = 20000) -> tuple[int, list[int], float]:
+    items = text_dataset(n, seed=n)
+    pid = int(ls.api("POST", "/api/projects", json={"title": f"first contact {n}",
+                                                    "label_config": TEXT_CONFIG}).json()["id"])
+    started = time.perf_counter()
+    ids: list[int] = []
+    for start in range(0, n, chunk):
+        response = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true",
+                          json=[{"text": t} for t, _ in items[start:start + chunk]], timeout=3600)
+        response.raise_for_status()
+        ids.extend(response.json()["task_ids"])
+    for tid, (_, label) in zip(ids[:k], items[:k], strict=True):
+        result = [{"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
+        ls.api("POST", f"/api/tasks/{tid}/annotations/", json={"result": result}).raise_for_status()
+    return pid, ids, time.perf_counter() - started
+
+
+def timed(fn, repeat: int = 5) -> float:
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def measure(ls: LabelStudioServer, server: ServerProcess, n: int, k: int) -> dict:
+    from labelsieve.service.setup_check import read_project
+
+    pid, ids, import_s = create_project(ls, n, k)
+    print(f"{n} tasks: project {pid} imported and {k} annotated in {import_s:.1f} s", flush=True)
+    counters = timed(lambda: ls.api("GET", f"/api/projects/{pid}/").raise_for_status())
+    cheap = timed(lambda: ls.api("GET", f"/api/projects/{pid}/", params={"include": "id"}).raise_for_status())
+    check = timed(lambda: read_project(ls.url, ls.token, pid))
+    started = time.perf_counter()
+    connected = ls.api("POST", "/api/ml", json={"project": pid, "url": server.url, "title": "labelsieve",
+                                                "extra_params": EXTRA})
+    connect_s = time.perf_counter() - started
+    assert connected.status_code == 201, connected.text
+    head_s = sync_s = first_pool = None
+    deadline = started + 1800
+    while time.perf_counter() < deadline and (head_s is None or sync_s is None):
+        if head_s is None:
+            version = ls.api("GET", f"/api/projects/{pid}/",
+                             params={"include": "id,model_version"}).json().get("model_version")
+            if version and version.startswith("labelsieve-v"):
+                status = backend_status(server.url, pid)
+                served = int(ls.api("GET", f"/api/projects/{pid}/next").json()["id"])
+                if status["last_round"] and served == status["last_round"]["batch"][0]:
+                    head_s = time.perf_counter() - started
+                    first_pool = status["last_round"]["n_pool"]
+        if sync_s is None and (backend_status(server.url, pid).get("first_contact") or {}).get("state") == "done":
+            sync_s = time.perf_counter() - started
+        time.sleep(0.2)
+    contact = backend_status(server.url, pid)["first_contact"]
+    row = {"n": n, "k": k, "connect": connect_s, "head": head_s, "sync": sync_s, "first_pool": first_pool,
+           "pages": contact["pages"], "counters": counters, "cheap": cheap, "check": check,
+           "load": os.getloadavg()[0]}
+    print(row, flush=True)
+    return row
+
+
+def measure_setup(ls: LabelStudioServer, server: ServerProcess, n: int, k: int) -> dict:
+    """``--setup-only``: the project read with and without counters, and labelsieve's first ``/setup`` of the project
+    (its check of Label Studio not cached yet; first contact off)."""
+    from labelsieve.service.setup_check import read_project
+
+    pid, _ids, import_s = create_project(ls, n, k)
+    print(f"{n} tasks: project {pid} imported in {import_s:.1f} s", flush=True)
+    counters = timed(lambda: ls.api("GET", f"/api/projects/{pid}/").raise_for_status())
+    cheap = timed(lambda: ls.api("GET", f"/api/projects/{pid}/", params={"include": "id"}).raise_for_status())
+    check = timed(lambda: read_project(ls.url, ls.token, pid))
+    started = time.perf_counter()
+    answer = httpx.post(f"{server.url}/setup", json={"project": f"{pid}.0", "schema": TEXT_CONFIG,
+                                                     "extra_params": EXTRA}, timeout=60)
+    setup_s = time.perf_counter() - started
+    row = {"n": n, "setup": setup_s, "setup_status": answer.status_code, "counters": counters, "cheap": cheap,
+           "check": check, "load": os.getloadavg()[0]}
+    print(row, flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10000])
+    parser.add_argument("--annotations", type=int, default=12)
+    parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--setup-only", action="store_true", help="measure /setup and the project read only")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/first-contact.md")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="first-contact-"))
+    ls = start_label_studio(tmp / "files")
+    server = ServerProcess(tmp / "labelsieve", f"sqlite:///{tmp / 'labelsieve.sqlite3'}", LABEL_STUDIO_URL=ls.url,
+                           LABEL_STUDIO_API_KEY=ls.token, LABELSIEVE_LOG_LEVEL="INFO",
+                           LABELSIEVE_FIRST_CONTACT="false" if args.setup_only else "true",
+                           LABELSIEVE_FIRST_CONTACT_PAGE_SIZE=str(args.page_size)).start()
+    try:  # load the learners once (a project Label Studio lacks: its first contact fails quietly)
+        httpx.post(f"{server.url}/setup", json={"project": "999999.0", "schema": TEXT_CONFIG, "extra_params": EXTRA},
+                   timeout=300).raise_for_status()
+        if args.setup_only:
+            rows = [measure_setup(ls, server, n, args.annotations) for n in args.sizes]
+        else:
+            rows = [measure(ls, server, n, args.annotations) for n in args.sizes]
+    finally:
+        server.stop()
+        ls.stop()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, page size "
+             f"{args.page_size}\n", f"`{' '.join(sys.argv)}` · {machine_line()} · `{uptime}` (shared machine)\n"]
+    if args.setup_only:
+        lines += ["| tasks | labelsieve /setup s (HTTP) | project GET with counters s | with ?include=id s | "
+                  "/setup check s |", "|---|---|---|---|---|"]
+        lines += [f"| {r['n']} | {r['setup']:.2f} ({r['setup_status']}) | {r['counters']:.3f} | {r['cheap']:.3f} | "
+                  f"{r['check']:.3f} |" for r in rows]
+        rows = []
+    else:
+        lines += ["| tasks | labels before connect | connect s | head live s (pool ranked) | sync done s (pages) | "
+                  "project GET with counters s | with ?include=id s | /setup check s |",
+                  "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        head = f"{r['head']:.1f} ({r['first_pool']})" if r["head"] is not None else "never"
+        sync = f"{r['sync']:.1f} ({r['pages']})" if r["sync"] is not None else "never"
+        lines.append(f"| {r['n']} | {r['k']} | {r['connect']:.2f} | {head} | {sync} | {r['counters']:.3f} | "
+                     f"{r['cheap']:.3f} | {r['check']:.3f} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("a") as out:
+        out.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
