@@ -22,3 +22,9 @@ def test_simulation_report_carries_the_final_scorecard(tmp_path) -> None:
     assert all(w["recommendation"] != "keep" for w in card["worst"])
     page = (out / "report.html").read_text()
     assert "Scorecard of the final labelled set" in page
+    # the final round's test-set confusion matrix: every test item once, rows normalised
+    matrix = report["confusion"]["margin"]
+    assert sorted(matrix["classes"]) == [str(d) for d in range(10)]
+    assert matrix["n"] == sum(matrix["support"]) > 100
+    assert abs(matrix["accuracy"] - report["strategies"]["margin"]["final"]["accuracy"]) < 1e-9
+    assert "Confusion matrices (test set, final round)" in page and "confusion-matrix" in page

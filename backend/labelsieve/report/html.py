@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.report.confusion_html import report_confusion_section
 from labelsieve.report.perclass_html import perclass_section
 from labelsieve.report.plots import new_figure, png_data_uri
 from labelsieve.report.stopping import stopping_table
@@ -202,6 +203,7 @@ def render_html(report: dict[str, Any]) -> str:
         title=html.escape(str(p["dataset"]["name"])), protocol=html.escape(protocol), metric=report["metric"],
         n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
         aulc_table=aulc_table(report), recall_png=recall_png(report),
-        extra=balance_table(report) + perclass_section(report) + scorecard_table(report) + stopping_table(report),
+        extra=balance_table(report) + perclass_section(report) + report_confusion_section(report)
+        + scorecard_table(report) + stopping_table(report),
         summary=summary(report), warning=seeds_warning(report),
     )
