@@ -138,3 +138,10 @@ def find_issues(y: list[str], proba: np.ndarray, classes: list[str], *, min_per_
         cleanlab_flagged=cleanlab_flagged,
         reliability=gate,
     )
+
+
+def page_section(service: object, project_id: int) -> dict[str, object] | None:
+    """The project page's label-issue section (provider named in ``labelsieve.pages.hooks``)."""
+    from labelsieve.quality.issuepage import page_section as section  # storage-reading glue, imported on use
+
+    return section(service, project_id)

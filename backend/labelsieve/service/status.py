@@ -31,6 +31,8 @@ class VersionSummary(BaseModel):
     error: str | None
     created_at: str
     balancing: dict[str, Any] | None
+    #: the prune rule as applied to this version's training set (keep_top: share, value threshold, counts)
+    pruning: dict[str, Any] | None = None
 
 
 class RoundSummary(BaseModel):
@@ -126,7 +128,7 @@ def project_status(
         versions=[
             VersionSummary(version=v.version, status=v.status, n_train=v.n_train, train_seconds=v.train_seconds,
                            error=v.error, created_at=v.created_at.isoformat(),
-                           balancing=v.metrics.get("balancing"))
+                           balancing=v.metrics.get("balancing"), pruning=v.metrics.get("prune_rule"))
             for v in model_versions
         ],
         queue=None if queue_of is None else queue_of(project_id, project.model_version),
