@@ -204,6 +204,8 @@ class HealthResponse(BaseModel):
     plugins_ready: bool = True  # false while learners and strategies still load in the background after start
     #: pools being encoded into the embedding store (service/embedding_job.py): project, model, encoded, total...
     embedding_jobs: list[dict[str, Any]] = Field(default_factory=list)
+    #: projects whose latest drift check found drift (quality/driftjob.py): project, reason, what to do
+    drift: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class VersionsResponse(BaseModel):

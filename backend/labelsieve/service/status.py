@@ -16,6 +16,7 @@ from sqlmodel import Session
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.labelstudio.protocol import HealthResponse, VersionsResponse
 from labelsieve.quality.cvjob import latest_estimate
+from labelsieve.quality.driftjob import latest_drift
 from labelsieve.service.stopping import StoppingStatus, stopping_status
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -68,6 +69,8 @@ class ProjectStatus(BaseModel):
     last_round: RoundSummary | None
     #: stratified 5-fold per-class recall/precision and macro-F1 on the labelled set (quality/cvjob.py), or None
     cv_estimate: dict[str, Any] | None = None
+    #: the newest drift check (quality/driftjob.py): detected true / false / null (too few to tell), statistics
+    drift: dict[str, Any] | None = None
     #: text projects: what the serving model reads (tfidf | embeddings), the model, how much of the pool the
     #: embedding store holds (encoded / total), the background job's speed and error (service/text_features.py)
     text_features: dict[str, Any] | None = None
@@ -133,6 +136,7 @@ def project_status(
         ],
         queue=None if queue_of is None else queue_of(project_id, project.model_version),
         cv_estimate=latest_estimate(model_versions, project.model_version or None, len(examples)),
+        drift=latest_drift(model_versions),
         last_round=None if last is None else RoundSummary(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,
