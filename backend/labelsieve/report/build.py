@@ -32,6 +32,7 @@ from labelsieve.simulate.savings import (
     time_to,
     wss_at,
 )
+from labelsieve.simulate.splitaudit import report_audit
 from labelsieve.simulate.store import RunStore, StoreError, write_json_atomic
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
@@ -103,6 +104,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "full_data": {"mean": float(full.mean()), "ci": percentile_ci(full, boot), "per_seed": full.tolist()},
         "strategies": {}, "savings": [],
     }
+    report["audit"] = report_audit(fulls)  # the training pool against the test set: duplicates, leakage...
     report["class_balance"] = class_balance(fulls, runs, config["dataset"]["classes"])
     report["per_class"] = per_class_summary(store, runs, config["dataset"]["classes"],
                                             report["class_balance"]["pool"]["class_counts"], at=pr_at)
@@ -156,7 +158,8 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
             report["savings"].append(row)
     report["stopping"] = stopping_section(runs, seeds, dict(zip(seeds, full.tolist(), strict=True)), metric)
     report["confusion"] = final_confusions(store, runs, seeds)
-    return report
+    # leakage first: the first key of report.json, the first line of report.html
+    return {"leakage": (report["audit"] or {}).get("leakage"), **report}
 
 
 def final_confusions(store: RunStore, runs: dict[str, dict[int, dict[str, Any]]],

@@ -114,6 +114,15 @@ def summary(report: dict[str, Any], target: float = 0.95) -> str:
     return "<p class='summary'>" + " ".join(sentences) + "</p>"
 
 
+def leakage_warning(report: dict[str, Any]) -> str:
+    """The report's first line when the test set holds copies of training items (``report.json`` ``audit``)."""
+    found = (report.get("audit") or {}).get("leakage") or {}
+    if not found.get("found"):
+        return ""
+    per_seed = ", ".join(f"seed {s}: {n}" for s, n in found.get("test_items_per_seed", {}).items())
+    return f'<p class="warning leakage"><b>{html.escape(found["sentence"])}</b> ({html.escape(per_seed)})</p>'
+
+
 def seeds_warning(report: dict[str, Any]) -> str:
     n = len(report["seeds"])
     if n >= MIN_SEEDS:
@@ -205,5 +214,5 @@ def render_html(report: dict[str, Any]) -> str:
         aulc_table=aulc_table(report), recall_png=recall_png(report),
         extra=balance_table(report) + perclass_section(report) + report_confusion_section(report)
         + scorecard_table(report) + stopping_table(report),
-        summary=summary(report), warning=seeds_warning(report),
+        summary=summary(report), warning=leakage_warning(report) + seeds_warning(report),
     )
