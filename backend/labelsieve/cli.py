@@ -82,7 +82,7 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print a JSON obj
 # Further commands live in their own modules, each with ``register(app)``; add yours here.
 COMMAND_MODULES: tuple[str, ...] = ("labelsieve.commands.simulate", "labelsieve.commands.loop",
                                     "labelsieve.commands.select", "labelsieve.commands.db",
-                                    "labelsieve.commands.prune")
+                                    "labelsieve.commands.prune", "labelsieve.commands.audit")
 
 
 def _register_commands() -> None:

@@ -25,7 +25,9 @@ distributions on a uniform random sample of ``max_items`` (10,000); the cross-se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -102,7 +104,8 @@ def within_sample(Z: np.ndarray, sample: np.ndarray, labels: Sequence[str | None
     conflicts = [(a, b) for a, b in near if labels[sample[a]] is not None and labels[sample[b]] is not None
                  and labels[sample[a]] != labels[sample[b]]]
     ood = OutOfDistribution(params={"k": k})
-    scores = np.asarray(ood.fit_score(features=Z[sample]), dtype=np.float64)
+    with contextlib.redirect_stdout(io.StringIO()):  # cleanlab prints its progress
+        scores = np.asarray(ood.fit_score(features=Z[sample]), dtype=np.float64)
     cut = float(np.percentile(scores, 1))
     worst = np.argsort(scores)[: max(1, int(np.sum(scores < cut)))]
     gaps = np.abs(nn[:, 1:] - np.arange(len(sample))[:, None]).ravel()
@@ -128,16 +131,17 @@ def distributions(X: np.ndarray, sets: np.ndarray, labels: Sequence[str | None],
                   names: Sequence[str] | None) -> dict[str, Any]:
     classes = {str(s): dict(Counter(str(labels[i]) for i in np.flatnonzero(sets == s) if labels[i] is not None))
                for s in sorted(set(sets.tolist()))}
-    base = sample[sets[sample] == "labelled"]
-    other = sample[sets[sample] == ("test" if (sets[sample] == "test").any() else "pool")]
+    present = set(sets.tolist())
+    first = "labelled" if "labelled" in present else "pool"
+    second = "test" if "test" in present else "pool"
+    base, other = sample[sets[sample] == first], sample[sets[sample] == second]
     shifts = []
-    if len(base) >= 5 and len(other) >= 5:
+    if first != second and len(base) >= 5 and len(other) >= 5:
         for f in range(X.shape[1]):
             stat = ks_2samp(X[base, f], X[other, f]).statistic
             shifts.append({"feature": names[f] if names else f, "ks": round(float(stat), 4)})
         shifts.sort(key=lambda s: -s["ks"])
-    return {"classes": classes, "feature_shift": {"compared": "labelled vs " + ("test" if (sets == "test").any()
-                                                                                   else "pool"),
+    return {"classes": classes, "feature_shift": {"compared": f"{first} vs {second}" if first != second else None,
                                                   "largest_ks": shifts[:10]}}
 
 
