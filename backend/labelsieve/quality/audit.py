@@ -10,7 +10,8 @@ when unlabelled) and its id; items the loader could not read are passed as ``unr
   ``NearestNeighbors``, exact). Within the audited sample and **across sets**: every test item against the
   labelled and pool items (leakage), every pool item against the labelled ones. A pair with different labels is a
   conflict.
-- **Outliers**: cleanlab's ``OutOfDistribution`` (average distance to the k nearest neighbours, scored 0-1); an
+- **Outliers**: cleanlab's ``OutOfDistribution`` (average distance to the k = 10 nearest neighbours, scored 0-1,
+  on the same neighbour index); an
   item scoring under the 1st percentile of the scores is listed.
 - **Blank or constant**: rows with no finite value or a single repeated value (an empty text, a flat image).
 - **Distributions**: class counts per set; per feature, the two-sample Kolmogorov-Smirnov statistic between the
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -99,12 +101,14 @@ def within_sample(Z: np.ndarray, sample: np.ndarray, labels: Sequence[str | None
                   sets: np.ndarray, radius: float) -> dict[str, Any]:
     """Near duplicates, outliers and non-IID ordering inside the audited sample (order = the items' order)."""
     k = min(10, len(sample) - 1)
-    dist, nn = NearestNeighbors(n_neighbors=k + 1).fit(Z[sample]).kneighbors(Z[sample])
+    index = NearestNeighbors(n_neighbors=k).fit(Z[sample])  # Euclidean on unit rows: the cosine order
+    dist, nn = index.kneighbors(Z[sample], n_neighbors=k + 1)
     near = [(a, int(nn[a, 1])) for a in range(len(sample)) if dist[a, 1] <= radius and a < nn[a, 1]]
     conflicts = [(a, b) for a, b in near if labels[sample[a]] is not None and labels[sample[b]] is not None
                  and labels[sample[a]] != labels[sample[b]]]
-    ood = OutOfDistribution(params={"k": k})
-    with contextlib.redirect_stdout(io.StringIO()):  # cleanlab prints its progress
+    ood = OutOfDistribution(params={"knn": index, "k": k})  # the same neighbour index, fitted once
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # cleanlab's progress and its
+        warnings.simplefilter("ignore")  # note that the index was fitted already (on purpose: once, here)
         scores = np.asarray(ood.fit_score(features=Z[sample]), dtype=np.float64)
     cut = float(np.percentile(scores, 1))
     worst = np.argsort(scores)[: max(1, int(np.sum(scores < cut)))]

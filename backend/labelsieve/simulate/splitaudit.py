@@ -13,8 +13,11 @@ from labelsieve.quality.audit import audit
 
 def split_audit(learner: Any, train_inputs: Sequence[Any], train_labels: Sequence[str], test_inputs: Sequence[Any],
                 test_labels: Sequence[str], *, seed: int, unreadable: Sequence[Any] = ()) -> dict[str, Any]:
-    features = np.vstack([np.asarray(learner.embed(list(train_inputs)), dtype=np.float64),
-                          np.asarray(learner.embed(list(test_inputs)), dtype=np.float64)])
+    try:
+        features = np.vstack([np.asarray(learner.embed(list(train_inputs)), dtype=np.float64),
+                              np.asarray(learner.embed(list(test_inputs)), dtype=np.float64)])
+    except NotImplementedError as exc:  # a plugin learner without embeddings: nothing to audit on
+        return {"skipped": f"the learner has no features to audit on ({exc})"}
     n_train = len(train_inputs)
     ids = [f"pool:{k}" for k in range(n_train)] + [f"test:{k}" for k in range(len(test_inputs))]
     return audit(features, sets=["pool"] * n_train + ["test"] * len(test_inputs),
@@ -23,7 +26,7 @@ def split_audit(learner: Any, train_inputs: Sequence[Any], train_labels: Sequenc
 
 def report_audit(fulls: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     """``report.json``'s ``audit``: the first seed's counts and checks, and leakage per seed."""
-    audited = {seed: full["audit"] for seed, full in fulls.items() if full.get("audit")}
+    audited = {seed: full["audit"] for seed, full in fulls.items() if full.get("audit", {}).get("leakage")}
     if not audited:
         return None
     first = audited[min(audited)]
