@@ -59,11 +59,13 @@ def exact_duplicates(X: np.ndarray, sets: np.ndarray, labels: Sequence[str | Non
                           []).append(i)
     dup = [g for g in groups.values() if len(g) > 1]
     cross = [g for g in dup if len({sets[i] for i in g}) > 1]
+    trained = {"labelled", "pool"}
+    leaked = {i for g in cross if trained & {str(sets[j]) for j in g} for i in g if sets[i] == "test"}
     conflict = [g for g in dup if len({labels[i] for i in g if labels[i] is not None}) > 1]
     show = lambda gs: [[{"id": ids[i], "set": str(sets[i]), "label": labels[i]} for i in g] for g in gs[:SHOWN]]  # noqa: E731
     return {"groups": len(dup), "items": sum(len(g) for g in dup), "cross_set_groups": len(cross),
             "conflicting_label_groups": len(conflict), "examples": show(cross + [g for g in dup if g not in cross]),
-            "conflicts": show(conflict)}
+            "conflicts": show(conflict), "_test_hits": leaked}
 
 
 def _near_scale(Z: np.ndarray) -> float:
@@ -78,7 +80,8 @@ def cross_set_pairs(Z: np.ndarray, sets: np.ndarray, labels: Sequence[str | None
     query = _pick(np.flatnonzero(sets == query_set), max_items, rng)
     index = _pick(np.flatnonzero(np.isin(sets, index_sets)), max_index, rng)
     out: dict[str, Any] = {"query": query_set, "against": list(index_sets), "n_query": int(len(query)),
-                           "n_index": int(len(index)), "pairs": 0, "conflicting_labels": 0, "examples": [],
+                           "n_index": int(len(index)), "pairs": 0, "_hits": set(), "conflicting_labels": 0,
+                           "examples": [],
                            "sampled": bool(len(query) < int((sets == query_set).sum())
                                            or len(index) < int(np.isin(sets, index_sets).sum()))}
     if len(query) == 0 or len(index) == 0:
@@ -89,6 +92,7 @@ def cross_set_pairs(Z: np.ndarray, sets: np.ndarray, labels: Sequence[str | None
         i, j = int(query[q]), int(index[nn[q, 0]])
         conflict = labels[i] is not None and labels[j] is not None and labels[i] != labels[j]
         out["pairs"] += 1
+        out["_hits"].add(i)
         out["conflicting_labels"] += int(conflict)
         if len(out["examples"]) < SHOWN:
             out["examples"].append({"id": ids[i], "set": query_set, "label": labels[i], "duplicate_of": ids[j],
@@ -183,7 +187,10 @@ def audit(X: np.ndarray, *, sets: Sequence[str], labels: Sequence[str | None], i
         cross.append(cross_set_pairs(Z, set_arr, labels, ids, "pool", ("labelled",), radius, rng=rng,
                                      max_items=max_items, max_index=max_index))
     report["cross_set"] = cross
-    report["leakage"] = leakage_summary(report)
+    near_hits = next((c["_hits"] for c in cross if c["query"] == "test"), set())
+    report["leakage"] = leakage_summary(report, report["exact_duplicates"].pop("_test_hits") | near_hits)
+    for c in cross:
+        c.pop("_hits")
     report["counts"] = {
         "unreadable": len(unreadable), "blank_or_constant": int(blank.sum()),
         "exact_duplicate_groups": report["exact_duplicates"]["groups"],
@@ -199,10 +206,11 @@ def audit(X: np.ndarray, *, sets: Sequence[str], labels: Sequence[str | None], i
     return report
 
 
-def leakage_summary(report: dict[str, Any]) -> dict[str, Any]:
-    """How many test items have an exact or near copy among the training items (labelled or pool)."""
+def leakage_summary(report: dict[str, Any], hits: set[int]) -> dict[str, Any]:
+    """How many test items have an exact copy (searched among all items) or a near copy (in the cross-set
+    sample) among the training items (labelled or pool)."""
     test_cross = next((c for c in report.get("cross_set", []) if c["query"] == "test"), None)
-    near = test_cross["pairs"] if test_cross else 0
+    near = len(hits)
     n_test = int(report["sets"].get("test", 0))
     found = near > 0
     sentence = (f"LEAKAGE: {near} of {n_test} test items have an exact or near copy in the training pool; scores "
@@ -210,5 +218,5 @@ def leakage_summary(report: dict[str, Any]) -> dict[str, Any]:
                 ("No leakage found between the training pool and the test set." if n_test else
                  "No test set to check for leakage."))
     if test_cross and test_cross.get("sampled"):
-        sentence += " (checked on a random sample)"
+        sentence += " (exact copies: all items; near copies: a random sample)"
     return {"found": found, "test_items": near, "n_test": n_test, "sentence": sentence}
