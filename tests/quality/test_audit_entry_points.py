@@ -45,8 +45,11 @@ def test_project_audit_endpoint_flags_a_mislabelled_duplicate_pair(client_factor
         assert early.status_code == 409 and "no trained model" in early.text
         _annotate(client, X, given, range(100))
         _settle(client)
+        assert "No audit yet" in client.get(f"/projects/{PROJECT}/page").text
         response = client.get(f"/projects/{PROJECT}/audit")
+        page = client.get(f"/projects/{PROJECT}/page").text
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["tasks"]["labelled"] == 100 and body["counts"]["conflicting_label_duplicates"] >= 1
     assert any({m["id"] for m in group} == {1030, 1031} for group in body["exact_duplicates"]["conflicts"])
+    assert 'id="audit"' in page and "conflicting label duplicates" in page

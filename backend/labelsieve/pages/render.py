@@ -18,6 +18,7 @@ from typing import Any
 
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.pages import figures, hooks, sections
+from labelsieve.pages.auditsection import audit_section
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
 from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
@@ -25,6 +26,7 @@ from labelsieve.pages.driftsection import drift_section
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
+from labelsieve.quality.projectaudit import audit_stamp, latest_audit
 from labelsieve.service.container import Service
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ class PageRenderer:
         key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)),
                repr(status.get("cv_estimate")),  # written by the background job after the retrain
                repr(status.get("text_features")),  # the background encoding's progress
-               repr(status.get("drift")))  # written by the background drift check after the retrain
+               repr(status.get("drift")),  # written by the background drift check after the retrain
+               audit_stamp(service.loop, project_id, status.get("model_version")))  # GET /projects/{id}/audit
         with self._lock:
             hit = self._pages.get(project_id)
             if hit is not None and hit[0] == key and time.monotonic() - hit[1] < self.ttl:
@@ -152,6 +155,8 @@ class PageRenderer:
                              + sections.plot(plane, "embedding map",
                                              "No embedding map.") + "</div></div>"))
         parts.append(section("versions", "Model versions", sections.versions_table(view)))
+        stored = latest_audit(service.loop, p.id, [v.version for v in view.versions if v.status == "ready"])
+        parts.append(section("audit", "Data audit", audit_section(stored, p.id)))
         issues = hooks.label_issues(service, p.id)
         if issues:
             parts.append(section("label-issues", "Label-issue candidates", sections.label_issues_section(issues)))

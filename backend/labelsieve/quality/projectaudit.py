@@ -8,12 +8,14 @@ read (a missing file, an undecodable image) are listed as unreadable and the aud
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
 from labelsieve.quality.audit import audit
 from labelsieve.quality.runner import QualityHost
+from labelsieve.quality.store import scorecard_dir
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -47,6 +49,27 @@ def project_audit(host: QualityHost, project_id: int, *, max_tasks: int = MAX_TA
     features = np.asarray(learner.embed(loaded.inputs), dtype=np.float64) if keep else np.zeros((0, 1))
     report = audit(features, sets=[sets[i] for i in keep], labels=[labels[i] for i in keep],
                    ids=[int(tasks[i].id) for i in keep], unreadable=unreadable, seed=seed)
-    return {"project_id": project_id, "version": version, "features": f"{learner.input_kind} learner's embed",
-            "tasks": {"labelled": len(examples), "pool": len(pool), "audited": len(tasks),
-                      "sampled": len(tasks) < len(examples) + len(pool)}, **report}
+    result = {"project_id": project_id, "version": version, "features": f"{learner.input_kind} learner's embed",
+              "tasks": {"labelled": len(examples), "pool": len(pool), "audited": len(tasks),
+                        "sampled": len(tasks) < len(examples) + len(pool)}, **report}
+    path = scorecard_dir(host.artifacts, project_id, version) / "audit.json"  # the page shows the latest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, default=str), encoding="utf-8")
+    return result
+
+
+def audit_stamp(host: QualityHost, project_id: int, version: str | None) -> float | None:
+    """When the serving version's audit was written (the page's cache key), or None."""
+    if not version:
+        return None
+    path = scorecard_dir(host.artifacts, project_id, version) / "audit.json"
+    return path.stat().st_mtime if path.exists() else None
+
+
+def latest_audit(host: QualityHost, project_id: int, versions: list[str]) -> dict[str, Any] | None:
+    """The newest stored audit of the project (written by the last ``project_audit``), or None."""
+    for version in reversed(versions):
+        path = scorecard_dir(host.artifacts, project_id, version) / "audit.json"
+        if path.exists():
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+    return None
