@@ -55,3 +55,10 @@ def test_a_drop_in_the_prequential_accuracy_is_detected_and_a_rise_is_not_an_ala
     assert accuracy_changes([True] * 10)["detected"] is None
     block = drift_block({"detected": False}, drop)
     assert block["detected"] is True and "audit_share" in block["advice"]
+
+
+def test_no_new_tasks_at_all_is_too_few_to_tell() -> None:
+    X, _ = _digits()
+    result = mmd_test(X[:400], np.zeros((0, 64)), rng=np.random.default_rng(0))
+    assert result["detected"] is None and result["n_new"] == 0
+    assert mmd_test(np.zeros((0, 3)), np.zeros((0, 3)), rng=np.random.default_rng(0))["detected"] is None

@@ -38,11 +38,15 @@ def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return x if len(x) <= n else x[np.sort(rng.choice(len(x), n, replace=False))]
 
 
+def _rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape(len(x), -1) if x.size else np.zeros((len(x), 1))
+
+
 def mmd_test(reference: np.ndarray, batch: np.ndarray, *, rng: np.random.Generator, alpha: float = ALPHA,
              permutations: int = PERMUTATIONS, max_items: int = MAX_ITEMS,
              min_items: int = MIN_ITEMS) -> dict[str, Any]:
-    reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
-    batch = np.asarray(batch, dtype=np.float64).reshape(len(batch), -1)
+    reference, batch = _rows(reference), _rows(batch)
     base: dict[str, Any] = {"test": "MMD permutation test (Gaussian kernel, median bandwidth)", "alpha": alpha,
                             "n_reference": int(len(reference)), "n_new": int(len(batch))}
     if len(batch) < min_items or len(reference) < min_items:
