@@ -27,6 +27,7 @@ from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
 from labelsieve.quality.projectaudit import audit_stamp, latest_audit
+from labelsieve.report.confusion_html import confusion_table
 from labelsieve.service.container import Service
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,12 @@ class PageRenderer:
                                              "No trained version yet.")
                              + sections.plot(per_class, "per-class recall",
                                              "No scored labels yet.")))
+        audit_matrix = ("" if view.audit_confusion is None else
+                        "<h3>Confusion matrix (random audit sample, prequential)</h3>"
+                        "<p class='note'>The audit share's uniform random items: each label against what the model "
+                        "serving at the time predicted for it.</p>" + confusion_table(view.audit_confusion))
         parts.append(section("cv-estimate", "Per-class estimate (5-fold)",
-                             cv_estimate_section(status.get("cv_estimate"), counts)))
+                             cv_estimate_section(status.get("cv_estimate"), counts) + audit_matrix))
         parts.append(section("drift", "Drift", drift_section(status.get("drift"))))
         text = text_features_section(status.get("text_features"))
         if text:
