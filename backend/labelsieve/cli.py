@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labelsieve.api.app import create_app
-from labelsieve.commands import db, loop, prune, select, simulate
+from labelsieve.commands import audit, db, loop, prune, select, simulate
 from labelsieve.registry import GROUPS, get_registry
 from labelsieve.settings import Settings
 from labelsieve.storage.migrate import SchemaError
@@ -83,7 +83,7 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print a JSON obj
 # Further commands live in their own modules, each with ``register(app)``; add yours here (a plain import, so a
 # missing module fails at import time instead of silently dropping its command).
 def _register_commands() -> None:
-    for module in (simulate, loop, select, db, prune):
+    for module in (simulate, loop, select, db, prune, audit):
         module.register(app)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -47,6 +49,27 @@ class Metrics:
         self.imbalance_ratio = Gauge(
             "labelsieve_imbalance_ratio", "Largest / smallest class count", ["project"], registry=r
         )
+
+        self.drift_detected = Gauge(
+            "labelsieve_drift_detected", "Latest drift check: 1 drift, 0 none, -1 too few to tell",
+            ["project", "kind"], registry=r)
+        self.drift_p_value = Gauge("labelsieve_drift_p_value", "Feature drift: MMD permutation p-value of the new "
+                                   "tasks against the earlier ones", ["project"], registry=r)
+        self.drift_mmd2 = Gauge("labelsieve_drift_mmd2", "Feature drift: squared MMD (effect size)", ["project"],
+                                registry=r)
+        self.window_accuracy = Gauge("labelsieve_prequential_window_accuracy", "Accuracy over ADWIN's current "
+                                     "window of the prequential stream", ["project"], registry=r)
+
+    def set_drift(self, project: int, block: dict[str, Any]) -> None:
+        label = str(project)
+        for kind, part in (("any", block), ("features", block.get("features")), ("accuracy", block.get("accuracy"))):
+            verdict = (part or {}).get("detected")
+            self.drift_detected.labels(label, kind).set(-1 if verdict is None else int(bool(verdict)))
+        features, accuracy = block.get("features") or {}, block.get("accuracy") or {}
+        for gauge, value in ((self.drift_p_value, features.get("p_value")), (self.drift_mmd2, features.get("mmd2")),
+                             (self.window_accuracy, accuracy.get("window_accuracy"))):
+            if value is not None:
+                gauge.labels(label).set(float(value))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -78,8 +78,10 @@ class ProjectSettings:
     stop_window: int = setting(3, "stop signal: over this many successive model pairs", minimum=1)
     label_issues: bool = setting(True, "label-issue candidates, item values and review predictions after each "
                                  "retrain (labelsieve.quality)")
-    prune: str = setting("off", 'off, or "flagged": train without the items the latest scorecard marks prune',
-                         choices=("off", "flagged"))
+    prune: str | dict[str, Any] = setting(
+        "off", 'off; "flagged": train without the items the latest scorecard marks prune; {"keep_top": 0.85}: train '
+        "on the top 85% of the scored labelled items by the scorecard's value (nothing is deleted; it lowered "
+        "accuracy on clean labels: benchmarks/results/pruning.md)")
     cv_estimate: bool = setting(True, "stratified 5-fold per-class recall/precision and macro-F1 of the learner "
                                 "recipe on the labels, in the background after each retrain (project status)")
     cv_max_labels: int = setting(2000, "the 5-fold estimate uses a stratified subsample of at most this many labels",

@@ -65,9 +65,10 @@ def wait_version(ls: LabelStudioServer, pid: int, *, other_than: str | None, tim
     raise AssertionError(f"project {pid} never got a new labelsieve model_version (still {version!r})")
 
 
-def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tuple[float, str | None]]:
-    """task id → (score, pre-ticked label or None when the prediction carries the score alone)."""
-    out: dict[int, tuple[float, str | None]] = {}
+def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tuple[float | None, str | None]]:
+    """task id → (score or None when it has none, pre-ticked label or None when the prediction carries the score
+    alone)."""
+    out: dict[int, tuple[float | None, str | None]] = {}
     page = 1
     while True:
         body = ls.api("GET", "/api/predictions/", params={"project": pid, "page": page, "page_size": 1000}).json()
@@ -75,7 +76,8 @@ def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tupl
         for row in rows:
             if row["model_version"] == version:
                 result = row["result"]
-                out[int(row["task"])] = (float(row["score"]), result[0]["value"]["choices"][0] if result else None)
+                score = None if row.get("score") is None else float(row["score"])
+                out[int(row["task"])] = (score, result[0]["value"]["choices"][0] if result else None)
         if isinstance(body, list) or not body.get("next"):
             return out
         page += 1

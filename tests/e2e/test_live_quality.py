@@ -18,7 +18,7 @@ from tests.e2e.helpers import (
     wait_version,
 )
 
-N_LABELLED = 60
+N_LABELLED = 120  # the candidates' gate needs 20 labels in the smallest class (here 20 / 40 / 60)
 EXTRA = {"learner": "text", "retrain_every": N_LABELLED, "min_annotations": N_LABELLED, "strategy": "margin"}
 OTHER = {"sports": "weather", "weather": "food", "food": "sports"}
 
@@ -40,7 +40,7 @@ def test_review_predictions_and_view_list_candidates_without_changing_the_served
     pid, truth = create_project(ls, "e2e label issues", items)
     connect_backend(ls, pid, labelsieve_server.url, EXTRA)
     order = list(truth)
-    wrong = set(order[:N_LABELLED:6])  # 10 of 60 annotations carry another class
+    wrong = set(order[:N_LABELLED:6])  # 20 of 120 annotations carry another class
     for tid in order[:N_LABELLED]:
         annotate(ls, tid, OTHER[truth[tid]] if tid in wrong else truth[tid])
     labelled = set(order[:N_LABELLED])
@@ -48,8 +48,10 @@ def test_review_predictions_and_view_list_candidates_without_changing_the_served
     issues = wait_issues(labelsieve_server.url, pid, version)
 
     candidates = {c["task_id"]: c for c in issues["candidates"]}
-    found = set(candidates) & wrong  # 60 short texts: detection quality is measured on digits (tests/quality)
-    assert len(found) >= 3 and len(found) / len(candidates) >= 0.5, (sorted(candidates), sorted(wrong))
+    # 120 short texts and a TF-IDF model: few candidates pass the gate and the posterior threshold (3 of 4 offline);
+    # detection quality is measured on digits (tests/quality, benchmarks/results/label-issues.md)
+    found = set(candidates) & wrong
+    assert len(found) >= 2 and len(found) / len(candidates) >= 0.5, (sorted(candidates), sorted(wrong))
     assert set(candidates) <= labelled
 
     review = issues["review_model_version"]
@@ -59,7 +61,7 @@ def test_review_predictions_and_view_list_candidates_without_changing_the_served
     assert set(reviewed) == set(candidates), "one review prediction per candidate, on labelled tasks only"
     for tid, (score, suggested) in reviewed.items():
         assert suggested == candidates[tid]["suggested_label"]
-        assert abs(score - candidates[tid]["issue_score"]) < 1e-6
+        assert score is None, "a review score would read as confidence in the suggested label"
 
     views = ls.api("GET", "/api/dm/views/", params={"project": pid}).json()
     view = next(v for v in views if v["id"] == issues["review"]["view_id"])

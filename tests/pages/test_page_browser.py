@@ -18,6 +18,8 @@ PROBE = """(() => {
       plots: [...s.querySelectorAll('img.plot')].map(i => [i.complete, i.naturalWidth, i.naturalHeight]),
       thumbs: [...s.querySelectorAll('img.thumb')].map(i => [i.complete, i.naturalWidth, i.naturalHeight]),
       empty: [...s.querySelectorAll('.empty')].map(e => e.innerText),
+      matrices: [...s.querySelectorAll('table.confusion-matrix')].map(t => [t.querySelectorAll('tr').length,
+        t.getBoundingClientRect().width]),
     };
   }
   return {title: document.title, sections, links: [...document.querySelectorAll('a')].map(a => a.href),
@@ -57,6 +59,10 @@ def test_browser_shows_every_section_with_its_plots_and_nothing_leaves_loopback(
     assert len(sections["class-balance"]["plots"]) == 2 and _loaded(sections["class-balance"]["plots"])
     assert len(sections["diagnosis"]["plots"]) == 2 and _loaded(sections["diagnosis"]["plots"])
     assert len(sections["queue"]["thumbs"]) >= 10 and _loaded(sections["queue"]["thumbs"])
+    # the random audit sample's confusion matrix (20% audit share): one row per class seen, drawn with a width
+    assert sections["cv-estimate"]["matrices"] and all(rows >= 2 and width > 50
+                                                       for rows, width in sections["cv-estimate"]["matrices"])
+    assert "drift" in sections and "audit" in sections
     # the page and nothing else: every plot and thumbnail is inline (data:), no script, font or CDN
     external = [u for u in visit.requests + index.requests if not u.startswith("data:")]
     assert external and all(urlsplit(u).hostname == "127.0.0.1" for u in external), external

@@ -9,7 +9,7 @@ import pytest
 
 from labelsieve.learners.vector import VectorLearner
 from labelsieve.quality.assess import assess
-from labelsieve.quality.crossfit import choose_k, stable_folds
+from labelsieve.quality.crossfit import choose_k, out_of_fold, stable_folds
 from labelsieve.quality.issues import find_issues
 from tests.quality.helpers import noisy_digits
 
@@ -86,4 +86,41 @@ def test_finding_label_issues_never_forks_the_process(monkeypatch) -> None:
     y = [classes[k % 6] for k in range(600)]
     proba = rng.dirichlet(np.ones(6), size=600)
     issues = find_issues(y, proba, classes)
-    assert issues.flagged.shape == (600,) and issues.flagged.any()
+    assert issues.cleanlab_flagged is not None and issues.cleanlab_flagged.any()
+    # random probabilities are a model with no skill: cleanlab flags plenty, the gate shows none of it
+    assert issues.flagged.shape == (600,) and not issues.flagged.any()
+    assert issues.reliability is not None and not issues.reliability.shown
+    assert "accuracy" in issues.reliability.reason
+
+
+def _oof_issues(n: int, noise: float, seed: int):
+    X, given, _, flipped = noisy_digits(noise, seed=seed)
+    pick = np.random.default_rng(seed).choice(len(given), n, replace=False)
+    labels = [str(v) for v in given[pick]]
+    oof = out_of_fold(inputs=list(X[pick]), y=labels, keys=list(range(n)), make_learner=VectorLearner,
+                      input_kind="vector", seed=seed)
+    truth = np.isin(pick, flipped)
+    return find_issues(labels, oof.proba, oof.classes), truth
+
+
+def test_forty_correct_digit_labels_show_no_candidates_and_say_why() -> None:
+    """The demo's 40 correct labels: plain cleanlab on the out-of-fold model flags several, none is shown."""
+    issues, truth = _oof_issues(40, 0.0, seed=1)
+    assert not truth.any()
+    assert issues.cleanlab_flagged is not None and issues.cleanlab_flagged.sum() >= 3  # what used to be shown
+    assert issues.flagged.sum() == 0
+    assert issues.reliability is not None and not issues.reliability.shown
+    assert "smallest class" in issues.reliability.reason
+
+
+def test_threshold_adapts_to_the_noise_rate() -> None:
+    """300 digits: clean labels give (about) no candidates; 20% flipped labels give many, mostly real flips."""
+    clean = [_oof_issues(300, 0.0, seed) for seed in range(3)]
+    assert all(i.reliability is not None and i.reliability.shown for i, _ in clean)
+    assert sum(int(i.flagged.sum()) for i, _ in clean) <= 6  # at most 2 per 300 clean labels on average
+    noisy, truth = _oof_issues(300, 0.20, seed=0)
+    assert noisy.reliability is not None and noisy.reliability.shown
+    assert noisy.reliability.noise_rate > max(i.reliability.noise_rate for i, _ in clean if i.reliability)
+    shown = noisy.flagged
+    assert shown.sum() >= 0.5 * truth.sum() and (shown & truth).sum() / shown.sum() >= 0.6
+    assert noisy.wrong_probability is not None and (noisy.wrong_probability[shown] > 0.5).all()

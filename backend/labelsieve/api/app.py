@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from labelsieve import __version__
-from labelsieve.api.routes import issues, labelstudio, metrics, pages, projects, reports, strategies
+from labelsieve.api.routes import audit, issues, labelstudio, metrics, pages, projects, reports, strategies
 from labelsieve.pages.render import PageRenderer
 from labelsieve.service.container import Service, build_service
 from labelsieve.service.loop import UnknownProjectError
@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.state.service.metrics.failures.labels("http_500").inc()
         return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})
 
-    for router in (labelstudio.router, strategies.router, pages.router, projects.router, issues.router, reports.router,
-                   metrics.router):
+    for router in (labelstudio.router, strategies.router, pages.router, projects.router, issues.router, audit.router,
+                   reports.router, metrics.router):
         app.include_router(router)
     return app

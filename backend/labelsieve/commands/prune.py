@@ -6,6 +6,9 @@
   the new version trains without those items and lists them (``GET /projects/{id}/issues``,
   ``pruned_annotations``). Nothing is deleted in Label Studio. (Label Studio's extra params win again at the next
   ``/setup``: put ``"prune": "flagged"`` there to keep it.)
+- ``--keep-top 0.85``: instead of the prune marks, the items outside the top 85% by the scorecard's value (the
+  lowest values); with ``--apply`` the setting becomes ``{"keep_top": 0.85}``. It lowered accuracy on clean labels
+  (``benchmarks/results/pruning.md``).
 - ``--simulate digits --noise sym10``: corrupts a data set's labels, scores them and reports detection and the
   clean-test accuracy of training on all / minus flagged / minus random / minus lowest-value / minus prune.
 """
@@ -19,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labelsieve.quality.experiment import pruning_experiment
+from labelsieve.quality.pruning import keep_top_count
 from labelsieve.quality.store import load_scorecard
 from labelsieve.registry import get_registries
 from labelsieve.service.container import build_service
@@ -55,7 +59,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def prune(
         project: int = typer.Option(None, help="Label Studio project id (labelsieve's store under --data-dir)."),
-        apply: bool = typer.Option(False, "--apply", help="Set prune=flagged for the project and retrain now."),
+        apply: bool = typer.Option(False, "--apply", help="Set prune=flagged (or keep_top) and retrain now."),
+        keep_top: float = typer.Option(None, "--keep-top", help="Share (0-1] of scored items to keep by value."),
         simulate: str = typer.Option(None, help="Instead: a data set ('digits', a .csv...) to measure pruning on."),
         noise: str = typer.Option("sym10", help="With --simulate: symN or asymN label noise (N percent)."),
         seeds: int = typer.Option(1, help="With --simulate: repetitions."),
@@ -75,6 +80,9 @@ def register(app: typer.Typer) -> None:
         if project is None:
             console.print("[red]error:[/] give --project ID (or --simulate DATASET)")
             raise typer.Exit(2)
+        if keep_top is not None and not 0.0 < keep_top <= 1.0:
+            console.print(f"[red]error:[/] --keep-top must be above 0 and at most 1, got {keep_top}")
+            raise typer.Exit(2)
         overrides = {"start_workers": False, **({"data_dir": data_dir} if data_dir else {})}
         service = build_service(Settings(**overrides))
         try:
@@ -91,13 +99,18 @@ def register(app: typer.Typer) -> None:
             if not meta:
                 assert service.quality is not None
                 rows, meta = service.quality.scorecard(state, version, service.loop.settings_of(state).settings)
-            marked = [r for r in rows if r.recommendation == "prune"]
+            if keep_top is None:
+                marked = [r for r in rows if r.recommendation == "prune"]
+            else:  # the lowest values beyond the share, lowest first (ties by task id, as the retrain does)
+                ranked = sorted(rows, key=lambda r: (-r.value, r.task_id))
+                marked = ranked[keep_top_count(keep_top, len(ranked)):][::-1] if ranked else []
             if as_json:
                 typer.echo(json.dumps({"version": version, "summary": meta.get("summary", {}),
                                        "prune": [r.__dict__ for r in marked]}, indent=2, default=str))
             else:
+                what = "marked prune" if keep_top is None else f"outside the top {keep_top:.0%} by value"
                 table = Table(title=f"project {project} {version}: {len(marked)} of {len(rows)} labelled items "
-                                    "marked prune")
+                                    f"{what}")
                 for column in ("task", "annotation", "label", "suggested", "issue score", "value", "reason"):
                     table.add_column(column)
                 for r in marked:
@@ -108,7 +121,8 @@ def register(app: typer.Typer) -> None:
                 with session_scope(service.engine) as session:
                     row = crud.get_project(session=session, project_id=project)
                     assert row is not None
-                    row.settings = {**(row.settings or {}), "prune": "flagged"}
+                    rule = "flagged" if keep_top is None else {"keep_top": keep_top}
+                    row.settings = {**(row.settings or {}), "prune": rule}
                     session.add(row)
                 outcome = service.loop.retrain(project, force=True)
                 with session_scope(service.engine) as session:

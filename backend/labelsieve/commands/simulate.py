@@ -149,6 +149,8 @@ def register(app: typer.Typer) -> None:
         except (DatasetError, SimulationError, StoreError) as exc:
             _fail(str(exc))
         report = json.loads(json_path.read_text())
+        if (report.get("leakage") or {}).get("found"):
+            console.print(f"[red]{report['leakage']['sentence']}[/]")
         print_savings(report)
         console.print(f"wrote {json_path} and {html_path}")
 

@@ -206,6 +206,8 @@ class HealthResponse(BaseModel):
     embedding_jobs: list[dict[str, Any]] = Field(default_factory=list)
     #: first contacts syncing or failed (service/first_contact.py): project, state, tasks synced of total, pages...
     first_contacts: list[dict[str, Any]] = Field(default_factory=list)
+    #: projects whose latest drift check found drift (quality/driftjob.py): project, reason, what to do
+    drift: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class VersionsResponse(BaseModel):

@@ -14,6 +14,8 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from labelsieve.quality.confusion import confusion_summary
+from labelsieve.report.estimates import audited_tasks
 from labelsieve.report.prequential import live_report
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
@@ -48,6 +50,8 @@ class ProjectView:
     labelled_ids: set[int] = field(default_factory=set)
     pending_events: int = 0
     failed_events: list[WebhookEvent] = field(default_factory=list)
+    #: the random audit items' labels against what the serving model predicted for them (None: no audit yet)
+    audit_confusion: dict[str, Any] | None = None
 
     @property
     def last_round(self) -> QueryRound | None:
@@ -111,10 +115,19 @@ def collect(engine: Engine, project_id: int) -> ProjectView | None:
             n_annotations=len(annotations), versions=versions, rounds=rounds,
             report=live_report(annotations, versions, rounds=rounds), queue=queue, labelled_ids=labelled,
             pending_events=len(crud.pending_events(session=session, project_id=project_id)),
-            failed_events=failed,
+            failed_events=failed, audit_confusion=audit_confusion(annotations, rounds),
         )
         session.expunge_all()
     return view
+
+
+def audit_confusion(annotations: list[Annotation], rounds: list[QueryRound]) -> dict[str, Any] | None:
+    """Confusion matrix of the audited items only (uniform random draws: an unbiased sample), prequential."""
+    audits = {v: ids for v, ids in audited_tasks(rounds).items() if ids}
+    pairs = [(a.labels[0], a.predicted_labels[0]) for a in annotations
+             if a.predicted_version in audits and a.task_id in (audits[a.predicted_version] or set())
+             and a.labels and a.predicted_labels and not a.was_cancelled]
+    return confusion_summary([t for t, _ in pairs], [p for _, p in pairs]) if pairs else None
 
 
 def project_summaries(engine: Engine) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelsieve.pages.sections import esc, num, table
+from labelsieve.report.confusion_html import confusion_table
 
 
 def cv_estimate_section(estimate: dict[str, Any] | None, class_counts: dict[str, int]) -> str:
@@ -31,4 +32,6 @@ def cv_estimate_section(estimate: dict[str, Any] | None, class_counts: dict[str,
             for c in order]
     return (f'<p>Macro-F1 <b>{num(estimate.get("macro_f1"))}</b> over {len(per_class)} classes (5-fold, labelled set).'
             "</p>" + "".join(f'<p class="note">{n}</p>' for n in notes)
-            + table(["class", "labels", "recall", "precision"], rows, "cv-estimate"))
+            + table(["class", "labels", "recall", "precision"], rows, "cv-estimate")
+            + ("<h3>Confusion matrix (5-fold, labelled set)</h3>" + confusion_table(estimate["confusion"])
+               if estimate.get("confusion") else ""))

@@ -21,11 +21,25 @@ def scorecard_key(service: Any, project_id: int) -> tuple[str, int] | None:
 
 
 def scorecard_candidates(service: Any, project_id: int) -> dict[str, Any] | None:
-    """``{"candidates": [...], "scorecard": {...}}`` from the newest scorecard, or None when it has no candidate."""
+    """The newest scorecard's candidates worst first and the gate that decides whether any are shown, as
+    ``{"candidates": [...], "scorecard": {...}}``; None when no version has a scorecard yet.
+
+    ``score`` is the posterior probability that the *given* label is wrong (``quality.issues``), not the model's
+    confidence in the suggested label; the latter is listed beside it."""
     version, rows, meta = latest_scorecard(service.artifacts, project_id, _ready_versions(service, project_id))
-    candidates = [{"task_id": r.task_id, "given": r.label, "suggested": r.suggested_label, "score": r.issue_score,
-                   "recommendation": r.recommendation} for r in rows if r.recommendation != "keep"]
-    if not candidates:
+    if version is None:
         return None
-    summary = {k: v for k, v in dict(meta.get("summary", {})).items() if not isinstance(v, dict | list)}
-    return {"candidates": candidates, "scorecard": {"model version": version, **summary}}
+    summary = dict(meta.get("summary", {}))
+    gate = summary.get("gate") or {}
+    card: dict[str, Any] = {"scored version": version, "labelled items": summary.get("items"),
+                            "review": summary.get("review"), "prune": summary.get("prune")}
+    if gate:
+        card["candidates shown"] = "yes" if gate.get("shown") else f"no: {gate.get('reason')}"
+        card["out-of-fold accuracy (level)"] = f"{gate['oof_accuracy']:.3f} ({gate['min_oof_accuracy']:.3f})"
+        card["smallest class (level)"] = f"{gate['min_class_count']} ({gate['min_per_class']})"
+        card["estimated noise rate"] = f"{gate['noise_rate']:.3f}"
+    candidates = [{"task_id": r.task_id, "given": r.label, "suggested": r.suggested_label,
+                   "score": r.wrong_probability if r.wrong_probability is not None else r.issue_score,
+                   "suggested_probability": r.suggested_confidence, "recommendation": r.recommendation}
+                  for r in rows if r.recommendation != "keep"]
+    return {"candidates": candidates, "scorecard": card}

@@ -18,14 +18,18 @@ from typing import Any
 
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.pages import figures, hooks, sections
+from labelsieve.pages.auditsection import audit_section
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
 from labelsieve.pages.contactsection import first_contact_section
 from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
+from labelsieve.pages.driftsection import drift_section
 from labelsieve.pages.issue_section import scorecard_key
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
+from labelsieve.quality.projectaudit import audit_stamp, latest_audit
+from labelsieve.report.confusion_html import confusion_table
 from labelsieve.service.container import Service
 
 log = logging.getLogger(__name__)
@@ -71,7 +75,9 @@ class PageRenderer:
                repr(status.get("cv_estimate")),  # written by the background job after the retrain
                repr(status.get("text_features")),  # the background encoding's progress
                repr(status.get("first_contact")),  # the first sync's progress
-               repr(scorecard_key(service, project_id)))  # the label-issue scorecard, written after the retrain
+               repr(scorecard_key(service, project_id)),  # the label-issue scorecard, written after the retrain
+               repr(status.get("drift")),  # written by the background drift check after the retrain
+               audit_stamp(service.loop, project_id, status.get("model_version")))  # GET /projects/{id}/audit
         with self._lock:
             hit = self._pages.get(project_id)
             if hit is not None and hit[0] == key and time.monotonic() - hit[1] < self.ttl:
@@ -145,8 +151,13 @@ class PageRenderer:
                                              "No trained version yet.")
                              + sections.plot(per_class, "per-class recall",
                                              "No scored labels yet.")))
+        audit_matrix = ("" if view.audit_confusion is None else
+                        "<h3>Confusion matrix (random audit sample, prequential)</h3>"
+                        "<p class='note'>The audit share's uniform random items: each label against what the model "
+                        "serving at the time predicted for it.</p>" + confusion_table(view.audit_confusion))
         parts.append(section("cv-estimate", "Per-class estimate (5-fold)",
-                             cv_estimate_section(status.get("cv_estimate"), counts)))
+                             cv_estimate_section(status.get("cv_estimate"), counts) + audit_matrix))
+        parts.append(section("drift", "Drift", drift_section(status.get("drift"))))
         text = text_features_section(status.get("text_features"))
         if text:
             parts.append(section("text-features", "Text features", text))
@@ -157,6 +168,8 @@ class PageRenderer:
                              + sections.plot(plane, "embedding map",
                                              "No embedding map.") + "</div></div>"))
         parts.append(section("versions", "Model versions", sections.versions_table(view)))
+        stored = latest_audit(service.loop, p.id, [v.version for v in view.versions if v.status == "ready"])
+        parts.append(section("audit", "Data audit", audit_section(stored, p.id)))
         issues = hooks.label_issues(service, p.id)
         if issues:
             parts.append(section("label-issues", "Label-issue candidates", sections.label_issues_section(issues)))

@@ -129,12 +129,25 @@ def versions_table(view: ProjectView) -> str:
     rows = []
     for v in reversed(view.versions):
         balancing = v.metrics.get("balancing") if v.metrics else None
+        rule = (v.metrics or {}).get("prune_rule")
         status = (f'<span class="failed">failed</span>: <code>{esc(v.error)}</code>' if v.status == "failed"
                   else ("serving" if v.version == view.project.model_version else esc(v.status)))
         rows.append([esc(v.version), v.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(v.n_train),
                      num(v.train_seconds, 2) if v.status == "ready" else "&ndash;", num(select.get(v.version), 3),
-                     esc(json.dumps(balancing)) if balancing else "none", status])
-    return table(["version", "when (UTC)", "labels", "train s", "rank s", "balancing", "status"], rows, "versions")
+                     esc(json.dumps(balancing)) if balancing else "none", _pruning(rule), status])
+    return table(["version", "when (UTC)", "labels", "train s", "rank s", "balancing", "pruning", "status"], rows,
+                 "versions")
+
+
+def _pruning(rule: dict[str, Any] | None) -> str:
+    if not rule:
+        return "none"
+    if "keep_top" not in rule:
+        return esc(f"flagged: {rule.get('flagged', 0)} left out")
+    if not rule.get("scored"):
+        return esc(f"keep top {rule['keep_top']:.0%} by value: no scorecard yet, all kept")
+    return esc(f"keep top {rule['keep_top']:.0%} by value (value >= {rule['value_threshold']:.4g}): "
+               f"{rule['left_out']} of {rule['scored']} scored left out")
 
 
 def waiting_section(entries: list[dict[str, Any]], view: ProjectView) -> str:
@@ -155,8 +168,9 @@ def label_issues_section(found: dict[str, Any]) -> str:
     scorecard = found.get("scorecard") or {}
     card = table(["measure", "value"], [[esc(k), esc(v)] for k, v in scorecard.items()]) if scorecard else ""
     candidates = found.get("candidates") or []
-    rows = [[esc(c.get("task_id")), esc(c.get("given")), esc(c.get("suggested")), num(c.get("score"))]
-            for c in candidates[:20]]
-    listing = table(["task", "given label", "suggested", "issue score"], rows, "issues") if rows else \
+    rows = [[esc(c.get("task_id")), esc(c.get("given")), esc(c.get("suggested")), num(c.get("score")),
+             num(c.get("suggested_probability"))] for c in candidates[:20]]
+    head = ["task", "given label", "suggested", "P(given label wrong)", "P(suggested) by the model"]
+    listing = table(head, rows, "issues") if rows else \
         '<p class="empty">No label-issue candidates.</p>'
     return card + listing

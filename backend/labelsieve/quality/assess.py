@@ -25,10 +25,11 @@ class Assessment:
     k: int
     mode: str
     seconds: dict[str, float] = field(default_factory=dict)
+    gate: dict[str, Any] = field(default_factory=dict)  # issues.Reliability: are candidates shown, and why
 
     @property
     def summary(self) -> dict[str, Any]:
-        return {**summary(self.rows), "folds": self.k, "mode": self.mode,
+        return {**summary(self.rows), "folds": self.k, "mode": self.mode, "gate": self.gate,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
@@ -64,8 +65,10 @@ def assess(
     rows = build_rows(
         task_ids=list(task_ids), annotation_ids=list(annotation_ids), labels=labels, suggested=issues.suggested,
         suggested_confidence=issues.suggested_confidence, issue_score=issues.issue_score, flagged=issues.flagged,
+        wrong_probability=issues.wrong_probability,
         value=value, influence=influence, proba=oof.proba, neighbour=neighbour, similarity=similarity,
     )
     names = list(clock)
     seconds = {names[i]: clock[names[i]] - clock[names[i - 1]] for i in range(1, len(names))}
-    return Assessment(rows=rows, k=oof.k, mode=oof.mode, seconds=seconds)
+    gate = issues.reliability.to_dict() if issues.reliability is not None else {}
+    return Assessment(rows=rows, k=oof.k, mode=oof.mode, seconds=seconds, gate=gate)

@@ -26,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from labelsieve.balancing import prepare_training_set
 from labelsieve.balancing.stages import routed_params
+from labelsieve.quality.confusion import confusion_summary
 
 N_FOLDS = 5
 MAX_LABELS = 2000
@@ -80,6 +81,7 @@ def cross_validate(inputs: Sequence[Any], labels: Sequence[str], *, fit: Fit, fo
     return {**base, "status": "ok", "per_class": per_class, "n_tested": len(truth),
             "accuracy": float(np.mean(np.asarray(truth, dtype=object) == np.asarray(guess, dtype=object))),
             "macro_f1": float(f1_score(truth, guess, labels=estimated, average="macro", zero_division=0)),
+            "confusion": confusion_summary(truth, guess, classes=estimated),
             "seconds": round(time.perf_counter() - started, 3)}
 
 

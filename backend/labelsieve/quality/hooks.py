@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from labelsieve.quality.pruning import exclude
+from labelsieve.quality.pruning import exclude, keep_top
 from labelsieve.quality.store import load_scorecard
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
@@ -28,12 +28,19 @@ def latest_scorecard_rows(artifacts: ArtifactStore, engine: Engine, project_id: 
     return []
 
 
-def training_examples(artifacts: ArtifactStore, engine: Engine, project_id: int, prune: str,
-                      examples: list[tuple[T, Any]]) -> tuple[list[tuple[T, Any]], list[int]]:
-    """``prune="flagged"``: the labelled examples minus those the latest scorecard marks prune."""
+def training_examples(artifacts: ArtifactStore, engine: Engine, project_id: int, prune: str | dict[str, Any],
+                      examples: list[tuple[T, Any]]) -> tuple[list[tuple[T, Any]], list[int], dict[str, Any] | None]:
+    """(examples to train on, annotation ids left out, the rule as applied or None): ``prune="flagged"`` drops
+    what the latest scorecard marks prune, ``{"keep_top": share}`` keeps that share of its items by value."""
+    if isinstance(prune, dict):
+        rows = latest_scorecard_rows(artifacts, engine, project_id)
+        if not rows:
+            return examples, [], {"keep_top": prune["keep_top"], "scored": 0, "note": "no scorecard yet: all kept"}
+        return keep_top(examples, rows, float(prune["keep_top"]))
     if prune != "flagged":
-        return examples, []
-    return exclude(examples, latest_scorecard_rows(artifacts, engine, project_id))
+        return examples, [], None
+    kept, left_out = exclude(examples, latest_scorecard_rows(artifacts, engine, project_id))
+    return kept, left_out, {"flagged": len(left_out)}
 
 
 def tracker_for(engine: Engine, settings: Settings) -> Any:

@@ -4,15 +4,20 @@ After each scorecard, :func:`publish_review`:
 
 1. imports one prediction per candidate (recommendation review or prune) under a separate model version
    ``labelsieve-review-v<N>-…`` (``POST /api/projects/{id}/import/predictions``): the result is the suggested
-   label, the score the issue score (higher = more likely wrong). These predictions sit on *labelled* tasks and
-   under a version that is never the project's ``model_version``; Uncertainty sampling only considers the
-   project's ``model_version`` (``projects/functions/next_task.py``), so the served order does not change;
+   label, with **no score**. Label Studio prints a prediction's score as a percentage beside its result, which
+   every reader takes for the model's confidence in that result; the issue score is a different quantity (how
+   unlikely the *given* label is) and printed as "99.81%" beside a suggested 9 on a clear 5 it misled a user.
+   The numbers (issue score, probability that the given label is wrong, the model's probability of the
+   suggestion) are in ``GET /projects/{id}/issues`` and on the project page. These predictions sit on
+   *labelled* tasks and under a version that is never the project's ``model_version``; Uncertainty sampling
+   only considers the project's ``model_version`` (``projects/functions/next_task.py``), so the served order
+   does not change;
 2. creates or updates a Data Manager tab ``labelsieve: label issues`` (label-studio-sdk ``views``, i.e.
    ``POST/PATCH /api/dm/views/``) filtered to tasks carrying that version's predictions
    (``filter:tasks:predictions_model_versions contains``). Label Studio 1.23.2 cannot order a tab by these scores:
    its ``predictions_score`` column averages only predictions of the project's ``model_version``
    (``data_manager/managers.py`` ``annotate_predictions_score``), which would mean switching the served version.
-   The tab is ordered by task id; worst first is ``GET /projects/{id}/issues`` and each task's prediction score;
+   The tab is ordered by task id; worst first is ``GET /projects/{id}/issues``;
 3. deletes older ``labelsieve-review-`` versions beyond the newest ``keep_versions`` (the current included).
 """
 
@@ -59,7 +64,7 @@ def candidates(rows: list[ScoreRow]) -> list[ScoreRow]:
 
 def review_payload(rows: list[ScoreRow], config: LabelConfig, model_version: str) -> list[dict[str, Any]]:
     return [
-        {"task": r.task_id, "model_version": model_version, "score": float(r.issue_score),
+        {"task": r.task_id, "model_version": model_version,
          "result": [{"from_name": config.from_name, "to_name": config.to_name, "type": "choices",
                      "value": {"choices": [r.suggested_label]}}]}
         for r in candidates(rows)

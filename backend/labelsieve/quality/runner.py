@@ -134,7 +134,11 @@ class QualityRunner:
             report["summary"] = meta.get("summary", summary(rows))
             report["review"] = self._review(project, version, rows)
         for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.quality.cvjob)
-            report[name] = job(host, project, version, ps)
+            try:
+                report[name] = job(host, project, version, ps)
+            except Exception as exc:  # noqa: BLE001 - one failed job must not stop the others or the tracking
+                log.exception("%s of project %s %s failed", name, project_id, version)
+                report[name] = {"error": f"{type(exc).__name__}: {exc}"}
         if self.tracker is not None:
             self.tracker(project_id=project_id, version=version, settings=ps, rows=rows,
                          artifacts=host.artifacts)

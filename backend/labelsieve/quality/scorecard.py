@@ -47,6 +47,7 @@ class ScoreRow:
     similarity: float
     recommendation: str  # keep | review | prune
     reason: str
+    wrong_probability: float | None = None  # posterior that the given label is wrong (quality.issues)
 
 
 def recommend(
@@ -68,6 +69,7 @@ def build_rows(
     *, task_ids: list[int], annotation_ids: list[int], labels: list[str], suggested: list[str],
     suggested_confidence: np.ndarray, issue_score: np.ndarray, flagged: np.ndarray, value: np.ndarray,
     influence: np.ndarray, proba: np.ndarray, neighbour: np.ndarray, similarity: np.ndarray,
+    wrong_probability: np.ndarray | None = None,
     duplicate_cosine: float = DUPLICATE_COSINE, prune_confidence: float = PRUNE_CONFIDENCE,
     min_flagged_fraction: float = MIN_FLAGGED_FRACTION, min_items: int = MIN_ITEMS_TO_PRUNE,
 ) -> list[ScoreRow]:
@@ -91,6 +93,7 @@ def build_rows(
             influence=float(influence[i]), uncertainty=round(float(1.0 - proba[i].max()), 6),
             duplicate_of=int(task_ids[j]) if duplicate else None, similarity=round(float(similarity[i]), 6),
             recommendation=recommendation, reason=reason,
+            wrong_probability=None if wrong_probability is None else round(float(wrong_probability[i]), 6),
         ))
     rows.sort(key=lambda r: (-r.issue_score, r.task_id))  # worst first
     return rows

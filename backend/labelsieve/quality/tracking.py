@@ -90,7 +90,8 @@ class MlflowTracker:
             "learner": settings.learner, "learner_params": json.dumps(settings.learner_params, sort_keys=True),
             "balancing": str(settings.balancing), "batch_size": str(settings.batch_size),
             "retrain_every": str(settings.retrain_every), "min_annotations": str(settings.min_annotations),
-            "seed": str(settings.seed), "label_issues": str(settings.label_issues), "prune": settings.prune,
+            "seed": str(settings.seed), "label_issues": str(settings.label_issues),
+            "prune": settings.prune if isinstance(settings.prune, str) else json.dumps(settings.prune),
         }
 
     @staticmethod

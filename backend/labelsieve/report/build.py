@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from labelsieve.balancing.prepare import imbalance_ratio
+from labelsieve.quality.confusion import confusion_summary, pooled
 from labelsieve.quality.store import load_scorecard
 from labelsieve.report.html import render_html
 from labelsieve.report.perclass import per_class_summary
@@ -31,6 +32,7 @@ from labelsieve.simulate.savings import (
     time_to,
     wss_at,
 )
+from labelsieve.simulate.splitaudit import report_audit
 from labelsieve.simulate.store import RunStore, StoreError, write_json_atomic
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
@@ -102,6 +104,7 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
         "full_data": {"mean": float(full.mean()), "ci": percentile_ci(full, boot), "per_seed": full.tolist()},
         "strategies": {}, "savings": [],
     }
+    report["audit"] = report_audit(fulls)  # the training pool against the test set: duplicates, leakage...
     report["class_balance"] = class_balance(fulls, runs, config["dataset"]["classes"])
     report["per_class"] = per_class_summary(store, runs, config["dataset"]["classes"],
                                             report["class_balance"]["pool"]["class_counts"], at=pr_at)
@@ -154,7 +157,27 @@ def build_report(root: Path, *, metric: str = "accuracy", targets: tuple[float, 
             row["annotation_seconds_saved"] = _seconds_saved(runs, s, seeds, needed, f)
             report["savings"].append(row)
     report["stopping"] = stopping_section(runs, seeds, dict(zip(seeds, full.tolist(), strict=True)), metric)
-    return report
+    report["confusion"] = final_confusions(store, runs, seeds)
+    # leakage first: the first key of report.json, the first line of report.html
+    return {"leakage": (report["audit"] or {}).get("leakage"), **report}
+
+
+def final_confusions(store: RunStore, runs: dict[str, dict[int, dict[str, Any]]],
+                     seeds: list[int]) -> dict[str, Any]:
+    """Per strategy: the confusion matrix of the last round's test-set predictions, seeds added up (a strategy
+    whose runs kept no test-set probabilities is left out)."""
+    out: dict[str, Any] = {}
+    for s, by_seed in runs.items():
+        per_seed = []
+        for seed in seeds:
+            held = store.load_heldout(s, seed, int(by_seed[seed]["rounds"][-1]["n_labels"]))
+            if held is not None:
+                guess = [held["classes"][k] for k in held["proba"].argmax(axis=1)]
+                per_seed.append(confusion_summary(held["truth"], guess, classes=held["classes"]))
+        summary = pooled(per_seed)
+        if summary is not None:
+            out[s] = summary
+    return out
 
 
 def _ratio(counts: dict[str, float]) -> float | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.report.confusion_html import report_confusion_section
 from labelsieve.report.perclass_html import perclass_section
 from labelsieve.report.plots import new_figure, png_data_uri
 from labelsieve.report.stopping import stopping_table
@@ -113,6 +114,15 @@ def summary(report: dict[str, Any], target: float = 0.95) -> str:
     return "<p class='summary'>" + " ".join(sentences) + "</p>"
 
 
+def leakage_warning(report: dict[str, Any]) -> str:
+    """The report's first line when the test set holds copies of training items (``report.json`` ``audit``)."""
+    found = (report.get("audit") or {}).get("leakage") or {}
+    if not found.get("found"):
+        return ""
+    per_seed = ", ".join(f"seed {s}: {n}" for s, n in found.get("test_items_per_seed", {}).items())
+    return f'<p class="warning leakage"><b>{html.escape(found["sentence"])}</b> ({html.escape(per_seed)})</p>'
+
+
 def seeds_warning(report: dict[str, Any]) -> str:
     n = len(report["seeds"])
     if n >= MIN_SEEDS:
@@ -202,6 +212,7 @@ def render_html(report: dict[str, Any]) -> str:
         title=html.escape(str(p["dataset"]["name"])), protocol=html.escape(protocol), metric=report["metric"],
         n_seeds=len(report["seeds"]), savings_table=savings_table(report), curves_png=curves_png(report),
         aulc_table=aulc_table(report), recall_png=recall_png(report),
-        extra=balance_table(report) + perclass_section(report) + scorecard_table(report) + stopping_table(report),
-        summary=summary(report), warning=seeds_warning(report),
+        extra=balance_table(report) + perclass_section(report) + report_confusion_section(report)
+        + scorecard_table(report) + stopping_table(report),
+        summary=summary(report), warning=leakage_warning(report) + seeds_warning(report),
     )

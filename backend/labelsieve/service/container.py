@@ -17,6 +17,8 @@ from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.metrics import Metrics
 from labelsieve.quality.cvjob import KEY as CV_ESTIMATE
 from labelsieve.quality.cvjob import estimate_version
+from labelsieve.quality.driftjob import KEY as DRIFT
+from labelsieve.quality.driftjob import drift_version
 from labelsieve.quality.hooks import tracker_for
 from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
@@ -114,7 +116,8 @@ def build_service(settings: Settings) -> Service:
     # scorecard, review predictions and the MLflow run of each new version, in the background after its push
     quality = QualityRunner(host=loop, client_factory=gateway.client, api_key_of=gateway.api_key,
                             keep_versions=settings.keep_prediction_versions, tracker=tracker_for(engine, settings),
-                            jobs={CV_ESTIMATE: estimate_version})  # the 5-fold estimate the status shows
+                            # the 5-fold estimate and the drift checks the status shows
+                            jobs={CV_ESTIMATE: estimate_version, DRIFT: drift_version})
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
                             verifier=gateway.verify_annotation if settings.verify_webhooks else None,
                             after_retrain=quality.submit, waits=waits)

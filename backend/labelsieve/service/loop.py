@@ -241,7 +241,7 @@ class ActiveLearningLoop:
         with session_scope(self.engine) as session:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id)
-        examples, pruned = training_examples(self.artifacts, self.engine, project_id, ps.prune, examples)
+        examples, pruned, prune_rule = training_examples(self.artifacts, self.engine, project_id, ps.prune, examples)
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
@@ -251,7 +251,7 @@ class ActiveLearningLoop:
         except TrainingDataError as exc:
             return RetrainOutcome("skipped", reason=str(exc))
         fitted.prequential_accuracy = best_prequential_accuracy(examples)
-        version, timings = self._persist(project_id, resolved, fitted, pending, pruned)
+        version, timings = self._persist(project_id, resolved, fitted, pending, pruned, prune_rule)
         self._publish(project_id, version)
         return RetrainOutcome("trained", version=version, timings=timings)
 
@@ -306,7 +306,7 @@ class ActiveLearningLoop:
         return Fitted(learner, loader, loaded, pool, y, counts, balanced, time.perf_counter() - fit_started)
 
     def _persist(self, project_id: int, resolved: ResolvedSettings, fitted: Fitted, pending: int,
-                 pruned: list[int]) -> tuple[str, dict[str, float]]:
+                 pruned: list[int], prune_rule: dict[str, Any] | None = None) -> tuple[str, dict[str, float]]:
         """Save the model, rank the pool, store version, ranking file and round, and switch serving to it."""
         ps, learner, balanced = resolved.settings, fitted.learner, fitted.balanced
         with session_scope(self.engine) as session:
@@ -331,7 +331,8 @@ class ActiveLearningLoop:
                 learner_params=learner.get_params(), n_train=len(fitted.y), class_counts=dict(fitted.counts),
                 artifact=str(path), status="ready", train_seconds=fitted.seconds,
                 metrics={**({} if balanced is None else {"balancing": balancing_summary(balanced.info)}),
-                         **({"pruned": pruned} if pruned else {}), **({"stop_set": stop_set} if stop_set else {})},
+                         **({"pruned": pruned} if pruned else {}), **({"prune_rule": prune_rule} if prune_rule else {}),
+                         **({"stop_set": stop_set} if stop_set else {})},
             ))
             if balanced is not None and isinstance(balanced.info.get("synthetic"), SyntheticBatch):
                 batch = balanced.info["synthetic"]

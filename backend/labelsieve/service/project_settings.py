@@ -92,6 +92,18 @@ def _share(name: str, value: Any) -> float:
     return float(value)
 
 
+def _prune(value: Any) -> str | dict[str, float]:
+    """``"off"``, ``"flagged"`` or ``{"keep_top": share}`` with 0 < share <= 1."""
+    if value in ("off", "flagged"):
+        return str(value)
+    if isinstance(value, dict) and set(value) == {"keep_top"}:
+        share = value["keep_top"]
+        if not isinstance(share, bool) and isinstance(share, int | float) and 0.0 < share <= 1.0:
+            return {"keep_top": float(share)}
+        raise ProjectSettingsError(f"prune keep_top must be a number above 0 and at most 1, got {share!r}")
+    raise ProjectSettingsError(f'prune must be "off", "flagged" or {{"keep_top": 0.85}}, got {value!r}')
+
+
 def _fraction(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise ProjectSettingsError(f"{name} must be a number from 0 to 1, got {value!r}")
@@ -125,6 +137,7 @@ def resolve_settings(
         if allowed is not None and values[f.name] not in allowed:
             raise ProjectSettingsError(f"{f.name} must be one of {list(allowed)}, got {values[f.name]!r}")
     values["audit_share"] = _share("audit_share", values["audit_share"])
+    values["prune"] = _prune(values["prune"])
     values["preannotate_threshold"] = _fraction("preannotate_threshold", values["preannotate_threshold"])
     if values["learner"] == "auto":
         values["learner"] = default_learner_for(config)

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.labelstudio.protocol import VersionsResponse
 from labelsieve.quality.cvjob import latest_estimate
+from labelsieve.quality.driftjob import latest_drift
 from labelsieve.service.stopping import StoppingStatus, stopping_status
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -31,6 +32,8 @@ class VersionSummary(BaseModel):
     error: str | None
     created_at: str
     balancing: dict[str, Any] | None
+    #: the prune rule as applied to this version's training set (keep_top: share, value threshold, counts)
+    pruning: dict[str, Any] | None = None
 
 
 class RoundSummary(BaseModel):
@@ -66,6 +69,8 @@ class ProjectStatus(BaseModel):
     last_round: RoundSummary | None
     #: stratified 5-fold per-class recall/precision and macro-F1 on the labelled set (quality/cvjob.py), or None
     cv_estimate: dict[str, Any] | None = None
+    #: the newest drift check (quality/driftjob.py): detected true / false / null (too few to tell), statistics
+    drift: dict[str, Any] | None = None
     #: text projects: what the serving model reads (tfidf | embeddings), the model, how much of the pool the
     #: embedding store holds (encoded / total), the background job's speed and error (service/text_features.py)
     text_features: dict[str, Any] | None = None
@@ -122,11 +127,12 @@ def project_status(
         versions=[
             VersionSummary(version=v.version, status=v.status, n_train=v.n_train, train_seconds=v.train_seconds,
                            error=v.error, created_at=v.created_at.isoformat(),
-                           balancing=v.metrics.get("balancing"))
+                           balancing=v.metrics.get("balancing"), pruning=v.metrics.get("prune_rule"))
             for v in model_versions
         ],
         queue=None if queue_of is None else queue_of(project_id, project.model_version),
         cv_estimate=latest_estimate(model_versions, project.model_version or None, len(examples)),
+        drift=latest_drift(model_versions),
         last_round=None if last is None else RoundSummary(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,

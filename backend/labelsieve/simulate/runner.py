@@ -41,6 +41,7 @@ from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import Dataset, DatasetError
 from labelsieve.simulate.metrics import score_predictions
+from labelsieve.simulate.splitaudit import split_audit
 from labelsieve.simulate.splits import Split, check_protocol, make_pool_split, make_split
 from labelsieve.simulate.store import FULL_DATA, RunStore
 from labelsieve.simulate.testset import check_test_set, describe_test_set
@@ -229,11 +230,15 @@ class Simulation:
         loader = InputLoader(config=parse_label_config(self.config_xml), input_kind=self.input_kind, fetcher=fetcher)
         train = loader.load([self.datas[i] for i in split.train])
         learner.fit(train.inputs, [self.dataset.labels[split.train[i]] for i in train.positions])
-        metrics, _ = self._score(learner, loader, split)
+        metrics, heldout = self._score(learner, loader, split)
         self.progress.run_finished(FULL_DATA, split.seed)
         pool = Counter(self.dataset.labels[split.train].tolist())
+        held = self._held_out[self._test_items(split)[2]]
+        checked = split_audit(learner, train.inputs, [self.dataset.labels[split.train[i]] for i in train.positions],
+                              held.inputs, heldout["truth"], seed=split.seed,
+                              unreadable=sorted(set(range(len(split.train))) - set(train.positions)))
         return {"strategy": FULL_DATA, "seed": split.seed, "n_train": len(split.train), "metrics": metrics,
-                "pool_class_counts": dict(pool)}
+                "pool_class_counts": dict(pool), "audit": checked}
 
     def _test_items(self, split: Split) -> tuple[list[dict[str, Any]], np.ndarray, int]:
         """Task data and labels of the items that score the rounds, and the cache key of their inputs."""

@@ -27,6 +27,7 @@ class IssueItem(BaseModel):
     duplicate_of: int | None
     recommendation: str
     reason: str
+    wrong_probability: float | None = None  # posterior that the given label is wrong; None in older scorecards
 
 
 class IssuesResponse(BaseModel):

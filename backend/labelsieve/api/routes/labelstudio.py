@@ -22,6 +22,7 @@ from labelsieve.labelstudio.protocol import (
     WebhookResponse,
 )
 from labelsieve.pages.render import INDEX_PATH
+from labelsieve.quality.driftjob import drift_alerts
 from labelsieve.service import events, status
 from labelsieve.service.predict import predict_tasks
 from labelsieve.service.project_settings import ProjectSettingsError
@@ -42,8 +43,10 @@ def health(service: ServiceDep, request: Request) -> HealthResponse:
     ``DEGRADED`` (still HTTP 200, so Label Studio keeps the backend connected and /predict keeps serving) when
     webhook events wait on Label Studio; ``reason`` names the URL tried and the setting that fixes it."""
     with session_scope(service.engine) as session:
-        projects = len(crud.list_projects(session=session))
+        project_ids = [int(p.id) for p in crud.list_projects(session=session)]
+        projects = len(project_ids)
         queue = crud.count_pending_events(session=session)
+    drift = drift_alerts(service.engine, project_ids)
     waits = service.waits.waiting()
     waiting = [{"project": project_id, "events": backlog(service.engine, project_id).events, "reason": w.reason,
                 "label_studio_url": w.url, "since": w.since.isoformat(), "last_error": w.last_error}
@@ -60,7 +63,7 @@ def health(service: ServiceDep, request: Request) -> HealthResponse:
                           embedding_jobs=[] if service.text_features is None
                           else service.text_features.jobs(running_only=True),
                           first_contacts=[] if service.first_contact is None else service.first_contact.active(),
-                          page=str(request.base_url).rstrip("/") + INDEX_PATH)
+                          page=str(request.base_url).rstrip("/") + INDEX_PATH, drift=drift)
 
 
 @router.post("/setup", response_model=SetupResponse, responses={307: {"description": "refused: see below"}})
