@@ -18,7 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from labelsieve.quality.audit import audit
+from labelsieve.quality.projectaudit import project_audit
 from labelsieve.registry import get_registries
+from labelsieve.service.container import build_service
+from labelsieve.settings import Settings
 from labelsieve.simulate.dataset_base import DatasetError
 from labelsieve.simulate.datasets import load_dataset
 from labelsieve.simulate.runner import resolve_learner
@@ -107,10 +110,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _project(project_id: int, data_dir: str | None) -> dict[str, Any]:
-    from labelsieve.quality.projectaudit import project_audit
-    from labelsieve.service.container import build_service
-    from labelsieve.settings import Settings
-
     service = build_service(Settings(start_workers=False, **({"data_dir": data_dir} if data_dir else {})))
     try:
         return project_audit(service.loop, project_id)
