@@ -51,6 +51,7 @@ STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / "benchmarks" / "multilabel_peers.py"
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+BENCH_READY = ROOT / ".venv-bench" / ".installed"  # make bench-venv finished
 
 
 def load_general_inquirer() -> tuple[list[str], np.ndarray]:
@@ -149,7 +150,7 @@ def make_split(n_total: int, args: argparse.Namespace, seed: int) -> dict[str, n
 
 def peers(X: np.ndarray, Y: np.ndarray, splits: list[dict[str, np.ndarray]], args: argparse.Namespace,
           ) -> dict[str, list[list[int]]]:
-    if not BENCH_PYTHON.exists():
+    if not BENCH_READY.exists() or not PEERS.exists():
         print("no .venv-bench (make bench-venv): peers skipped", file=sys.stderr)
         return {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,17 +188,21 @@ def main() -> None:
             results[name].append(run_strategy(name, X, Y, split, args, seed))
             print(f"{name} seed {seed}: final micro-F1 {results[name][-1]['curve'][-1]['micro_f1']:.3f} "
                   f"({time.perf_counter() - started:.1f} s)", flush=True)
+    full = [fit_score(X, Y, split["train"], split["test"], seed)[1] for seed, split in enumerate(splits)]
+
+    def save() -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v)
+                                                 for k, v in vars(args).items()},
+                                        "n_items": len(texts), "labels": LABELS, "full": full, "results": results}))
+        print(f"wrote {args.out}")
+
+    save()  # labelsieve's runs are kept even if the peers' environment fails
     if not args.no_peers:
         for name, per_seed in peers(X, Y, splits, args).items():
             results[name] = [replay(picks, X, Y, splits[s], args, s) for s, picks in enumerate(per_seed)]
             print(f"{name}: final micro-F1 {np.median([r['curve'][-1]['micro_f1'] for r in results[name]]):.3f}")
-    full = []
-    for seed, split in enumerate(splits):
-        full.append(fit_score(X, Y, split["train"], split["test"], seed)[1])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                                    "n_items": len(texts), "labels": LABELS, "full": full, "results": results}))
-    print(f"wrote {args.out}")
+        save()
 
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ def test_multi_label_head_region_scores_and_next_order(label_studio, labelsieve_
         (region,) = row["result"]
         assert region["type"] == "choices" and 0 < region["score"] <= 1, region
         assert set(region["value"]["choices"]) <= set(WORDS)
-    right = sum(sorted(r["result"][0]["value"]["choices"]) == truth[t] for t, r in rows.items() if r["result"])
-    assert right >= len(with_regions) // 2, f"{right} of {len(with_regions)} pushed label sets right"
+        assert region["value"]["choices"], "a region holds the labels at or above threshold"
+    # (no accuracy check here: the head is by construction the tasks the model is least sure of)
 
     for expected in order[:3]:  # Label Studio's label stream follows labelsieve's ranking
         served = next_id(ls, pid)
