@@ -112,6 +112,8 @@ class TaskType(ABC):
     aggregations: ClassVar[dict[str, str]] = {}
     #: the aggregation used when the project does not choose one (say why in the class docstring)
     default_aggregation: ClassVar[str] = ""
+    #: the strategy a project of this type gets when it names none (None: the service's ``default_strategy``)
+    default_strategy: ClassVar[str | None] = None
     #: what :meth:`task_uncertainty` gives a task with no predicted region (one sentence, shown in docs)
     no_region_rule: ClassVar[str] = "not applicable: every task has exactly one region"
 
