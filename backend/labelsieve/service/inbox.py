@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
+from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig
 from labelsieve.labelstudio.errors import RetryLater
+from labelsieve.tasktypes import task_type_for
 
 #: pull(project_id) -> list of Label Studio task dicts with their ``annotations`` (START_TRAINING).
 Puller = Callable[[int], list[dict[str, Any]]]
@@ -38,9 +40,11 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+@lru_cache(maxsize=64)
 def parsed_config(label_config: str) -> LabelConfig | None:
-    """The project's parsed label config, or None when it has none we can read."""
+    """The project's parsed label config (its task type's view: a taxonomy's leaves too), or None when it has
+    none we can read."""
     try:
-        return parse_label_config(label_config) if label_config else None
+        return task_type_for(label_config).config if label_config else None
     except UnsupportedLabelConfig:
         return None
