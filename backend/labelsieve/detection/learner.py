@@ -36,6 +36,7 @@ def _to_tensor(image: Any) -> torch.Tensor:
 
 class DetectorLearner(BaseLearner):
     input_kind: ClassVar[str] = "image"
+    task_types: ClassVar[tuple[str, ...]] = ("boxes",)
 
     def __init__(
         self, *, arch: str = "tiny", image_size: int = 64, epochs: int = 30, batch_size: int = 8, lr: float = 2e-3,
