@@ -40,7 +40,7 @@ class DetectorLearner(BaseLearner):
 
     def __init__(
         self, *, arch: str = "tiny", image_size: int = 64, epochs: int = 30, batch_size: int = 8, lr: float = 2e-3,
-        weight_decay: float = 1e-4, hflip: bool = True, weights_path: str | None = None,
+        weight_decay: float = 1e-4, min_steps: int = 60, hflip: bool = True, weights_path: str | None = None,
         weights_name: str | None = None, score_threshold: float = 0.05, device: str = "auto",
         random_state: int = 0,
     ):
@@ -50,6 +50,7 @@ class DetectorLearner(BaseLearner):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.min_steps = min_steps
         self.hflip = hflip
         self.weights_path = weights_path
         self.weights_name = weights_name
@@ -92,13 +93,16 @@ class DetectorLearner(BaseLearner):
             model.roi_heads.score_thresh = self.score_threshold
             params = [p for p in model.parameters() if p.requires_grad]
             optimiser = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-            steps = self.epochs * max(1, -(-len(images) // self.batch_size))
+            per_epoch = max(1, -(-len(images) // self.batch_size))
+            # a handful of labelled images would get a handful of steps: train at least min_steps
+            epochs = max(self.epochs, -(-self.min_steps // per_epoch))
+            steps = epochs * per_epoch
             schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=steps)
             scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
             rng = np.random.default_rng(self.random_state)
             model.train(True)
             self.losses_: list[float] = []
-            for _epoch in range(self.epochs):
+            for _epoch in range(epochs):
                 order = rng.permutation(len(images))
                 total = 0.0
                 for start in range(0, len(order), self.batch_size):
