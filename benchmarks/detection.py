@@ -52,7 +52,8 @@ def round_cost(args: argparse.Namespace) -> dict:
     scores = {name: pool_uncertainty(detections, aggregation=name) for name in ("sum", "mean", "max")}
     rank_s = time.perf_counter() - started
     return {"pool": args.pool, "labelled": args.labelled, "fit_s": fit_s, "infer_s": infer_s, "rank_s": rank_s,
-            "embedding_dim": int(embeddings.shape[1]), "finite": bool(all(np.isfinite(v).all() for v in scores.values())),
+            "embedding_dim": int(embeddings.shape[1]),
+            "finite": bool(all(np.isfinite(v).all() for v in scores.values())),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "device": "cuda" if torch.cuda.is_available() else "cpu", "threads": torch.get_num_threads()}
 

@@ -11,8 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from labelsieve.commands.simulate_boxes import simulate_boxes
+from labelsieve.detection.readers import DetectionDataError
 from labelsieve.report.build import write_report
 from labelsieve.simulate.datasets import DatasetError, load_dataset
+from labelsieve.simulate.detection import BoxSimulationError
 from labelsieve.simulate.metrics import METRICS
 from labelsieve.simulate.runner import Simulation, SimulationConfig, SimulationError
 from labelsieve.simulate.store import RunStore, StoreError
@@ -118,10 +121,6 @@ def register(app: typer.Typer) -> None:
         if seeds < 1:
             _fail(f"--seeds must be at least 1, got {seeds}")
         if task_type == "boxes":
-            from labelsieve.commands.simulate_boxes import simulate_boxes
-            from labelsieve.detection.readers import DetectionDataError
-            from labelsieve.simulate.detection import BoxSimulationError
-
             try:
                 simulate_boxes(dataset=dataset, strategies=names, initial=initial, batch_size=batch_size,
                                budget=budget, seeds=seeds, test_fraction=test_fraction, base_seed=base_seed,

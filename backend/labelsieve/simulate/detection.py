@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from labelsieve.detection.learner import DetectorLearner
+from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.synthetic import DetectionDataset
 from labelsieve.detection.uncertainty import AGGREGATIONS, label_studio_example_score, pool_uncertainty
@@ -59,8 +60,6 @@ def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarra
 
 
 def _evaluate(learner: DetectorLearner, test: DetectionDataset) -> tuple[float, float]:
-    from labelsieve.detection.metrics import mean_average_precision
-
     scores = mean_average_precision(test.targets, learner.predict(test.images), test.classes)
     return scores.map_50, scores.map_50_95
 
