@@ -68,3 +68,19 @@ def test_label_studio_example_rule_serves_empty_images_first() -> None:
     assert label_studio_example_score(Detections(np.zeros((0, 4)), [], np.zeros(0))) == 0.0
     assert label_studio_example_score(Detections(np.zeros((3, 4)), ["a"] * 3, np.array([0.9, 0.6, 0.3]))) == \
         pytest.approx(0.75)
+
+
+def test_observer_ranks_another_backends_scored_boxes() -> None:
+    from labelsieve.detection.coords import pixels_to_percent
+    from labelsieve.detection.observer import observer_uncertainty
+
+    def result(scores: list[float]) -> list[dict]:
+        return [pixels_to_percent((1, 1, 20, 20), "car", image_width=64, image_height=64, from_name="box",
+                                  to_name="img", score=s) for s in scores]
+
+    ranked = observer_uncertainty([result([0.99]), result([0.5, 0.6]), result([])], from_name="box",
+                                  labels=("car",))
+    assert ranked[1] > ranked[0] and ranked[2] == EMPTY_WITHOUT_CANDIDATES
+    unscored = [[{k: v for k, v in r.items() if k != "score"} for r in result([0.9])]]
+    with pytest.raises(ValueError, match="no per-box score"):
+        observer_uncertainty(unscored, from_name="box")
