@@ -23,7 +23,7 @@ def test_rectangle_config_is_served_by_boxes() -> None:
     assert served.name == "boxes"
     assert served.config.labels == ("square", "disc", "triangle", "cross")
     assert served.config.data_key == "image" and served.config.from_name == "box"
-    assert served.task_type.default_learner(served.config, "auto_image")[0] == "detector"
+    assert served.task_type.default_learner(served.config, "auto_image", {})[0] == "detector"
     assert served.task_type.accepts_learner(DetectorLearner())
 
 
@@ -90,3 +90,11 @@ def test_label_issues_flag_a_swapped_class(shapes: DetectionDataset) -> None:
     issues = boxes.label_issues(targets, predicted, shapes.classes)
     assert issues.flagged[2] and issues.flagged.sum() == 1
     assert issues.issue_score[2] == issues.issue_score.max()
+
+
+def test_setup_refuses_boxes_until_the_service_trains_them() -> None:
+    from labelsieve.strategies.random import RandomSampling
+    from labelsieve.tasktypes import UnsupportedTaskType
+
+    with pytest.raises(UnsupportedTaskType, match="simulate --task-type boxes"):
+        get_task_type("boxes").check_strategy(RandomSampling(), "random")

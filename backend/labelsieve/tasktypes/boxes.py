@@ -28,7 +28,7 @@ from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, parse_annotation
 from labelsieve.detection.uncertainty import AGGREGATIONS, pool_uncertainty
 from labelsieve.labelconfig import UnsupportedLabelConfig
-from labelsieve.tasktypes.base import TaskLabelIssues, TaskType
+from labelsieve.tasktypes.base import TaskLabelIssues, TaskType, UnsupportedTaskType
 
 CONTROL = "rectanglelabels"
 
@@ -161,5 +161,14 @@ class Boxes(TaskType):
     def cost(self, target: ImageTarget) -> int:
         return len(target)
 
-    def default_learner(self, config: BoxConfig, base: str) -> tuple[str, dict[str, Any]]:
+    def default_learner(self, config: BoxConfig, base: str, base_params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return "detector", {}
+
+    def check_strategy(self, strategy: Any, strategy_name: str) -> None:
+        """Refuse every strategy at ``/setup`` for now: the service's retrain, ranking and publisher still handle
+        class probabilities only, so a boxes project would be accepted and then fail at its first retrain. The
+        refusal says what works today (the detection domain, ``labelsieve simulate --task-type boxes``)."""
+        raise UnsupportedTaskType(
+            "the live service does not train the boxes task type in the loop yet (its retrain, ranking and "
+            "publisher handle class probabilities only); boxes work in `labelsieve simulate --task-type boxes` and "
+            "the labelsieve.detection API. See docs/object-detection.md")
