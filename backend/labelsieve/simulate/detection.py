@@ -89,6 +89,8 @@ def run_box_simulation(
         params = {**config.learner_params, "random_state": seed}
         full = DetectorLearner(**params).fit(pool.images, pool.targets, classes=data.classes)
         report["full_data"].append(dict(zip(("map_50", "map_50_95"), _evaluate(full, held_out), strict=True)))
+        if progress:
+            progress(f"seed {seed} full data ({len(pool)} images): mAP@0.5 {report['full_data'][-1]['map_50']:.3f}")
         seed_set = rng.choice(len(pool), size=config.initial, replace=False)
         for name in strategies:
             ranking_rng = np.random.default_rng([seed, RANKINGS.index(name)])
