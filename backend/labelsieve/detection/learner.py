@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
+from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from labelsieve.arrays import to_pil
 from labelsieve.detection.networks import build_detector, feature_embedding
@@ -219,8 +219,3 @@ class DetectorLearner(BaseLearner):
         learner.model_ = model.to(learner._device()).train(False)
         return learner
 
-
-def match_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix of two (n, 4) xyxy box arrays (torchvision's box_iou)."""
-    return box_iou(torch.as_tensor(a, dtype=torch.float32).reshape(-1, 4),
-                   torch.as_tensor(b, dtype=torch.float32).reshape(-1, 4)).numpy()
