@@ -84,3 +84,22 @@ def test_observer_ranks_another_backends_scored_boxes() -> None:
     unscored = [[{k: v for k, v in r.items() if k != "score"} for r in result([0.9])]]
     with pytest.raises(ValueError, match="no per-box score"):
         observer_uncertainty(unscored, from_name="box")
+
+
+def test_rare_predicted_class_raises_the_weight() -> None:
+    from labelsieve.detection.selection import rare_class_weight
+
+    common = Detections(np.zeros((1, 4)), ["a"], np.array([0.9]), np.array([[0.1, 0.9, 0.0]]))
+    rare = Detections(np.zeros((1, 4)), ["b"], np.array([0.9]), np.array([[0.1, 0.0, 0.9]]))
+    empty = Detections(np.zeros((0, 4)), [], np.zeros(0))
+    w_common, w_rare, w_empty = rare_class_weight([common, rare, empty], {"a": 50, "b": 1}, ["a", "b"])
+    assert w_rare == pytest.approx(1 + 0.9 * 4.0) and w_common == pytest.approx(1 + 0.9 * 0.5) and w_empty == 1.0
+
+
+def test_diverse_selection_spreads_over_the_embedding() -> None:
+    from labelsieve.detection.selection import select_diverse
+
+    priority = np.array([1.0, 0.99, 0.98, 0.5, 0.1, 0.05, 0.01])
+    embeddings = np.array([[0, 0], [0, 0.01], [5, 5], [0.01, 0], [1, 1], [2, 2], [100, 100]], dtype=float)
+    # the near-duplicate 1 is skipped for 2; 6 is farthest but not among the 3 x 2 most uncertain
+    assert list(select_diverse(priority, embeddings, 2)) == [0, 2]

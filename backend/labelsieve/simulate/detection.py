@@ -3,7 +3,9 @@
 Every round trains the detector on the labelled images, scores the held-out images (mAP@0.5, mAP@0.5:0.95 by
 pycocotools), ranks the unlabelled pool and "labels" the next ``batch_size`` images. Cost is counted in images and
 in boxes drawn. Rankings: ``sum`` / ``mean`` / ``max`` (labelsieve's aggregations of per-box entropy), ``random``,
-and ``ls_example`` (Label Studio's example backends: mean of box scores >= 0.5, 0 for no box, lowest served first).
+``ls_example`` (Label Studio's example backends: mean of box scores >= 0.5, 0 for no box, lowest served first),
+``sum_rare`` (sum weighted by the rarity of the predicted classes among labelled boxes) and ``sum_diverse`` (the
+3 × batch most uncertain by sum, then farthest-first on the backbone embeddings).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import numpy as np
 from labelsieve.detection.learner import DetectorLearner
 from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.prediction import Detections
+from labelsieve.detection.selection import rare_class_weight, select_diverse
 from labelsieve.detection.synthetic import DetectionDataset
 from labelsieve.detection.uncertainty import AGGREGATIONS, label_studio_example_score, pool_uncertainty
 
-RANKINGS = (*AGGREGATIONS, "random", "ls_example")
+RANKINGS = (*AGGREGATIONS, "random", "ls_example", "sum_rare", "sum_diverse")
 
 
 class BoxSimulationError(ValueError):
@@ -107,9 +110,17 @@ def run_box_simulation(
                 if len(labelled) >= config.budget:
                     break
                 rest = np.setdiff1d(np.arange(len(pool)), labelled)
-                found = learner.predict([pool.images[i] for i in rest])
-                order = np.argsort(-priority(name, found, ranking_rng), kind="stable")
-                labelled.extend(int(rest[i]) for i in order[: min(config.batch_size, config.budget - len(labelled))])
+                found, embeddings = learner.infer([pool.images[i] for i in rest])
+                take = min(config.batch_size, config.budget - len(labelled))
+                if name == "sum_diverse":
+                    order = select_diverse(priority("sum", found, ranking_rng), embeddings, take)
+                elif name == "sum_rare":
+                    counts = {c: sum(t.labels.count(c) for t in subset.targets) for c in data.classes}
+                    weight = rare_class_weight(found, counts, data.classes)
+                    order = np.argsort(-priority("sum", found, ranking_rng) * weight, kind="stable")
+                else:
+                    order = np.argsort(-priority(name, found, ranking_rng), kind="stable")
+                labelled.extend(int(rest[i]) for i in order[:take])
             report["strategies"][name].append(curve)
     report["savings"] = savings(report, config.target_fraction)
     return report
