@@ -52,11 +52,13 @@ def build_context(
             prequential_accuracy=prequential_accuracy,
         )
     classes = tuple(learner.classes_) if learner is not None else ()
+    thresholds = getattr(learner, "thresholds_", None)
+    uncertainty = None if probas is None or task_type is None else task_type.task_uncertainty((probas, thresholds))
     return PoolContext(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
         labeled_y=np.full(len(labeled_y), -1, dtype=np.int64), classes=classes, ids=pool_ids, pool_probas=probas,
         pool_embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=name,
-        thresholds=getattr(learner, "thresholds_", None),
+        thresholds=thresholds, task_uncertainty=uncertainty,
         labeled_targets=indicator(list(labeled_y), classes) if name == "multi_label" else None,
     )
 

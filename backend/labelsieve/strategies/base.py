@@ -97,6 +97,9 @@ class PoolContext:
     thresholds: np.ndarray | None = None
     #: ``(n_labeled, n_classes)`` 0/1 label sets of the labelled inputs (multi-label), else None
     labeled_targets: np.ndarray | None = None
+    #: ``(n_pool,)`` the task type's default per-region -> per-task uncertainty (higher = label sooner), when the
+    #: host computed it (:meth:`labelsieve.tasktypes.TaskType.task_uncertainty`); None otherwise
+    task_uncertainty: np.ndarray | None = None
 
     @property
     def n_pool(self) -> int:
