@@ -11,8 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from labelsieve.commands.simulate_boxes import simulate_boxes
+from labelsieve.detection.readers import DetectionDataError
 from labelsieve.report.build import write_report
 from labelsieve.simulate.datasets import DatasetError, load_dataset
+from labelsieve.simulate.detection import BoxSimulationError
 from labelsieve.simulate.metrics import METRICS
 from labelsieve.simulate.runner import Simulation, SimulationConfig, SimulationError
 from labelsieve.simulate.store import RunStore, StoreError
@@ -107,6 +110,9 @@ def register(app: typer.Typer) -> None:
         document_root: Path = typer.Option(None, help="Label Studio export: folder local-file images live in."),
         out: Path = typer.Option(Path("runs/simulation"), help="Output folder (resumable)."),
         restart: bool = typer.Option(False, help="Discard what --out holds and start again."),
+        task_type: str = typer.Option("auto", help="boxes: object detection (--dataset shapes[:N], a COCO .json "
+                                                   "or a Label Studio export with rectangles; --strategies from "
+                                                   "sum, mean, max, random, ls_example). auto: classification."),
     ) -> None:
         """Replay active learning over a labelled data set and report annotation-cost savings vs random."""
         names = tuple(s.strip() for s in strategies.split(",") if s.strip())
@@ -114,6 +120,17 @@ def register(app: typer.Typer) -> None:
             _fail("--strategies is empty")
         if seeds < 1:
             _fail(f"--seeds must be at least 1, got {seeds}")
+        if task_type == "boxes":
+            try:
+                simulate_boxes(dataset=dataset, strategies=names, initial=initial, batch_size=batch_size,
+                               budget=budget, seeds=seeds, test_fraction=test_fraction, base_seed=base_seed,
+                               learner_params=_json_option("--learner-params", learner_params),
+                               image_root=document_root, data_key=data_key, out=out)
+            except (DetectionDataError, BoxSimulationError) as exc:
+                _fail(str(exc))
+            return
+        if task_type != "auto":
+            _fail(f"unknown --task-type {task_type!r}; choose auto or boxes")
         try:
             options = {"label_column": label_column, "text_column": text_column, "data_key": data_key,
                        "document_root": document_root, "lead_time_column": lead_time_column}

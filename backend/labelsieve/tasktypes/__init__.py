@@ -79,6 +79,12 @@ def _all_task_types(registries: Registries) -> list[TaskType]:
     return types
 
 
+def _hints(types: list[TaskType], tags: list[Element]) -> str:
+    """What registered types say about tags nobody serves (e.g. boxes about <PolygonLabels>)."""
+    said = [t.refusal_hints[el.tag.lower()] for el in tags for t in types if el.tag.lower() in t.refusal_hints]
+    return "".join(f" {hint}." for hint in dict.fromkeys(said))
+
+
 def task_type_for(xml: str, registries: Registries | None = None) -> ServedConfig:
     """The task type serving ``xml`` and its parsed config; :class:`UnsupportedLabelConfig` naming the tags when
     no type, or more than one, would serve the controls (Label Studio shows the message at ``/setup``)."""
@@ -86,14 +92,16 @@ def task_type_for(xml: str, registries: Registries | None = None) -> ServedConfi
     controls = control_tags(root)
     claims: dict[str, list[Element]] = {}
     by_name: dict[str, TaskType] = {}
-    for task_type in _all_task_types(registries or get_registries()):
+    every_type = _all_task_types(registries or get_registries())
+    for task_type in every_type:
         claimed = task_type.reads(root)
         if claimed:
             claims[task_type.name] = claimed
             by_name[task_type.name] = task_type
     if not claims:
         found = ", ".join(describe_tag(el) for el in controls) or "no control tag"
-        raise UnsupportedLabelConfig(f"no task type of labelsieve serves this config (found {found}). " + SUPPORTED)
+        raise UnsupportedLabelConfig(f"no task type of labelsieve serves this config (found {found})."
+                                     + _hints(every_type, controls) + " " + SUPPORTED)
     if len(claims) > 1:
         parts = "; ".join(f"{', '.join(describe_tag(el) for el in tags)} ({name})" for name, tags in claims.items())
         raise UnsupportedLabelConfig(
@@ -104,7 +112,8 @@ def task_type_for(xml: str, registries: Registries | None = None) -> ServedConfi
     if unclaimed:
         raise UnsupportedLabelConfig(
             f"the task type {name!r} serves {', '.join(describe_tag(el) for el in claimed)} but not "
-            f"{', '.join(describe_tag(el) for el in unclaimed)}: labelsieve cannot serve these tags together")
+            f"{', '.join(describe_tag(el) for el in unclaimed)}: labelsieve cannot serve these tags together."
+            + _hints(every_type, unclaimed))
     task_type = by_name[name]
     return ServedConfig(task_type=task_type, config=task_type.parse_config(xml))
 

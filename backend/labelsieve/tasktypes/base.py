@@ -116,6 +116,8 @@ class TaskType(ABC):
     default_strategy: ClassVar[str | None] = None
     #: what :meth:`task_uncertainty` gives a task with no predicted region (one sentence, shown in docs)
     no_region_rule: ClassVar[str] = "not applicable: every task has exactly one region"
+    #: control tags (lower case) this type does NOT serve but knows who would: tag -> hint shown in the refusal
+    refusal_hints: ClassVar[dict[str, str]] = {}
 
     # ----------------------------------------------------------------------------- label config
     @abstractmethod

@@ -1,0 +1,79 @@
+"""Label issues of labelled boxes with cleanlab's object-detection module (swapped class, bad location, overlooked).
+
+cleanlab's ``object_detection.filter.find_label_issues`` opens a ``multiprocessing.Pool`` (a fork on Linux) for its
+per-class AP thresholds whatever the arguments, and forking this multi-threaded service can leave a child holding a
+copied lock forever (see quality/issues.py). So only the fork-free ``object_detection.rank`` functions are used:
+the per-image label quality score and the three per-box subtype scores; a box is flagged when its subtype score is
+below ``box_threshold`` and an image when its quality is below ``image_threshold`` (``issues_from_scores``).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from cleanlab.object_detection import rank
+
+from labelsieve.detection.prediction import Detections
+from labelsieve.detection.targets import ImageTarget
+
+_CLEANLAB = threading.Lock()
+ISSUE_KINDS = ("swap", "badloc", "overlooked")
+
+
+@dataclass
+class BoxIssues:
+    quality: np.ndarray  # per image, cleanlab label quality in [0, 1] (low = likely wrong)
+    flagged: np.ndarray  # per image, bool
+    per_box: list[dict[str, np.ndarray]]  # per image: swap / badloc scores per labelled box, overlooked per predicted
+
+
+def _cleanlab_inputs(targets: Sequence[ImageTarget], predicted: Sequence[Detections],
+                     classes: Sequence[str]) -> tuple[list[dict], list[np.ndarray]]:
+    index = {name: i for i, name in enumerate(classes)}
+    labels = [{"bboxes": np.asarray(t.boxes, dtype=np.float32).reshape(-1, 4),
+               "labels": np.array([index[n] for n in t.labels], dtype=np.int64)} for t in targets]
+    predictions = []
+    for found in predicted:
+        per_class = []
+        for name in classes:
+            rows = [i for i, n in enumerate(found.labels) if n == name]
+            block = np.zeros((len(rows), 5), dtype=np.float32)
+            if rows:
+                block[:, :4] = found.boxes[rows]
+                block[:, 4] = found.scores[rows]
+            per_class.append(block)
+        holder = np.empty(len(classes), dtype=object)  # cleanlab's shape: one (m, 5) array per class
+        for j, block in enumerate(per_class):
+            holder[j] = block
+        predictions.append(holder)
+    return labels, predictions
+
+
+def find_box_issues(
+    targets: Sequence[ImageTarget], predicted: Sequence[Detections], classes: Sequence[str], *,
+    image_threshold: float = 0.5, box_threshold: float = 0.3,
+) -> BoxIssues:
+    """``predicted`` must come from a model that did not train on these images (out-of-fold), as for any label
+    issue finder; with in-sample predictions the model agrees with its own training labels."""
+    if len(targets) != len(predicted):
+        raise ValueError(f"{len(targets)} targets but {len(predicted)} predictions")
+    labels, predictions = _cleanlab_inputs(targets, predicted, classes)
+    with _CLEANLAB, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quality = np.asarray(rank.get_label_quality_scores(labels, predictions, verbose=False), dtype=np.float64)
+        swap = rank.compute_swap_box_scores(labels=labels, predictions=predictions)
+        badloc = rank.compute_badloc_box_scores(labels=labels, predictions=predictions)
+        overlooked = rank.compute_overlooked_box_scores(labels=labels, predictions=predictions)
+    per_box = [{"swap": np.nan_to_num(np.asarray(s, np.float64), nan=1.0),
+                "badloc": np.nan_to_num(np.asarray(b, np.float64), nan=1.0),
+                "overlooked": np.nan_to_num(np.asarray(o, np.float64), nan=1.0)}
+               for s, b, o in zip(swap, badloc, overlooked, strict=True)]
+    flagged = quality < image_threshold
+    for i, scores in enumerate(per_box):
+        if any((scores[k] < box_threshold).any() for k in ISSUE_KINDS):
+            flagged[i] = True
+    return BoxIssues(quality=quality, flagged=flagged, per_box=per_box)

@@ -1,0 +1,221 @@
+"""A detector trained in the loop: torchvision Faster R-CNN, fit on (image, boxes) pairs, predicting boxes with the
+full class distribution of every box (so per-box uncertainty is not limited to the winning score).
+
+Inference runs the detector's stages itself (transform, backbone, RPN, RoI heads) to keep, for every kept box, the
+softmax over background + classes, and for every image the background probability of its top candidates (the rule
+for an image with no detection). On CUDA it trains and predicts in mixed precision. Weights: safetensors + JSON.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torchvision.ops import batched_nms, clip_boxes_to_image
+
+from labelsieve.arrays import to_pil
+from labelsieve.detection.networks import build_detector, feature_embedding
+from labelsieve.detection.prediction import Detections
+from labelsieve.detection.targets import ImageTarget
+from labelsieve.learners.base import BaseLearner, NotFittedError, TrainingDataError
+from labelsieve.storage.artifacts import read_json, write_json
+
+_SEEDED_RNG = threading.RLock()  # one seeded fit at a time: torch's default RNG is process-wide
+N_CANDIDATES = 10  # top proposals whose background probability decides an image with no detection
+
+
+def _to_tensor(image: Any) -> torch.Tensor:
+    array = np.asarray(to_pil(image).convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+class DetectorLearner(BaseLearner):
+    input_kind: ClassVar[str] = "image"
+    task_types: ClassVar[tuple[str, ...]] = ("boxes",)
+
+    def __init__(
+        self, *, arch: str = "tiny", image_size: int = 64, epochs: int = 30, batch_size: int = 8, lr: float = 2e-3,
+        weight_decay: float = 1e-4, min_steps: int = 60, hflip: bool = True, weights_path: str | None = None,
+        weights_name: str | None = None, score_threshold: float = 0.05, device: str = "auto",
+        random_state: int = 0,
+    ):
+        self.arch = arch
+        self.image_size = image_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.min_steps = min_steps
+        self.hflip = hflip
+        self.weights_path = weights_path
+        self.weights_name = weights_name
+        self.score_threshold = score_threshold
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _autocast(self, device: torch.device) -> Any:
+        return torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
+
+    def _targets(self, y: Sequence[ImageTarget], device: torch.device) -> list[dict[str, torch.Tensor]]:
+        index = {name: i + 1 for i, name in enumerate(self.classes_)}  # 0 is background
+        return [{"boxes": torch.as_tensor(t.boxes, dtype=torch.float32).reshape(-1, 4).to(device),
+                 "labels": torch.tensor([index[n] for n in t.labels], dtype=torch.int64, device=device)} for t in y]
+
+    # ---------------------------------------------------------------------- fit
+    def fit(self, X: Sequence[Any], y: Sequence[ImageTarget], *, classes: Sequence[str] | None = None) -> Self:
+        if len(X) != len(y):
+            raise ValueError(f"{len(X)} images but {len(y)} targets")
+        if not any(len(t) for t in y):
+            raise TrainingDataError("no labelled box yet: draw at least one box before the detector can train")
+        names = sorted({n for t in y for n in t.labels}) if classes is None else list(classes)
+        unknown = {n for t in y for n in t.labels} - set(names)
+        if unknown:
+            raise TrainingDataError(f"labels {sorted(unknown)} are not among the classes {names}")
+        self.classes_ = names
+        device = self._device()
+        images = [_to_tensor(x) for x in X]
+        targets = self._targets(y, torch.device("cpu"))
+        with _SEEDED_RNG, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.random_state)
+            model = build_detector(self.arch, len(names) + 1, image_size=self.image_size,
+                                   weights_path=self.weights_path, weights_name=self.weights_name).to(device)
+            model.roi_heads.score_thresh = self.score_threshold
+            params = [p for p in model.parameters() if p.requires_grad]
+            optimiser = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+            per_epoch = max(1, -(-len(images) // self.batch_size))
+            # a handful of labelled images would get a handful of steps: train at least min_steps
+            epochs = max(self.epochs, -(-self.min_steps // per_epoch))
+            steps = epochs * per_epoch
+            schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=steps)
+            scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+            rng = np.random.default_rng(self.random_state)
+            model.train(True)
+            self.losses_: list[float] = []
+            for _epoch in range(epochs):
+                order = rng.permutation(len(images))
+                total = 0.0
+                for start in range(0, len(order), self.batch_size):
+                    batch = order[start:start + self.batch_size]
+                    imgs, tgts = [], []
+                    for i in batch:
+                        image, target = images[i], dict(targets[i])
+                        if self.hflip and rng.random() < 0.5:
+                            width = image.shape[-1]
+                            image = image.flip(-1)
+                            boxes = target["boxes"].clone()
+                            boxes[:, [0, 2]] = width - target["boxes"][:, [2, 0]]
+                            target["boxes"] = boxes
+                        imgs.append(image.to(device))
+                        tgts.append({k: v.to(device) for k, v in target.items()})
+                    with self._autocast(device):
+                        loss = sum(model(imgs, tgts).values())
+                    optimiser.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.step(optimiser)
+                    scaler.update()
+                    schedule.step()
+                    total += float(loss.detach())
+                self.losses_.append(total)
+            model.train(False)
+        if not np.isfinite(self.losses_[-1]):
+            raise TrainingDataError(f"the detector's loss diverged ({self.losses_[-1]}); lower lr (now {self.lr})")
+        self.model_ = model
+        return self
+
+    # ------------------------------------------------------------------ predict
+    @torch.no_grad()
+    def _run(self, images: list[torch.Tensor]) -> tuple[list[Detections], np.ndarray]:
+        model = self.model_
+        device = next(model.parameters()).device
+        originals = [(int(i.shape[-2]), int(i.shape[-1])) for i in images]
+        with self._autocast(device):
+            batch, _ = model.transform([i.to(device) for i in images])
+            features = model.backbone(batch.tensors)
+            if isinstance(features, torch.Tensor):
+                features = {"0": features}
+            proposals, _ = model.rpn(batch, features)
+            heads = model.roi_heads
+            pooled = heads.box_head(heads.box_roi_pool(features, proposals, batch.image_sizes))
+            logits, regression = heads.box_predictor(pooled)
+        embedding = feature_embedding(features).float().cpu().numpy()
+        probs = torch.softmax(logits.float(), dim=-1)
+        decoded = heads.box_coder.decode(regression.float(), proposals)
+        out: list[Detections] = []
+        for p, b, props, size, original in zip(probs.split([len(x) for x in proposals]),
+                                              decoded.split([len(x) for x in proposals]), proposals,
+                                              batch.image_sizes, originals, strict=True):
+            out.append(self._postprocess(p, clip_boxes_to_image(b, size), props, size, original))
+        return out, embedding
+
+    def _postprocess(self, probs: torch.Tensor, boxes: torch.Tensor, proposals: torch.Tensor,
+                     size: tuple[int, int], original: tuple[int, int]) -> Detections:
+        foreground = probs[:, 1:]
+        score, label = foreground.max(dim=1)
+        chosen = boxes[torch.arange(len(boxes)), label + 1]
+        wide = (chosen[:, 2] - chosen[:, 0] > 1e-2) & (chosen[:, 3] - chosen[:, 1] > 1e-2)
+        keep = torch.where((score > self.score_threshold) & wide)[0]
+        keep = keep[batched_nms(chosen[keep], score[keep], label[keep], self.model_.roi_heads.nms_thresh)]
+        keep = keep[: self.model_.roi_heads.detections_per_img]
+        ratio = torch.tensor([original[1] / size[1], original[0] / size[0]] * 2, device=chosen.device)
+        top = torch.argsort(1.0 - probs[:, 0], descending=True)[:N_CANDIDATES]
+        return Detections(
+            boxes=(chosen[keep] * ratio).cpu().numpy().astype(np.float32),
+            labels=[self.classes_[int(j)] for j in label[keep].cpu()],
+            scores=score[keep].cpu().numpy().astype(np.float64),
+            probs=probs[keep].cpu().numpy().astype(np.float64),
+            candidate_background=probs[top, 0].cpu().numpy().astype(np.float64),
+            width=original[1], height=original[0],
+        )
+
+    def infer(self, X: Sequence[Any]) -> tuple[list[Detections], np.ndarray]:  # type: ignore[override]
+        """Detections and backbone embeddings of every image, in batches."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError("DetectorLearner is not fitted yet")
+        detections: list[Detections] = []
+        embeddings: list[np.ndarray] = []
+        for start in range(0, len(X), 16):
+            found, embedded = self._run([_to_tensor(x) for x in X[start:start + 16]])
+            detections.extend(found)
+            embeddings.append(embedded)
+        width = embeddings[0].shape[1] if embeddings else 0
+        return detections, (np.concatenate(embeddings) if embeddings else np.zeros((0, width)))
+
+    def predict(self, X: Sequence[Any]) -> list[Detections]:  # type: ignore[override]
+        return self.infer(X)[0]
+
+    def embed(self, X: Sequence[Any]) -> np.ndarray:
+        return self.infer(X)[1]
+
+    def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
+        raise NotImplementedError("a detector predicts boxes, not one class distribution per image: use infer()")
+
+    # -------------------------------------------------------------- persistence
+    def save(self, directory: Path) -> None:
+        self.check_fitted()
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
+        save_file(state, str(directory / "detector.safetensors"))
+        write_json(directory / "detector.json", {"classes": self.classes_, "params": self.get_params()})
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        meta = read_json(directory / "detector.json")
+        learner = cls(**dict(meta["params"]))
+        learner.classes_ = list(meta["classes"])
+        # the saved state holds every weight: neither the original file nor a download is needed again
+        model = build_detector(learner.arch, len(learner.classes_) + 1, image_size=learner.image_size)
+        model.load_state_dict(load_file(str(directory / "detector.safetensors")))
+        model.roi_heads.score_thresh = learner.score_threshold
+        learner.model_ = model.to(learner._device()).train(False)
+        return learner
+
