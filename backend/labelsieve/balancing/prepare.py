@@ -28,6 +28,7 @@ nothing; from 3 up, torch learners get ``logit_adjusted`` with τ = ``AUTO_TAU``
 tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50),
 and so does ``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`: torch methods reach only its CNN
 stage; class_weight reaches both and measured best on it, README Balancing). Synthesis is never chosen automatically.
+Whenever a method is applied, a staged learner picks its stage by balanced accuracy (``cv_metric``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from labelsieve.balancing.base import BalancingError, SyntheticBatch
 from labelsieve.balancing.losses import effective_number_weights, inverse_frequency_weights
 from labelsieve.balancing.quality import novelty_gate, pixel_classifier, quality_gate
 from labelsieve.balancing.resampling import INDEX_METHODS, VECTOR_METHODS, resample_indices, resample_vectors
-from labelsieve.balancing.stages import staged_cv_refusal, torch_stage, training_signature
+from labelsieve.balancing.stages import selection_overrides, staged_cv_refusal, torch_stage, training_signature
 from labelsieve.balancing.tuning import choose_tau
 from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
@@ -155,6 +156,8 @@ def prepare_training_set(
         ts.learner_overrides |= {"loss": "logit_adjusted", "loss_tau": tau}
         ts.info[CV_METHOD] = measured
         ts.info["applied"].append(CV_METHOD)
+    if ts.info["applied"]:  # a staged learner then picks its stage by balanced accuracy (balancing/stages.py)
+        ts.learner_overrides |= selection_overrides(learner_class(learner_name), learner_params)
     ts.info["seconds"] = round(time.perf_counter() - started, 3)
     return ts
 
