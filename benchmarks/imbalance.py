@@ -117,7 +117,7 @@ def fit_predict(learner_name: str, params: dict[str, Any], ts: Any, X_test: list
 def run_methods(ratio: float, seed: int, with_ddpm: bool, only_ddpm: bool = False,
                 only: list[str] | None = None, images_name: str = "digits") -> dict[str, tuple[float, ...]]:
     X, y, X_test, y_test = long_tail_split(seed, ratio, images_name)
-    image_params = MNIST_PARAMS if images_name == "mnist5k" else IMAGE_PARAMS
+    image_params = MNIST_PARAMS if images_name in ("mnist5k", "animal") else IMAGE_PARAMS
     rows: dict[str, tuple[float, ...]] = {}
     for name, method, params in [] if only_ddpm else IMAGE_METHODS:
         if only is not None and name not in only:

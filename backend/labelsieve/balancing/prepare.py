@@ -16,7 +16,7 @@ augmentation (torch)         ``augment`` (augmenter from ``params["augmenter"]``
                              ``geometric``, stronger for minority classes), ``mixup``,
                              ``cutmix``, ``mixup_cutmix``
 index resampling (any)       ``random_over``, ``random_under``
-vector resampling            ``smote``, ``borderline_smote``, ``adasyn`` (on vectors, or on
+vector resampling            ``smote``, ``borderline_smote``, ``adasyn``, ``kmeans_smote`` (on vectors, or on
                              ``embed(X)`` when ``embed`` is given: then ``X`` is returned in
                              embedding space, for a head trained on embeddings)
 synthesis (images)           any name in ``labelsieve.synthesizers`` (``ddpm``, ``sd_img2img``)
@@ -232,7 +232,8 @@ def _apply_vector(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.ra
                 "learner on embeddings, or random_over / augment for images and texts"
             ) from exc
     X_res, y_res, info = resample_vectors(matrix, np.asarray(ts.y), part, rng=rng,
-                                          k_neighbors=int(params.get("k_neighbors", 5)))
+                                          k_neighbors=int(params.get("k_neighbors", 5)),
+                                          n_clusters=params.get("n_clusters"))
     n_old = len(ts.y)
     ts.X, ts.y = X_res, [str(v) for v in y_res]
     ts.synthetic_mask = np.concatenate([ts.synthetic_mask, np.ones(len(y_res) - n_old, dtype=bool)])
