@@ -7,8 +7,8 @@
   new points by interpolation. ``kmeans_smote`` (imbalanced-learn's ``KMeansSMOTE``, Douzas et al. 2018) first
   clusters all rows with k-means (``n_clusters``, default: one cluster per 20 rows, 2 to 8) and interpolates only
   inside clusters where the minority class is dense, so a minority class made of separate groups gets no points
-  between its groups (where plain SMOTE can put them inside another class). Classes with fewer than 2 samples are left alone (nothing to
-  interpolate), ``k_neighbors`` is capped at ``n_min - 1``, and ADASYN's ``RuntimeError``
+  between its groups (where plain SMOTE can put them inside another class). Classes with fewer than 2 samples
+  are left alone (nothing to interpolate), ``k_neighbors`` is capped at ``n_min - 1``, and ADASYN's ``RuntimeError``
   ("Not any neigbours belong to the majority class", common when classes are well separated)
   falls back to SMOTE, and so does KMeansSMOTE's "No clusters found with sufficient samples".
 """

@@ -9,7 +9,8 @@ over a kNN graph of the pool (``LINEAR_DEFAULTS``), overridden by ``linear_param
 cross-validation on the labelled set, and the CNN (:class:`~labelsieve.learners.image.ImageLearner` with
 ``cnn_params``) is used only when its mean ``cv_metric`` is higher (``accuracy``; balancing sets
 ``balanced_accuracy``, so a balanced CNN is not judged by a score that favours the head-biased linear model);
-``chosen_`` and ``cv_scores_`` say what was decided. Below ``min_cnn_labels`` no CNN is trained at all, so the first rounds stay cheap.
+``chosen_`` and ``cv_scores_`` say what was decided. Below ``min_cnn_labels`` no CNN is trained at all, so the
+first rounds stay cheap.
 
 The chosen model is saved in a sub-folder (``linear/`` or ``cnn/``) beside ``auto_image.json``. Strategies
 that need Monte-Carlo dropout (``bald``, ``qbc`` with ``committee="mc_dropout"``) need ``learner=image``.
