@@ -25,14 +25,16 @@ synthesis (images)           any name in ``labelsieve.synthesizers`` (``ddpm``, 
 
 ``auto`` (thresholds from the measured digits benchmark, reference/balancing.md §7): below an imbalance ratio of 3
 nothing; from 3 up, torch learners get ``logit_adjusted`` with τ = ``AUTO_TAU`` (IR 50 digits: 90.7 bAcc vs 84.1,
-tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50),
-and so does ``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`: torch methods reach only its CNN
-stage; class_weight reaches both and measured best on it, README Balancing). Synthesis is never chosen automatically.
+tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50).
+``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`) gets logit adjustment in its CNN stage and
+balanced class weights in its linear stage (issue 28: measured in benchmarks/results/generative.md).
+Synthesis is never chosen automatically.
 Whenever a method is applied, a staged learner picks its stage by balanced accuracy (``cv_metric``).
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -112,13 +114,25 @@ def is_torch_learner(learner_name: str) -> bool:
 
 
 def auto_method(y: Sequence[str], learner_name: str) -> str | None:
-    """None below :data:`AUTO_MIN_RATIO`; else ``logit_adjusted`` for a torch learner and ``class_weight`` for the
-    others and for a staged learner (``auto_image``: its linear stage takes no loss, and on MNIST-5k at IR 50
-    class_weight beat logit adjustment routed to its CNN stage; README, Balancing)."""
+    """None below :data:`AUTO_MIN_RATIO`; else ``logit_adjusted`` for a torch learner, including a staged one
+    (``auto_image``: the loss reaches its CNN stage, its linear stage gets balanced class weights instead, see
+    :func:`staged_auto_overrides`), and ``class_weight`` for the others."""
     if imbalance_ratio(y) < AUTO_MIN_RATIO:
         return None
+    return "logit_adjusted" if is_torch_learner(learner_name) else "class_weight"
+
+
+def staged_auto_overrides(learner_name: str, learner_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What ``auto`` gives the linear stage of a staged learner beside the CNN stage's logit adjustment: balanced
+    class weights in ``linear_params`` (kept with the project's own linear parameters). With the stage chosen by
+    balanced accuracy, logit adjustment on the CNN beat class_weight at IR 50 on MNIST-5k and Animal-MNIST, and the
+    linear stage, which serves when the CNN cannot be cross-validated, needs class weights (benchmarks/results/
+    generative.md)."""
     cls = learner_class(learner_name)
-    return "logit_adjusted" if torch_stage(cls) is None and is_torch_learner(learner_name) else "class_weight"
+    if torch_stage(cls) is None or "linear_params" not in inspect.signature(cls).parameters:
+        return {}
+    own = dict((learner_params or {}).get("linear_params") or {})
+    return {"linear_params": {"class_weight": "balanced", **own}}
 
 
 def prepare_training_set(
@@ -139,6 +153,7 @@ def prepare_training_set(
         ts.info["auto_ratio"] = round(imbalance_ratio(y_out), 3)
         if method == "logit_adjusted":
             params = {"loss_tau": AUTO_TAU, **params}
+            ts.learner_overrides |= staged_auto_overrides(learner_name, learner_params)
     ts.info["applied"] = []
     if not method or method == "none" or not y_out:
         return ts
