@@ -49,12 +49,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ratios", default="50")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--generators", default="dcgan,ddpm")
     args = parser.parse_args()
     torch.set_num_threads(1)
     table: dict[tuple[float, str], list[dict[str, float]]] = {}
     for ratio in [float(r) for r in args.ratios.split(",")]:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             X, y, X_test, y_test = long_tail_split(seed, ratio)
             ts = prepare_training_set(X, y, method="logit_adjusted", params=BASE, learner_name="image",
                                       rng=np.random.default_rng(seed), learner_params=IMAGE_PARAMS)
