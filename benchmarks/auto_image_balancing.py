@@ -42,7 +42,7 @@ from labelsieve.learners.auto_image import AutoImageLearner  # noqa: E402
 from labelsieve.registry import get_registry  # noqa: E402
 
 RATIO = 50.0
-HEADS = {"digits": 120, "mnist5k": 150}
+HEADS = {"digits": 120, "mnist5k": 150, "animal": 150}
 #: the CNN stage as benchmarks/imbalance.py trains the plain CNN on MNIST-5k (16 px, 30 epochs, no augmentation)
 PARAMS: dict[str, Any] = {"cnn_params": {"image_size": 16, "epochs": 30, "augment": None, "batch_size": 64}}
 #: (row, method, balancing_params)

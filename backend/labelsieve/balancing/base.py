@@ -113,4 +113,6 @@ def balancing_summary(info: dict[str, Any]) -> dict[str, Any]:
         out["synthetic"] = {"generator": batch.generator, "kept": len(batch.labels), "rejected": batch.rejected,
                             "drawn": info.get("synthetic_drawn", len(batch.labels)),
                             "seconds": info.get("synthetic_seconds"), "evidence": SYNTHESIS_EVIDENCE}
+        if info.get("synthetic_cost"):
+            out["synthetic"]["cost"] = info["synthetic_cost"]
     return out

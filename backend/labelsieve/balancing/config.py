@@ -28,7 +28,7 @@ from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registr
 PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
     "loss_tau": (int, float), "loss_beta": (int, float), "beta": (int, float),
     "augmenter": str, "augmenter_params": dict, "augment_strength": (int, float), "minority_boost": (int, float),
-    "mix_alpha": (int, float), "k_neighbors": int,
+    "mix_alpha": (int, float), "k_neighbors": int, "n_clusters": int,
     "synthesizer_params": dict, "synthetic_fill": (int, float), "max_synthetic_per_class": int,
     "oversample": (int, float), "gate_threshold": (int, float), "quality_gate": bool,
     "synthetic_weight": (int, float), "synthesis": bool,
@@ -39,7 +39,8 @@ PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
 PARAM_BOUNDS: dict[str, tuple[float, float]] = {
     "loss_tau": (0.0, 10.0), "loss_beta": (0.0, 0.999999), "beta": (0.0, 0.999999),
     "augment_strength": (0.0, 1.0), "minority_boost": (0.0, 1.0), "mix_alpha": (1e-6, 100.0),
-    "k_neighbors": (1, 100), "synthetic_fill": (0.0, 10.0), "max_synthetic_per_class": (0, 100_000),
+    "k_neighbors": (1, 100), "n_clusters": (1, 1000), "synthetic_fill": (0.0, 10.0),
+    "max_synthetic_per_class": (0, 100_000),
     "oversample": (1.0, 20.0), "gate_threshold": (0.0, 1.0), "synthetic_weight": (0.0, 10.0),
     "drw_start": (0.0, 1.0), "drw_beta": (0.0, 0.999999), "crt_epochs": (1, 1000), "norm_tau": (0.0, 5.0),
     "cv_folds": (2, 10), "min_novelty": (0.0, 10.0),

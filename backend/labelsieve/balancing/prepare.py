@@ -16,7 +16,7 @@ augmentation (torch)         ``augment`` (augmenter from ``params["augmenter"]``
                              ``geometric``, stronger for minority classes), ``mixup``,
                              ``cutmix``, ``mixup_cutmix``
 index resampling (any)       ``random_over``, ``random_under``
-vector resampling            ``smote``, ``borderline_smote``, ``adasyn`` (on vectors, or on
+vector resampling            ``smote``, ``borderline_smote``, ``adasyn``, ``kmeans_smote`` (on vectors, or on
                              ``embed(X)`` when ``embed`` is given: then ``X`` is returned in
                              embedding space, for a head trained on embeddings)
 synthesis (images)           any name in ``labelsieve.synthesizers`` (``ddpm``, ``sd_img2img``)
@@ -25,13 +25,16 @@ synthesis (images)           any name in ``labelsieve.synthesizers`` (``ddpm``, 
 
 ``auto`` (thresholds from the measured digits benchmark, benchmarks/imbalance.py): below an imbalance ratio of 3
 nothing; from 3 up, torch learners get ``logit_adjusted`` with τ = ``AUTO_TAU`` (IR 50 digits: 90.7 bAcc vs 84.1,
-tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50),
-and so does ``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`: torch methods reach only its CNN
-stage; class_weight reaches both and measured best on it, README Balancing). Synthesis is never chosen automatically.
+tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50).
+``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`) gets logit adjustment in its CNN stage and
+balanced class weights in its linear stage (issue 28: measured in benchmarks/results/generative.md).
+Synthesis is never chosen automatically.
+Whenever a method is applied, a staged learner picks its stage by balanced accuracy (``cv_metric``).
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +48,7 @@ from labelsieve.balancing.base import BalancingError, SyntheticBatch
 from labelsieve.balancing.losses import effective_number_weights, inverse_frequency_weights
 from labelsieve.balancing.quality import novelty_gate, pixel_classifier, quality_gate
 from labelsieve.balancing.resampling import INDEX_METHODS, VECTOR_METHODS, resample_indices, resample_vectors
-from labelsieve.balancing.stages import staged_cv_refusal, torch_stage, training_signature
+from labelsieve.balancing.stages import selection_overrides, staged_cv_refusal, torch_stage, training_signature
 from labelsieve.balancing.tuning import choose_tau
 from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
@@ -63,6 +66,10 @@ DRW_START = 0.6
 #: the logit-adjustment τ ``auto`` uses (README, Balancing: τ 1.5 >= τ 1 in macro-F1 and above it in tail recall
 #: at IR 10 / 50 / 100 on digits and IR 50 on MNIST-5k; τ 2 lost macro-F1 on MNIST-5k); an explicit loss_tau wins
 AUTO_TAU = 1.5
+#: synthetic images closer to a real image of their class than this share of the typical real-to-real distance
+#: are near-copies and dropped (quality.novelty_gate; ``min_novelty``): a generator that memorised its training
+#: images adds nothing new; the DDPM's kept samples had a median novelty of 1.67 (README, Balancing)
+DEFAULT_MIN_NOVELTY = 0.1
 
 
 @dataclass
@@ -107,13 +114,25 @@ def is_torch_learner(learner_name: str) -> bool:
 
 
 def auto_method(y: Sequence[str], learner_name: str) -> str | None:
-    """None below :data:`AUTO_MIN_RATIO`; else ``logit_adjusted`` for a torch learner and ``class_weight`` for the
-    others and for a staged learner (``auto_image``: its linear stage takes no loss, and on MNIST-5k at IR 50
-    class_weight beat logit adjustment routed to its CNN stage; README, Balancing)."""
+    """None below :data:`AUTO_MIN_RATIO`; else ``logit_adjusted`` for a torch learner, including a staged one
+    (``auto_image``: the loss reaches its CNN stage, its linear stage gets balanced class weights instead, see
+    :func:`staged_auto_overrides`), and ``class_weight`` for the others."""
     if imbalance_ratio(y) < AUTO_MIN_RATIO:
         return None
+    return "logit_adjusted" if is_torch_learner(learner_name) else "class_weight"
+
+
+def staged_auto_overrides(learner_name: str, learner_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What ``auto`` gives the linear stage of a staged learner beside the CNN stage's logit adjustment: balanced
+    class weights in ``linear_params`` (kept with the project's own linear parameters). With the stage chosen by
+    balanced accuracy, logit adjustment on the CNN beat class_weight at IR 50 on MNIST-5k and Animal-MNIST, and the
+    linear stage, which serves when the CNN cannot be cross-validated, needs class weights (benchmarks/results/
+    generative.md)."""
     cls = learner_class(learner_name)
-    return "logit_adjusted" if torch_stage(cls) is None and is_torch_learner(learner_name) else "class_weight"
+    if torch_stage(cls) is None or "linear_params" not in inspect.signature(cls).parameters:
+        return {}
+    own = dict((learner_params or {}).get("linear_params") or {})
+    return {"linear_params": {"class_weight": "balanced", **own}}
 
 
 def prepare_training_set(
@@ -134,6 +153,7 @@ def prepare_training_set(
         ts.info["auto_ratio"] = round(imbalance_ratio(y_out), 3)
         if method == "logit_adjusted":
             params = {"loss_tau": AUTO_TAU, **params}
+            ts.learner_overrides |= staged_auto_overrides(learner_name, learner_params)
     ts.info["applied"] = []
     if not method or method == "none" or not y_out:
         return ts
@@ -155,6 +175,8 @@ def prepare_training_set(
         ts.learner_overrides |= {"loss": "logit_adjusted", "loss_tau": tau}
         ts.info[CV_METHOD] = measured
         ts.info["applied"].append(CV_METHOD)
+    if ts.info["applied"]:  # a staged learner then picks its stage by balanced accuracy (balancing/stages.py)
+        ts.learner_overrides |= selection_overrides(learner_class(learner_name), learner_params)
     ts.info["seconds"] = round(time.perf_counter() - started, 3)
     return ts
 
@@ -229,7 +251,8 @@ def _apply_vector(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.ra
                 "learner on embeddings, or random_over / augment for images and texts"
             ) from exc
     X_res, y_res, info = resample_vectors(matrix, np.asarray(ts.y), part, rng=rng,
-                                          k_neighbors=int(params.get("k_neighbors", 5)))
+                                          k_neighbors=int(params.get("k_neighbors", 5)),
+                                          n_clusters=params.get("n_clusters"))
     n_old = len(ts.y)
     ts.X, ts.y = X_res, [str(v) for v in y_res]
     ts.synthetic_mask = np.concatenate([ts.synthetic_mask, np.ones(len(y_res) - n_old, dtype=bool)])
@@ -258,15 +281,21 @@ def _apply_synthesizer(ts: TrainingSet, part: str, params: dict[str, Any], rng: 
     wanted = {c: min(cap, max(0, int(round(fill * max(counts.values()))) - n)) for c, n in counts.items()}
     wanted = {c: k for c, k in wanted.items() if k > 0}
     started = time.perf_counter()
-    synthesizer.fit(X_real, y_real, rng=rng)
-    images, labels = synthesizer.sample({c: int(np.ceil(k * oversample)) for c, k in wanted.items()}, rng=rng)
+    try:
+        synthesizer.fit(X_real, y_real, rng=rng)
+        images, labels = synthesizer.sample({c: int(np.ceil(k * oversample)) for c, k in wanted.items()}, rng=rng)
+    except (BalancingError, RuntimeError, ValueError, OSError) as exc:  # the round trains on the real items
+        ts.info.setdefault("skipped", []).append(
+            f"{part}: the synthesizer failed ({type(exc).__name__}: {exc}); trained without synthetic items")
+        ts.info["synthetic_seconds"] = round(time.perf_counter() - started, 3)
+        return
     threshold = float(params.get("gate_threshold", 0.5))
     if params.get("quality_gate", True) and images:
         classify, classes = pixel_classifier(X_real, y_real, random_state=int(rng.integers(0, 2**31 - 1)))
         keep, confidence = quality_gate(images, labels, classify=classify, classes=classes, threshold=threshold)
     else:
         keep, confidence = np.ones(len(images), dtype=bool), np.full(len(images), np.nan)
-    min_novelty = float(params.get("min_novelty", 0.0))
+    min_novelty = float(params.get("min_novelty", DEFAULT_MIN_NOVELTY))
     if min_novelty > 0 and images:  # drop near-copies of the real images (diversity, not only confidence)
         novel, _ = novelty_gate(images, labels, real_images=X_real, real_labels=y_real, min_novelty=min_novelty)
         keep = keep & novel
@@ -296,6 +325,12 @@ def _apply_synthesizer(ts: TrainingSet, part: str, params: dict[str, Any], rng: 
     ts.info["synthetic_seconds"] = round(time.perf_counter() - started, 3)
     ts.info["synthetic_drawn"] = len(images)
     ts.info["synthesizer"] = synthesizer
+    if getattr(synthesizer, "cost_", None):
+        ts.info["synthetic_cost"] = synthesizer.cost_
+    if wanted and not chosen:
+        ts.info.setdefault("skipped", []).append(
+            f"{part}: none of the {len(images)} drawn images passed the quality gates (classifier agreement >= "
+            f"{threshold}, novelty >= {min_novelty}); trained without synthetic items")
 
 
 def all_methods() -> list[str]:

@@ -11,6 +11,10 @@ passes ``sample_weight`` to both stages, in its cross-validation and in its fina
 as the logistic regression's sample weights).
 
 Learners without a ``torch_stage`` get ``params`` merged with the overrides, as a plain torch learner needs.
+
+A staged learner that picks its stage by cross-validation and takes a ``cv_metric`` parameter scores the candidates
+by balanced accuracy whenever balancing is applied (:func:`selection_overrides`): plain accuracy on long-tailed folds
+favours the head-biased linear stage, so a balanced CNN served in some seeds and not in others (README, Balancing).
 """
 
 from __future__ import annotations
@@ -48,6 +52,20 @@ def routed_params(learner_cls: Any, params: Mapping[str, Any], overrides: Mappin
     if routed:
         merged[key] = {**(merged.get(key) or {}), **routed}
     return merged
+
+
+#: the stage-selection score of a staged learner while balancing is on
+BALANCED_CV_METRIC = "balanced_accuracy"
+
+
+def selection_overrides(learner_cls: Any, learner_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"cv_metric": "balanced_accuracy"}`` for a staged learner that takes ``cv_metric`` and was not given one
+    explicitly (``learner_params``), else nothing."""
+    if torch_stage(learner_cls) is None or "cv_metric" not in constructor_signature(learner_cls):
+        return {}
+    if learner_params and "cv_metric" in learner_params:
+        return {}
+    return {"cv_metric": BALANCED_CV_METRIC}
 
 
 def staged_cv_refusal(learner_name: str) -> str:

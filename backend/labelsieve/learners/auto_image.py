@@ -7,8 +7,10 @@ images resized to at most ``pixel_size`` (never upscaled; one channel for grey i
 over a kNN graph of the pool (``LINEAR_DEFAULTS``), overridden by ``linear_params``. From ``min_cnn_labels`` labels on
 (and with ``cv_folds`` labels of every class) both are scored by stratified ``cv_folds``-fold
 cross-validation on the labelled set, and the CNN (:class:`~labelsieve.learners.image.ImageLearner` with
-``cnn_params``) is used only when its mean accuracy is higher; ``chosen_`` and ``cv_scores_`` say what was
-decided. Below ``min_cnn_labels`` no CNN is trained at all, so the first rounds stay cheap.
+``cnn_params``) is used only when its mean ``cv_metric`` is higher (``accuracy``; balancing sets
+``balanced_accuracy``, so a balanced CNN is not judged by a score that favours the head-biased linear model);
+``chosen_`` and ``cv_scores_`` say what was decided. Below ``min_cnn_labels`` no CNN is trained at all, so the
+first rounds stay cheap.
 
 The chosen model is saved in a sub-folder (``linear/`` or ``cnn/``) beside ``auto_image.json``. Strategies
 that need Monte-Carlo dropout (``bald``, ``qbc`` with ``committee="mc_dropout"``) need ``learner=image``.
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from labelsieve.arrays import to_pil
@@ -35,6 +38,11 @@ CHOICES = ("linear", "cnn")
 #: the linear model's recipe under ``linear_params``: label spreading over the pool won on both image sets
 #: (digits, long-tailed digits; benchmarks/learner_recipes.py and benchmarks/auto_image.py, README "Learners")
 LINEAR_DEFAULTS: dict[str, Any] = {"semi_supervised": "label_spreading"}
+#: how the cross-validation scores each candidate (``cv_metric``)
+CV_METRICS: dict[str, Any] = {
+    "accuracy": accuracy_score, "balanced_accuracy": balanced_accuracy_score,
+    "macro_f1": lambda truth, predicted: f1_score(truth, predicted, average="macro"),
+}
 
 
 def pixel_vectors(images: Sequence[Any], size: int, grey: bool) -> np.ndarray:
@@ -66,6 +74,7 @@ class AutoImageLearner(BaseLearner):
         min_cnn_labels: int = 100,
         cv_folds: int = 3,
         cnn_params: dict[str, Any] | None = None,
+        cv_metric: str = "accuracy",
         random_state: int = 0,
     ) -> None:
         self.pixel_size = pixel_size
@@ -73,6 +82,7 @@ class AutoImageLearner(BaseLearner):
         self.min_cnn_labels = min_cnn_labels
         self.cv_folds = cv_folds
         self.cnn_params = cnn_params
+        self.cv_metric = cv_metric
         self.random_state = random_state
 
     def _linear(self) -> VectorLearner:
@@ -100,6 +110,8 @@ class AutoImageLearner(BaseLearner):
         unlabeled: Sequence[Any] | None = None,
     ) -> Self:
         classes = check_training_labels(y)
+        if self.cv_metric not in CV_METRICS:
+            raise ValueError(f"cv_metric must be one of {sorted(CV_METRICS)}, got {self.cv_metric!r}")
         self.side_, self.grey_ = pixel_layout(X[0], self.pixel_size)
         pixels = self._pixels(X)
         pool = self._pool_pixels(unlabeled)
@@ -118,17 +130,18 @@ class AutoImageLearner(BaseLearner):
 
     def _cross_validate(self, X: Sequence[Any], pixels: np.ndarray, y: list[str], sample_weight: np.ndarray | None,
                         pool: np.ndarray | None) -> dict[str, float]:
-        """Mean held-out accuracy of each candidate over stratified folds of the labelled set."""
+        """Mean held-out ``cv_metric`` of each candidate over stratified folds of the labelled set."""
+        score = CV_METRICS[self.cv_metric]
         folds = StratifiedKFold(n_splits=self.cv_folds, shuffle=True, random_state=self.random_state)
         labels = np.asarray(y)
         scores: dict[str, list[float]] = {name: [] for name in CHOICES}
         for train, test in folds.split(pixels, labels):
             weights = None if sample_weight is None else np.asarray(sample_weight)[train]
             linear = self._linear().fit(pixels[train], labels[train].tolist(), sample_weight=weights, unlabeled=pool)
-            scores["linear"].append(float(np.mean(np.array(linear.predict(pixels[test])) == labels[test])))
+            scores["linear"].append(float(score(labels[test], np.array(linear.predict(pixels[test])))))
             cnn = self._cnn().fit([X[int(i)] for i in train], labels[train].tolist(), sample_weight=weights)
             predicted = cnn.predict([X[int(i)] for i in test])
-            scores["cnn"].append(float(np.mean(np.array(predicted) == labels[test])))
+            scores["cnn"].append(float(score(labels[test], np.array(predicted))))
         return {name: float(np.mean(values)) for name, values in scores.items()}
 
     def _inputs(self, X: Sequence[Any]) -> Any:
