@@ -39,10 +39,14 @@ class LabelConfig:
     kind: Literal["image", "text"]
     labels: tuple[str, ...]
     multiple: bool
+    #: the control tag's result type: "choices", or "taxonomy" (multi-label over the taxonomy's leaves)
+    control: str = "choices"
+    #: for a taxonomy: the path from the root to each label of ``labels`` (what Label Studio's result holds)
+    paths: tuple[tuple[str, ...], ...] = ()
 
     @property
     def result_type(self) -> str:
-        return "choices"
+        return self.control
 
 
 def _iter(root: Element) -> list[Element]:

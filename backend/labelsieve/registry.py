@@ -21,12 +21,14 @@ from typing import Any
 
 from labelsieve.params import constructor_params
 
-SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer"}
+SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer",
+            "task_types": "task type"}
 GROUPS = {
     "strategies": "labelsieve.strategies",
     "learners": "labelsieve.learners",
     "augmenters": "labelsieve.augmenters",
     "synthesizers": "labelsieve.synthesizers",
+    "task_types": "labelsieve.task_types",
 }
 log = logging.getLogger(__name__)
 
@@ -222,13 +224,14 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class Registries:
-    """The four registries; the process-wide set is :func:`get_registries`."""
+    """The registries (one per entry-point group); the process-wide set is :func:`get_registries`."""
 
     def __init__(self) -> None:
         self.strategies = Registry("strategies")
         self.learners = Registry("learners")
         self.augmenters = Registry("augmenters")
         self.synthesizers = Registry("synthesizers")
+        self.task_types = Registry("task_types")
 
     def of(self, kind: str) -> Registry:
         if kind not in GROUPS:

@@ -14,7 +14,7 @@ import numpy as np
 
 from labelsieve.strategies._chunks import fill, normalise, subset_context
 from labelsieve.strategies.base import PoolContext, QueryStrategy
-from labelsieve.strategies.wrappers import inner
+from labelsieve.strategies.wrappers import common_task_types, inner
 
 
 def cold_share(accuracy: float | None, switch_accuracy: float, has_model: bool, first_share: float = 0.5) -> float:
@@ -62,6 +62,9 @@ class Adaptive(QueryStrategy):
             raise ValueError(f"cold strategy {self.cold!r} needs a model; use a cold-start one (typiclust, probcover)")
         cold.check()
         inner(self.warm, self.warm_params).check()
+
+    def members_task_types(self) -> tuple[str, ...]:
+        return common_task_types((self.cold, self.cold_params), (self.warm, self.warm_params))
 
     def share(self, ctx: PoolContext) -> float:
         """The cold-start share of this context's batch (see the class docstring)."""

@@ -34,6 +34,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from labelsieve.params import constructor_params
+from labelsieve.tasktypes.base import ANY_TASK_TYPE
+
+__all__ = ["ANY_TASK_TYPE", "EmptyPoolError", "PoolContext", "QueryStrategy", "StrategyRequirementError",
+           "full_ranking", "top_n"]
 
 
 class EmptyPoolError(ValueError):
@@ -86,6 +90,13 @@ class PoolContext:
     labeled_embeddings_given: np.ndarray | None = None
     mc_samples: int = 10
     prequential_accuracy: float | None = None
+    #: the project's task type (:mod:`labelsieve.tasktypes`): ``"single_label"`` (``probas`` rows are class
+    #: distributions) or e.g. ``"multi_label"`` (``probas`` columns are independent per-label probabilities)
+    task_type: str = "single_label"
+    #: per-label decision thresholds of a multi-label model (``n_classes``), else None
+    thresholds: np.ndarray | None = None
+    #: ``(n_labeled, n_classes)`` 0/1 label sets of the labelled inputs (multi-label), else None
+    labeled_targets: np.ndarray | None = None
 
     @property
     def n_pool(self) -> int:
@@ -164,9 +175,12 @@ class QueryStrategy:
 
     - ``batch_aware``: ``select`` does more than take the top ``n`` scores;
     - ``needs_model``: ``score`` needs a fitted learner (False for random / cold-start);
-    - ``category``: ``"uncertainty" | "diversity" | "hybrid" | "cold-start" | "value" | "baseline" | "wrapper"``.
+    - ``category``: ``"uncertainty" | "diversity" | "hybrid" | "cold-start" | "value" | "baseline" | "wrapper"``;
+    - ``task_types``: the task types (:mod:`labelsieve.tasktypes`) it serves, ``("*",)`` for all; ``/setup``
+      refuses a project whose task type is not among them. Wrappers answer with ``members_task_types()``.
     """
 
+    task_types: ClassVar[tuple[str, ...]] = ("single_label",)
     batch_aware: ClassVar[bool] = False
     needs_model: ClassVar[bool] = True
     category: ClassVar[str] = "uncertainty"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelsieve.strategies._chunks import CHUNK, fill, fit_centres, nearest_centre, pool_vectors, sq_dists
-from labelsieve.strategies.base import PoolContext, QueryStrategy
+from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy
 
 
 def typicality(x: np.ndarray, reference: np.ndarray, ref_index: np.ndarray, k: int, chunk: int = CHUNK) -> np.ndarray:
@@ -50,6 +50,8 @@ class TypiClust(QueryStrategy):
     random reference sample of the whole pool, so dense regions beat outliers. Cost:
     ``O(n d (k_clusters + reference_size))``, memory ``O(chunk * reference_size)``.
     """
+
+    task_types = (ANY_TASK_TYPE,)  # reads embeddings (or nothing) only: any task type
 
     category = "cold-start"
     batch_aware = True

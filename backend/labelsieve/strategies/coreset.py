@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from labelsieve.strategies.base import PoolContext, QueryStrategy
+from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy
 from labelsieve.strategies.distance import (
     DEFAULT_CHUNK,
     ChunkedPool,
@@ -103,6 +103,8 @@ class CoreSet(QueryStrategy):
         a new centre only reads the groups it can get closer to. Same picks; far fewer bytes read
         when the embeddings cluster. Pools under 4096 items and batches under 32 take full passes.
     """
+
+    task_types = (ANY_TASK_TYPE,)  # reads embeddings (or nothing) only: any task type
 
     batch_aware: ClassVar[bool] = True
     category: ClassVar[str] = "diversity"

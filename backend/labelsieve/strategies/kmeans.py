@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelsieve.strategies._chunks import fill, fit_centres, nearest_centre, nearest_to_centres, pool_vectors
-from labelsieve.strategies.base import PoolContext, QueryStrategy
+from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy
 
 
 class KMeansRepresentatives(QueryStrategy):
@@ -17,6 +17,8 @@ class KMeansRepresentatives(QueryStrategy):
     at most ``fit_sample`` random items; assignment runs over the whole pool in chunks:
     ``O(n d k)`` time, ``O(n d + chunk k)`` memory. Works without a model on vector pools.
     """
+
+    task_types = (ANY_TASK_TYPE,)  # reads embeddings (or nothing) only: any task type
 
     category = "diversity"
     batch_aware = True

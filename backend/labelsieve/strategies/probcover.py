@@ -15,7 +15,7 @@ from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
 from labelsieve.strategies._chunks import fill, fit_centres, nearest_centre, pool_vectors
-from labelsieve.strategies.base import PoolContext, QueryStrategy
+from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy
 
 DEGREE_PROBE = 256  # items whose ball sizes estimate the graph's edge count before it is built
 WORKING_MEMORY_MB = 64  # scikit-learn's chunked distance computations stay under this (its default is 1 GB)
@@ -90,6 +90,8 @@ class ProbCover(QueryStrategy):
     the labelled items count as covered. ``select`` picks greedily the item covering the most uncovered items;
     once all is covered it tops up by ``score``: the number of uncovered items in each item's ball.
     """
+
+    task_types = (ANY_TASK_TYPE,)  # reads embeddings (or nothing) only: any task type
 
     category = "cold-start"
     batch_aware = True

@@ -12,13 +12,26 @@ import numpy as np
 
 from labelsieve.registry import get_registry
 from labelsieve.strategies._chunks import fill, normalise, subset_context
-from labelsieve.strategies.base import PoolContext, QueryStrategy
+from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy
 
 
 def inner(name: str, params: dict[str, Any] | None) -> QueryStrategy:
     """The member strategy ``name``, resolved through the process-wide registry (plugins and run-time
     registrations included)."""
     return get_registry("strategies").create(name, dict(params or {}))
+
+
+def common_task_types(*members: tuple[str, dict[str, Any] | None]) -> tuple[str, ...]:
+    """The task types every member (name, params) serves: a wrapper serves what all its members serve."""
+    served: set[str] | None = None
+    for name, params in members:
+        strategy = inner(name, params)
+        members_of = getattr(strategy, "members_task_types", None)
+        types = set(members_of() if callable(members_of) else getattr(strategy, "task_types", ("single_label",)))
+        if ANY_TASK_TYPE in types:
+            continue
+        served = types if served is None else served & types
+    return (ANY_TASK_TYPE,) if served is None else tuple(sorted(served))
 
 
 class Scorecard(QueryStrategy):
@@ -50,6 +63,10 @@ class Scorecard(QueryStrategy):
         params = self.params or {}
         for name in self.members():
             inner(name, params.get(name)).check()
+
+    def members_task_types(self) -> tuple[str, ...]:
+        params = self.params or {}
+        return common_task_types(*((name, params.get(name)) for name in self.members()))
 
     def score(self, ctx: PoolContext) -> np.ndarray:
         total = np.zeros(ctx.n_pool)
@@ -86,6 +103,9 @@ class PrefilterDiversify(QueryStrategy):
         self._check_factor()
         inner(self.prefilter, self.prefilter_params).check()
         inner(self.diversify, self.diversify_params).check()
+
+    def members_task_types(self) -> tuple[str, ...]:
+        return common_task_types((self.prefilter, self.prefilter_params), (self.diversify, self.diversify_params))
 
     def _check_factor(self) -> None:
         if not self.factor >= 1:
@@ -161,6 +181,9 @@ class Subsample(QueryStrategy):
     def check(self) -> None:
         self._size()
         inner(self.base, self.base_params).check()
+
+    def members_task_types(self) -> tuple[str, ...]:
+        return common_task_types((self.base, self.base_params))
 
     def _size(self) -> int:
         size = int(self.size)
