@@ -85,8 +85,12 @@ class CrfTagger:
         tagger._set_model(bytes(model))
         return tagger
 
-    def decode(self, sentences: Sequence[list[str]]) -> list[SequencePrediction]:
-        """Viterbi path, its probability and the per-token marginals of every sentence."""
+    def decode(self, sentences: Sequence[list[str]], *, marginals: bool = True) -> list[SequencePrediction]:
+        """Viterbi path, its probability and the per-token marginals of every sentence.
+
+        ``marginals=False`` leaves them out (an empty ``(n_tokens, 0)`` array): the path-based uncertainties
+        (MNLP, least confidence) need only the path probability, and the marginals are most of the time.
+        """
         tagger = self._tagger()
         classes = self.classes_
         out: list[SequencePrediction] = []
@@ -96,13 +100,16 @@ class CrfTagger:
                 continue
             tagger.set(pycrfsuite.ItemSequence(sentence_features(list(words))))
             path = list(tagger.tag())
-            marginals = np.array([[tagger.marginal(label, t) for label in classes] for t in range(len(words))])
-            marginals = marginals / np.clip(marginals.sum(axis=1, keepdims=True), 1e-12, None)
-            out.append(SequencePrediction(path, float(tagger.probability(path)), marginals))
+            if marginals:
+                rows = np.array([[tagger.marginal(label, t) for label in classes] for t in range(len(words))])
+                rows = rows / np.clip(rows.sum(axis=1, keepdims=True), 1e-12, None)
+            else:
+                rows = np.zeros((len(words), 0))
+            out.append(SequencePrediction(path, float(tagger.probability(path)), rows))
         return out
 
     def predict(self, sentences: Sequence[list[str]]) -> list[list[str]]:
-        return [prediction.tags for prediction in self.decode(sentences)]
+        return [prediction.tags for prediction in self.decode(sentences, marginals=False)]
 
     def predict_marginals(self, sentences: Sequence[list[str]]) -> list[np.ndarray]:
         return [prediction.marginals for prediction in self.decode(sentences)]
