@@ -125,8 +125,19 @@ def parse_label_config(xml: str) -> LabelConfig:
 
 
 def labels_from_result(result: list[dict[str, object]] | None, config: LabelConfig) -> list[str]:
-    """The choices an annotation's ``result`` gives for our control, in config order."""
+    """The choices an annotation's ``result`` gives for our control, in config order (for a taxonomy: the leaves
+    whose paths it picks)."""
     chosen: list[str] = []
+    if config.control == "taxonomy":
+        label_of = dict(zip(config.paths, config.labels, strict=True))
+        for region in result or []:
+            value = region.get("value") if isinstance(region, dict) else None
+            if region.get("from_name") != config.from_name or not isinstance(value, dict):  # type: ignore[union-attr]
+                continue
+            for path in value.get("taxonomy") or []:
+                if isinstance(path, list) and tuple(path) in label_of and label_of[tuple(path)] not in chosen:
+                    chosen.append(label_of[tuple(path)])
+        return [label for label in config.labels if label in chosen]
     for region in result or []:
         if not isinstance(region, dict):
             continue

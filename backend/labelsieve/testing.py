@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from labelsieve.strategies.base import PoolContext, QueryStrategy, StrategyRequirementError
+from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy, StrategyRequirementError
 
 ContextFactory = Callable[[int, int], PoolContext]
 N_POOL = 90
@@ -78,6 +78,35 @@ def image_context(n_pool: int, seed: int) -> PoolContext:
     )
 
 
+@lru_cache(maxsize=1)
+def _multilabel_data() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_multilabel_classification
+
+    from labelsieve.learners.multilabel import MultiLabelLearner  # heavy (scikit-learn): see the module docstring
+
+    x, y = make_multilabel_classification(n_samples=40 + N_POOL, n_features=8, n_classes=4, n_labels=2,
+                                          allow_unlabeled=False, random_state=0)
+    x = x.astype(np.float32)
+    names = [tuple(f"l{j}" for j in np.flatnonzero(row)) for row in y[:40]]
+    learner = MultiLabelLearner(base="vector").fit(list(x[:40]), names)
+    return learner, x[:40], y[:40], x[40:]
+
+
+def multilabel_context(n_pool: int, seed: int) -> PoolContext:
+    """A fitted one-vs-rest multi-label learner on 4 labels, ``n_pool`` (<= 90) unlabelled items, 40 labelled."""
+    learner, labeled, targets, pool = _multilabel_data()
+    return PoolContext(
+        pool=list(pool[:n_pool]), learner=learner, rng=np.random.default_rng(seed), labeled=list(labeled),
+        labeled_y=np.zeros(len(labeled), dtype=np.int64), classes=tuple(learner.classes_),
+        ids=np.arange(n_pool, dtype=np.int64), task_type="multi_label", thresholds=learner.thresholds_,
+        labeled_targets=np.asarray(targets),
+    )
+
+
+#: the context each task type's conformance run uses; a task type's package adds its own (``ner``, ``boxes``...)
+CONTEXT_FACTORIES: dict[str, ContextFactory] = {"multi_label": multilabel_context}
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
@@ -95,6 +124,22 @@ def _pick_factory(strategy: QueryStrategy, name: str) -> ContextFactory:
     except StrategyRequirementError as exc:
         raise AssertionError(f"{name} cannot score the vector context ({first}) nor the MC-dropout image "
                              f"context ({exc})") from exc
+
+
+def check_task_types(strategy_or_cls: QueryStrategy | type[QueryStrategy]) -> list[str]:
+    """Run :func:`check_strategy` once per task type the strategy declares (``task_types``; wrappers: their
+    members'), on that type's context (:data:`CONTEXT_FACTORIES`; ``single_label`` the default ones). ``"*"``
+    means every type with a context here. Returns the types checked; a declared type with no context fails."""
+    strategy = strategy_or_cls() if isinstance(strategy_or_cls, type) else strategy_or_cls
+    members = getattr(strategy, "members_task_types", None)
+    declared = tuple(members() if callable(members) else getattr(strategy, "task_types", ("single_label",)))
+    known = ["single_label", *CONTEXT_FACTORIES]
+    types = known if ANY_TASK_TYPE in declared else list(declared)
+    for task_type in types:
+        _check(task_type in known, f"{type(strategy).__name__} declares task type {task_type!r}, which has no "
+                                   f"conformance context (known: {known}); add one to CONTEXT_FACTORIES")
+        check_strategy(strategy, ctx_factory=CONTEXT_FACTORIES.get(task_type))
+    return types
 
 
 def check_strategy(strategy_or_cls: QueryStrategy | type[QueryStrategy], *,
@@ -123,7 +168,8 @@ def check_strategy(strategy_or_cls: QueryStrategy | type[QueryStrategy], *,
         stored = type(strategy)(**defaults).get_params()
         _check(stored == defaults, f"{name} params do not round-trip: constructor arguments {defaults} "
                                    f"are stored as {stored}")
-    for attr, kinds in (("batch_aware", (bool,)), ("needs_model", (bool,)), ("category", (str,))):
+    for attr, kinds in (("batch_aware", (bool,)), ("needs_model", (bool,)), ("category", (str,)),
+                        ("task_types", (tuple, list))):
         _check(isinstance(getattr(strategy, attr, None), kinds), f"{name}.{attr} must be a {kinds[0].__name__}")
     _check(bool((type(strategy).__doc__ or "").strip()), f"{name} has no docstring")
     try:

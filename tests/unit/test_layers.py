@@ -28,6 +28,7 @@ ALLOWED_NESTED = {
     # `import labelsieve` exports check_strategy; its learners (scikit-learn, torch) load on first use (docstring)
     ("labelsieve.testing", "labelsieve.learners.vector"),
     ("labelsieve.testing", "labelsieve.learners.image"),
+    ("labelsieve.testing", "labelsieve.learners.multilabel"),
     # mlflow is the optional extra labelsieve[mlflow]: loaded only when a tracking URI is configured (docstring)
     ("labelsieve.quality.hooks", "labelsieve.quality.tracking"),
 }

@@ -46,9 +46,8 @@ def read_ranking(engine: Engine, project_id: int, version: str) -> Ranking:
         stored = rankings.ranking_of(session=session, project_id=project_id, version=version)
     if stored is None:
         return Ranking(task_ids=[], scores=[], labels=[])
-    classes = stored.classes
     return Ranking(task_ids=stored.task_ids.tolist(), scores=stored.scores.tolist(),
-                   labels=[[classes[i]] for i in stored.label_index.tolist()], confidence=stored.confidence.tolist())
+                   labels=[stored.labels_at(r) for r in range(len(stored))], confidence=stored.confidence.tolist())
 
 
 @dataclass

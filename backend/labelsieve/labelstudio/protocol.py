@@ -93,10 +93,13 @@ class ChoiceValue(BaseModel):
 
 
 class ResultRegion(BaseModel):
+    """One region of a prediction: ``value`` is the control's (choices; taxonomy paths, spans, boxes... as the
+    project's task type writes them)."""
+
     from_name: str
     to_name: str
     type: str = "choices"
-    value: ChoiceValue
+    value: ChoiceValue | dict[str, Any]
     score: float | None = None
 
 

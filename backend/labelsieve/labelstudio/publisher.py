@@ -33,18 +33,18 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.backend_note import note_page_url
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
 from labelsieve.labelstudio.dmtab import ensure_ranking_tab
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.head import QueueState, Ranking, read_ranking, remaining, take_unlabeled
-from labelsieve.labelstudio.protocol import choices_result
 from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.preannotation import gate_for, threshold_of
+from labelsieve.tasktypes import task_type_for
+from labelsieve.tasktypes.classification import ClassPrediction
 
 log = logging.getLogger(__name__)
 UNCERTAINTY = "Uncertainty sampling"
@@ -129,15 +129,19 @@ class LabelStudioPublisher:
             project = crud.get_project(session=session, project_id=project_id)
             if project is None:
                 return []
-            config = parse_label_config(project.label_config)
+            served = task_type_for(project.label_config)
             gate = gate_for(session=session, project_id=project_id,
                             threshold=threshold_of(project.settings, self.preannotate_threshold))
-        # the answer pre-ticked only where the model is likely right; the score alone ranks the rest
-        return [
-            {"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
-             "result": choices_result(config, list(ranking.labels[r])) if gate.allows(_confidence(ranking, r)) else []}
-            for r in ranks
-        ]
+        # the answer pre-ticked only where the model is likely right; the score alone ranks the rest. The task
+        # type writes the regions, each with its own score (the model's confidence in it)
+        payload = []
+        for r in ranks:
+            confidence = _confidence(ranking, r)
+            output = ClassPrediction(tuple(ranking.labels[r]), float(confidence if confidence is not None else 0.0))
+            payload.append({"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
+                            "result": served.task_type.prediction_result(
+                                served.config, output, preannotate=gate.allows(confidence))})
+        return payload
 
     def predictions_payload(self, project_id: int, version: str) -> list[dict[str, Any]]:
         """What a publish of ``version`` would push now (the head, in rank order)."""

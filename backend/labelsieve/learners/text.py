@@ -107,6 +107,11 @@ class TextLearner(BaseLearner):
             return np.zeros((0, len(self.classes_)))
         return self.head_.predict_proba(self._features(X))
 
+    def features(self, X: Sequence[Any]) -> Any:
+        """The classifier's input (TF-IDF rows or sentence embeddings): what multi-label heads are fitted on."""
+        self.check_fitted()
+        return self._features(X)
+
     def embed(self, X: Sequence[Any]) -> np.ndarray:
         self.check_fitted()
         if len(X) == 0:

@@ -120,6 +120,11 @@ class VectorLearner(BaseLearner):
             return np.zeros((0, len(self.classes_)))
         return self.head_.predict_proba(self._transform(X))
 
+    def features(self, X: Sequence[Any]) -> np.ndarray:
+        """The classifier's input (standardised vectors): what multi-label heads are fitted on."""
+        self.check_fitted()
+        return self._transform(X)
+
     def embed(self, X: Sequence[Any]) -> np.ndarray:
         self.check_fitted()
         if len(X) == 0:

@@ -29,7 +29,7 @@ from labelsieve.balancing.prepare import TrainingSet, prepare_training_set
 from labelsieve.balancing.stages import routed_params
 from labelsieve.input_cache import InputCache
 from labelsieve.inputs import InputLoader
-from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
+from labelsieve.labelconfig import LabelConfig
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
@@ -55,6 +55,7 @@ from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Project, utcnow
 from labelsieve.storage.rankings import save_ranking
 from labelsieve.storage.synthetic import save_synthetic
+from labelsieve.tasktypes import ServedConfig, task_type_for
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ class ActiveLearningLoop:
         self.input_cache = InputCache(settings.input_cache_mb * 1024 * 1024)
         #: project id → (its stored settings and label config, resolved): resolved at /setup, reused by retrains
         self._resolved: dict[int, tuple[str, ResolvedSettings]] = {}
+        self._served: dict[str, ServedConfig] = {}
         self._models_lock = threading.Lock()
         self._train_locks: dict[int, threading.Lock] = {}
         self._train_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_trainings))
@@ -142,13 +144,10 @@ class ActiveLearningLoop:
         hostname: str | None = None, access_token: str | None = None, title: str | None = None,
     ) -> str:
         """Validate config and settings, store the project; return the serving model version."""
-        config = parse_label_config(label_config)
-        if config.multiple:
-            raise UnsupportedLabelConfig(
-                'choice="multiple" (multi-label) is parsed but not learnable yet; use single choice'
-            )
+        served = self.served(label_config)
         extra = parse_extra_params(extra_params)
-        resolved = resolve_settings(settings=self.settings, extra=extra, config=config, registries=self.registries)
+        resolved = resolve_settings(settings=self.settings, extra=extra, config=served.config,
+                                    registries=self.registries, task_type=served.task_type)
         with session_scope(self.engine) as session:
             project = crud.upsert_project(
                 session=session, project_id=project_id, label_config=label_config, title=title,
@@ -166,8 +165,19 @@ class ActiveLearningLoop:
             raise UnknownProjectError(f"project {project_id} is not set up with this backend (POST /setup first)")
         return project
 
+    def served(self, label_config: str) -> ServedConfig:
+        """The task type serving ``label_config`` and its parsed config (discovered once per config text)."""
+        cached = self._served.get(label_config)
+        if cached is None:
+            cached = task_type_for(label_config, self.registries)
+            if len(self._served) > 256:
+                self._served.clear()
+            self._served[label_config] = cached
+        return cached
+
     def config_of(self, project: Project) -> LabelConfig:
-        return parse_label_config(project.label_config)
+        config: LabelConfig = self.served(project.label_config).config
+        return config
 
     def settings_of(self, project: Project, config: LabelConfig | None = None) -> ResolvedSettings:
         """The project's resolved settings: those ``/setup`` resolved while the stored settings and label config
@@ -180,6 +190,7 @@ class ActiveLearningLoop:
         resolved = resolve_settings(
             settings=self.settings, extra=dict(project.settings or {}),
             config=config or self.config_of(project), registries=self.registries, light=False,
+            task_type=self.served(project.label_config).task_type,
             strategy=cached[1].strategy if cached is not None and cached[0] == key else None,
         )
         self._resolved[project.id] = (key, resolved)
@@ -284,9 +295,15 @@ class ActiveLearningLoop:
             learner = self.registries.learners.create(ps.learner, params)
         if loaded.errors:
             self.metrics.failures.labels("media").inc(len(loaded.errors))
-        label_of = {task.id: annotation.labels[0] for task, annotation in examples}
+        served = self.served(project.label_config)
+        if served.name == "single_label":  # the stored label is the target (unchanged behaviour)
+            label_of: dict[int, Any] = {task.id: annotation.labels[0] for task, annotation in examples}
+        else:  # the task type reads its target from the annotation's result
+            label_of = {task.id: served.task_type.target(annotation.result, served.config)
+                        for task, annotation in examples}
         y = [label_of[int(task_id)] for task_id in loaded.ids]
-        counts = Counter(y)
+        counts = Counter(y) if served.task_type.supports_balancing else Counter(
+            label for target in y for label in target)  # per-label counts for the class gauges
         self._observe_classes(project.id, counts)
         unlabeled = pool_for_fit(pool.inputs, np.random.default_rng(
             zlib.crc32(f"{project.id}:pool:{ps.seed}:{len(y)}".encode())))
@@ -323,6 +340,7 @@ class ActiveLearningLoop:
             labeled_inputs=fitted.loaded.inputs, labeled_y=fitted.y, settings=ps,
             registries=self.registries, seed=seed, strategy=resolved.strategy,
             prequential_accuracy=fitted.prequential_accuracy,
+            task_type=self.served(self.project(project_id).label_config).task_type,
         )
         rank_seconds = time.perf_counter() - rank_started
         save_ranking(path, ranking)  # the version's full ranking: one file, no row per task

@@ -13,24 +13,24 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
-from labelsieve.labelconfig import LabelConfig
-from labelsieve.labelstudio.protocol import LSTask, ResultRegion, TaskPrediction, choices_result
+from labelsieve.labelstudio.protocol import LSTask, ResultRegion, TaskPrediction
 from labelsieve.service.loop import UNTRAINED_VERSION, ActiveLearningLoop, UnknownProjectError
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.preannotation import PreannotationGate, gate_for, threshold_of
+from labelsieve.tasktypes import ServedConfig
+from labelsieve.tasktypes.classification import ClassPrediction
 
 log = logging.getLogger(__name__)
 
 
-def _result(config: LabelConfig, labels: list[str], confidence: float | None,
+def _result(served: ServedConfig, labels: list[str], confidence: float | None,
             gate: PreannotationGate) -> list[ResultRegion]:
-    """The pre-ticked answer, only when the gate allows it (else none: the score alone ranks the task)."""
-    if not gate.allows(confidence):
-        return []
-    return [ResultRegion.model_validate(region) for region in choices_result(config, labels, confidence)]
+    """The pre-ticked answer, only when the gate allows it (else none: the score alone ranks the task); the
+    task type writes the regions (one ``score`` each)."""
+    output = ClassPrediction(tuple(labels), float(confidence if confidence is not None else 0.0))
+    regions = served.task_type.prediction_result(served.config, output, preannotate=gate.allows(confidence))
+    return [ResultRegion.model_validate(region) for region in regions]
 
 
 def predict_tasks(
@@ -48,7 +48,7 @@ def predict_tasks(
     with session_scope(loop.engine) as session:
         crud.upsert_tasks(session=session, project_id=project_id,
                           tasks=[{"id": t.id, "data": t.data} for t in tasks])
-    config = loop.config_of(project)
+    served = loop.served(project.label_config)
     serving = loop.serving_model(project)
     if serving is None:
         version = UNTRAINED_VERSION
@@ -68,7 +68,7 @@ def predict_tasks(
             missing.append(position)
         else:
             results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
-                                               result=_result(config, list(row.labels), row.confidence, gate))
+                                               result=_result(served, list(row.labels), row.confidence, gate))
     if missing:
         loader = loop.input_loader(project, learner.input_kind)
         loaded = loader.load([tasks[i].data for i in missing])
@@ -78,12 +78,12 @@ def predict_tasks(
                 log.warning("task %s: no prediction: %s", tasks[missing[pos]].id, error)
         if loaded.inputs:
             probas = learner.predict_proba(loaded.inputs)
-            top = np.argmax(probas, axis=1)
+            outputs = served.task_type.decode(probas, learner.classes_, getattr(learner, "thresholds_", None))
             for k, pos in enumerate(loaded.positions):
-                confidence = float(probas[k, top[k]])
-                label = learner.classes_[int(top[k])]
-                results[missing[pos]] = TaskPrediction(model_version=version, score=confidence,
-                                                       result=_result(config, [label], confidence, gate))
+                output = outputs[k]
+                results[missing[pos]] = TaskPrediction(
+                    model_version=version, score=output.confidence,
+                    result=_result(served, list(output.labels), output.confidence, gate))
     final = [r if r is not None else TaskPrediction(model_version=version, result=[]) for r in results]
     loop.metrics.predictions.inc(len(final))
     return final, version

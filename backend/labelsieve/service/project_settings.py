@@ -18,6 +18,7 @@ from labelsieve.learners.text_models import auto_text_params
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
 from labelsieve.strategies.base import QueryStrategy
+from labelsieve.tasktypes.base import TaskType
 
 __all__ = ["KNOWN_KEYS", "ProjectSettings", "ProjectSettingsError", "ResolvedSettings", "parse_extra_params",
            "resolve_settings"]
@@ -106,12 +107,14 @@ def default_learner_for(config: LabelConfig | None) -> str:
 
 def resolve_settings(
     *, settings: Settings, extra: dict[str, Any], config: LabelConfig | None, registries: Registries,
-    light: bool = True, strategy: QueryStrategy | None = None,
+    light: bool = True, strategy: QueryStrategy | None = None, task_type: TaskType | None = None,
 ) -> ResolvedSettings:
     """Merge ``extra`` over the defaults, validate every value, check the plugins and build the strategy.
 
     ``light``: only the light check while the plugins have not loaded (``/setup``); ``False`` imports them and
-    checks fully (a retrain). ``strategy``: the one a light check of the same settings built already."""
+    checks fully (a retrain). ``strategy``: the one a light check of the same settings built already.
+    ``task_type``: the config's task type (None: single-label): it picks the ``auto`` learner, and a strategy,
+    learner or balancing it cannot serve is refused naming both."""
     unknown = sorted(set(extra) - KNOWN_KEYS)
     if unknown:
         raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
@@ -130,14 +133,21 @@ def resolve_settings(
         values["learner"] = default_learner_for(config)
         if values["learner"] == "text":  # sentence embeddings when a local model is installed (text_models.py)
             values["learner_params"] = auto_text_params(values["learner_params"])
+        if task_type is not None:
+            values["learner"], values["learner_params"] = task_type.default_learner(
+                config, values["learner"], values["learner_params"])
+    if task_type is not None and values["balancing"] and not task_type.supports_balancing:
+        raise ProjectSettingsError(f"balancing {values['balancing']!r} is not available for task type "
+                                   f"{task_type.name!r}; set balancing to null")
     resolved = ProjectSettings(**values)
-    strategy, input_kind, complete = _check_plugins(resolved, config, registries, light=light, strategy=strategy)
+    strategy, input_kind, complete = _check_plugins(resolved, config, registries, light=light, strategy=strategy,
+                                                    task_type=task_type)
     return ResolvedSettings(settings=resolved, strategy=strategy, input_kind=input_kind, complete=complete)
 
 
 def _check_plugins(
     resolved: ProjectSettings, config: LabelConfig | None, registries: Registries, *, light: bool = True,
-    strategy: QueryStrategy | None = None,
+    strategy: QueryStrategy | None = None, task_type: TaskType | None = None,
 ) -> tuple[QueryStrategy | None, str | None, bool]:
     """Full check (instantiate, input kind, balancing) when the plugins are imported already; else the light
     check: the names exist in the entry-point metadata and the balancing params are well-formed. ``/setup``
@@ -158,12 +168,19 @@ def _check_plugins(
         except (UnknownPluginError, PluginLoadError, BalancingError) as exc:
             raise ProjectSettingsError(str(exc)) from exc
         loaded = registries.strategies.is_loaded(resolved.strategy)
-        return (_checked_strategy(resolved, registries) if loaded else None), None, False
-    strategy = strategy if strategy is not None else _checked_strategy(resolved, registries)
+        if task_type is not None and task_type.name != "single_label":
+            # another task type: its strategy and learner must serve it, so /setup loads both to ask them
+            # (single-label projects keep the light check: every strategy and learner serves them)
+            _check_learner_serves(resolved, registries, task_type)
+            return _checked_strategy(resolved, registries, task_type), None, False
+        return (_checked_strategy(resolved, registries, task_type) if loaded else None), None, False
+    strategy = strategy if strategy is not None else _checked_strategy(resolved, registries, task_type)
     try:
         learner = registries.learners.create(resolved.learner, resolved.learner_params)
     except (UnknownPluginError, PluginLoadError, ValueError) as exc:
         raise ProjectSettingsError(str(exc)) from exc
+    if task_type is not None:
+        _check_learner_serves(resolved, registries, task_type)
     kind = getattr(learner, "input_kind", None)
     if config is not None and kind not in (config.kind, "vector"):
         raise ProjectSettingsError(
@@ -177,13 +194,27 @@ def _check_plugins(
     return strategy, kind, True
 
 
-def _checked_strategy(resolved: ProjectSettings, registries: Registries) -> QueryStrategy:
-    """The project's strategy, built and its parameters checked (``QueryStrategy.check``)."""
+def _check_learner_serves(resolved: ProjectSettings, registries: Registries, task_type: TaskType) -> None:
+    try:
+        learner_cls = registries.learners.load(resolved.learner)
+    except (UnknownPluginError, PluginLoadError) as exc:
+        raise ProjectSettingsError(str(exc)) from exc
+    if not task_type.accepts_learner(learner_cls):
+        raise ProjectSettingsError(f"learner {resolved.learner!r} does not learn task type {task_type.name!r}; "
+                                   f"use learner 'auto' (or one that lists {task_type.name!r} in its task_types)")
+
+
+def _checked_strategy(resolved: ProjectSettings, registries: Registries,
+                      task_type: TaskType | None = None) -> QueryStrategy:
+    """The project's strategy, built and its parameters checked (``QueryStrategy.check``), and refused naming
+    both when it does not serve the project's task type."""
     try:
         strategy = registries.strategies.create(resolved.strategy, resolved.strategy_params)
         check = getattr(strategy, "check", None)  # QueryStrategy.check; duck-typed plugins may lack it
         if check is not None:
             check()
+        if task_type is not None:
+            task_type.check_strategy(strategy, resolved.strategy)
     except (UnknownPluginError, PluginLoadError, ValueError) as exc:
         raise ProjectSettingsError(str(exc)) from exc
     return strategy

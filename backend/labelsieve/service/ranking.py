@@ -21,9 +21,13 @@ from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.storage.models import QueryRound
 from labelsieve.storage.rankings import Ranking, build_ranking
 from labelsieve.strategies.base import PoolContext, QueryStrategy, full_ranking
+from labelsieve.tasktypes.base import TaskType
+from labelsieve.tasktypes.multilabel_math import indicator, set_confidence
 
 log = logging.getLogger(__name__)
 FALLBACK_STRATEGY = "least_confidence"
+#: the fallback of a task type least confidence does not serve
+FALLBACK_ANY_TYPE = "random"
 
 
 def rank_scores(n: int) -> np.ndarray:
@@ -33,15 +37,27 @@ def rank_scores(n: int) -> np.ndarray:
 def build_context(
     *, learner: Any, pool_inputs: Sequence[Any], labeled_inputs: Sequence[Any], labeled_y: Sequence[str],
     pool_ids: np.ndarray, seed: int, probas: np.ndarray | None = None, embeddings: np.ndarray | None = None,
-    prequential_accuracy: float | None = None,
+    prequential_accuracy: float | None = None, task_type: TaskType | None = None,
 ) -> PoolContext:
-    classes = tuple(learner.classes_) if learner is not None else tuple(sorted(set(labeled_y)))
-    index = {label: i for i, label in enumerate(classes)}
+    """The strategies' context. Single-label ``labeled_y`` are class names; other task types' are their targets
+    (multi-label: label sets, given to strategies as ``labeled_targets``)."""
+    name = task_type.name if task_type is not None else "single_label"
+    if name == "single_label":
+        classes = tuple(learner.classes_) if learner is not None else tuple(sorted(set(labeled_y)))
+        index = {label: i for i, label in enumerate(classes)}
+        return PoolContext(
+            pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
+            labeled_y=np.array([index.get(label, -1) for label in labeled_y], dtype=np.int64),
+            classes=classes, ids=pool_ids, pool_probas=probas, pool_embeddings=embeddings,
+            prequential_accuracy=prequential_accuracy,
+        )
+    classes = tuple(learner.classes_) if learner is not None else ()
     return PoolContext(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
-        labeled_y=np.array([index.get(label, -1) for label in labeled_y], dtype=np.int64),
-        classes=classes, ids=pool_ids, pool_probas=probas, pool_embeddings=embeddings,
-        prequential_accuracy=prequential_accuracy,
+        labeled_y=np.full(len(labeled_y), -1, dtype=np.int64), classes=classes, ids=pool_ids, pool_probas=probas,
+        pool_embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=name,
+        thresholds=getattr(learner, "thresholds_", None),
+        labeled_targets=indicator(list(labeled_y), classes) if name == "multi_label" else None,
     )
 
 
@@ -49,6 +65,7 @@ def rank_pool(
     *, project_id: int, version: str, learner: Any, pool: PoolInputs, labeled_inputs: Sequence[Any],
     labeled_y: Sequence[str], settings: ProjectSettings, registries: Registries, seed: int,
     strategy: QueryStrategy | None = None, prequential_accuracy: float | None = None,
+    task_type: TaskType | None = None,
 ) -> tuple[QueryRound, Ranking]:
     """Score every loaded pool task; return the query round and the version's full ranking.
 
@@ -65,24 +82,29 @@ def rank_pool(
             strategy = registries.strategies.create(strategy_name, params)
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
-                            embeddings=embeddings, prequential_accuracy=prequential_accuracy)
+                            embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=task_type)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     except Exception as exc:  # noqa: BLE001 - a broken strategy must not block the new model
         log.exception("strategy %r failed on project %s; ranking by %s", strategy_name, project_id,
                       FALLBACK_STRATEGY)
-        strategy_name, params = f"{FALLBACK_STRATEGY} (fallback: {type(exc).__name__})", {}
-        strategy = registries.strategies.create(FALLBACK_STRATEGY, {})
+        fallback = FALLBACK_STRATEGY
+        if task_type is not None and not task_type.supports(registries.strategies.create(fallback, {})):
+            fallback = FALLBACK_ANY_TYPE
+        strategy_name, params = f"{fallback} (fallback: {type(exc).__name__})", {}
+        strategy = registries.strategies.create(fallback, {})
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
-                            embeddings=embeddings)
+                            embeddings=embeddings, task_type=task_type)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     select_seconds = time.perf_counter() - started
     order, audit = place_audit(order, share=settings.audit_share, batch_size=settings.batch_size,
                                rng=np.random.default_rng([seed, 1]))
 
     n = len(order)
+    thresholds = getattr(learner, "thresholds_", None) if ctx.task_type == "multi_label" else None
     ranking = build_ranking(version=version, classes=learner.classes_, pool_ids=pool_ids, order=order,
-                            scores=rank_scores(n), probas=probas, utility=utility)
+                            scores=rank_scores(n), probas=probas, utility=utility, thresholds=thresholds,
+                            confidence=None if thresholds is None else set_confidence(probas, thresholds))
     round_row = QueryRound(
         project_id=project_id, model_version=version, strategy=strategy_name, strategy_params=dict(params),
         seed=seed, n_pool=n, n_labeled=len(labeled_y),

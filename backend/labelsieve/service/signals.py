@@ -24,7 +24,7 @@ MIN_SCORED = 5  # fewer scored labels than this: no signal yet (one small batch 
 def best_prequential_accuracy(examples: Sequence[tuple[Task, Annotation]], window: int = WINDOW,
                               min_scored: int = MIN_SCORED) -> float | None:
     """Best share right over ``window`` consecutive scored labels (all of them while fewer), or None."""
-    scored = sorted((int(ann.id or 0), ann.predicted_labels[0] == ann.labels[0]) for _, ann in examples
+    scored = sorted((int(ann.id or 0), sorted(ann.predicted_labels) == sorted(ann.labels)) for _, ann in examples
                     if ann.predicted_version and ann.predicted_labels and ann.labels)
     if len(scored) < min_scored:
         return None

@@ -63,5 +63,6 @@ def gate_for(*, session: Session, project_id: int, threshold: float) -> Preannot
     scored = [(labels, predicted) for labels, predicted in rows if labels and predicted]
     if not scored:
         return PreannotationGate(threshold=threshold, accuracy=None, evidence=0)
-    hits = sum(1 for labels, predicted in scored if labels[0] == predicted[0])
+    # the whole answer must be right: one label (single-label), or the exact set (multi-label)
+    hits = sum(1 for labels, predicted in scored if sorted(labels) == sorted(predicted))
     return PreannotationGate(threshold=threshold, accuracy=hits / len(scored), evidence=len(scored))

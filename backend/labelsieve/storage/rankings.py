@@ -6,7 +6,9 @@ written, and later deleted, every round), the ranking is written once, atomicall
 model's own files. Columns, in rank order (rank 0 = label first): ``task_ids`` (int64), ``scores``
 (float64, what Label Studio sees: lower = label sooner), ``label_index`` (int32, the top class),
 ``confidence`` (float64, the top class's probability) and ``utility`` (float64, the strategy's own
-score, NaN where it had none); the class names and the version ride in the file's metadata.
+score, NaN where it had none); the class names and the version ride in the file's metadata. A multi-label
+version also stores ``label_probas`` (float32, one column per label) and its per-label ``thresholds``: a task's
+labels are those at or above threshold, and ``confidence`` is the probability that the whole set is right.
 
 Everything that reads a ranking goes through this module: ``/predict`` (:func:`lookup`), the
 webhook's prequential bookkeeping, the Label Studio publisher (:func:`ranked_tasks`) and the queue
@@ -52,8 +54,12 @@ class Ranking:
     """A version's ranking held as arrays in rank order; ``lookup`` finds tasks by id in O(log n)."""
 
     def __init__(self, *, version: str, classes: Sequence[str], task_ids: np.ndarray, scores: np.ndarray,
-                 label_index: np.ndarray, confidence: np.ndarray, utility: np.ndarray) -> None:
+                 label_index: np.ndarray, confidence: np.ndarray, utility: np.ndarray,
+                 label_probas: np.ndarray | None = None, thresholds: np.ndarray | None = None) -> None:
         self.version = version
+        #: multi-label: ``(n, n_labels)`` per-label probabilities in rank order and the per-label thresholds
+        self.label_probas = None if label_probas is None else np.asarray(label_probas, dtype=np.float32)
+        self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         self.classes = tuple(str(c) for c in classes)
         self.task_ids = np.asarray(task_ids, dtype=np.int64)
         self.scores = np.asarray(scores, dtype=np.float64)
@@ -67,13 +73,22 @@ class Ranking:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.task_ids, self.scores, self.label_index, self.confidence, self.utility))
+        extra = sum(a.nbytes for a in (self.label_probas, self.thresholds) if a is not None)
+        return extra + sum(a.nbytes for a in (self.task_ids, self.scores, self.label_index, self.confidence,
+                                              self.utility))
+
+    def labels_at(self, rank: int) -> list[str]:
+        """The predicted labels of rank ``rank``: the top class, or (multi-label) every label at threshold."""
+        if self.label_probas is None or self.thresholds is None:
+            return [self.classes[int(self.label_index[rank])]]
+        chosen = self.label_probas[rank] >= self.thresholds
+        return [self.classes[j] for j in np.flatnonzero(chosen)]
 
     def entry(self, rank: int) -> RankedTask:
         utility = float(self.utility[rank])
         return RankedTask(
             task_id=int(self.task_ids[rank]), model_version=self.version, rank=int(rank),
-            score=float(self.scores[rank]), labels=[self.classes[int(self.label_index[rank])]],
+            score=float(self.scores[rank]), labels=self.labels_at(rank),
             confidence=float(self.confidence[rank]), utility=utility if np.isfinite(utility) else None,
         )
 
@@ -96,25 +111,32 @@ class Ranking:
 
 
 def build_ranking(*, version: str, classes: Sequence[str], pool_ids: np.ndarray, order: np.ndarray,
-                  scores: np.ndarray, probas: np.ndarray, utility: np.ndarray) -> Ranking:
+                  scores: np.ndarray, probas: np.ndarray, utility: np.ndarray,
+                  thresholds: np.ndarray | None = None, confidence: np.ndarray | None = None) -> Ranking:
     """``pool_ids``/``probas``/``utility`` are in pool order, ``order`` lists pool positions rank 0 first and
-    ``scores`` are the Label Studio scores in rank order."""
+    ``scores`` are the Label Studio scores in rank order. Multi-label: ``thresholds`` (per label) and
+    ``confidence`` (pool order: P(predicted set is right)); ``probas`` are then kept as ``label_probas``."""
     order = np.asarray(order, dtype=np.int64)
     top = probas.argmax(axis=1) if len(order) else np.zeros(0, dtype=np.int64)
-    confidence = probas[np.arange(probas.shape[0]), top] if len(order) else np.zeros(0)
+    if confidence is None:
+        confidence = probas[np.arange(probas.shape[0]), top] if len(order) else np.zeros(0)
     utility = np.asarray(utility, dtype=np.float64)
+    multi = thresholds is not None
     return Ranking(version=version, classes=classes, task_ids=np.asarray(pool_ids, dtype=np.int64)[order],
-                   scores=scores, label_index=top[order], confidence=confidence[order],
-                   utility=np.where(np.isfinite(utility), utility, np.nan)[order])
+                   scores=scores, label_index=top[order], confidence=np.asarray(confidence)[order],
+                   utility=np.where(np.isfinite(utility), utility, np.nan)[order],
+                   label_probas=np.asarray(probas)[order] if multi else None, thresholds=thresholds)
 
 
 def save_ranking(directory: Path, ranking: Ranking) -> Path:
     """Write ``ranking`` atomically into the version's model directory; return the file."""
     path = Path(directory) / RANKING_FILE
-    write_arrays_atomic(path, {
-        "task_ids": ranking.task_ids, "scores": ranking.scores, "label_index": ranking.label_index,
-        "confidence": ranking.confidence, "utility": ranking.utility,
-    }, metadata={"version": ranking.version, "classes": json.dumps(list(ranking.classes))})
+    arrays = {"task_ids": ranking.task_ids, "scores": ranking.scores, "label_index": ranking.label_index,
+              "confidence": ranking.confidence, "utility": ranking.utility}
+    if ranking.label_probas is not None and ranking.thresholds is not None:
+        arrays |= {"label_probas": ranking.label_probas, "thresholds": ranking.thresholds}
+    write_arrays_atomic(path, arrays,
+                        metadata={"version": ranking.version, "classes": json.dumps(list(ranking.classes))})
     return path
 
 
@@ -124,7 +146,8 @@ def _read(path: str, size: int, mtime_ns: int) -> Ranking:
     meta = read_array_metadata(Path(path))
     return Ranking(version=meta["version"], classes=json.loads(meta["classes"]), task_ids=arrays["task_ids"],
                    scores=arrays["scores"], label_index=arrays["label_index"], confidence=arrays["confidence"],
-                   utility=arrays["utility"])
+                   utility=arrays["utility"], label_probas=arrays.get("label_probas"),
+                   thresholds=arrays.get("thresholds"))
 
 
 def load_ranking(directory: Path) -> Ranking | None:

@@ -140,6 +140,10 @@ class TaskType(ABC):
     def label_issues(self, targets: Sequence[Any], outputs: Any, labels: Sequence[str]) -> TaskLabelIssues:
         """cleanlab's verdict on the labelled ``targets`` given out-of-fold model ``outputs``."""
 
+    #: whether the balancing methods (resampling, reweighting, augmentation) may run; ``/setup`` refuses
+    #: ``balancing`` for a type that says False
+    supports_balancing: ClassVar[bool] = False
+
     def balancing_key(self, target: Any) -> str | None:
         """The class a target counts as for balancing (resampling, reweighting); ``None``: no balancing."""
         return None
@@ -155,9 +159,9 @@ class TaskType(ABC):
 
     # ----------------------------------------------------------------------- learners, strategies
     @abstractmethod
-    def default_learner(self, config: Any, base: str) -> tuple[str, dict[str, Any]]:
-        """(learner name, params) this type trains when the project says ``learner="auto"``; ``base`` is the
-        single-label learner the input kind would get (``text``, ``auto_image``, ``vector``)."""
+    def default_learner(self, config: Any, base: str, base_params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(learner name, params) this type trains when the project says ``learner="auto"``; ``base`` and
+        ``base_params`` are the single-label learner the input kind would get (``text``, ``auto_image``...)."""
 
     def accepts_learner(self, learner: Any) -> bool:
         """Whether a learner instance can learn this type (its ``task_types`` class attribute names it)."""

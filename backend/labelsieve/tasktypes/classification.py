@@ -22,10 +22,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, labels_from_result, parse_label_config
-from labelsieve.quality.issues import find_issues
 from labelsieve.tasktypes import multilabel_math as mlm
 from labelsieve.tasktypes.base import TaskLabelIssues, TaskType
-from labelsieve.tasktypes.taxonomy import parse_taxonomy, taxonomy_element, taxonomy_labels
+from labelsieve.tasktypes.taxonomy import parse_taxonomy, taxonomy_element
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,7 @@ class SingleLabel(TaskType):
         "entropy": "Shannon entropy of the class distribution",
     }
     default_aggregation: ClassVar[str] = "least_confidence"
+    supports_balancing: ClassVar[bool] = True
 
     def reads(self, root: Element) -> list[Element]:
         return _choices_controls(root, multiple=False)
@@ -111,8 +111,7 @@ class SingleLabel(TaskType):
                 "macro_f1": float(f1_score(y_true, y_pred, labels=list(labels), average="macro", zero_division=0))}
 
     def label_issues(self, targets: Sequence[str], outputs: np.ndarray, labels: Sequence[str]) -> TaskLabelIssues:
-        found = find_issues(list(targets), np.asarray(outputs), list(labels))
-        return TaskLabelIssues(found.issue_score, found.flagged, list(found.suggested), found.suggested_confidence)
+        return mlm.single_label_issues(targets, np.asarray(outputs, dtype=np.float64), labels)
 
     def balancing_key(self, target: str) -> str:
         return target
@@ -121,8 +120,9 @@ class SingleLabel(TaskType):
         value = str(cell).strip()
         return value or None
 
-    def default_learner(self, config: LabelConfig, base: str) -> tuple[str, dict[str, Any]]:
-        return base, {}
+    def default_learner(self, config: LabelConfig, base: str, base_params: dict[str, Any],
+                        ) -> tuple[str, dict[str, Any]]:
+        return base, base_params
 
 
 class MultiLabel(TaskType):
@@ -156,10 +156,7 @@ class MultiLabel(TaskType):
         return config
 
     def target(self, result: list[dict[str, Any]] | None, config: LabelConfig) -> tuple[str, ...] | None:
-        if config.control == "taxonomy":
-            labels = taxonomy_labels(result, config)
-        else:
-            labels = labels_from_result(result, config)
+        labels = labels_from_result(result, config)
         return tuple(labels) if labels else None
 
     def decode(self, probas: np.ndarray, classes: Sequence[str], thresholds: np.ndarray | None = None,
@@ -202,5 +199,6 @@ class MultiLabel(TaskType):
     def cost(self, target: tuple[str, ...]) -> int:
         return max(1, len(target))
 
-    def default_learner(self, config: LabelConfig, base: str) -> tuple[str, dict[str, Any]]:
-        return "multilabel", {"base": base}
+    def default_learner(self, config: LabelConfig, base: str, base_params: dict[str, Any],
+                        ) -> tuple[str, dict[str, Any]]:
+        return "multilabel", {"base": base, "base_params": dict(base_params)}

@@ -1,4 +1,6 @@
-"""Multi-label numbers: per-label uncertainty aggregations, set confidence, metrics and cleanlab label issues.
+"""Multi-label numbers: per-label uncertainty aggregations, set confidence, metrics and cleanlab label issues
+(and the single-label cleanlab call, the same as :mod:`labelsieve.quality.issues`, which this layer cannot
+import without a cycle: quality imports labelstudio, which writes results through the task types).
 
 ``probas`` is ``(n, n_labels)``: column ``j`` is the model's probability that label ``j`` applies (one-vs-rest,
 the rows do not sum to 1). ``thresholds`` (``n_labels``) are the per-label decision thresholds (0.5 when absent).
@@ -11,8 +13,10 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from cleanlab.filter import find_label_issues as find_class_issues
 from cleanlab.multilabel_classification.filter import find_label_issues
 from cleanlab.multilabel_classification.rank import get_label_quality_scores
+from cleanlab.rank import get_label_quality_scores as class_quality_scores
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
 from labelsieve.tasktypes.base import TaskLabelIssues
@@ -106,3 +110,20 @@ def multilabel_issues(targets: Sequence[Sequence[str]], probas: np.ndarray, labe
         suggested=[tuple(labels[j] for j in np.flatnonzero(row)) for row in chosen],
         suggested_confidence=set_confidence(pred, np.full(pred.shape[1], 0.5)),
     )
+
+
+def single_label_issues(targets: Sequence[str], probas: np.ndarray, labels: Sequence[str]) -> TaskLabelIssues:
+    """Confident learning on out-of-fold class probabilities (``prune_by_noise_rate``, ``n_jobs=1``), ranked by
+    self-confidence; the suggestion is the out-of-fold argmax."""
+    index = {label: j for j, label in enumerate(labels)}
+    given = np.array([index[label] for label in targets], dtype=np.int64)
+    pred = np.clip(probas, 1e-12, None)
+    pred = pred / pred.sum(axis=1, keepdims=True)
+    quality = class_quality_scores(given, pred, method="self_confidence")
+    with _CLEANLAB, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flagged = find_class_issues(given, pred, filter_by="prune_by_noise_rate", n_jobs=1)
+    best = np.argmax(pred, axis=1)
+    return TaskLabelIssues(issue_score=1.0 - np.asarray(quality, dtype=np.float64),
+                           flagged=np.asarray(flagged, dtype=bool), suggested=[labels[j] for j in best],
+                           suggested_confidence=pred[np.arange(len(best)), best])

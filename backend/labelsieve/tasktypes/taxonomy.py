@@ -8,7 +8,6 @@ know.
 
 from __future__ import annotations
 
-from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
@@ -65,18 +64,3 @@ def parse_taxonomy(xml: str) -> LabelConfig:
         raise UnsupportedLabelConfig(f"<Taxonomy name={from_name!r}> has {len(paths)} leaf label(s); need 2")
     return LabelConfig(from_name=from_name, to_name=to_name, data_key=value[1:], kind=kind, labels=tuple(names),
                        multiple=True, control="taxonomy", paths=tuple(paths))
-
-
-def taxonomy_labels(result: list[dict[str, Any]] | None, config: LabelConfig) -> list[str]:
-    """The leaf labels an annotation's taxonomy result picks, in config order (a picked inner node counts for
-    none: the model learns leaves)."""
-    path_to_label = {path: label for label, path in zip(config.labels, config.paths, strict=True)}
-    chosen: set[str] = set()
-    for region in result or []:
-        if not isinstance(region, dict) or region.get("from_name") != config.from_name:
-            continue
-        value = region.get("value")
-        for path in (value or {}).get("taxonomy") or [] if isinstance(value, dict) else []:
-            if isinstance(path, list) and tuple(path) in path_to_label:
-                chosen.add(path_to_label[tuple(path)])
-    return [label for label in config.labels if label in chosen]
