@@ -41,7 +41,7 @@ def test_discovered_from_the_config_and_registered() -> None:
     assert served.name == "ner" and served.task_type.unit == "tokens"
     assert served.config.labels == ("PER", "LOC") and served.config.data_key == "text"
     assert "crf" in get_registry("learners").names()
-    assert served.task_type.default_learner(served.config, "text") == ("crf", {})
+    assert served.task_type.default_learner(served.config, "text", {}) == ("crf", {})
     assert served.task_type.default_aggregation in served.task_type.aggregations
 
 

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, parse_label_config
+from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig
 from labelsieve.labelstudio.errors import RetryLater
+from labelsieve.tasktypes import task_type_for
 
 #: pull(project_id) -> list of Label Studio task dicts with their ``annotations`` (START_TRAINING).
 Puller = Callable[[int], list[dict[str, Any]]]
@@ -39,8 +40,8 @@ def as_list(value: Any) -> list[Any]:
 
 
 def parsed_config(label_config: str) -> LabelConfig | None:
-    """The project's parsed label config, or None when it has none we can read."""
+    """The project's parsed label config as its task type reads it, or None when it has none we can read."""
     try:
-        return parse_label_config(label_config) if label_config else None
+        return task_type_for(label_config).config if label_config else None
     except UnsupportedLabelConfig:
         return None

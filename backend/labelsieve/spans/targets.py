@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from labelsieve.spans.bio import RejectedSpan, Span, spans_to_tags, tags_to_spans
@@ -28,6 +29,10 @@ class SpanTarget:
             raise ValueError("the span target has no text: pass the task's text")
         return spans_to_tags(body, tokens if tokens is not None else tokenize(body), list(self.spans))
 
+    def __iter__(self) -> Iterator[str]:
+        """The entity labels of the spans (per-label counts for the class gauges)."""
+        return iter(span.label for span, _ in self.spans)
+
     def n_tokens(self) -> int:
         return len(tokenize(self.text)) if self.text is not None else 0
 
@@ -40,6 +45,11 @@ class SpanOutput:
     tokens: list[Token]
     prediction: SequencePrediction
     classes: tuple[str, ...]
+
+    @property
+    def confidence(self) -> float:
+        """P(the whole predicted tag path is right): what the pre-annotation gate compares with its threshold."""
+        return self.prediction.path_probability
 
     def spans(self) -> list[Span]:
         return tags_to_spans(self.tokens, self.prediction.tags)

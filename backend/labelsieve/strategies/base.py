@@ -97,6 +97,9 @@ class PoolContext:
     thresholds: np.ndarray | None = None
     #: ``(n_labeled, n_classes)`` 0/1 label sets of the labelled inputs (multi-label), else None
     labeled_targets: np.ndarray | None = None
+    #: region task types (spans, boxes): the task type's default per-task uncertainty of each pool task (higher =
+    #: more uncertain), computed from the learner's ``predict_regions``; None for classification
+    task_uncertainty: np.ndarray | None = None
 
     @property
     def n_pool(self) -> int:

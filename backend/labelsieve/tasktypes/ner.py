@@ -22,7 +22,7 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from labelsieve.labelconfig import UnsupportedLabelConfig
+from labelsieve.labelconfig import NO_REGION, UnsupportedLabelConfig
 from labelsieve.quality.token_issues import find_token_issues
 from labelsieve.spans.bio import RejectedSpan
 from labelsieve.spans.results import prediction_results, result_spans
@@ -55,6 +55,17 @@ class SpanConfig:
     data_key: str
     labels: tuple[str, ...]
     kind: str = "text"
+
+    @property
+    def result_type(self) -> str:
+        return "labels"
+
+    def annotation_labels(self, result: list[dict[str, Any]] | None) -> list[str]:
+        """The entity labels an annotation's regions carry (config order), or ``NO_REGION`` for an annotation that
+        marks no entity: "this sentence has none" is an answer, and trains the model."""
+        spans, _ = result_spans(result, self.from_name)
+        found = {span.label for span, _ in spans if span.label in self.labels}
+        return [label for label in self.labels if label in found] or [NO_REGION]
 
 
 def _root(xml: str) -> Element:
@@ -219,5 +230,5 @@ class NamedEntities(TaskType):
         """Tokens of the task's text (at least 1)."""
         return max(1, target.n_tokens())
 
-    def default_learner(self, config: SpanConfig, base: str) -> tuple[str, dict[str, Any]]:
+    def default_learner(self, config: SpanConfig, base: str, base_params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return "crf", {}
