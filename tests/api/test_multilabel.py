@@ -57,9 +57,9 @@ def test_setup_refuses_a_config_mixing_kinds_naming_the_tags(client) -> None:
     assert "<Choices name='topics'>" in response.text and "<Choices name='mood'>" in response.text
 
 
-def test_multi_label_trains_ranks_and_predicts_label_sets_with_region_scores(client) -> None:
-    project, rng = 73, np.random.default_rng(0)
-    extra = {"strategy": "multilabel_uncertainty", "retrain_every": 1000, "preannotate_threshold": 0}
+def _trained(client, project: int, extra: dict) -> tuple[list[dict], list[tuple[str, ...]]]:
+    """A multi-label project trained on 40 label sets; /predict over 30 pool tasks and one without its text."""
+    rng = np.random.default_rng(0)
     assert client.post("/setup", json=setup_payload(project, MULTI, extra)).status_code == 200
     labelled = _sets(40, seed=1)
     pool_sets = _sets(30, seed=2)
@@ -75,10 +75,17 @@ def test_multi_label_trains_ranks_and_predicts_label_sets_with_region_scores(cli
     assert body.status_code == 200, body.text
     results = body.json()["results"]
     assert len(results) == len(pool) + 1
+    return results, pool_sets
+
+
+def test_multi_label_trains_ranks_and_predicts_label_sets_with_region_scores(client) -> None:
+    extra = {"strategy": "multilabel_uncertainty", "retrain_every": 1000, "preannotate_threshold": 0}
+    results, pool_sets = _trained(client, 73, extra)
+    pool = results[:-1]
     assert results[-1]["result"] == [], "a task without the text field gets no answer"
     assert all(r["model_version"].startswith("labelsieve-v1") for r in results)
     exact = 0
-    for r, truth in zip(results[:-1], pool_sets, strict=True):
+    for r, truth in zip(pool, pool_sets, strict=True):
         assert 0 < r["score"] < 1
         for region in r["result"]:
             assert region["type"] == "choices" and 0 < region["score"] <= 1
@@ -87,3 +94,10 @@ def test_multi_label_trains_ranks_and_predicts_label_sets_with_region_scores(cli
     assert exact >= len(pool) // 2, f"only {exact} of {len(pool)} label sets right"
     scores = sorted({r["score"] for r in results[:-1]})
     assert len(scores) == len(pool), "every pooled task has its own rank-encoded score"
+
+
+def test_the_pre_annotation_gate_holds_label_sets_back_without_evidence(client) -> None:
+    results, _ = _trained(client, 74, {"strategy": "mmc", "retrain_every": 1000})  # default threshold 0.8
+    assert all(r["result"] == [] and 0 < r["score"] < 1 for r in results[:-1]), "pre-ticked without evidence"
+    gate = client.get("/projects/74").json()["preannotation"]
+    assert gate["pre_ticks"] is False and gate["evidence"] == 0

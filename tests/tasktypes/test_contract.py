@@ -90,3 +90,17 @@ def test_single_label_targets_and_results_are_the_original_behaviour() -> None:
     assert single.prediction_result(config, output, preannotate=False) == []
     unc = single.task_uncertainty(np.array([[0.5, 0.5], [0.9, 0.1]]))
     assert unc[0] > unc[1]
+
+
+def test_single_label_issues_flag_flipped_labels_with_cleanlab() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 150)
+    probas = np.full((150, 3), 0.05)
+    probas[np.arange(150), truth] = 0.9
+    given = truth.copy()
+    flipped = np.arange(0, 150, 15)
+    given[flipped] = (given[flipped] + 1) % 3
+    labels = ["a", "b", "c"]
+    issues = get_task_type("single_label").label_issues([labels[i] for i in given], probas, labels)
+    assert set(np.flatnonzero(issues.flagged)) == set(flipped)
+    assert issues.suggested[flipped[0]] == labels[truth[flipped[0]]]

@@ -33,8 +33,12 @@ def _lead_times(values: Any) -> np.ndarray | None:
 def load_csv(
     path: Path, *, label_column: str = "label", text_column: str | None = None,
     feature_columns: Sequence[str] | None = None, lead_time_column: str | None = None,
+    task_type: str | None = None,
 ) -> Dataset:
-    """A CSV with a label column and either one text column or numeric feature columns."""
+    """A CSV with a label column and either one text column or numeric feature columns.
+
+    A label cell may hold several labels separated by ``|`` (multi-label); ``task_type`` None detects it (any
+    cell with a ``|``), ``"single_label"`` keeps ``|`` as part of a class name."""
     import pandas as pd
 
     try:
@@ -51,6 +55,8 @@ def load_csv(
     if frame.empty:
         raise DatasetError(f"{path.name} has no labelled rows")
     labels = frame[label_column].astype(str).to_numpy()
+    if task_type is None:
+        task_type = "multi_label" if any("|" in label for label in labels) else "single_label"
     lead_times = None
     if lead_time_column is not None:
         if lead_time_column not in columns:
@@ -68,7 +74,8 @@ def load_csv(
         if text_column not in columns:
             raise DatasetError(f"{path.name} has no text column {text_column!r}; its columns are {', '.join(columns)}")
         texts = frame[text_column].fillna("").astype(str).tolist()
-        return Dataset(name=path.stem, kind="text", items=texts, labels=labels, lead_times=lead_times)
+        return Dataset(name=path.stem, kind="text", items=texts, labels=labels, lead_times=lead_times,
+                       task_type=task_type)
     features = list(feature_columns) if feature_columns is not None else rest
     missing = [c for c in features if c not in columns]
     if missing or not features:
@@ -80,7 +87,8 @@ def load_csv(
         raise DatasetError(f"{path.name}: feature columns must be numeric ({exc})") from exc
     if not np.all(np.isfinite(matrix)):
         raise DatasetError(f"{path.name}: feature columns contain empty or non-finite values")
-    return Dataset(name=path.stem, kind="vector", items=matrix, labels=labels, lead_times=lead_times)
+    return Dataset(name=path.stem, kind="vector", items=matrix, labels=labels, lead_times=lead_times,
+                   task_type=task_type)
 
 
 def _read_image(path: Path, image_size: int) -> np.ndarray:
@@ -110,21 +118,24 @@ def load_image_folder(root: Path, *, image_size: int = 32) -> Dataset:
     return Dataset(name=root.name, kind="image", items=items, labels=np.array(labels))
 
 
-def _choice_of(annotation: dict[str, Any], from_name: str | None) -> str | None:
+def _choices_of(annotation: dict[str, Any], from_name: str | None) -> list[str]:
+    """Every choice (or taxonomy leaf) an annotation ticks for ``from_name`` (any control when None)."""
     for result in annotation.get("result") or []:
         if from_name is not None and result.get("from_name") != from_name:
             continue
-        choices = (result.get("value") or {}).get("choices")
+        value = result.get("value") or {}
+        choices = value.get("choices") or [path[-1] for path in value.get("taxonomy") or [] if path]
         if choices:
-            return str(choices[0])
-    return None
+            return [str(c) for c in choices]
+    return []
 
 
 def load_label_studio_export(
     path: Path, *, data_key: str | None = None, from_name: str | None = None,
     document_root: Path | None = None, image_size: int = 32,
 ) -> Dataset:
-    """A Label Studio JSON export: each task's first non-cancelled choice is its label.
+    """A Label Studio JSON export: each task's first non-cancelled choice annotation is its label; an export in
+    which some annotation ticks several choices (``choice="multiple"``, or taxonomy leaves) is multi-label.
 
     Images are read from local files: a ``/data/local-files/?d=...`` reference or a relative path
     under ``document_root`` (default: the export's folder). Lead times come from the annotations.
@@ -140,6 +151,7 @@ def load_label_studio_export(
     values: list[Any] = []
     labels: list[str] = []
     lead: list[float] = []
+    multi = False
     for task in tasks:
         data = task.get("data") or {}
         key = data_key or (next(iter(data)) if len(data) == 1 else None)
@@ -149,25 +161,31 @@ def load_label_studio_export(
         for annotation in task.get("annotations") or []:
             if annotation.get("was_cancelled"):
                 continue
-            choice = _choice_of(annotation, from_name)
-            if choice is not None and key in data:
+            choices = _choices_of(annotation, from_name)
+            if choices and key in data:
+                multi = multi or len(choices) > 1 or any(
+                    "taxonomy" in (r.get("value") or {}) for r in annotation.get("result") or [])
                 values.append(data[key])
-                labels.append(choice)
+                labels.append("|".join(choices))
                 lead.append(float(annotation["lead_time"]) if annotation.get("lead_time") is not None else np.nan)
                 break
     if not values:
         raise DatasetError(f"{path.name} has no tasks with a (non-cancelled) choice annotation")
     lead_times = _lead_times(lead)
+    task_type = "multi_label" if multi else "single_label"
     if all(isinstance(v, str) for v in values) and not _looks_like_media(values[0]):
-        return Dataset(name=path.stem, kind="text", items=values, labels=np.array(labels), lead_times=lead_times)
+        return Dataset(name=path.stem, kind="text", items=values, labels=np.array(labels), lead_times=lead_times,
+                       task_type=task_type)
     if all(isinstance(v, list) for v in values):
         try:
             matrix = np.asarray(values, dtype=np.float32)
         except ValueError as exc:
             raise DatasetError(f"{path.name}: vector data must be equal-length numeric lists") from exc
-        return Dataset(name=path.stem, kind="vector", items=matrix, labels=np.array(labels), lead_times=lead_times)
+        return Dataset(name=path.stem, kind="vector", items=matrix, labels=np.array(labels), lead_times=lead_times,
+                       task_type=task_type)
     images = _load_export_images(values, document_root or path.parent, image_size)
-    return Dataset(name=path.stem, kind="image", items=images, labels=np.array(labels), lead_times=lead_times)
+    return Dataset(name=path.stem, kind="image", items=images, labels=np.array(labels), lead_times=lead_times,
+                   task_type=task_type)
 
 
 def _looks_like_media(value: str) -> bool:

@@ -15,6 +15,7 @@ from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
     f1_score,
+    hamming_loss,
     precision_score,
     recall_score,
 )
@@ -59,5 +60,47 @@ def score_predictions(y_true: Sequence[str], y_pred: Sequence[str], classes: Seq
         "g_mean": float(geometric_mean_score(y_true, y_pred, labels=labels, average="multiclass")),
         "per_class_recall": {label: float(r) for label, r in zip(labels, recalls, strict=True)},
         "per_class_precision": {label: float(p) for label, p in zip(labels, precisions, strict=True)},
+        **extra,
+    }
+
+
+def score_label_sets(truth: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], classes: Sequence[str], *,
+                     proba: np.ndarray | None = None, proba_classes: Sequence[str] = ()) -> dict[str, object]:
+    """:func:`score_predictions` for multi-label items, the same keys (so the savings report reads them), with
+    multi-label meanings: ``accuracy`` is subset accuracy (the exact set), ``macro_f1``/``weighted_f1`` average
+    the per-label F1, ``balanced_accuracy`` is the mean per-label balanced accuracy, ``g_mean`` the geometric mean
+    of the per-label recalls; plus ``micro_f1``, ``subset_accuracy`` and ``hamming_loss``."""
+    labels = list(classes)
+    index = {c: j for j, c in enumerate(labels)}
+
+    def matrix(sets: Sequence[Sequence[str]]) -> np.ndarray:
+        out = np.zeros((len(sets), len(labels)), dtype=np.int64)
+        for i, labels_i in enumerate(sets):
+            out[i, [index[c] for c in labels_i if c in index]] = 1
+        return out
+
+    y_true, y_pred = matrix(truth), matrix(predicted)
+    recalls = recall_score(y_true, y_pred, average=None, zero_division=0)
+    precisions = precision_score(y_true, y_pred, average=None, zero_division=0)
+    balanced = [balanced_accuracy_score(y_true[:, j], y_pred[:, j]) if len(set(y_true[:, j])) > 1
+                else float(np.mean(y_true[:, j] == y_pred[:, j])) for j in range(len(labels))]
+    extra: dict[str, object] = {}
+    if proba is not None:
+        column = {c: k for k, c in enumerate(proba_classes)}
+        extra["per_class_ap"] = {
+            c: (float(average_precision_score(y_true[:, j], proba[:, column[c]] if c in column
+                                              else np.zeros(len(y_true)))) if y_true[:, j].any() else None)
+            for j, c in enumerate(labels)}
+    subset = float(accuracy_score(y_true, y_pred))
+    return {
+        "accuracy": subset, "subset_accuracy": subset,
+        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, average="weighted", zero_division=0)),
+        "hamming_loss": float(hamming_loss(y_true, y_pred)),
+        "balanced_accuracy": float(np.mean(balanced)),
+        "g_mean": float(np.prod(np.maximum(recalls, 0.0)) ** (1.0 / max(len(labels), 1))),
+        "per_class_recall": {c: float(r) for c, r in zip(labels, recalls, strict=True)},
+        "per_class_precision": {c: float(p) for c, p in zip(labels, precisions, strict=True)},
         **extra,
     }

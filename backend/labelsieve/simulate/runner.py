@@ -40,7 +40,7 @@ from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import Dataset, DatasetError
-from labelsieve.simulate.metrics import score_predictions
+from labelsieve.simulate.metrics import score_label_sets, score_predictions
 from labelsieve.simulate.splits import Split, check_protocol, make_pool_split, make_split
 from labelsieve.simulate.store import FULL_DATA, RunStore
 from labelsieve.simulate.testset import check_test_set, describe_test_set
@@ -115,11 +115,12 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def label_config(kind: str, classes: list[str]) -> str:
+def label_config(kind: str, classes: list[str], multiple: bool = False) -> str:
     choices = "".join(f'<Choice value="{c}"/>' for c in classes)
     tag = '<Text name="text" value="$text"/>' if kind == "text" else '<Image name="image" value="$image"/>'
     target = "text" if kind == "text" else "image"
-    return f'<View>{tag}<Choices name="label" toName="{target}">{choices}</Choices></View>'
+    mode = ' choice="multiple"' if multiple else ""
+    return f'<View>{tag}<Choices name="label" toName="{target}"{mode}>{choices}</Choices></View>'
 
 
 def task_data(dataset: Dataset, input_kind: str) -> list[dict[str, Any]]:
@@ -155,12 +156,15 @@ class Simulation:
         cfg, d = self.config, self.dataset
         self.learner_name = resolve_learner(cfg.learner, d)
         self.base_params = resolve_learner_params(cfg.learner, d, cfg.learner_params)
+        if d.multi_label and cfg.learner == "auto":  # one-vs-rest on the single-label learner's features
+            self.base_params = {"base": self.learner_name, "base_params": self.base_params}
+            self.learner_name = "multilabel"
         self.initial = cfg.initial if cfg.initial is not None else 2 * len(d.classes)
         if cfg.initial_sampling not in ("stratified", "random"):
             raise DatasetError(f"--initial-sampling must be stratified or random, got {cfg.initial_sampling!r}")
         if self.test_dataset is not None:
             check_test_set(d, self.test_dataset)
-        check_protocol(d.labels, initial=self.initial, budget=cfg.budget, batch_size=cfg.batch_size,
+        check_protocol(d.strata, initial=self.initial, budget=cfg.budget, batch_size=cfg.batch_size,
                        test_fraction=None if self.test_dataset is not None else cfg.test_fraction)
         self.strategies = tuple(dict.fromkeys([*cfg.strategies, "random"]))
         try:
@@ -172,7 +176,8 @@ class Simulation:
         self.input_kind = probe.input_kind
         self.datas = task_data(d, self.input_kind)
         self.test_datas = None if self.test_dataset is None else task_data(self.test_dataset, self.input_kind)
-        self.config_xml = label_config("text" if self.input_kind == "text" else "image", d.classes)
+        self.config_xml = label_config("text" if self.input_kind == "text" else "image", d.classes,
+                                       multiple=d.multi_label)
 
     def protocol(self) -> dict[str, Any]:
         d, cfg = self.dataset, self.config
@@ -187,7 +192,7 @@ class Simulation:
                                                                                      self.test_spec),
             "base_seed": cfg.base_seed, "initial_sampling": cfg.initial_sampling,
             "strategies": list(self.strategies), "seeds": list(range(cfg.seeds)),
-            "has_lead_times": d.lead_times is not None,
+            "has_lead_times": d.lead_times is not None, "task_type": d.task_type,
         }
 
     def run(self, *, stop_after_rounds: int | None = None, only_seeds: Sequence[int] | None = None) -> None:
@@ -199,10 +204,10 @@ class Simulation:
         self.store.open(self.protocol())
         for seed in range(self.config.seeds) if only_seeds is None else only_seeds:
             if self.test_dataset is not None:
-                split = make_pool_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
+                split = make_pool_split(self.dataset.strata, base_seed=self.config.base_seed, seed=seed,
                                         initial=self.initial, sampling=self.config.initial_sampling)
             else:
-                split = make_split(self.dataset.labels, base_seed=self.config.base_seed, seed=seed,
+                split = make_split(self.dataset.strata, base_seed=self.config.base_seed, seed=seed,
                                    test_fraction=self.config.test_fraction, initial=self.initial,
                                    sampling=self.config.initial_sampling)
             if not self.store.has_full(seed):
@@ -228,12 +233,16 @@ class Simulation:
         fetcher = MediaFetcher(base_url=None, auth=None, document_root=None, cache_dir=None)
         loader = InputLoader(config=parse_label_config(self.config_xml), input_kind=self.input_kind, fetcher=fetcher)
         train = loader.load([self.datas[i] for i in split.train])
-        learner.fit(train.inputs, [self.dataset.labels[split.train[i]] for i in train.positions])
+        learner.fit(train.inputs, [self._target(int(split.train[i])) for i in train.positions])
         metrics, _ = self._score(learner, loader, split)
         self.progress.run_finished(FULL_DATA, split.seed)
         pool = Counter(self.dataset.labels[split.train].tolist())
         return {"strategy": FULL_DATA, "seed": split.seed, "n_train": len(split.train), "metrics": metrics,
                 "pool_class_counts": dict(pool)}
+
+    def _target(self, item: int) -> Any:
+        """The training target of data-set item ``item``: its label, or (multi-label) its label set."""
+        return self.dataset.label_sets[item] if self.dataset.multi_label else self.dataset.labels[item]
 
     def _test_items(self, split: Split) -> tuple[list[dict[str, Any]], np.ndarray, int]:
         """Task data and labels of the items that score the rounds, and the cache key of their inputs."""
@@ -248,8 +257,14 @@ class Simulation:
         if held is None:
             held = self._held_out[key] = loader.load(datas)
         proba = np.asarray(learner.predict_proba(held.inputs))
-        predicted = [learner.classes_[i] for i in np.argmax(proba, axis=1)]
         truth = [str(labels[i]) for i in held.positions]
+        if self.dataset.multi_label:
+            chosen = proba >= learner.thresholds_
+            predicted_sets = [[learner.classes_[j] for j in np.flatnonzero(row)] for row in chosen]
+            scores = score_label_sets([t.split("|") for t in truth], predicted_sets, self.dataset.classes,
+                                      proba=proba, proba_classes=list(learner.classes_))
+            return scores, {"proba": proba, "classes": list(learner.classes_), "truth": truth}
+        predicted = [learner.classes_[i] for i in np.argmax(proba, axis=1)]
         scores = score_predictions(truth, predicted, self.dataset.classes, proba=proba,
                                    proba_classes=list(learner.classes_))
         return scores, {"proba": proba, "classes": list(learner.classes_), "truth": truth}
@@ -271,7 +286,7 @@ class Simulation:
             annotation: dict[str, Any] = {
                 "id": first + offset, "task": position + 1, "project": PROJECT_ID,
                 "result": [{"from_name": "label", "to_name": "text" if self.input_kind == "text" else "image",
-                            "type": "choices", "value": {"choices": [str(self.dataset.labels[item])]}}],
+                            "type": "choices", "value": {"choices": list(self.dataset.label_sets[item])}}],
             }
             if lead is not None and np.isfinite(lead[item]):
                 annotation["lead_time"] = float(lead[item])
@@ -358,6 +373,9 @@ class Simulation:
         assert serving is not None
         _, learner = serving
         scores, held = self._score(learner, loop.input_loader(project, learner.input_kind), split)
+        with session_scope(loop.engine) as session:  # what a person ticked so far: labels, not only tasks
+            examples = crud.labeled_examples(session=session, project_id=PROJECT_ID)
+        scores["annotation_units"] = int(sum(max(1, len(annotation.labels)) for _, annotation in examples))
         self.store.save_heldout(strategy, split.seed, version.n_train, **held)
         with session_scope(loop.engine) as session:
             row = session.get(ModelVersion, version.id)
