@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelsieve.quality.token_issues import find_token_issues
 from labelsieve.spans.crf import CrfTagger, NotFittedError
 from labelsieve.spans.evaluation import entity_scores
+from labelsieve.tasktypes.token_issues import find_token_issues
 from tests.spans.corpus import make_corpus
 
 

@@ -23,12 +23,12 @@ from defusedxml.common import DefusedXmlException
 from seqeval.metrics import f1_score, precision_score, recall_score
 
 from labelsieve.labelconfig import NO_REGION, UnsupportedLabelConfig
-from labelsieve.quality.token_issues import find_token_issues
 from labelsieve.spans.bio import RejectedSpan
 from labelsieve.spans.results import prediction_results, result_spans
 from labelsieve.spans.targets import SpanOutput, SpanTarget
 from labelsieve.spans.uncertainty import pool_uncertainty
 from labelsieve.tasktypes.base import TaskLabelIssues, TaskType
+from labelsieve.tasktypes.token_issues import find_token_issues
 
 SPAN_OBJECTS = {"text", "hypertext"}
 SUPPORTED_SPANS = ('the ner task type serves one <Labels> control on a <Text> tag with a $variable value, e.g. '

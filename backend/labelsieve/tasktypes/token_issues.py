@@ -10,7 +10,7 @@ import numpy as np
 from cleanlab.token_classification.filter import find_label_issues
 from cleanlab.token_classification.rank import get_label_quality_scores
 
-from labelsieve.quality.issues import _CLEANLAB
+from labelsieve.tasktypes.multilabel_math import _CLEANLAB
 
 
 @dataclass(frozen=True)
