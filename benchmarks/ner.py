@@ -124,6 +124,45 @@ def interpolate_cost(curve: list[dict], target: float, unit: str) -> float | Non
     return float(curve[0][unit]) if curve and curve[0]["f1"] >= target else None
 
 
+def _band(values: list[float], digits: int = 3) -> str:
+    if not values:
+        return "-"
+    return f"{np.median(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
+
+
+def table(result: dict) -> str:
+    """Markdown: F1 per budget, cost to 95% of full-data F1 (sentences, tokens), what the no-entity rule does."""
+    full = {int(k): v for k, v in result["full_f1"].items()}
+    runs = result["runs"]
+    names = list(dict.fromkeys(r["strategy"] for r in runs))
+    seeds = sorted({r["seed"] for r in runs})
+    lines = [f"Full-data entity F1 (pool of {N_POOL}): {_band(list(full.values()))} over seeds {seeds}.", "",
+             "Entity F1 (median [min, max] over seeds) by labelled sentences:", "",
+             "| strategy | " + " | ".join(str(b) for b in BUDGETS) + " |", "|---" * (len(BUDGETS) + 1) + "|"]
+    for name in names:
+        mine = [r for r in runs if r["strategy"] == name]
+        cells = [_band([r["curve"][k]["f1"] for r in mine if len(r["curve"]) > k], 2) for k in range(len(BUDGETS))]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Cost to reach 95% of the seed's full-data F1 (interpolated between rounds; median [min, max] "
+              "over the "
+              "seeds that reached it), tokens labelled at 600 sentences, share of queried sentences with no "
+              "predicted entity, and gold entities found in those sentences (entities the model had missed):", "",
+              "| strategy | reached | sentences to 95% | tokens to 95% | tokens at 600 | no-entity share | "
+              "missed entities surfaced |", "|---|---|---|---|---|---|---|"]
+    for name in names:
+        mine = [r for r in runs if r["strategy"] == name]
+        sent = [c for r in mine if (c := interpolate_cost(r["curve"], 0.95 * full[r["seed"]], "sentences")) is not None]
+        tok = [c for r in mine if (c := interpolate_cost(r["curve"], 0.95 * full[r["seed"]], "tokens")) is not None]
+        lines.append(f"| {name} | {len(sent)}/{len(mine)} | {_band(sent, 0)} | {_band(tok, 0)} | "
+                     f"{_band([r['curve'][-1]['tokens'] for r in mine], 0)} | "
+                     f"{_band([float(np.mean(r['no_entity_share'])) for r in mine], 2)} | "
+                     f"{_band([r['missed_entities_surfaced'] for r in mine], 0)} |")
+    recall = {name: [r["curve"][-1]["recall"] for r in runs if r["strategy"] == name] for name in names}
+    lines += ["", "Test-set entity recall at 600 sentences: " + "; ".join(
+        f"{name} {_band(values, 3)}" for name, values in recall.items()) + "."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
@@ -136,8 +175,6 @@ def main() -> None:
         round_cost(args.round_cost)
         return
     if args.table:
-        from benchmarks.ner_table import table
-
         print(table(json.loads(open(args.table).read())))
         return
     data = load()
