@@ -76,7 +76,8 @@ PROBE = """new Promise(resolve => {
   const look = () => {
     const docs = [document, ...[...document.querySelectorAll('iframe')].map(f => {
       try { return f.contentDocument; } catch (e) { return null; } }).filter(Boolean)];
-    const spans = docs.flatMap(d => [...d.querySelectorAll('.htx-highlight, [class*="highlight"]')])
+    // the editor wraps each text region in <span class="htx-highlight ...">
+    const spans = docs.flatMap(d => [...d.querySelectorAll('span[class*="htx-highlight"]')])
       .map(s => s.textContent).filter(t => t && t.trim());
     if (spans.length || Date.now() > deadline) { resolve({spans, title: document.title}); }
     else { setTimeout(look, 500); }
