@@ -101,3 +101,25 @@ def test_the_pre_annotation_gate_holds_label_sets_back_without_evidence(client) 
     assert all(r["result"] == [] and 0 < r["score"] < 1 for r in results[:-1]), "pre-ticked without evidence"
     gate = client.get("/projects/74").json()["preannotation"]
     assert gate["pre_ticks"] is False and gate["evidence"] == 0
+
+
+TAXONOMY = ('<View><Text name="text" value="$text"/><Taxonomy name="tax" toName="text">'
+            '<Choice value="Topic"><Choice value="sport"/><Choice value="food"/></Choice><Choice value="travel"/>'
+            '</Taxonomy></View>')
+
+
+def test_a_taxonomy_project_is_served_as_multi_label_over_its_leaves(client) -> None:
+    assert client.post("/setup", json=setup_payload(75, TAXONOMY)).status_code == 200
+    for k, paths in enumerate([[["Topic", "sport"], ["travel"]], [["Topic", "food"]], [["Topic"]]]):
+        task = ls_task(3000 + k, {"text": f"item {k}"}, 75)
+        event = _event(8000 + k, task, 75, ())
+        event["annotation"]["result"] = [{"from_name": "tax", "to_name": "text", "type": "taxonomy",
+                                          "value": {"taxonomy": paths}}]
+        event["project"] = project_dict(75, TAXONOMY)
+        assert client.post("/webhook", json=event).status_code == 200
+    client.app.state.service.worker.wait_idle(60)
+    status = client.get("/projects/75").json()
+    assert status["labeled_tasks"] == 2, "leaf paths are labels; an inner node alone is no answer"
+    extendable = TAXONOMY.replace('name="tax"', 'name="tax" userLabels="true"')
+    refused = client.post("/setup", json=setup_payload(76, extendable))
+    assert refused.status_code == 400 and "userLabels" in refused.text

@@ -43,6 +43,7 @@ def test_setup_refuses_hypertext_and_strategies_that_do_not_serve_ner(client) ->
     response = client.post("/setup", json=setup_payload(81, NER, {"strategy": "margin"}))
     assert response.status_code == 400 and "'margin'" in response.text and "'ner'" in response.text
     assert client.post("/setup", json=setup_payload(81, NER, {"strategy": "task_uncertainty"})).status_code == 200
+    assert client.post("/setup", json=setup_payload(81, NER)).status_code == 200  # the type's default strategy
 
 
 def test_ner_trains_ranks_and_predicts_spans_with_exact_offsets(client) -> None:

@@ -126,3 +126,20 @@ def test_text_base_learns_on_tfidf_features() -> None:
     proba = learner.predict_proba(["weekend in paris", "football scores"])
     travel, sport = learner.classes_.index("travel"), learner.classes_.index("sport")
     assert proba[0, travel] > proba[1, travel] and proba[1, sport] > proba[0, sport]
+
+
+def test_the_ranking_context_carries_the_task_type_and_its_uncertainty() -> None:
+    from sklearn.datasets import make_multilabel_classification
+
+    from labelsieve.service.ranking import build_context
+
+    x, y = make_multilabel_classification(n_samples=80, n_features=6, n_classes=3, random_state=2)
+    sets = [tuple(f"l{j}" for j in np.flatnonzero(row)) or ("l0",) for row in y]
+    learner = MultiLabelLearner(base="vector").fit(list(x[:50]), sets[:50])
+    probas, embeddings = learner.infer(list(x[50:]))
+    ctx = build_context(learner=learner, pool_inputs=list(x[50:]), labeled_inputs=list(x[:50]),
+                        labeled_y=sets[:50], pool_ids=np.arange(30), seed=0, probas=probas, embeddings=embeddings,
+                        task_type=get_task_type("multi_label"))
+    assert ctx.task_type == "multi_label" and np.allclose(ctx.thresholds, learner.thresholds_)
+    assert ctx.labeled_targets.shape == (50, 3) and ctx.labeled_targets.sum() == sum(len(s) for s in sets[:50])
+    assert np.allclose(ctx.task_uncertainty, aggregate(probas, "mean"))

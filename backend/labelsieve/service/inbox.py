@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig
@@ -39,8 +40,10 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+@lru_cache(maxsize=64)
 def parsed_config(label_config: str) -> LabelConfig | None:
-    """The project's parsed label config as its task type reads it, or None when it has none we can read."""
+    """The project's parsed label config (its task type's view: a taxonomy's leaves too), or None when it has
+    none we can read."""
     try:
         return task_type_for(label_config).config if label_config else None
     except UnsupportedLabelConfig:

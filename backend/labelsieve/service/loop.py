@@ -253,9 +253,12 @@ class ActiveLearningLoop:
         resolved = self.settings_of(project, config)
         ps = resolved.settings
         self._refresh_pool(project_id)
+        served = self.served(project.label_config)
+        usable = None if served.name == "single_label" else (  # the task type reads its targets from the result
+            lambda ann: served.task_type.target(ann.result, served.config) is not None)
         with session_scope(self.engine) as session:
             pending = project.annotations_since_train
-            examples = crud.labeled_examples(session=session, project_id=project_id)
+            examples = crud.labeled_examples(session=session, project_id=project_id, usable=usable)
         examples, pruned = training_examples(self.artifacts, self.engine, project_id, ps.prune, examples)
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")

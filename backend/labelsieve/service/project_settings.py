@@ -127,6 +127,8 @@ def resolve_settings(
         allowed = f.metadata.get("choices")
         if allowed is not None and values[f.name] not in allowed:
             raise ProjectSettingsError(f"{f.name} must be one of {list(allowed)}, got {values[f.name]!r}")
+    if "strategy" not in extra and task_type is not None and task_type.default_strategy:
+        values["strategy"] = task_type.default_strategy  # the service default may not serve this task type
     values["audit_share"] = _share("audit_share", values["audit_share"])
     values["preannotate_threshold"] = _fraction("preannotate_threshold", values["preannotate_threshold"])
     if values["learner"] == "auto":

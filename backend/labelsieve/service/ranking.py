@@ -53,13 +53,16 @@ def build_context(
             prequential_accuracy=prequential_accuracy,
         )
     classes = tuple(learner.classes_) if learner is not None else ()
+    thresholds = getattr(learner, "thresholds_", None)
+    uncertainty = task_uncertainty  # region task types: computed from the learner's predict_regions
+    if uncertainty is None and probas is not None and task_type is not None:
+        uncertainty = task_type.task_uncertainty((probas, thresholds))
     return PoolContext(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
         labeled_y=np.full(len(labeled_y), -1, dtype=np.int64), classes=classes, ids=pool_ids, pool_probas=probas,
         pool_embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=name,
-        thresholds=getattr(learner, "thresholds_", None),
+        thresholds=thresholds, task_uncertainty=uncertainty,
         labeled_targets=indicator(list(labeled_y), classes) if name == "multi_label" else None,
-        task_uncertainty=task_uncertainty,
     )
 
 

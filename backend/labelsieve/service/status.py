@@ -116,7 +116,7 @@ def project_status(
         n_tasks = crud.count_tasks(session=session, project_id=project_id)
         n_annotations = crud.count_annotations(session=session, project_id=project_id)
         n_synthetic = len(list_synthetic(session=session, project_id=project_id))
-    counts = Counter(ann.labels[0] for _, ann in examples)
+    counts = Counter(label for _, ann in examples for label in ann.labels)  # every label of a multi-label task
     last = rounds[-1] if rounds else None
     return ProjectStatus(
         id=project.id, model_version=project.model_version or None, settings=project.settings, tasks=n_tasks,

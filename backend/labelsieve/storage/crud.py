@@ -3,7 +3,7 @@ except where the name says so (``*_commit``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import String, cast, delete, func, insert, update
@@ -211,15 +211,17 @@ def count_annotations(*, session: Session, project_id: int | None = None) -> int
     return int(session.exec(stmt).one())
 
 
-def labeled_examples(*, session: Session, project_id: int) -> list[tuple[Task, Annotation]]:
+def labeled_examples(*, session: Session, project_id: int,
+                     usable: Callable[[Annotation], bool] | None = None) -> list[tuple[Task, Annotation]]:
     """One (task, annotation) per labelled task: the newest usable annotation wins.
 
-    Cancelled (skipped) annotations and annotations without any of our choices are ignored;
+    Cancelled (skipped) annotations and annotations without any of our choices are ignored (``usable``: the
+    project's task type decides instead, e.g. from ``Annotation.result`` for spans or boxes);
     a ground-truth annotation beats any other on the same task.
     """
     best: dict[int, Annotation] = {}
     for ann in list_annotations(session=session, project_id=project_id):
-        if ann.was_cancelled or not ann.labels:
+        if ann.was_cancelled or not (usable(ann) if usable is not None else ann.labels):
             continue
         current = best.get(ann.task_id)
         if current is None or (ann.ground_truth, ann.updated_at, ann.id) >= (

@@ -97,8 +97,8 @@ class PoolContext:
     thresholds: np.ndarray | None = None
     #: ``(n_labeled, n_classes)`` 0/1 label sets of the labelled inputs (multi-label), else None
     labeled_targets: np.ndarray | None = None
-    #: region task types (spans, boxes): the task type's default per-task uncertainty of each pool task (higher =
-    #: more uncertain), computed from the learner's ``predict_regions``; None for classification
+    #: ``(n_pool,)`` the task type's default per-region -> per-task uncertainty (higher = label sooner), when the
+    #: host computed it (:meth:`labelsieve.tasktypes.TaskType.task_uncertainty`); None otherwise
     task_uncertainty: np.ndarray | None = None
 
     @property

@@ -43,6 +43,22 @@ returns (one list of regions per task, each region with its own score). :meth:`t
 one float per task, higher = more uncertain; it must say (in :attr:`no_region_rule`) what a task with no predicted
 region gets, and never return NaN for it.
 
+Where the host calls a task type today
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+- ``/setup`` (``service/loop.py`` ``setup_project``, ``service/project_settings.py``): discovery, then
+  :meth:`default_learner` for ``learner="auto"``, :meth:`accepts_learner`, :meth:`supports` and
+  :attr:`supports_balancing`; any refusal is a 400 naming the strategy / learner and the type.
+- A retrain (``service/loop.py`` ``_retrain``/``_fit``): for every type but ``single_label`` the labelled tasks are
+  those whose :meth:`target` is not ``None`` and the learner is fitted on those targets (``learner.fit(inputs,
+  targets)``). The config object :meth:`parse_config` returns must expose ``from_name``, ``to_name``, ``data_key``,
+  ``kind`` (``"text"``/``"image"``) and ``labels``: the input loader and the annotation store read them.
+- Ranking (``service/ranking.py`` ``build_context``): ``learner.infer(pool)`` gives ``(outputs, embeddings)``;
+  :meth:`task_uncertainty` of the outputs becomes ``ctx.task_uncertainty``.
+- Predictions (``service/predict.py``, ``labelstudio/publisher.py``): :meth:`prediction_result` with the
+  project's pre-annotation gate. Classification types decode probabilities with ``decode``; the stored ranking
+  (``storage/rankings.py``) keeps class probabilities (per-label for multi-label). A region type (spans, boxes)
+  adds its own stored regions at these two seams.
+
 Strategies
 ~~~~~~~~~~
 Strategies keep one contract (``score``/``select`` over a ``PoolContext``). They reach the task type through the
@@ -96,6 +112,8 @@ class TaskType(ABC):
     aggregations: ClassVar[dict[str, str]] = {}
     #: the aggregation used when the project does not choose one (say why in the class docstring)
     default_aggregation: ClassVar[str] = ""
+    #: the strategy a project of this type gets when it names none (None: the service's ``default_strategy``)
+    default_strategy: ClassVar[str | None] = None
     #: what :meth:`task_uncertainty` gives a task with no predicted region (one sentence, shown in docs)
     no_region_rule: ClassVar[str] = "not applicable: every task has exactly one region"
 

@@ -138,6 +138,7 @@ class MultiLabel(TaskType):
     unit: ClassVar[str] = "labels"
     aggregations: ClassVar[dict[str, str]] = mlm.AGGREGATIONS
     default_aggregation: ClassVar[str] = "mean"
+    default_strategy: ClassVar[str | None] = "multilabel_uncertainty"  # with the default aggregation, mean
     no_region_rule: ClassVar[str] = (
         "a task with no label above its threshold is the empty set, not a missing region: its score is the same "
         "aggregation of every label's probability, so tasks whose labels all sit just below threshold rank high")

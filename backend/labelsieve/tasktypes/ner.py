@@ -110,6 +110,7 @@ class NamedEntities(TaskType):
         "ls_examples": "Label Studio's flair/gliner score: 1 - lowest entity confidence, no entity served last",
     }
     default_aggregation: ClassVar[str] = "mnlp"
+    default_strategy: ClassVar[str | None] = "task_uncertainty"  # ranks by the default aggregation
     no_region_rule: ClassVar[str] = (
         "mnlp, least_confidence and the entropies score every token, 'O' included, so a sentence with no predicted "
         "entity ranks by how unsure its tokens are; entity_min/entity_mean give it max over tokens of 1 - P(O), "
