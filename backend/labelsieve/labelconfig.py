@@ -23,6 +23,9 @@ SUPPORTED = (
 )
 OBJECT_KINDS: dict[str, Literal["image", "text"]] = {"image": "image", "text": "text"}
 MAX_CONFIG_CHARS = 1_000_000
+#: the label an annotation (or a prediction) of a region task type holds when it marks no region: for spans,
+#: "this sentence has no entity", an answer that trains the model like any other
+NO_REGION = "(no region)"
 
 
 class UnsupportedLabelConfig(ValueError):

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundations", frozenset({"settings", "registry", "params", "labelconfig", "metrics", "arrays", "input_cache"})),
     ("storage", frozenset({"storage"})),
     ("domain", frozenset({"labelstudio", "inputs", "learners", "strategies", "balancing", "testing", "quality",
-                          "tasktypes", "detection", "labelsieve"})),
+                          "tasktypes", "detection", "spans", "labelsieve"})),
     ("service", frozenset({"service", "pool"})),
     ("simulate/report", frozenset({"simulate", "report", "pages"})),
     ("entry points", frozenset({"api", "commands", "cli"})),

@@ -35,6 +35,8 @@ class Ranking:
     scores: list[float]
     labels: list[list[str]]
     confidence: list[float] = field(default_factory=list)  # of the top class (the pre-annotation gate reads it)
+    #: region task types: per rank, the predicted Label Studio regions (None for classification)
+    regions: list[list[dict]] | None = None
 
     def __len__(self) -> int:
         return len(self.task_ids)
@@ -47,7 +49,8 @@ def read_ranking(engine: Engine, project_id: int, version: str) -> Ranking:
     if stored is None:
         return Ranking(task_ids=[], scores=[], labels=[])
     return Ranking(task_ids=stored.task_ids.tolist(), scores=stored.scores.tolist(),
-                   labels=[stored.labels_at(r) for r in range(len(stored))], confidence=stored.confidence.tolist())
+                   labels=[stored.labels_at(r) for r in range(len(stored))], confidence=stored.confidence.tolist(),
+                   regions=stored.regions)
 
 
 @dataclass

@@ -130,6 +130,10 @@ class LabelStudioPublisher:
         payload = []
         for r in ranks:
             confidence = _confidence(ranking, r)
+            if ranking.regions is not None:  # a region task type: the regions the ranking round predicted
+                payload.append({"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
+                                "result": list(ranking.regions[r]) if gate.allows(confidence) else []})
+                continue
             output = ClassPrediction(tuple(ranking.labels[r]), float(confidence if confidence is not None else 0.0))
             payload.append({"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
                             "result": served.task_type.prediction_result(

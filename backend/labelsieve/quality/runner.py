@@ -151,6 +151,8 @@ class QualityRunner:
         if served is None or served[0] != version:
             return [], {}
         learner = served[1]
+        if hasattr(learner, "predict_regions"):  # region task types (spans): this scorecard reads class labels
+            return [], {}
         with session_scope(host.engine) as session:
             examples = crud.labeled_examples(session=session, project_id=project.id)
         recipe = {"learner": ps.learner, "params": ps.learner_params, "seed": ps.seed}

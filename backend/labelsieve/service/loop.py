@@ -341,6 +341,7 @@ class ActiveLearningLoop:
             registries=self.registries, seed=seed, strategy=resolved.strategy,
             prequential_accuracy=fitted.prequential_accuracy,
             task_type=self.served(self.project(project_id).label_config).task_type,
+            config=self.served(self.project(project_id).label_config).config,
         )
         rank_seconds = time.perf_counter() - rank_started
         save_ranking(path, ranking)  # the version's full ranking: one file, no row per task

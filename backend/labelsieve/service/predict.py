@@ -66,6 +66,10 @@ def predict_tasks(
         row = stored.get(task.id)
         if row is None:
             missing.append(position)
+        elif row.regions is not None:  # a region task type: the regions its ranking round predicted
+            regions = row.regions if gate.allows(row.confidence) else []
+            results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
+                                               result=[ResultRegion.model_validate(r) for r in regions])
         else:
             results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
                                                result=_result(served, list(row.labels), row.confidence, gate))
@@ -76,7 +80,14 @@ def predict_tasks(
             loop.metrics.failures.labels("media").inc(len(loaded.errors))
             for pos, error in loaded.errors.items():
                 log.warning("task %s: no prediction: %s", tasks[missing[pos]].id, error)
-        if loaded.inputs:
+        if loaded.inputs and hasattr(learner, "predict_regions"):  # a region task type (spans, boxes)
+            for pos, output in zip(loaded.positions, learner.predict_regions(loaded.inputs), strict=True):
+                regions = served.task_type.prediction_result(served.config, output,
+                                                             preannotate=gate.allows(output.confidence))
+                results[missing[pos]] = TaskPrediction(
+                    model_version=version, score=float(output.confidence),
+                    result=[ResultRegion.model_validate(r) for r in regions])
+        elif loaded.inputs:
             probas = learner.predict_proba(loaded.inputs)
             outputs = served.task_type.decode(probas, learner.classes_, getattr(learner, "thresholds_", None))
             for k, pos in enumerate(loaded.positions):

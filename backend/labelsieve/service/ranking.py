@@ -38,6 +38,7 @@ def build_context(
     *, learner: Any, pool_inputs: Sequence[Any], labeled_inputs: Sequence[Any], labeled_y: Sequence[str],
     pool_ids: np.ndarray, seed: int, probas: np.ndarray | None = None, embeddings: np.ndarray | None = None,
     prequential_accuracy: float | None = None, task_type: TaskType | None = None,
+    task_uncertainty: np.ndarray | None = None,
 ) -> PoolContext:
     """The strategies' context. Single-label ``labeled_y`` are class names; other task types' are their targets
     (multi-label: label sets, given to strategies as ``labeled_targets``)."""
@@ -53,7 +54,9 @@ def build_context(
         )
     classes = tuple(learner.classes_) if learner is not None else ()
     thresholds = getattr(learner, "thresholds_", None)
-    uncertainty = None if probas is None or task_type is None else task_type.task_uncertainty((probas, thresholds))
+    uncertainty = task_uncertainty  # region task types: computed from the learner's predict_regions
+    if uncertainty is None and probas is not None and task_type is not None:
+        uncertainty = task_type.task_uncertainty((probas, thresholds))
     return PoolContext(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
         labeled_y=np.full(len(labeled_y), -1, dtype=np.int64), classes=classes, ids=pool_ids, pool_probas=probas,
@@ -67,13 +70,22 @@ def rank_pool(
     *, project_id: int, version: str, learner: Any, pool: PoolInputs, labeled_inputs: Sequence[Any],
     labeled_y: Sequence[str], settings: ProjectSettings, registries: Registries, seed: int,
     strategy: QueryStrategy | None = None, prequential_accuracy: float | None = None,
-    task_type: TaskType | None = None,
+    task_type: TaskType | None = None, config: Any = None,
 ) -> tuple[QueryRound, Ranking]:
     """Score every loaded pool task; return the query round and the version's full ranking.
 
     ``strategy`` is the project's strategy as resolved at ``/setup`` (built from ``settings`` when not given)."""
     pool_ids = pool.ids
-    if len(pool.inputs):
+    regions: list[list[dict]] | None = None
+    task_uncertainty = confidence = None
+    if hasattr(learner, "predict_regions") and task_type is not None:  # a region task type (spans, boxes)
+        outputs = learner.predict_regions(pool.inputs)
+        task_uncertainty = task_type.task_uncertainty(outputs)
+        regions = [task_type.prediction_result(config, output, preannotate=True) for output in outputs]
+        confidence = np.array([float(output.confidence) for output in outputs], dtype=np.float64)
+        probas = np.zeros((len(outputs), 1))
+        embeddings = learner.embed(pool.inputs) if len(pool.inputs) else None
+    elif len(pool.inputs):
         probas, embeddings = learner.infer(pool.inputs)
     else:
         probas, embeddings = np.zeros((0, len(learner.classes_))), None
@@ -84,7 +96,8 @@ def rank_pool(
             strategy = registries.strategies.create(strategy_name, params)
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
-                            embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=task_type)
+                            embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=task_type,
+                            task_uncertainty=task_uncertainty)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     except Exception as exc:  # noqa: BLE001 - a broken strategy must not block the new model
         log.exception("strategy %r failed on project %s; ranking by %s", strategy_name, project_id,
@@ -96,7 +109,7 @@ def rank_pool(
         strategy = registries.strategies.create(fallback, {})
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
-                            embeddings=embeddings, task_type=task_type)
+                            embeddings=embeddings, task_type=task_type, task_uncertainty=task_uncertainty)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     select_seconds = time.perf_counter() - started
     order, audit = place_audit(order, share=settings.audit_share, batch_size=settings.batch_size,
@@ -106,7 +119,8 @@ def rank_pool(
     thresholds = getattr(learner, "thresholds_", None) if ctx.task_type == "multi_label" else None
     ranking = build_ranking(version=version, classes=learner.classes_, pool_ids=pool_ids, order=order,
                             scores=rank_scores(n), probas=probas, utility=utility, thresholds=thresholds,
-                            confidence=None if thresholds is None else set_confidence(probas, thresholds))
+                            confidence=confidence if thresholds is None else set_confidence(probas, thresholds),
+                            regions=regions)
     round_row = QueryRound(
         project_id=project_id, model_version=version, strategy=strategy_name, strategy_params=dict(params),
         seed=seed, n_pool=n, n_labeled=len(labeled_y),

@@ -147,6 +147,15 @@ def annotated_task_ids(*, session: Session, project_id: int, task_ids: Sequence[
 # ------------------------------------------------------------------------------ annotations
 
 
+def _annotation_labels(result: list[dict[str, Any]], config: Any) -> list[str]:
+    """The labels an annotation gives: the config's own reading when it has one (region task types: the labels
+    of its regions, or ``NO_REGION``), else our control's choices."""
+    if config is None:
+        return []
+    reader = getattr(config, "annotation_labels", None)
+    return list(reader(result)) if callable(reader) else labels_from_result(result, config)
+
+
 def annotation_columns(*, annotation: dict[str, Any], config: LabelConfig | None) -> dict[str, Any]:
     """The :class:`Annotation` columns a Label Studio annotation dict (``id``, ``task``, ``result``...) sets."""
     task_field = annotation.get("task")
@@ -159,7 +168,7 @@ def annotation_columns(*, annotation: dict[str, Any], config: LabelConfig | None
         "id": int(annotation["id"]),
         "task_id": int(task_field["id"] if isinstance(task_field, dict) else task_field),  # type: ignore[arg-type]
         "result": result,
-        "labels": labels_from_result(result, config) if config else [],
+        "labels": _annotation_labels(result, config),
         "annotator": int(completed_by) if completed_by is not None else None,
         "lead_time": float(lead_time) if lead_time is not None else None,
         "was_cancelled": bool(annotation.get("was_cancelled", False)),

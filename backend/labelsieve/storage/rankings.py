@@ -29,10 +29,12 @@ from pathlib import Path
 import numpy as np
 from sqlmodel import Session
 
+from labelsieve.labelconfig import NO_REGION
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import read_array_metadata, read_arrays, write_arrays_atomic
 
 RANKING_FILE = "ranking.safetensors"
+REGIONS_FILE = "ranking_regions.json"
 CACHED_RANKINGS = 8
 
 
@@ -48,6 +50,8 @@ class RankedTask:
     confidence: float
     utility: float | None
     cluster: int | None = None
+    #: region task types: the Label Studio regions the model predicts for the task (each with its score)
+    regions: list[dict] | None = None
 
 
 class Ranking:
@@ -55,8 +59,11 @@ class Ranking:
 
     def __init__(self, *, version: str, classes: Sequence[str], task_ids: np.ndarray, scores: np.ndarray,
                  label_index: np.ndarray, confidence: np.ndarray, utility: np.ndarray,
-                 label_probas: np.ndarray | None = None, thresholds: np.ndarray | None = None) -> None:
+                 label_probas: np.ndarray | None = None, thresholds: np.ndarray | None = None,
+                 regions: list[list[dict]] | None = None) -> None:
         self.version = version
+        #: region task types: per rank, the predicted Label Studio regions (``ranking_regions.json`` beside the file)
+        self.regions = regions
         #: multi-label: ``(n, n_labels)`` per-label probabilities in rank order and the per-label thresholds
         self.label_probas = None if label_probas is None else np.asarray(label_probas, dtype=np.float32)
         self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
@@ -79,6 +86,10 @@ class Ranking:
 
     def labels_at(self, rank: int) -> list[str]:
         """The predicted labels of rank ``rank``: the top class, or (multi-label) every label at threshold."""
+        if self.regions is not None:  # the labels the predicted regions carry, or "no region"
+            found = sorted({label for region in self.regions[rank] for label in
+                            (region.get("value") or {}).get("labels") or []})
+            return found or [NO_REGION]
         if self.label_probas is None or self.thresholds is None:
             return [self.classes[int(self.label_index[rank])]]
         chosen = self.label_probas[rank] >= self.thresholds
@@ -90,6 +101,7 @@ class Ranking:
             task_id=int(self.task_ids[rank]), model_version=self.version, rank=int(rank),
             score=float(self.scores[rank]), labels=self.labels_at(rank),
             confidence=float(self.confidence[rank]), utility=utility if np.isfinite(utility) else None,
+            regions=None if self.regions is None else list(self.regions[rank]),
         )
 
     def ranks_of(self, task_ids: Sequence[int]) -> np.ndarray:
@@ -112,10 +124,12 @@ class Ranking:
 
 def build_ranking(*, version: str, classes: Sequence[str], pool_ids: np.ndarray, order: np.ndarray,
                   scores: np.ndarray, probas: np.ndarray, utility: np.ndarray,
-                  thresholds: np.ndarray | None = None, confidence: np.ndarray | None = None) -> Ranking:
+                  thresholds: np.ndarray | None = None, confidence: np.ndarray | None = None,
+                  regions: Sequence[list[dict]] | None = None) -> Ranking:
     """``pool_ids``/``probas``/``utility`` are in pool order, ``order`` lists pool positions rank 0 first and
     ``scores`` are the Label Studio scores in rank order. Multi-label: ``thresholds`` (per label) and
-    ``confidence`` (pool order: P(predicted set is right)); ``probas`` are then kept as ``label_probas``."""
+    ``confidence`` (pool order: P(predicted set is right)); ``probas`` are then kept as ``label_probas``. Region
+    task types: ``regions`` (pool order, Label Studio regions per task) and ``confidence`` (pool order)."""
     order = np.asarray(order, dtype=np.int64)
     top = probas.argmax(axis=1) if len(order) else np.zeros(0, dtype=np.int64)
     if confidence is None:
@@ -125,7 +139,8 @@ def build_ranking(*, version: str, classes: Sequence[str], pool_ids: np.ndarray,
     return Ranking(version=version, classes=classes, task_ids=np.asarray(pool_ids, dtype=np.int64)[order],
                    scores=scores, label_index=top[order], confidence=np.asarray(confidence)[order],
                    utility=np.where(np.isfinite(utility), utility, np.nan)[order],
-                   label_probas=np.asarray(probas)[order] if multi else None, thresholds=thresholds)
+                   label_probas=np.asarray(probas)[order] if multi else None, thresholds=thresholds,
+                   regions=None if regions is None else [list(regions[int(i)]) for i in order])
 
 
 def save_ranking(directory: Path, ranking: Ranking) -> Path:
@@ -135,6 +150,11 @@ def save_ranking(directory: Path, ranking: Ranking) -> Path:
               "confidence": ranking.confidence, "utility": ranking.utility}
     if ranking.label_probas is not None and ranking.thresholds is not None:
         arrays |= {"label_probas": ranking.label_probas, "thresholds": ranking.thresholds}
+    sidecar = Path(directory) / REGIONS_FILE
+    if ranking.regions is not None:  # written first: a ranking file never exists without its regions
+        tmp = sidecar.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ranking.regions, ensure_ascii=False))
+        tmp.replace(sidecar)
     write_arrays_atomic(path, arrays,
                         metadata={"version": ranking.version, "classes": json.dumps(list(ranking.classes))})
     return path
@@ -147,7 +167,14 @@ def _read(path: str, size: int, mtime_ns: int) -> Ranking:
     return Ranking(version=meta["version"], classes=json.loads(meta["classes"]), task_ids=arrays["task_ids"],
                    scores=arrays["scores"], label_index=arrays["label_index"], confidence=arrays["confidence"],
                    utility=arrays["utility"], label_probas=arrays.get("label_probas"),
-                   thresholds=arrays.get("thresholds"))
+                   thresholds=arrays.get("thresholds"), regions=_regions(Path(path).parent / REGIONS_FILE))
+
+
+def _regions(path: Path) -> list[list[dict]] | None:
+    try:
+        return list(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
 
 
 def load_ranking(directory: Path) -> Ranking | None:
