@@ -1,4 +1,4 @@
-"""Entry-point registry for strategies, learners, augmenters and synthesizers.
+"""Entry-point registry for strategies, learners, augmenters, synthesizers and encoders.
 
 Finding reads distribution metadata only (nothing is imported); loading is lazy and per name.
 A plugin that fails to import is reported as :class:`PluginLoadError` naming its distribution,
@@ -21,12 +21,14 @@ from typing import Any
 
 from labelsieve.params import constructor_params
 
-SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer"}
+SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer",
+            "encoders": "encoder"}
 GROUPS = {
     "strategies": "labelsieve.strategies",
     "learners": "labelsieve.learners",
     "augmenters": "labelsieve.augmenters",
     "synthesizers": "labelsieve.synthesizers",
+    "encoders": "labelsieve.encoders",
 }
 log = logging.getLogger(__name__)
 
@@ -222,13 +224,14 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class Registries:
-    """The four registries; the process-wide set is :func:`get_registries`."""
+    """The registries, one per kind; the process-wide set is :func:`get_registries`."""
 
     def __init__(self) -> None:
         self.strategies = Registry("strategies")
         self.learners = Registry("learners")
         self.augmenters = Registry("augmenters")
         self.synthesizers = Registry("synthesizers")
+        self.encoders = Registry("encoders")
 
     def of(self, kind: str) -> Registry:
         if kind not in GROUPS:

@@ -80,6 +80,11 @@ def build_network(
     if arch == "small":
         backbone: nn.Module = SmallCNN(dropout=dropout)
         embed_dim = backbone.out_features  # type: ignore[assignment]
+    elif arch == "efficientnet_lite0":  # the packaged encoder's network, fine-tuned (learners/encoders.py)
+        from labelsieve.learners.encoders import Lite0Backbone
+
+        backbone = Lite0Backbone(Path(backbone_weights) if backbone_weights else None)
+        embed_dim = Lite0Backbone.out_features
     else:
         import torchvision
 
