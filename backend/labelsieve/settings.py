@@ -89,6 +89,10 @@ class ProjectSettings:
         "TF-IDF and the pool is encoded in the background, then a retrain switches to embeddings "
         "(service/embedding_job.py); 0: every text is encoded in the background", minimum=0)
 
+    device: str = setting(
+        "auto", "torch device of the CNN, the image encoders, the diffusion synthesizers and the distance kernels: "
+        "auto (CUDA when there is one), cpu, cuda or cuda:<n> (labelsieve/devices.py)")
+
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -160,6 +160,14 @@ class EmbeddingStore:
             self._load()
             return sum(1 for k in keys if k not in self._index)
 
+    def clear(self) -> None:
+        """Delete every segment (vectors of another size, say): the store is rebuilt from the next ``put``."""
+        with self._lock:
+            if self.root.is_dir():
+                for path in self.root.glob("seg-*.bin"):
+                    path.unlink(missing_ok=True)
+            self._index, self._segments, self._dim, self._next, self._loaded = {}, [], None, 1, True
+
     # ------------------------------------------------------------------ writing
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> int:
         """Append the texts not stored yet as one new segment (within ``max_rows``); how many were stored."""

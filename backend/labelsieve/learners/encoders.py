@@ -267,7 +267,8 @@ class HuggingFaceEncoder(ImageEncoder):
             processor = AutoImageProcessor.from_pretrained(self.model)
             model = AutoModel.from_pretrained(self.model)
         except ImportError as exc:
-            raise EncoderError("the huggingface encoder needs transformers: pip install 'labelsieve[diffusion]'") from exc
+            raise EncoderError("the huggingface encoder needs transformers: "
+                               "pip install 'labelsieve[diffusion]'") from exc
         except (OSError, ValueError) as exc:
             raise EncoderError(
                 f"Hugging Face model {self.model!r} is not available here ({type(exc).__name__}: {exc}); fetch it "

@@ -13,8 +13,10 @@ from typing import Any
 
 from labelsieve.balancing.base import BalancingError
 from labelsieve.balancing.config import check_balancing, check_params
+from labelsieve.devices import check_device
 from labelsieve.labelconfig import LabelConfig
-from labelsieve.learners.text_models import auto_text_params
+from labelsieve.learners.auto import resolve_auto
+from labelsieve.learners.weights_files import check_encoder_files
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
 from labelsieve.strategies.base import QueryStrategy
@@ -100,8 +102,13 @@ def _fraction(name: str, value: Any) -> float:
 
 def default_learner_for(config: LabelConfig | None) -> str:
     """``auto``: the text learner for text (on sentence embeddings when a model is installed: text_models.py); for
-    images a linear model on pixels until the CNN wins (learners/auto_image.py)."""
-    return "text" if config is not None and config.kind == "text" else "auto_image"
+    images a linear model on encoder vectors (or pixels) until the CNN wins (learners/auto_image.py). The one
+    resolver both the service and the simulation use: :func:`labelsieve.learners.auto.resolve_auto`."""
+    return resolve_auto("auto", _data_kind(config), {}).learner
+
+
+def _data_kind(config: LabelConfig | None) -> str:
+    return "text" if config is not None and config.kind == "text" else "image"
 
 
 def resolve_settings(
@@ -126,10 +133,14 @@ def resolve_settings(
             raise ProjectSettingsError(f"{f.name} must be one of {list(allowed)}, got {values[f.name]!r}")
     values["audit_share"] = _share("audit_share", values["audit_share"])
     values["preannotate_threshold"] = _fraction("preannotate_threshold", values["preannotate_threshold"])
-    if values["learner"] == "auto":
-        values["learner"] = default_learner_for(config)
-        if values["learner"] == "text":  # sentence embeddings when a local model is installed (text_models.py)
-            values["learner_params"] = auto_text_params(values["learner_params"])
+    if values["learner"] == "auto":  # the same resolution as `labelsieve simulate` (learners/auto.py)
+        choice = resolve_auto("auto", _data_kind(config), values["learner_params"])
+        values["learner"], values["learner_params"] = choice.learner, choice.params
+    try:
+        values["device"] = check_device(values["device"])
+        check_encoder_files(values["learner_params"])  # a missing or damaged weights file: named at /setup
+    except ValueError as exc:
+        raise ProjectSettingsError(str(exc)) from exc
     resolved = ProjectSettings(**values)
     strategy, input_kind, complete = _check_plugins(resolved, config, registries, light=light, strategy=strategy)
     return ResolvedSettings(settings=resolved, strategy=strategy, input_kind=input_kind, complete=complete)
