@@ -30,4 +30,6 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
             found.settings, service.settings.preannotate_threshold)).as_dict()
     if service.text_features is not None:  # tfidf | embeddings, and the pool's encoding progress
         found.text_features = service.text_features.describe(service.engine, project_id, found.model_version)
+    if service.image_features is not None:  # encoder | pixels, and the pool's encoding progress
+        found.image_features = service.image_features.describe(project_id)
     return found
