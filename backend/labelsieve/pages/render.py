@@ -21,6 +21,7 @@ from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
 from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
+from labelsieve.pages.modelsection import model_section
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
@@ -67,7 +68,8 @@ class PageRenderer:
         """The page's HTML, or None when the project is not set up. ``status`` is the project's status JSON."""
         key = (fingerprint(service.engine, project_id), repr(hooks.waiting_events(status)),
                repr(status.get("cv_estimate")),  # written by the background job after the retrain
-               repr(status.get("text_features")))  # the background encoding's progress
+               repr(status.get("text_features")),  # the background encoding's progress
+               repr(status.get("image_features")))
         with self._lock:
             hit = self._pages.get(project_id)
             if hit is not None and hit[0] == key and time.monotonic() - hit[1] < self.ttl:
@@ -139,6 +141,9 @@ class PageRenderer:
                                              "No scored labels yet.")))
         parts.append(section("cv-estimate", "Per-class estimate (5-fold)",
                              cv_estimate_section(status.get("cv_estimate"), counts)))
+        model = model_section(status)
+        if model:
+            parts.append(section("model-features", "Model and features", model))
         text = text_features_section(status.get("text_features"))
         if text:
             parts.append(section("text-features", "Text features", text))
