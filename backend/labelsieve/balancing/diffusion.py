@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from labelsieve import devices
 from labelsieve.arrays import to_pil
 from labelsieve.balancing.base import BalancingError, Synthesizer
+from labelsieve.devices import resolve_device
 
 
 def require_diffusers() -> Any:
@@ -98,7 +98,7 @@ class DDPMSynthesizer(Synthesizer):
     def fit(self, images: Sequence[Any], labels: Sequence[str], *, rng: np.random.Generator) -> DDPMSynthesizer:
         self.classes_ = sorted(set(labels))
         index = {label: i for i, label in enumerate(self.classes_)}
-        device = devices.resolve_device()  # the round's device (labelsieve.devices); draws stay on the CPU
+        device = resolve_device()  # the round's device (labelsieve.devices); draws stay on the CPU
         x0_all = torch.from_numpy(images_to_array(images, self.image_size, self.channels)).to(device)
         c_all = torch.tensor([index[label] for label in labels], dtype=torch.long, device=device)
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2**31 - 1)))
@@ -145,7 +145,7 @@ class DDPMSynthesizer(Synthesizer):
         ddim = diffusers.DDIMScheduler.from_config(self.scheduler_config_)
         ddim.set_timesteps(self.inference_steps)
         images: list[np.ndarray] = []
-        device = devices.resolve_device()
+        device = resolve_device()
         self.unet_.to(device)
         with torch.no_grad():
             for start in range(0, len(labels), 256):
@@ -207,7 +207,7 @@ class StableDiffusionImg2ImgSynthesizer(Synthesizer):
             raise BalancingError(f"could not load a Stable Diffusion pipeline from {path}: {exc}") from exc
 
     def fit(self, images: Sequence[Any], labels: Sequence[str], *, rng: np.random.Generator) -> Any:
-        self.pipeline_ = self.load_pipeline().to(devices.resolve_device())  # the round's device
+        self.pipeline_ = self.load_pipeline().to(resolve_device())  # the round's device
         self.pipeline_.set_progress_bar_config(disable=True)
         self.real_: dict[str, list[Any]] = {}
         for image, label in zip(images, labels, strict=True):

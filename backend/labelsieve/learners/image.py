@@ -18,13 +18,13 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from labelsieve import devices
 from labelsieve.arrays import to_pil
 from labelsieve.balancing.augment import minority_strength, mix_batch
 from labelsieve.balancing.base import Augmenter
 from labelsieve.balancing.decoupled import drw_active, drw_class_weights, rebalance_classifier
 from labelsieve.balancing.losses import LongTailLoss, class_counts
 from labelsieve.balancing.samplers import EpochSampler
+from labelsieve.devices import resolve_device
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.networks import ImageNet, build_network, flushed_denormals
 from labelsieve.registry import get_registry
@@ -137,7 +137,7 @@ class ImageLearner(BaseLearner):
                 if isinstance(module, torch.nn.Dropout):
                     module.train(True)
         logits_parts, embed_parts = [], []
-        device = devices.resolve_device()
+        device = resolve_device()
         net.to(device)
         with torch.no_grad(), _autocast(device):
             for start in range(0, len(X), 256):
@@ -178,7 +178,7 @@ class ImageLearner(BaseLearner):
         counts = class_counts(targets.numpy(), len(classes))
         criterion = LongTailLoss(loss=self.loss, counts=counts, tau=self.loss_tau, beta=self.loss_beta)
         deferred = drw_class_weights(counts, self.drw_beta)[targets] * weights
-        device = devices.resolve_device()  # the round's device (labelsieve.devices); data stays on the CPU
+        device = resolve_device()  # the round's device (labelsieve.devices); data stays on the CPU
         with _SEEDED_RNG, torch.random.fork_rng(devices=[]), flushed_denormals():
             torch.manual_seed(self.random_state)
             net = build_network(self.arch, len(classes), dropout=self.dropout, backbone_weights=self.backbone_weights)

@@ -16,6 +16,7 @@ from labelsieve.balancing.config import check_balancing, check_params
 from labelsieve.devices import check_device
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.learners.auto import resolve_auto
+from labelsieve.learners.text_models import check_embedding_model
 from labelsieve.learners.weights_files import check_encoder_files
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
@@ -139,6 +140,8 @@ def resolve_settings(
     try:
         values["device"] = check_device(values["device"])
         check_encoder_files(values["learner_params"])  # a missing or damaged weights file: named at /setup
+        if values["learner_params"].get("embedding_model"):  # a hub name offline and not cached: named at /setup
+            check_embedding_model(str(values["learner_params"]["embedding_model"]))
     except ValueError as exc:
         raise ProjectSettingsError(str(exc)) from exc
     resolved = ProjectSettings(**values)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from labelsieve import devices
+from labelsieve.devices import resolve_device as round_device
 
 PRECISIONS = {
     "float64": torch.float64,
@@ -32,7 +32,7 @@ def resolve_device(device: str) -> torch.device:
     """``"auto"`` is the round's device (:func:`labelsieve.devices.current_device`: the project's ``device``
     setting, itself CUDA when available if ``auto``); anything else is passed to :class:`torch.device`."""
     if device == "auto":
-        return devices.resolve_device()
+        return round_device()
     try:
         resolved = torch.device(device)
     except RuntimeError as exc:
