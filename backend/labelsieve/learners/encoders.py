@@ -87,7 +87,10 @@ class ImageEncoder:
 
     @property
     def output_dim(self) -> int:
-        return int(self.encode_tensor(torch.zeros(1, 3, self.image_size, self.image_size)).shape[1])
+        """The vector size (one forward pass, the first time it is asked for)."""
+        if getattr(self, "output_dim_", None) is None:
+            self.output_dim_ = int(self.encode_tensor(torch.zeros(1, 3, self.image_size, self.image_size)).shape[1])
+        return int(self.output_dim_)
 
     def encode_tensor(self, pixels: torch.Tensor) -> np.ndarray:
         """float32 features of ``(n, 3, s, s)`` pixels in [0, 1]."""
@@ -173,7 +176,11 @@ class TorchvisionEncoder(ImageEncoder):
         if self._is_file():
             path = Path(str(self.weights)).expanduser()
             state = read_state_dict(path)
-            _missing, unexpected = model.load_state_dict(state, strict=False)
+            try:
+                _missing, unexpected = model.load_state_dict(state, strict=False)
+            except RuntimeError as exc:  # tensors of the right names but the wrong shapes
+                raise EncoderError(f"weights file {path} does not fit torchvision model {self.arch!r}: "
+                                   f"{exc}"[:800]) from exc
             if len(state) == len(unexpected):
                 raise EncoderError(f"no tensor in weights file {path} matches torchvision model {self.arch!r}")
         replace_last_linear(model)

@@ -11,7 +11,6 @@ replaced by a network of another width) has its store deleted and rebuilt.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,9 +18,6 @@ import numpy as np
 
 from labelsieve.arrays import to_pil
 from labelsieve.learners.embedding_cache import EMBEDDINGS, EmbeddingCache
-
-_DIMS: dict[str, int] = {}  # encoder key -> output size, measured once per process
-_DIMS_LOCK = threading.Lock()
 
 
 def content_key(image: Any) -> str:
@@ -38,12 +34,7 @@ def checked_store(encoder: Any, cache: EmbeddingCache = EMBEDDINGS) -> str:
     store = cache.store(model)
     if store is None or store.dim is None:
         return model
-    with _DIMS_LOCK:
-        dim = _DIMS.get(model)
-    if dim is None:
-        dim = int(encoder.output_dim)
-        with _DIMS_LOCK:
-            _DIMS[model] = dim
+    dim = int(encoder.output_dim)  # ImageEncoder measures it once per object
     if store.dim != dim:
         cache.forget(model)
     return model
