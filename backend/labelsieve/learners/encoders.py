@@ -214,7 +214,8 @@ class HuggingFaceEncoder(ImageEncoder):
                                "pip install 'labelsieve[diffusion]'") from exc
         except (OSError, ValueError) as exc:
             raise EncoderError(
-                f"Hugging Face model {self.model!r} is not available here ({type(exc).__name__}: {exc}); fetch it "
+                f"Hugging Face model {self.model!r} is not available here ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())}); fetch it "
                 f"once with network access (huggingface-cli download {self.model}) and unset HF_HUB_OFFLINE, or "
                 "give a local folder"[:800]) from exc
         self.mean = tuple(getattr(processor, "image_mean", IMAGENET_MEAN))

@@ -94,7 +94,8 @@ def load_encoder(model: str) -> Any:
     try:
         return SentenceTransformer(model, device=device)
     except OSError as exc:
-        raise OSError(f"embedding_model {model!r} could not be loaded ({exc}); {fetch_hint(model)}") from exc
+        reason = " ".join(str(exc).split())
+        raise OSError(f"embedding_model {model!r} could not be loaded ({reason}); {fetch_hint(model)}") from exc
 
 
 def encode_with(encoder: Any, texts: list[str]) -> np.ndarray:
