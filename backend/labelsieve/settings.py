@@ -174,6 +174,10 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     # Sentence embeddings kept on disk under <data_dir>/embeddings/<model>/ (learners/embedding_store.py), at most
     # this many vectors per model.
     embedding_store_rows: int = Field(default=1_000_000, ge=0)
+    # The encoder `learner: auto` gives image projects (learners/auto.py): auto (the installed default,
+    # EfficientNet-Lite0 from its wheel), an encoder plugin's name, or none (pixels). A project's own
+    # learner_params.encoder wins.
+    image_encoder: str = "auto"
     # How predictions enter Label Studio: auto (probe its bulk import), bulk, single (labelstudio/pusher.py).
     prediction_import: Literal["auto", "bulk", "single"] = "auto"
     prediction_import_concurrency: int = 2

@@ -22,6 +22,11 @@ from tests.factories import IMAGE_CONFIG, TEXT_CONFIG
 needs_lite0 = pytest.mark.skipif(not lite0_installed(), reason="the encoders extra (EfficientNet-Lite0) is missing")
 
 
+@pytest.fixture(autouse=True)
+def _installed_encoder_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABELSIEVE_IMAGE_ENCODER", "auto")  # the product's default (conftest sets none)
+
+
 def _service(config: str, extra: dict) -> tuple[str, dict]:
     resolved = resolve_settings(settings=Settings(), extra=extra, config=parse_label_config(config),
                                 registries=get_registries(), light=False)
@@ -57,6 +62,12 @@ def test_without_an_encoder_package_auto_images_stay_on_pixels(monkeypatch: pyte
     monkeypatch.setattr(auto, "DEFAULT_ENCODER_PACKAGES", ("no_such_encoder_package_xyz",))
     assert _service(IMAGE_CONFIG, {}) == ("auto_image", {})
     assert resolve_learner("auto", _datasets()[0]).params == {}
+    monkeypatch.undo()
+    monkeypatch.setenv("LABELSIEVE_IMAGE_ENCODER", "none")  # the service setting: pixels everywhere
+    assert _service(IMAGE_CONFIG, {}) == ("auto_image", {})
+    assert resolve_learner("auto", _datasets()[0]).params == {}
+    monkeypatch.setenv("LABELSIEVE_IMAGE_ENCODER", "torchvision")  # or another encoder plugin
+    assert _service(IMAGE_CONFIG, {})[1] == resolve_learner("auto", _datasets()[0]).params == {"encoder": "torchvision"}
 
 
 @needs_lite0

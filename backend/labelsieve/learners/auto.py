@@ -48,18 +48,20 @@ def installed_image_encoder() -> str | None:
     return None
 
 
-def auto_image_params(explicit: dict[str, Any]) -> dict[str, Any]:
-    """``learner_params`` of an ``auto`` image learner: the installed encoder unless the project names its own
-    ``encoder`` (``null`` keeps pixels)."""
+def auto_image_params(explicit: dict[str, Any], image_encoder: str = "auto") -> dict[str, Any]:
+    """``learner_params`` of an ``auto`` image learner: the service-wide ``image_encoder`` (``auto``: the installed
+    one; ``none``: pixels) unless the project names its own ``encoder`` (``null`` keeps pixels)."""
     if "encoder" in explicit:
         return dict(explicit)
-    encoder = installed_image_encoder()
-    return dict(explicit) if encoder is None else {**explicit, "encoder": encoder}
+    encoder = installed_image_encoder() if image_encoder == "auto" else image_encoder
+    if not encoder or encoder.lower() == "none":
+        return dict(explicit)
+    return {**explicit, "encoder": encoder}
 
 
-def resolve_auto(name: str, data_kind: str, params: dict[str, Any]) -> AutoChoice:
+def resolve_auto(name: str, data_kind: str, params: dict[str, Any], *, image_encoder: str = "auto") -> AutoChoice:
     """The learner and parameters of ``name`` for data of ``data_kind`` (text | image | vector); a name other than
-    ``auto`` is kept with its parameters as given."""
+    ``auto`` is kept with its parameters as given. ``image_encoder``: the service setting of that name."""
     if name != "auto":
         return AutoChoice(name, dict(params))
     if data_kind not in AUTO_LEARNERS:
@@ -68,5 +70,5 @@ def resolve_auto(name: str, data_kind: str, params: dict[str, Any]) -> AutoChoic
     if learner == "text":
         return AutoChoice(learner, auto_text_params(params))
     if learner == "auto_image":
-        return AutoChoice(learner, auto_image_params(params))
+        return AutoChoice(learner, auto_image_params(params, image_encoder))
     return AutoChoice(learner, dict(params))

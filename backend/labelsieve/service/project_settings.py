@@ -135,7 +135,8 @@ def resolve_settings(
     values["audit_share"] = _share("audit_share", values["audit_share"])
     values["preannotate_threshold"] = _fraction("preannotate_threshold", values["preannotate_threshold"])
     if values["learner"] == "auto":  # the same resolution as `labelsieve simulate` (learners/auto.py)
-        choice = resolve_auto("auto", _data_kind(config), values["learner_params"])
+        choice = resolve_auto("auto", _data_kind(config), values["learner_params"],
+                              image_encoder=settings.image_encoder)
         values["learner"], values["learner_params"] = choice.learner, choice.params
     try:
         values["device"] = check_device(values["device"])

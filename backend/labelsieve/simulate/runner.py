@@ -90,11 +90,13 @@ class NoProgress:
         pass
 
 
-def resolve_learner(name: str, dataset: Dataset, params: dict[str, Any] | None = None) -> AutoChoice:
+def resolve_learner(name: str, dataset: Dataset, params: dict[str, Any] | None = None,
+                    settings: Settings | None = None) -> AutoChoice:
     """The learner ``name`` and its parameters for ``dataset``: ``auto`` resolves exactly as the service resolves it
-    for the same data (:func:`labelsieve.learners.auto.resolve_auto`: text, auto_image on the installed encoder,
-    vector for feature tables)."""
-    return resolve_auto(name, dataset.kind, params or {})
+    for the same data and settings (:func:`labelsieve.learners.auto.resolve_auto`: text, auto_image on the
+    ``image_encoder`` of the environment's settings, vector for feature tables)."""
+    image_encoder = (settings or Settings()).image_encoder
+    return resolve_auto(name, dataset.kind, params or {}, image_encoder=image_encoder)
 
 
 def n_rounds(initial: int, budget: int, batch_size: int) -> int:
