@@ -10,6 +10,7 @@ leaves the project on pixels with the error in the project status (``image_featu
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,6 +34,17 @@ class ImageFeatures:
         self._lock = threading.Lock()
         self._jobs: dict[tuple[int, str], EmbeddingJob] = {}
         self._plans: dict[int, dict[str, Any]] = {}
+        self._encoders: dict[str, Any] = {}  # one loaded network per (name, params), reused by every round
+
+    def encoder(self, name: str, params: dict[str, Any]) -> Any:
+        key = json.dumps([name, params], sort_keys=True, default=str)
+        with self._lock:
+            found = self._encoders.get(key)
+        if found is None:
+            found = self.registries.encoders.create(name, params)
+            with self._lock:
+                found = self._encoders.setdefault(key, found)
+        return found
 
     def learner_params(self, project_id: int, ps: ProjectSettings, input_kind: str,
                        images: Sequence[Any]) -> dict[str, Any]:
@@ -43,7 +55,7 @@ class ImageFeatures:
         name = params.get("encoder")
         if input_kind != "image" or not name:
             return params
-        encoder = self.registries.encoders.create(str(name), dict(params.get("encoder_params") or {}))
+        encoder = self.encoder(str(name), dict(params.get("encoder_params") or {}))
         model = checked_store(encoder, self.cache)
         with self._lock:
             job = self._jobs.get((project_id, model))
