@@ -91,3 +91,21 @@ def test_packaged_encoder_vectors_come_back_from_disk(tmp_path: Path) -> None:
     other = get_registries().encoders.create("efficientnet_lite0", {"image_size": 64})
     assert missing_images(other, images, restarted) == []
     np.testing.assert_allclose(encoder_vectors(other, images, restarted), first, atol=1e-2, rtol=1e-2)
+
+
+def test_the_store_compacts_its_segments_and_keeps_every_vector(tmp_path: Path) -> None:
+    from labelsieve.learners.embedding_store import EmbeddingStore
+
+    store = EmbeddingStore(tmp_path, max_segments=4)
+    rng = np.random.default_rng(3)
+    written = {}
+    for batch in range(10):  # ten puts, as a background job writes one segment per batch
+        keys = [f"image-{batch}-{i}" for i in range(5)]
+        vectors = rng.normal(size=(5, 3)).astype(np.float32)
+        store.put(keys, vectors)
+        written.update(zip(keys, vectors, strict=True))
+    assert store.segment_count() <= 4
+    reopened = EmbeddingStore(tmp_path)  # a restart reads the compacted files
+    found, vectors = reopened.get(list(written))
+    assert found.all() and len(reopened) == 50
+    np.testing.assert_allclose(vectors, np.stack(list(written.values())), atol=2e-3)
