@@ -52,8 +52,12 @@ CHECKPOINTS = (20, 50, 100, 300)
 INITIAL, BATCH, BUDGET = 20, 20, 300
 
 
-def split(labels: np.ndarray, pool: int, test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A balanced test set of ``test`` items and a pool of ``pool`` others (stratified, seeded)."""
+STORE = Path(tempfile.gettempdir()) / "labelsieve-bench-embeddings"  # encoder vectors shared by the parts
+
+
+def split(labels: np.ndarray, pool: int, test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A balanced test set of ``test`` items and a pool of ``pool`` others (stratified, seeded; one split for every
+    seed of a run: the seeds vary the labelled draws and seed sets)."""
     rng = np.random.default_rng([seed, 25])
     classes = sorted(set(labels.tolist()))
     test_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[: test // len(classes)]
@@ -80,22 +84,36 @@ def plain_fit(X: np.ndarray, y: np.ndarray) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(X, y)
 
 
-def draws(args: argparse.Namespace) -> None:
+def cached() -> EmbeddingCache:
     cache = EmbeddingCache()
+    cache.attach(STORE)
+    return cache
+
+
+def subset(name: str, pool: int, test: int) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
+    """The items and labels of one pool/test split only (encoding the rest would cost minutes for nothing)."""
+    data = load_dataset(name)
+    pool_idx, test_idx = split(data.labels, min(pool, len(data) - test), test)
+    keep = np.concatenate([pool_idx, test_idx])
+    items = [data.items[int(i)] for i in keep]
+    return items, data.labels[keep], np.arange(len(pool_idx)), np.arange(len(pool_idx), len(keep))
+
+
+def draws(args: argparse.Namespace) -> None:
+    cache = cached()
     for name in args.sets.split(","):
-        data = load_dataset(name)
+        items, labels, pool, test = subset(name, args.pool, args.test)
         kinds = ["raw", *(f"lite0@{s}" for s in args.sizes.split(","))]
-        feats = {k: features(name, data.items, k, cache) for k in kinds}
+        feats = {k: features(name, items, k, cache) for k in kinds}
         print(f"\n### {name}: random stratified draws, logistic regression ({args.seeds} seeds)\n")
         print("| labels | " + " | ".join(kinds) + " |\n|---|" + "---|" * len(kinds))
         for n in (20, 50, 100, 300):
             row = {k: [] for k in kinds}
             for seed in range(args.seeds):
-                pool, test = split(data.labels, args.pool, args.test, seed)
-                picked = pool[stratified_seed_set(data.labels[pool], n, np.random.default_rng([seed, n]))]
+                picked = pool[stratified_seed_set(labels[pool], n, np.random.default_rng([seed, n]))]
                 for k in kinds:
-                    model = plain_fit(feats[k][picked], data.labels[picked])
-                    row[k].append(float(np.mean(model.predict(feats[k][test]) == data.labels[test])))
+                    model = plain_fit(feats[k][picked], labels[picked])
+                    row[k].append(float(np.mean(model.predict(feats[k][test]) == labels[test])))
             print(f"| {n} | " + " | ".join(f"{np.mean(row[k]):.3f}" for k in kinds) + " |")
 
 
@@ -139,27 +157,26 @@ def plain_curve(X: np.ndarray, y: np.ndarray, pool: np.ndarray, test: np.ndarray
 
 
 def curves(args: argparse.Namespace) -> None:
-    cache = EmbeddingCache()
+    cache = cached()
     for name in args.sets.split(","):
-        data = load_dataset(name)
-        pool_n = min(args.pool, len(data) - args.test)
-        feats = {"pixels": features(name, data.items, "pixels16", cache),
-                 "raw pixels": features(name, data.items, "raw", cache),
-                 "encoder": features(name, data.items, f"lite0@{args.size}", cache)}
+        items, labels, pool, test = subset(name, args.pool, args.test)
+        pool_n = len(pool)
+        feats = {"pixels": features(name, items, "pixels16", cache),
+                 "raw pixels": features(name, items, "raw", cache),
+                 "encoder": features(name, items, f"lite0@{args.size}", cache)}
         runs: dict[str, list[list[tuple[int, float]]]] = {}
         started = time.perf_counter()
         for seed in range(args.seeds):
-            pool, test = split(data.labels, pool_n, args.test, seed)
             for strategy in args.strategies.split(","):
                 for kind in ("pixels", "encoder"):
                     key = f"labelsieve {strategy} on {kind}"
-                    runs.setdefault(key, []).append(labelsieve_curve(feats[kind], data.labels, pool, test,
+                    runs.setdefault(key, []).append(labelsieve_curve(feats[kind], labels, pool, test,
                                                                      strategy, seed))
                 if strategy == "adaptive":
                     continue
                 for kind in ("raw pixels", "encoder"):
                     key = f"sklearn {strategy} on {kind}"
-                    runs.setdefault(key, []).append(plain_curve(feats[kind], data.labels, pool, test, strategy,
+                    runs.setdefault(key, []).append(plain_curve(feats[kind], labels, pool, test, strategy,
                                                                 seed))
             print(f"  {name} seed {seed} done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
         print(f"\n### {name}: pool {pool_n}, balanced test set {args.test}, {args.seeds} seeds, batches of {BATCH}\n")
