@@ -71,7 +71,8 @@ def test_pool_statistics_come_from_the_pool_and_round_trip(tmp_path: Path, digit
     assert learner.embed(list(flat[test[:3]])).shape == (3, 20)
     learner.save(tmp_path)
     loaded = VectorLearner.load(tmp_path)
-    np.testing.assert_allclose(loaded.predict_proba(list(flat[test])), learner.predict_proba(list(flat[test])))
+    np.testing.assert_allclose(loaded.predict_proba(list(flat[test])), learner.predict_proba(list(flat[test])),
+                               rtol=1e-5, atol=1e-7)  # float32 after save/load, not bit-exact
     assert isinstance(loaded.features_, PoolFeatures)
 
 
