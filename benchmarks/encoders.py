@@ -166,7 +166,7 @@ def curves(args: argparse.Namespace) -> None:
                  "encoder": features(name, items, f"lite0@{args.size}", cache)}
         runs: dict[str, list[list[tuple[int, float]]]] = {}
         started = time.perf_counter()
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for strategy in args.strategies.split(","):
                 for kind in ("pixels", "encoder"):
                     key = f"labelsieve {strategy} on {kind}"
@@ -181,11 +181,12 @@ def curves(args: argparse.Namespace) -> None:
             print(f"  {name} seed {seed} done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
         print(f"\n### {name}: pool {pool_n}, balanced test set {args.test}, {args.seeds} seeds, batches of {BATCH}\n")
         targets = [float(t) for t in args.targets.split(",")]
+        print("(accuracy at 50 labels: interpolated between the 40- and 60-label rounds)\n")
         print("| loop | " + " | ".join(f"{n} labels" for n in CHECKPOINTS) + " | AULC | "
               + " | ".join(f"labels to {t:.2f}" for t in targets) + " |")
         print("|---|" + "---|" * (len(CHECKPOINTS) + 1 + len(targets)))
         for key, seed_curves in runs.items():
-            at = [np.mean([dict(c)[n] for c in seed_curves]) for n in CHECKPOINTS]
+            at = [np.mean([np.interp(n, *zip(*c, strict=True)) for c in seed_curves]) for n in CHECKPOINTS]
             aulc = np.mean([np.mean([a for _, a in c]) for c in seed_curves])
             reach = [np.mean([next((n for n, a in c if a >= t), np.inf) for c in seed_curves]) for t in targets]
             print(f"| {key} | " + " | ".join(f"{a:.3f}" for a in at) + f" | {aulc:.3f} | "
@@ -244,6 +245,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,128")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--pool", type=int, default=3000)
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--strategies", default="margin,random,adaptive")
