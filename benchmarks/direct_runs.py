@@ -33,7 +33,7 @@ from labelsieve.service.pool_inputs import pool_for_fit  # noqa: E402
 from labelsieve.service.ranking import build_context  # noqa: E402
 from labelsieve.service.signals import best_prequential_accuracy  # noqa: E402
 from labelsieve.simulate.datasets import load_dataset  # noqa: E402
-from labelsieve.simulate.runner import resolve_learner, resolve_learner_params  # noqa: E402
+from labelsieve.simulate.runner import resolve_learner  # noqa: E402
 from labelsieve.strategies.base import full_ranking  # noqa: E402
 
 
@@ -83,8 +83,8 @@ def main() -> None:
     seeds = [int(s) for s in sys.argv[4].split(",")] if len(sys.argv) > 4 else list(range(int(data["n_seeds"])))
     budget = int(sys.argv[5]) if len(sys.argv) > 5 else int(data["budget"])  # e.g. random run on until it gets there
     dataset = load_dataset(name)
-    learner_name = resolve_learner("auto", dataset)
-    params = resolve_learner_params("auto", dataset, {})
+    choice = resolve_learner("auto", dataset)
+    learner_name, params = choice.learner, choice.params
     items = list(dataset.inputs_for(get_registries().learners.create(learner_name, params).input_kind))
     if dataset.kind == "text" and params.get("embedding_model"):  # the peers' copy of the same vectors
         row = {t: i for i, t in enumerate(items)}

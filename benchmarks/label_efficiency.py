@@ -156,7 +156,7 @@ def main() -> None:
         if peers.wait() != 0:
             raise SystemExit("the peer subprocess failed (see its output above)")
     print(write_tables(names, plan, args.out, {n: DATASETS[n] for n in names}, FRACTIONS,
-                       {n: resolve_learner("auto", load_dataset(n)) for n in names}))
+                       {n: resolve_learner("auto", load_dataset(n)).learner for n in names}))
 
 
 if __name__ == "__main__":

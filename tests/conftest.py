@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# image projects on pixels unless a test asks for an encoder (tests/unit/test_auto_resolve.py, test_encoders.py):
+# the rest of the suite tests the service, not EfficientNet's speed on two shared cores
+os.environ.setdefault("LABELSIEVE_IMAGE_ENCODER", "none")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Entry-point registry for strategies, learners, augmenters and synthesizers.
+"""Entry-point registry for strategies, learners, augmenters, synthesizers and encoders.
 
 Finding reads distribution metadata only (nothing is imported); loading is lazy and per name.
 A plugin that fails to import is reported as :class:`PluginLoadError` naming its distribution,
@@ -22,13 +22,14 @@ from typing import Any
 from labelsieve.params import constructor_params
 
 SINGULAR = {"strategies": "strategy", "learners": "learner", "augmenters": "augmenter", "synthesizers": "synthesizer",
-            "task_types": "task type"}
+            "task_types": "task type", "encoders": "encoder"}
 GROUPS = {
     "strategies": "labelsieve.strategies",
     "learners": "labelsieve.learners",
     "augmenters": "labelsieve.augmenters",
     "synthesizers": "labelsieve.synthesizers",
     "task_types": "labelsieve.task_types",
+    "encoders": "labelsieve.encoders",
 }
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,7 @@ class Registries:
         self.augmenters = Registry("augmenters")
         self.synthesizers = Registry("synthesizers")
         self.task_types = Registry("task_types")
+        self.encoders = Registry("encoders")
 
     def of(self, kind: str) -> Registry:
         if kind not in GROUPS:

@@ -91,6 +91,10 @@ class ProjectSettings:
         "TF-IDF and the pool is encoded in the background, then a retrain switches to embeddings "
         "(service/embedding_job.py); 0: every text is encoded in the background", minimum=0)
 
+    device: str = setting(
+        "auto", "torch device of the CNN, the image encoders, the diffusion synthesizers and the distance kernels: "
+        "auto (CUDA when there is one), cpu, cuda or cuda:<n> (labelsieve/devices.py)")
+
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -172,6 +176,10 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     # Sentence embeddings kept on disk under <data_dir>/embeddings/<model>/ (learners/embedding_store.py), at most
     # this many vectors per model.
     embedding_store_rows: int = Field(default=1_000_000, ge=0)
+    # The encoder `learner: auto` gives image projects (learners/auto.py): auto (the installed default,
+    # EfficientNet-Lite0 from its wheel), an encoder plugin's name, or none (pixels). A project's own
+    # learner_params.encoder wins.
+    image_encoder: str = "auto"
     # How predictions enter Label Studio: auto (probe its bulk import), bulk, single (labelstudio/pusher.py).
     prediction_import: Literal["auto", "bulk", "single"] = "auto"
     prediction_import_concurrency: int = 2

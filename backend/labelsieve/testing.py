@@ -202,3 +202,25 @@ def check_strategy(strategy_or_cls: QueryStrategy | type[QueryStrategy], *,
     empty_scores = np.asarray(strategy.score(empty))
     _check(empty_scores.shape == (0,), f"{name}.score on an empty pool returned shape {empty_scores.shape}")
     _check(len(strategy.select(factory(0, 5), 10)) == 0, f"{name}.select on an empty pool must return nothing")
+
+
+def check_encoder(encoder: Any, *, n_images: int = 6, seed: int = 0) -> None:
+    """Conformance of an image encoder plugin (``labelsieve.encoders``): a stable string ``key()``, one finite
+    float32 row of ``output_dim`` values per image, grey and colour images alike, the same vectors for the same images
+    (a frozen network), different vectors for different images, and an empty batch. Raises AssertionError naming
+    the broken rule."""
+    rng = np.random.default_rng(seed)
+    images: list[np.ndarray] = [rng.integers(0, 256, (20, 24, 3), dtype=np.uint8) for _ in range(n_images - 1)]
+    images.append(rng.integers(0, 256, (16, 16), dtype=np.uint8))  # grey
+    key = encoder.key()
+    _check(isinstance(key, str) and key == encoder.key(), "key() must return the same string every call")
+    vectors = np.asarray(encoder.encode(images))
+    dim = int(encoder.output_dim)
+    _check(vectors.shape == (len(images), dim), f"encode gave shape {vectors.shape}, expected {(len(images), dim)}")
+    _check(vectors.dtype == np.float32, f"encode must give float32, gave {vectors.dtype}")
+    _check(bool(np.isfinite(vectors).all()), "encode gave non-finite values")
+    again = np.asarray(encoder.encode(images[::-1]))[::-1]
+    _check(bool(np.allclose(vectors, again, atol=1e-3, rtol=1e-3)),
+           "the same image must give the same vector (frozen network, no batch dependence)")
+    _check(float(np.abs(vectors[0] - vectors[1]).max()) > 1e-6, "different images gave identical vectors")
+    _check(len(np.asarray(encoder.encode([]))) == 0, "an empty batch must give no rows")

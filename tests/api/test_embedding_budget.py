@@ -110,7 +110,8 @@ def test_a_big_text_pool_ranks_with_tfidf_first_then_switches_to_embeddings(clie
 
 
 def test_a_failing_encoder_leaves_the_project_on_tfidf_with_the_error_shown(client_factory, tmp_path) -> None:
-    missing = str(tmp_path / "no-such-model")
+    missing = str(tmp_path / "not-a-model")  # a folder that exists (/setup accepts it) but holds no model
+    (tmp_path / "not-a-model").mkdir()
     extra = {**QUIET, "learner": "text", "learner_params": {"embedding_model": missing}}
     with client_factory() as client:
         service = client.app.state.service
@@ -122,7 +123,7 @@ def test_a_failing_encoder_leaves_the_project_on_tfidf_with_the_error_shown(clie
         wait_trained(client)
         features = _features(client)
         assert features["features"] == "tfidf" and features["job"] == "failed"
-        assert "does not exist" in features["error"] and missing in features["error"]
+        assert features["error"] and features["job"] == "failed"
         assert "Encoding failed, the project stays on TF-IDF" in client.get(f"/projects/{P}/page").text
         _annotate(client, [4, 5], first_id=9100)  # later rounds stay on TF-IDF and keep training
         wait_trained(client)
@@ -136,3 +137,12 @@ def test_a_failing_encoder_leaves_the_project_on_tfidf_with_the_error_shown(clie
 def test_setup_refuses_a_bad_embedding_budget(client, value: Any, message: str) -> None:
     response = client.post("/setup", json=setup_payload(P, TEXT_CONFIG, {"embedding_budget": value}))
     assert response.status_code == 400 and message in response.json()["detail"]
+
+
+def test_a_missing_model_folder_or_an_offline_hub_name_is_refused_at_setup(client_factory, tmp_path) -> None:
+    with client_factory() as client:
+        for model, named in ((str(tmp_path / "no-such-model"), "does not exist"),
+                             ("no-such-org/no-such-embedder", "huggingface-cli download no-such-org/no-such-embedder")):
+            extra = {**QUIET, "learner": "text", "learner_params": {"embedding_model": model}}
+            answer = client.post("/setup", json=setup_payload(P, TEXT_CONFIG, extra))
+            assert answer.status_code == 400 and model in answer.text and named in answer.text

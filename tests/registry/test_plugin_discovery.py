@@ -48,7 +48,7 @@ def test_cli_reports_a_broken_plugin_and_still_lists_the_others(broken_dist: Pat
     every = run_cli("plugins", "--json", extra_path=broken_dist)
     assert every.returncode == 0, every.stderr
     kinds = json.loads(every.stdout)
-    assert set(kinds) == {"strategies", "learners", "augmenters", "synthesizers", "task_types"}
+    assert set(kinds) == {"strategies", "learners", "augmenters", "synthesizers", "task_types", "encoders"}
     assert any(r["name"] == "broken" and BROKEN_ERROR in r["error"] for r in kinds["strategies"])
     assert kinds["learners"], "built-in learners are listed through the same registry"
     assert "Traceback" not in result.stderr + every.stderr  # reported in one line, not a crash

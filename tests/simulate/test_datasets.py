@@ -69,7 +69,7 @@ def test_label_studio_export_runs_a_simulation_with_lead_times(tmp_path: Path) -
     config = SimulationConfig(strategies=("margin",), initial=4, batch_size=4, budget=12, seeds=2)
     Simulation(dataset=data, config=config, store=RunStore(tmp_path / "run")).run()
     report = build_report(tmp_path / "run")
-    assert report["protocol"]["learner"] == "vector"
+    assert report["protocol"]["learner"] == "auto_image"  # the same auto as the service (learners/auto.py)
     assert all(row["annotation_seconds_saved"] is not None for row in report["savings"] if row["target"] == 0.9)
 
     # balancing goes through the project settings; oversampled copies train the model but are not labels

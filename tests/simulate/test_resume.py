@@ -16,7 +16,7 @@ from labelsieve.simulate.store import RunStore
 
 def test_interrupted_run_resumes_to_the_uninterrupted_result(digits_run, tmp_path: Path) -> None:
     reference_dir, _ = digits_run  # same protocol, 3 seeds, never interrupted
-    config = SimulationConfig(strategies=("margin",), initial=20, batch_size=10, budget=80, seeds=3)
+    config = SimulationConfig(strategies=("margin",), initial=20, batch_size=10, budget=80, seeds=3, learner="vector")
     store = RunStore(tmp_path / "resumed")
     Simulation(dataset=load_digits_dataset(), config=config, store=store).run(stop_after_rounds=2, only_seeds=[2])
     partial = read_run(store, "margin", 2)

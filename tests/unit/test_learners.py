@@ -107,8 +107,8 @@ def test_text_learner_with_local_sentence_embeddings(tmp_path: Path) -> None:
     learner.save(tmp_path)
     loaded = TextLearner.load(tmp_path)
     np.testing.assert_allclose(loaded.predict_proba(["tasty"]), learner.predict_proba(["tasty"]), rtol=1e-4)
-    with pytest.raises(FileNotFoundError, match="local paths"):
-        TextLearner(embedding_model="sentence-transformers/all-MiniLM-L6-v2").fit(texts, y)
+    with pytest.raises(OSError, match="could not be loaded.*huggingface-cli download"):  # offline: not fetched
+        TextLearner(embedding_model="no-such-org/no-such-sentence-model").fit(texts, y)
 
 
 

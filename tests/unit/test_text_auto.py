@@ -14,7 +14,7 @@ from labelsieve.registry import get_registries
 from labelsieve.service.project_settings import resolve_settings
 from labelsieve.settings import Settings
 from labelsieve.simulate.dataset_base import Dataset
-from labelsieve.simulate.runner import resolve_learner, resolve_learner_params
+from labelsieve.simulate.runner import resolve_learner
 from tests.factories import IMAGE_CONFIG, TEXT_CONFIG
 
 MODEL = installed_embedding_model()
@@ -51,11 +51,11 @@ def test_without_a_model_package_auto_text_is_tfidf(monkeypatch: pytest.MonkeyPa
 @needs_model
 def test_simulation_auto_on_text_uses_the_model() -> None:
     data = Dataset(name="t", kind="text", items=["good", "bad"], labels=np.array(["p", "n"]))
-    assert resolve_learner("auto", data) == "text"
-    assert resolve_learner_params("auto", data, {}) == {"embedding_model": MODEL}
-    assert resolve_learner_params("text", data, {}) == {}
+    assert resolve_learner("auto", data).learner == "text"
+    assert resolve_learner("auto", data).params == {"embedding_model": MODEL}
+    assert resolve_learner("text", data).params == {}
     image = Dataset(name="i", kind="image", items=[np.zeros((2, 2))] * 2, labels=np.array(["p", "n"]))
-    assert resolve_learner_params("auto", image, {}) == {}
+    assert "embedding_model" not in resolve_learner("auto", image).params
 
 
 def test_embedding_cache_encodes_each_text_once_and_keeps_the_order() -> None:

@@ -25,6 +25,7 @@ from PIL import Image
 
 from labelsieve.arrays import to_pil
 from labelsieve.balancing.base import BalancingError, Synthesizer
+from labelsieve.devices import resolve_device
 
 
 def require_diffusers() -> Any:
@@ -97,12 +98,14 @@ class DDPMSynthesizer(Synthesizer):
     def fit(self, images: Sequence[Any], labels: Sequence[str], *, rng: np.random.Generator) -> DDPMSynthesizer:
         self.classes_ = sorted(set(labels))
         index = {label: i for i, label in enumerate(self.classes_)}
-        x0_all = torch.from_numpy(images_to_array(images, self.image_size, self.channels))
-        c_all = torch.tensor([index[label] for label in labels], dtype=torch.long)
+        device = resolve_device()  # the round's device (labelsieve.devices); draws stay on the CPU
+        x0_all = torch.from_numpy(images_to_array(images, self.image_size, self.channels)).to(device)
+        c_all = torch.tensor([index[label] for label in labels], dtype=torch.long, device=device)
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2**31 - 1)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             unet, scheduler = self._build(len(self.classes_))
+        unet.to(device)
         ema = copy.deepcopy(unet).requires_grad_(False)
         optimiser = torch.optim.AdamW(unet.parameters(), lr=self.lr)
         warm = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / max(1, self.warmup_steps)))
@@ -110,10 +113,11 @@ class DDPMSynthesizer(Synthesizer):
         n, null = len(c_all), len(self.classes_)
         for _step in range(self.train_steps):
             idx = torch.randint(0, n, (min(self.batch_size, n),), generator=generator)
+            idx = idx.to(device)
             x0, c = x0_all[idx], c_all[idx].clone()
-            c[torch.rand(len(c), generator=generator) < self.label_dropout] = null
-            noise = torch.randn(x0.shape, generator=generator)
-            t = torch.randint(0, scheduler.config.num_train_timesteps, (len(c),), generator=generator)
+            c[(torch.rand(len(c), generator=generator) < self.label_dropout).to(device)] = null
+            noise = torch.randn(x0.shape, generator=generator).to(device)
+            t = torch.randint(0, scheduler.config.num_train_timesteps, (len(c),), generator=generator).to(device)
             pred = unet(scheduler.add_noise(x0, noise, t), t, class_labels=c).sample
             loss = F.mse_loss(pred, noise)
             optimiser.zero_grad(set_to_none=True)
@@ -141,18 +145,21 @@ class DDPMSynthesizer(Synthesizer):
         ddim = diffusers.DDIMScheduler.from_config(self.scheduler_config_)
         ddim.set_timesteps(self.inference_steps)
         images: list[np.ndarray] = []
+        device = resolve_device()
+        self.unet_.to(device)
         with torch.no_grad():
             for start in range(0, len(labels), 256):
                 chunk = labels[start:start + 256]
-                c = torch.tensor([index[label] for label in chunk], dtype=torch.long)
-                x = torch.randn((len(c), self.channels, self.image_size, self.image_size), generator=generator)
+                c = torch.tensor([index[label] for label in chunk], dtype=torch.long, device=device)
+                x = torch.randn((len(c), self.channels, self.image_size, self.image_size),
+                                generator=generator).to(device)
                 for t in ddim.timesteps:
                     eps = self.unet_(x, t, class_labels=c).sample
                     if self.guidance_scale != 1.0:
                         eps_null = self.unet_(x, t, class_labels=torch.full_like(c, len(self.classes_))).sample
                         eps = eps_null + self.guidance_scale * (eps - eps_null)
                     x = ddim.step(eps, t, x).prev_sample
-                images.extend(array_to_images(x.numpy()))
+                images.extend(array_to_images(x.cpu().numpy()))
         return images, labels
 
     def save(self, directory: Path) -> None:
@@ -200,7 +207,7 @@ class StableDiffusionImg2ImgSynthesizer(Synthesizer):
             raise BalancingError(f"could not load a Stable Diffusion pipeline from {path}: {exc}") from exc
 
     def fit(self, images: Sequence[Any], labels: Sequence[str], *, rng: np.random.Generator) -> Any:
-        self.pipeline_ = self.load_pipeline()
+        self.pipeline_ = self.load_pipeline().to(resolve_device())  # the round's device
         self.pipeline_.set_progress_bar_config(disable=True)
         self.real_: dict[str, list[Any]] = {}
         for image, label in zip(images, labels, strict=True):

@@ -31,8 +31,8 @@ from labelsieve.simulate.store import RunStore, StoreError
 def dataset_audit(spec: str, test_spec: str | None, learner: str) -> dict[str, Any]:
     data = load_dataset(spec)
     test = load_dataset(test_spec) if test_spec else None
-    name = resolve_learner(learner, data)
-    model = get_registries().learners.create(name, {})
+    choice = resolve_learner(learner, data)
+    model = get_registries().learners.create(choice.learner, dict(choice.params))
     items = list(data.inputs_for(model.input_kind))
     model.fit(items, [str(v) for v in data.labels])
     features = [np.asarray(model.embed(items), dtype=np.float64)]

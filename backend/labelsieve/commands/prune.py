@@ -36,9 +36,10 @@ from labelsieve.storage.db import session_scope
 
 def _simulate(console: Console, spec: str, noise: str, seeds: int, learner: str) -> None:
     dataset = load_dataset(spec)
-    name = resolve_learner(learner, dataset)
+    choice = resolve_learner(learner, dataset)
+    name = choice.learner
     registries = get_registries()
-    make = lambda: registries.learners.create(name, {})  # noqa: E731 - a fresh learner per fit
+    make = lambda: registries.learners.create(name, dict(choice.params))  # noqa: E731 - a fresh learner per fit
     items = dataset.inputs_for(make().input_kind)
     table = Table(title=f"pruning on {dataset.name} ({len(dataset)} items, {name} learner, noise {noise})")
     for column in ("seed", "flips", "flagged", "precision", "recall", "AUROC", "prune (flips)", "acc all",

@@ -125,8 +125,9 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(10, help="Labels per round."),
         budget: int = typer.Option(400, help="Total labels, seed set included."),
         seeds: int = typer.Option(10, help="Repeats with different splits and seed sets."),
-        learner: str = typer.Option("auto", help="Learner: auto (vector for digits/CSV features, text for text), "
-                                                 "vector, image, text or a plugin."),
+        learner: str = typer.Option("auto", help="Learner: auto (as the service resolves it: auto_image on the "
+                                                 "installed encoder for images, text for text, vector for CSV "
+                                                 "features), vector, image, text or a plugin."),
         learner_params: str = typer.Option(None, help="Learner parameters as a JSON object."),
         balancing: str = typer.Option(None, help="Balancing method passed to the project settings (default off)."),
         balancing_params: str = typer.Option(None, help="Balancing parameters as a JSON object."),

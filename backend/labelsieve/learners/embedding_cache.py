@@ -56,6 +56,15 @@ class EmbeddingCache:
                 self._stores[model] = store
             return store
 
+    def forget(self, model: str) -> None:
+        """Drop ``model``'s vectors from memory and disk (its encoder's output size changed): rebuilt on use."""
+        with self._lock:
+            for key in [k for k in self._vectors if k[0] == model]:
+                del self._vectors[key]
+        store = self.store(model)
+        if store is not None:
+            store.clear()
+
     def missing(self, model: str, texts: Sequence[str]) -> list[str]:
         """The distinct texts of ``texts`` neither in memory nor on disk (those a round would encode)."""
         with self._lock:

@@ -9,7 +9,10 @@ and renamed into place, so a segment is complete or absent. Layout of ``seg-<n>.
 The CRC covers everything before it. A segment whose size, header or CRC does not check out (torn by a crash,
 damaged on disk) is skipped with a warning: its texts are encoded again, never served wrong. Segments are read
 lazily (on first use) and their vectors memory-mapped. The store holds at most ``max_rows`` vectors; beyond
-that, :meth:`EmbeddingStore.put` keeps nothing more (the memory cache in front still serves them).
+that, :meth:`EmbeddingStore.put` keeps nothing more (the memory cache in front still serves them). Once a store
+has more than ``max_segments`` segments (a pool encoded in the background writes one per batch), :meth:`put`
+compacts them into one: the merged segment is written whole before the old files are deleted, so a crash in
+between leaves duplicates (the same vectors), never a gap.
 """
 
 from __future__ import annotations
@@ -58,9 +61,10 @@ def model_key(model: str) -> str:
 class EmbeddingStore:
     """The float16 vectors of one model, on disk under ``root`` (thread-safe)."""
 
-    def __init__(self, root: Path, *, max_rows: int = 1_000_000) -> None:
+    def __init__(self, root: Path, *, max_rows: int = 1_000_000, max_segments: int = 32) -> None:
         self.root = root
         self.max_rows = max_rows
+        self.max_segments = max_segments
         self._lock = threading.Lock()
         self._loaded = False
         self._index: dict[bytes, int] = {}  # key -> segment << 32 | row (an int: a third of a tuple's memory)
@@ -160,6 +164,14 @@ class EmbeddingStore:
             self._load()
             return sum(1 for k in keys if k not in self._index)
 
+    def clear(self) -> None:
+        """Delete every segment (vectors of another size, say): the store is rebuilt from the next ``put``."""
+        with self._lock:
+            if self.root.is_dir():
+                for path in self.root.glob("seg-*.bin"):
+                    path.unlink(missing_ok=True)
+            self._index, self._segments, self._dim, self._next, self._loaded = {}, [], None, 1, True
+
     # ------------------------------------------------------------------ writing
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> int:
         """Append the texts not stored yet as one new segment (within ``max_rows``); how many were stored."""
@@ -186,7 +198,31 @@ class EmbeddingStore:
             for row, key in enumerate(fresh):
                 self._index[key] = segment << 32 | row
             self._dim = int(matrix.shape[1])
+            if len(self._segments) > self.max_segments:
+                self._compact()
             return len(fresh)
+
+    def segment_count(self) -> int:
+        with self._lock:
+            self._load()
+            return len(list(self.root.glob("seg-*.bin"))) if self.root.is_dir() else 0
+
+    def _compact(self) -> None:
+        """Merge every segment into one new segment, then delete the old files (the lock is held)."""
+        keys = list(self._index)
+        places = np.array([self._index[k] for k in keys], dtype=np.int64)
+        matrix = np.zeros((len(keys), self._dim or 0), dtype=np.float16)
+        segments, rows = places >> 32, places & 0xFFFFFFFF
+        for segment in np.unique(segments).tolist():
+            picked = np.flatnonzero(segments == segment)
+            matrix[picked] = self._segments[int(segment)][rows[picked]]
+        old = sorted(self.root.glob("seg-*.bin"))
+        path = self._write(keys, matrix)
+        for stale in old:
+            stale.unlink(missing_ok=True)
+        self._segments = [np.memmap(path, dtype=np.float16, mode="r", offset=HEADER.size + len(keys) * KEY_BYTES,
+                                    shape=matrix.shape)]
+        self._index = {key: row for row, key in enumerate(keys)}
 
     def _write(self, keys: list[bytes], matrix: np.ndarray) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)

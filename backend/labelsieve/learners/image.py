@@ -24,6 +24,7 @@ from labelsieve.balancing.base import Augmenter
 from labelsieve.balancing.decoupled import drw_active, drw_class_weights, rebalance_classifier
 from labelsieve.balancing.losses import LongTailLoss, class_counts
 from labelsieve.balancing.samplers import EpochSampler
+from labelsieve.devices import resolve_device
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.networks import ImageNet, build_network, flushed_denormals
 from labelsieve.registry import get_registry
@@ -33,6 +34,11 @@ from labelsieve.storage.artifacts import read_json, write_json
 # Two fits on different threads (a retrain beside the data-quality thread's 5-fold estimate) would draw from each
 # other's seeded stream, so the same data and random_state could give different models. One seeded fit at a time.
 _SEEDED_RNG = threading.RLock()
+
+
+def _autocast(device: torch.device) -> Any:
+    """bfloat16 autocast on CUDA (mixed precision), a no-op context on the CPU."""
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def images_to_tensor(images: Sequence[Any], size: int) -> torch.Tensor:
@@ -131,13 +137,16 @@ class ImageLearner(BaseLearner):
                 if isinstance(module, torch.nn.Dropout):
                     module.train(True)
         logits_parts, embed_parts = [], []
-        with torch.no_grad():
+        device = resolve_device()
+        net.to(device)
+        with torch.no_grad(), _autocast(device):
             for start in range(0, len(X), 256):
                 batch = self._normalise(images_to_tensor(X[start:start + 256], self.image_size))
-                logits, embedding = net(batch)
-                logits_parts.append(logits.double())
-                embed_parts.append(embedding.float())
+                logits, embedding = net(batch.to(device))
+                logits_parts.append(logits.double().cpu())
+                embed_parts.append(embedding.float().cpu())
         net.train(False)
+        net.to("cpu")
         logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0, len(self.classes_))
         embeds = torch.cat(embed_parts) if embed_parts else torch.zeros(0, 1)
         return torch.softmax(logits, dim=1).numpy(), embeds.numpy()
@@ -156,7 +165,10 @@ class ImageLearner(BaseLearner):
         targets = torch.tensor([index[label] for label in y], dtype=torch.long)
         images = images_to_tensor(X, self.image_size)
         weights = torch.ones(len(y)) if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
-        if self.backbone_weights:
+        if self.arch == "efficientnet_lite0":  # its own TF-style scaling, (x·255 − 127)/128
+            self.mean_ = np.full(3, 127.0 / 255.0, dtype=np.float32)
+            self.std_ = np.full(3, 128.0 / 255.0, dtype=np.float32)
+        elif self.backbone_weights:
             self.mean_ = np.array([0.485, 0.456, 0.406], dtype=np.float32)
             self.std_ = np.array([0.229, 0.224, 0.225], dtype=np.float32)
         else:
@@ -166,9 +178,11 @@ class ImageLearner(BaseLearner):
         counts = class_counts(targets.numpy(), len(classes))
         criterion = LongTailLoss(loss=self.loss, counts=counts, tau=self.loss_tau, beta=self.loss_beta)
         deferred = drw_class_weights(counts, self.drw_beta)[targets] * weights
+        device = resolve_device()  # the round's device (labelsieve.devices); data stays on the CPU
         with _SEEDED_RNG, torch.random.fork_rng(devices=[]), flushed_denormals():
             torch.manual_seed(self.random_state)
             net = build_network(self.arch, len(classes), dropout=self.dropout, backbone_weights=self.backbone_weights)
+            net.to(device)
             generator = torch.Generator().manual_seed(self.random_state)
             sampler = EpochSampler(sampler=self.sampler, targets=targets.numpy(), batch_size=self.batch_size,
                                    generator=generator)
@@ -194,8 +208,9 @@ class ImageLearner(BaseLearner):
                     if self.batch_mix:
                         batch, batch_targets = mix_batch(batch, batch_targets, len(classes), mode=self.batch_mix,
                                                          alpha=self.mix_alpha)
-                    logits, _ = net(self._normalise(batch))
-                    losses = criterion(logits, batch_targets)
+                    with _autocast(device):  # bfloat16 mixed precision on CUDA; nothing changes on the CPU
+                        logits, _ = net(self._normalise(batch).to(device))
+                    losses = criterion(logits.float().cpu(), batch_targets)
                     sampler.update(idx, losses)
                     loss = (losses * epoch_weights[idx]).sum() / epoch_weights[idx].sum().clamp_min(1e-8)
                     optimiser.zero_grad(set_to_none=True)
@@ -203,6 +218,7 @@ class ImageLearner(BaseLearner):
                     optimiser.step()
                     schedule.step()
             net.train(False)
+            net.to("cpu")
             if self.classifier != "joint":
                 with torch.no_grad():
                     embeddings = torch.cat([net.backbone(self._normalise(images[s:s + 256]))

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from labelsieve.learners.pretrained import Lite0Backbone
+
 
 class SmallCNN(nn.Module):
     """Three conv blocks and a two-layer head; ~60k parameters, fast on a CPU at 32×32."""
@@ -80,6 +82,9 @@ def build_network(
     if arch == "small":
         backbone: nn.Module = SmallCNN(dropout=dropout)
         embed_dim = backbone.out_features  # type: ignore[assignment]
+    elif arch == "efficientnet_lite0":  # the packaged encoder's network, fine-tuned (learners/encoders.py)
+        backbone = Lite0Backbone(Path(backbone_weights) if backbone_weights else None)
+        embed_dim = Lite0Backbone.out_features
     else:
         import torchvision
 

@@ -25,6 +25,7 @@ from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
 from labelsieve.pages.driftsection import drift_section
 from labelsieve.pages.issue_section import scorecard_key
+from labelsieve.pages.modelsection import model_section
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
@@ -77,6 +78,7 @@ class PageRenderer:
                repr(status.get("first_contact")),  # the first sync's progress
                repr(scorecard_key(service, project_id)),  # the label-issue scorecard, written after the retrain
                repr(status.get("drift")),  # written by the background drift check after the retrain
+               repr(status.get("image_features")),  # the background image encoding's progress
                audit_stamp(service.loop, project_id, status.get("model_version")))  # GET /projects/{id}/audit
         with self._lock:
             hit = self._pages.get(project_id)
@@ -158,6 +160,9 @@ class PageRenderer:
         parts.append(section("cv-estimate", "Per-class estimate (5-fold)",
                              cv_estimate_section(status.get("cv_estimate"), counts) + audit_matrix))
         parts.append(section("drift", "Drift", drift_section(status.get("drift"))))
+        model = model_section(status)
+        if model:
+            parts.append(section("model-features", "Model and features", model))
         text = text_features_section(status.get("text_features"))
         if text:
             parts.append(section("text-features", "Text features", text))

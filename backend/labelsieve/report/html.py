@@ -202,7 +202,8 @@ def test_set_text(p: dict[str, Any]) -> str:
 def render_html(report: dict[str, Any]) -> str:
     p = report["protocol"]
     protocol = (f"Data set {p['dataset']['name']} ({p['dataset']['n']} items, {len(p['dataset']['classes'])} classes), "
-                f"learner {p['learner']}, seed set {p['initial']} ({p.get('initial_sampling', 'stratified')}), "
+                f"learner {p.get('learner_resolved') or p['learner']}, "
+                f"seed set {p['initial']} ({p.get('initial_sampling', 'stratified')}), "
                 f"batch {p['batch_size']}, "
                 f"budget {p['budget']}, {test_set_text(p)}, balancing {p['balancing'] or 'off'}, "
                 f"seeds {', '.join(str(s) for s in report['seeds'])}. Full-data {report['metric']}: "

@@ -24,6 +24,7 @@ from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service import fault_hooks
 from labelsieve.service.first_contact import FirstContact
+from labelsieve.service.image_features import ImageFeatures
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.setup_check import LabelStudioCheck
 from labelsieve.service.text_features import TextFeatures
@@ -57,6 +58,7 @@ class Service:
     setup_check: LabelStudioCheck
     #: TF-IDF rounds while a text pool's sentence embeddings are encoded in the background
     text_features: TextFeatures | None = None
+    image_features: ImageFeatures | None = None
     quality: QualityRunner | None = None  # scorecard, review predictions, MLflow run after each retrain
     #: set once every learner and strategy plugin has been imported (background warm-up after start)
     plugins_ready: threading.Event = field(default_factory=threading.Event)
@@ -75,6 +77,8 @@ class Service:
     def stop(self) -> None:
         if self.text_features is not None:
             self.text_features.stop()
+        if self.image_features is not None:
+            self.image_features.stop()
         self.worker.stop()
         if self.text_features is not None and EMBEDDINGS.root == self.settings.data_dir / "embeddings":
             EMBEDDINGS.attach(None)
@@ -110,8 +114,11 @@ def build_service(settings: Settings) -> Service:
     # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background
     EMBEDDINGS.attach(settings.data_dir / "embeddings", max_rows=settings.embedding_store_rows)
     text_features = TextFeatures(cache=EMBEDDINGS, retrain=lambda pid: worker.notify(pid, force=True))
+    image_features = ImageFeatures(cache=EMBEDDINGS, registries=registries,
+                                   retrain=lambda pid: worker.notify(pid, force=True))
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
-                              metrics=metrics, gateway=gateway, publisher=publisher, text_features=text_features)
+                              metrics=metrics, gateway=gateway, publisher=publisher, text_features=text_features,
+                              image_features=image_features)
     waits = WaitBoard(engine=engine, metrics=metrics)  # events waiting on Label Studio, and why
     # scorecard, review predictions and the MLflow run of each new version, in the background after its push
     quality = QualityRunner(host=loop, client_factory=gateway.client, api_key_of=gateway.api_key,
@@ -127,4 +134,5 @@ def build_service(settings: Settings) -> Service:
                                  first_page_size=settings.first_contact_first_page_size)
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
-                   quality=quality, text_features=text_features, first_contact=first_contact)
+                   quality=quality, text_features=text_features, image_features=image_features,
+                   first_contact=first_contact)

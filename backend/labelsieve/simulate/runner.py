@@ -31,7 +31,7 @@ from labelsieve.inputs import InputLoader, LoadedInputs
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
-from labelsieve.learners.text_models import auto_text_params
+from labelsieve.learners.auto import AutoChoice, resolve_auto
 from labelsieve.metrics import Metrics
 from labelsieve.quality.runner import score_version
 from labelsieve.registry import Registries, get_registries
@@ -91,19 +91,13 @@ class NoProgress:
         pass
 
 
-def resolve_learner(name: str, dataset: Dataset) -> str:
-    """``auto``: logistic regression on vectors/flattened pixels (the reference recipe), the text learner for text
-    (on an installed sentence-embedding model: :func:`resolve_learner_params`)."""
-    if name != "auto":
-        return name
-    return "text" if dataset.kind == "text" else "vector"
-
-
-def resolve_learner_params(name: str, dataset: Dataset, params: dict[str, Any]) -> dict[str, Any]:
-    """An ``auto`` text learner reads an installed sentence-embedding model unless ``params`` name one (or null)."""
-    if name == "auto" and dataset.kind == "text":
-        return auto_text_params(params)
-    return dict(params)
+def resolve_learner(name: str, dataset: Dataset, params: dict[str, Any] | None = None,
+                    settings: Settings | None = None) -> AutoChoice:
+    """The learner ``name`` and its parameters for ``dataset``: ``auto`` resolves exactly as the service resolves it
+    for the same data and settings (:func:`labelsieve.learners.auto.resolve_auto`: text, auto_image on the
+    ``image_encoder`` of the environment's settings, vector for feature tables)."""
+    image_encoder = (settings or Settings()).image_encoder
+    return resolve_auto(name, dataset.kind, params or {}, image_encoder=image_encoder)
 
 
 def n_rounds(initial: int, budget: int, batch_size: int) -> int:
@@ -155,8 +149,8 @@ class Simulation:
     def prepare(self) -> None:
         """Check the protocol and the plugin names; raise SimulationError/DatasetError with a message."""
         cfg, d = self.config, self.dataset
-        self.learner_name = resolve_learner(cfg.learner, d)
-        self.base_params = resolve_learner_params(cfg.learner, d, cfg.learner_params)
+        self.choice = resolve_learner(cfg.learner, d, cfg.learner_params)
+        self.learner_name, self.base_params = self.choice.learner, self.choice.params
         if d.multi_label and cfg.learner == "auto":  # one-vs-rest on the single-label learner's features
             self.base_params = {"base": self.learner_name, "base_params": self.base_params}
             self.learner_name = "multilabel"
@@ -186,7 +180,8 @@ class Simulation:
             "dataset": {"name": d.name, "kind": d.kind, "n": len(d), "classes": d.classes,
                         "fingerprint": zlib.crc32("\n".join(d.labels.tolist()).encode())},
             "initial": self.initial, "batch_size": cfg.batch_size, "budget": cfg.budget,
-            "learner": self.learner_name, "learner_params": dict(self.base_params), "balancing": cfg.balancing,
+            "learner": self.learner_name, "learner_params": dict(self.base_params),
+            "learner_resolved": self.choice.describe(), "balancing": cfg.balancing,
             "balancing_params": dict(cfg.balancing_params),
             "test_fraction": cfg.test_fraction if self.test_dataset is None else None,
             "test_dataset": None if self.test_dataset is None else describe_test_set(self.test_dataset,

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from labelsieve.devices import resolve_device as round_device
+
 PRECISIONS = {
     "float64": torch.float64,
     "float32": torch.float32,
@@ -37,9 +39,10 @@ DEFAULT_CHUNK = 65_536
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    """``"auto"`` is the round's device (:func:`labelsieve.devices.current_device`: the project's ``device``
+    setting, itself CUDA when available if ``auto``); anything else is passed to :class:`torch.device`."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return round_device()
     try:
         resolved = torch.device(device)
     except RuntimeError as exc:
