@@ -44,7 +44,7 @@ def dataset_audit(spec: str, test_spec: str | None, learner: str) -> dict[str, A
         sets += ["test"] * len(test_items)
         labels += [str(v) for v in test.labels]
         ids += [f"{test.name}:{k}" for k in range(len(test_items))]
-    return {"dataset": data.name, "test_dataset": test.name if test else None, "learner": name,
+    return {"dataset": data.name, "test_dataset": test.name if test else None, "learner": choice.learner,
             **audit(np.vstack(features), sets=sets, labels=labels, ids=ids)}
 
 
