@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from tests.api.helpers import annotate_digits, digit_task, wait_trained
@@ -58,7 +60,9 @@ def test_failed_retrain_keeps_the_last_good_model_and_every_annotation(client_fa
         assert status["versions"][-1]["status"] == "failed"
         assert "no_such_torchvision_model" in status["versions"][-1]["error"]
         metrics = client.get("/metrics").text
-        assert 'labelsieve_failures_total{kind="retrain"} 1.0' in metrics
+        # at least one failed retrain is counted (a burst under load may be split into more rounds, each failing)
+        failed = re.search(r'^labelsieve_failures_total\{kind="retrain"\} ([0-9.]+)$', metrics, re.M)
+        assert failed is not None and float(failed.group(1)) >= 1.0, metrics[-2000:]
         body = client.post("/predict", json=predict_payload(P, IMAGE_CONFIG, [digit_task(1001, paths[1], P)])).json()
         # the good model still answers (with its score; an answer is pre-ticked only once it has proved accurate)
         assert body["results"][0]["model_version"] == good and body["results"][0]["score"] is not None

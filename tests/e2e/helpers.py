@@ -45,10 +45,19 @@ def create_project(ls: LabelStudioServer, title: str, items: list[tuple[str, str
 
 
 def annotate(ls: LabelStudioServer, task_id: int, label: str) -> int:
+    """Submit an annotation as an annotator would: when Label Studio answers 5xx (its SQLite "database is locked"
+    while another writer, e.g. a prune, holds the lock), look whether it was stored, and submit again if not."""
     result = [{"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
-    response = ls.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result})
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+    for _attempt in range(4):
+        response = ls.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result})
+        if response.status_code == 201:
+            return int(response.json()["id"])
+        assert response.status_code >= 500, response.text  # a 4xx is a real refusal: never retried
+        stored = ls.api("GET", f"/api/tasks/{task_id}/annotations/")
+        if stored.status_code == 200 and stored.json():
+            return int(stored.json()[-1]["id"])
+        time.sleep(1.0)  # Label Studio's lock, not a thread of ours: the annotator's own pause before resubmitting
+    raise AssertionError(f"Label Studio refused the annotation of task {task_id}: {response.text[:500]}")
 
 
 def project(ls: LabelStudioServer, pid: int) -> dict[str, Any]:
