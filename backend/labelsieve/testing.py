@@ -18,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.learners.spans import CrfSpanLearner
+from labelsieve.spans.bio import Span
+from labelsieve.spans.targets import SpanTarget
 from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy, StrategyRequirementError
+from labelsieve.tasktypes.ner import NamedEntities
 
 ContextFactory = Callable[[int, int], PoolContext]
 N_POOL = 90
@@ -103,8 +107,48 @@ def multilabel_context(n_pool: int, seed: int) -> PoolContext:
     )
 
 
-#: the context each task type's conformance run uses; a task type's package adds its own (``ner``, ``boxes``...)
-CONTEXT_FACTORIES: dict[str, ContextFactory] = {"multi_label": multilabel_context}
+_NAMES = ("Alice Smith", "Bo Chen", "Carla Diaz", "Dev Patel", "Emma Stone", "Farid Khan")
+_PLACES = ("Paris", "Lagos", "Osaka", "Lima", "Oslo", "Quito")
+_FILLERS = ("visited", "flew to", "wrote about", "left")
+
+
+def _span_sentence(rng: np.random.Generator) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+    name, place = _NAMES[rng.integers(len(_NAMES))], _PLACES[rng.integers(len(_PLACES))]
+    verb = _FILLERS[rng.integers(len(_FILLERS))]
+    if rng.random() < 0.25:  # sentences with no entity: the no-region rule is part of what is checked
+        return f"nobody {verb} anything today", ()
+    text = f"{name} {verb} {place} yesterday"
+    start = len(name) + len(verb) + 2
+    return text, ((0, len(name), "person"), (start, start + len(place), "place"))
+
+
+@lru_cache(maxsize=1)
+def _ner_data() -> tuple[Any, list[str], list[Any], list[str]]:
+    rng = np.random.default_rng(7)
+    labelled = [_span_sentence(rng) for _ in range(40)]
+    texts = [text for text, _ in labelled]
+    targets = [SpanTarget(tuple((Span(a, b, label), text[a:b]) for a, b, label in spans), text)
+               for text, spans in labelled]
+    learner = CrfSpanLearner(max_iterations=30).fit(texts, targets)
+    pool = [_span_sentence(rng)[0] + f" #{i}" for i in range(90)]
+    return learner, texts, targets, pool
+
+
+def ner_context(n_pool: int, seed: int) -> PoolContext:
+    """A fitted CRF on 40 short sentences (person, place, some with no entity), ``n_pool`` (<= 90) unlabelled
+    sentences, and the ``ner`` task type's per-task uncertainty (its default aggregation)."""
+    learner, texts, targets, pool = _ner_data()
+    items = list(pool[:n_pool])
+    return PoolContext(
+        pool=items, learner=learner, rng=np.random.default_rng(seed), labeled=list(texts),
+        labeled_y=np.zeros(len(texts), dtype=np.int64), classes=tuple(learner.classes_),
+        ids=np.arange(n_pool, dtype=np.int64), task_type="ner", labeled_targets=list(targets),
+        task_uncertainty=NamedEntities().task_uncertainty(learner.predict_regions(items)),
+    )
+
+
+#: the context each task type's conformance run uses; a task type's package adds its own (``boxes``...)
+CONTEXT_FACTORIES: dict[str, ContextFactory] = {"multi_label": multilabel_context, "ner": ner_context}
 
 
 def _check(condition: bool, message: str) -> None:
