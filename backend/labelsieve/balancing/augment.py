@@ -7,12 +7,24 @@ MixUp is :func:`mix_batch`, used inside the training loop because it mixes label
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
 from labelsieve.balancing.base import Augmenter
+
+
+@contextmanager
+def seeded_transforms(generator: torch.Generator) -> Iterator[None]:
+    """torchvision's v2 transforms draw from torch's global generator: run them on a fork of it seeded from
+    ``generator``, so an augmenter's output depends on the generator it is given, not on what ran before."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 class _V2Augmenter(Augmenter):
@@ -31,13 +43,14 @@ class _V2Augmenter(Augmenter):
             return images
         op = self.build()
         out = images.clone()
-        for i in chosen.nonzero().flatten().tolist():
-            image = images[i]
-            if self.uint8:
-                image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
-                out[i] = op(image).float() / 255.0
-            else:
-                out[i] = op(image).clamp(0, 1)
+        with seeded_transforms(generator):
+            for i in chosen.nonzero().flatten().tolist():
+                image = images[i]
+                if self.uint8:
+                    image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
+                    out[i] = op(image).float() / 255.0
+                else:
+                    out[i] = op(image).clamp(0, 1)
         return out
 
 
@@ -78,8 +91,9 @@ class ShiftAugmenter(_V2Augmenter):
 
         height, width = images.shape[-2:]
         op = v2.RandomCrop((height, width), padding=self.pixels, padding_mode="edge")
-        for i in chosen.tolist():
-            out[i] = op(images[i])
+        with seeded_transforms(generator):
+            for i in chosen.tolist():
+                out[i] = op(images[i])
         return out
 
 
