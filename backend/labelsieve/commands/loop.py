@@ -69,6 +69,9 @@ class LiveLoop:
         self._signatures: dict[int, tuple[tuple[int, str, bool], ...]] | None = None
         #: Label Studio's newest task ``updated_at`` seen (its own clock), where the next poll's listing starts
         self._since: str | None = None
+        #: task id → the ``updated_at`` Label Studio gave it when it was last exported: a task listed again inside
+        #: the overlap window, unchanged, is not exported again
+        self._stamps: dict[int, str] = {}
         self._pending = False  # a change stored but not trained on yet (the retrain failed)
 
     def setup(self) -> str:
@@ -115,7 +118,7 @@ class LiveLoop:
         ids: list[int] = []
         for page in client.task_pages(self.project_id, updated_after=self._since,
                                       what=f"listing changed tasks of project {self.project_id}"):
-            ids += [int(t["id"]) for t in page]
+            ids += [int(t["id"]) for t in page if str(t.get("updated_at")) != self._stamps.get(int(t["id"]))]
         return ids
 
     def _store(self, tasks: list[dict[str, Any]], *, replace_all: bool) -> bool:
@@ -125,6 +128,7 @@ class LiveLoop:
                                             for a in t.get("annotations") or [])) for t in tasks}
         changed = replace_all or any(signatures.get(tid) != sig for tid, sig in fresh.items())
         stamps = [str(t["updated_at"]) for t in tasks if t.get("updated_at")]
+        self._stamps.update({int(t["id"]): str(t["updated_at"]) for t in tasks if t.get("updated_at")})
         if stamps:
             newest = max(_parse_time(x) for x in stamps)
             self._since = max(self._since or "", (newest - SINCE_OVERLAP).strftime(LS_TIME_FORMAT))
