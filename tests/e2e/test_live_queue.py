@@ -77,10 +77,23 @@ def warm_up(server: ServerProcess, pid: int) -> None:
                timeout=300).raise_for_status()
 
 
+def wait_first_contact(server: ServerProcess, pid: int, timeout: float = 300.0) -> None:
+    """Until the first contact that /setup started has synced the whole project (its status says ``done``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        contact = httpx.get(f"{server.url}/projects/{pid}", timeout=30).json().get("first_contact") or {}
+        if contact.get("state") == "done":
+            return
+        assert contact.get("state") != "failed", contact
+        time.sleep(0.2)  # polling Label Studio's sync through the public status, as a user would
+    raise AssertionError(f"first contact of project {pid} did not finish in {timeout:.0f} s")
+
+
 def first_round(ls: LabelStudioServer, server: ServerProcess, n: int, title: str) -> tuple[int, dict, str, list]:
     pid, truth = create_project(ls, title, text_dataset(n, seed=7))
     warm_up(server, pid)
     connect_backend(ls, pid, server.url, EXTRA)
+    wait_first_contact(server, pid)  # the connect's background sync: its end would re-rank a head already served
     for tid in list(truth)[:10]:
         annotate(ls, tid, truth[tid])
     version = wait_version(ls, pid, other_than=None, timeout=300)
