@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from labelsieve.learners.pretrained import lite0_installed
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
 from tests.api.helpers import annotate_digits, digit_task, wait_trained
 from tests.factories import IMAGE_CONFIG, predict_payload, setup_payload
 
@@ -31,8 +33,11 @@ def test_an_image_pool_is_encoded_in_the_background_then_served_from_the_store(c
         assert client.post("/predict", json=predict_payload(P, IMAGE_CONFIG, pool)).status_code == 200
         annotate_digits(client, P, paths, labels, order[:30])
         wait_trained(client)
-        first = client.get(f"/projects/{P}").json()
-        assert "pixels" in first["learner_choice"]  # 90 images to encode > 10: this round on pixels
+        # 90 images to encode > 10: the first version trained on pixels (read from the stored versions: the job
+        # may already have finished and forced the retrain on vectors by the time the status is read)
+        with session_scope(service.engine) as session:
+            first = [v for v in crud.list_model_versions(session=session, project_id=P) if v.status == "ready"][0]
+        assert "pixels" in first.metrics["learner_choice"], first.metrics
         assert service.image_features.wait(600)
         wait_trained(client)  # the job's end forces a retrain, on the encoder's vectors
         status = client.get(f"/projects/{P}").json()

@@ -129,3 +129,25 @@ class EmbeddingJob:
             except Exception:  # noqa: BLE001
                 log.exception("the retrain after encoding the pool of project %s could not be asked for",
                               self.project_id)
+
+
+class JobBoard:
+    """The background encoding jobs of one kind (text or image), keyed by (project, model), under one lock;
+    :meth:`wait` and :meth:`stop` for tests and shutdown. Subclasses set ``_lock`` and ``_jobs`` in ``__init__``."""
+
+    _lock: threading.Lock
+    _jobs: dict[tuple[int, str], EmbeddingJob]
+
+    def wait(self, timeout: float = 600.0) -> bool:
+        """Block until every job has finished and asked for its retrain (tests, CLI); False on timeout."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return all(job.join(timeout) for job in jobs)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.join(timeout)

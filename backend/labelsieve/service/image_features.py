@@ -20,11 +20,11 @@ import numpy as np
 from labelsieve.learners.embedding_cache import EmbeddingCache
 from labelsieve.learners.image_vectors import checked_store, content_key
 from labelsieve.registry import Registries
-from labelsieve.service.embedding_job import EmbeddingJob
+from labelsieve.service.embedding_job import EmbeddingJob, JobBoard
 from labelsieve.settings import ProjectSettings
 
 
-class ImageFeatures:
+class ImageFeatures(JobBoard):
     def __init__(self, *, cache: EmbeddingCache, registries: Registries,
                  retrain: Callable[[int], None] | None = None) -> None:
         self.cache = cache
@@ -102,16 +102,3 @@ class ImageFeatures:
                 "total": plan["total"], "job": None if progress is None else progress.state,
                 "images_per_second": None if progress is None else progress.texts_per_second,
                 "error": None if progress is None else progress.error}
-
-    def wait(self, timeout: float = 600.0) -> bool:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        return all(job.join(timeout) for job in jobs)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.stop()
-        for job in jobs:
-            job.join(timeout)

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from labelsieve.learners.embedding_cache import EmbeddingCache
-from labelsieve.service.embedding_job import EmbeddingJob, EncoderFactory, local_encoder
+from labelsieve.service.embedding_job import EmbeddingJob, EncoderFactory, JobBoard, local_encoder
 from labelsieve.settings import ProjectSettings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
 
-class TextFeatures:
+class TextFeatures(JobBoard):
     def __init__(self, *, cache: EmbeddingCache, retrain: Callable[[int], None] | None = None,
                  encoder_factory: EncoderFactory = local_encoder) -> None:
         self.cache = cache
@@ -100,18 +100,3 @@ class TextFeatures:
                 "job": None if progress is None else progress.state,
                 "texts_per_second": None if progress is None else progress.texts_per_second,
                 "error": None if progress is None else progress.error}
-
-    # ------------------------------------------------------------------- control
-    def wait(self, timeout: float = 600.0) -> bool:
-        """Block until every job has finished and asked for its retrain (tests, CLI); False on timeout."""
-        with self._lock:
-            jobs = list(self._jobs.values())
-        return all(job.join(timeout) for job in jobs)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.stop()
-        for job in jobs:
-            job.join(timeout)
