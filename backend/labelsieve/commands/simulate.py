@@ -115,8 +115,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def simulate(
         dataset: str = typer.Option("digits", help="A packaged data set (digits, digits-longtail, rotten-tomatoes, "
-                                                   "breast-cancer, wine, mnist-5k), a .csv file, an image folder "
-                                                   "(one sub-folder per class) or a Label Studio .json export."),
+                                                   "breast-cancer, wine, mnist-5k, animal-shapes, textures, "
+                                                   "lfw-faces), a .csv file, an image folder (one sub-folder per "
+                                                   "class) or a Label Studio .json export."),
         strategies: str = typer.Option(None, help="Comma-separated strategies; random is always added (default "
                                                   "margin,random; mnlp,random for named-entity span data)."),
         initial: int = typer.Option(None, help="Seed-set size (stratified; default two per class)."),

@@ -16,7 +16,15 @@ Each loader is deterministic (same items, same order, every call) and named in :
 - ``animal-shapes``: 10,000 28×28 grey animal silhouettes, 10 classes of 1,000 (bear ... zebra; not digits), that
   the ``animal-mnist`` wheel ships as gzipped pickles of numpy arrays; read without importing the package (whose
   import needs TensorFlow) and unpickled with only numpy's array classes allowed (``make install`` installs it
-  with ``--no-deps``; a dev extra).
+  with ``--no-deps``; a dev extra);
+- ``textures``: 768 grey 32×32 texture patches, 3 classes of 256 (``brick``, ``grass``, ``gravel``): each of the
+  three 512×512 texture photographs scikit-image ships in ``skimage/data`` cut into a 16×16 grid of non-overlapping
+  patches (not digits, not objects: a texture-classification task);
+- ``lfw-faces``: 200 grey 25×25 image patches, 100 faces from Labeled Faces in the Wild and 100 non-face patches
+  (``face`` / ``other``; scikit-image's ``skimage/data/lfw_subset.npy``: the first 100 rows are the faces).
+
+  Both are read from the installed ``scikit-image`` distribution without importing it (``make install`` installs
+  it with ``--no-deps``, as data only).
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ ANIMALS = ("bear", "bird", "cat", "cow", "dog", "elephant", "giraffe", "horse", 
 NUMPY_PICKLE_CLASSES = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                         ("numpy", "ndarray"), ("numpy", "dtype")}
 LONGTAIL_RATIO = 10.0
+SKIMAGE_INSTALL = "pip install --no-deps scikit-image==0.26.0"
+TEXTURES = ("brick", "grass", "gravel")
+TEXTURE_PATCH = 32
+LFW_FILE = "skimage/data/lfw_subset.npy"
+LFW_FACES = 100
 
 
 def load_digits_dataset() -> Dataset:
@@ -131,6 +144,32 @@ def load_animal_shapes_dataset() -> Dataset:
     return Dataset(name="animal-shapes", kind="image", items=list(images), labels=np.asarray(ANIMALS)[labels])
 
 
+def load_textures_dataset() -> Dataset:
+    from PIL import Image
+
+    items: list[np.ndarray] = []
+    labels: list[str] = []
+    for texture in TEXTURES:
+        path = packaged_file("scikit-image", f"skimage/data/{texture}.png", install=SKIMAGE_INSTALL)
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+        rows, cols = (side // TEXTURE_PATCH for side in pixels.shape)
+        for r in range(rows):
+            for c in range(cols):
+                items.append(pixels[r * TEXTURE_PATCH:(r + 1) * TEXTURE_PATCH,
+                                    c * TEXTURE_PATCH:(c + 1) * TEXTURE_PATCH].copy())
+                labels.append(texture)
+    return Dataset(name="textures", kind="image", items=items, labels=np.asarray(labels))
+
+
+def load_lfw_faces_dataset() -> Dataset:
+    path = packaged_file("scikit-image", LFW_FILE, install=SKIMAGE_INSTALL)
+    pixels = np.load(path, allow_pickle=False)
+    images = np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+    labels = np.where(np.arange(len(images)) < LFW_FACES, "face", "other")
+    return Dataset(name="lfw-faces", kind="image", items=list(images), labels=labels)
+
+
 PACKAGED: dict[str, Callable[[], Dataset]] = {
     "digits": load_digits_dataset,
     "digits-longtail": load_digits_longtail_dataset,
@@ -139,4 +178,6 @@ PACKAGED: dict[str, Callable[[], Dataset]] = {
     "wine": lambda: _sklearn_table("wine"),
     "mnist-5k": load_mnist_5k_dataset,
     "animal-shapes": load_animal_shapes_dataset,
+    "textures": load_textures_dataset,
+    "lfw-faces": load_lfw_faces_dataset,
 }
