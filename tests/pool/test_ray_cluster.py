@@ -82,3 +82,12 @@ def test_ray_shards_pick_what_the_single_process_strategy_picks_with_ties(ray_cl
         reference = Badge(device="cpu").select(tied_context(vectors, 4, learner=learner), PICKS)
     picked = select(open_pool(folder), request, RayEngine(workers=2))
     assert picked.positions == reference.tolist()
+
+
+def test_the_device_reaches_the_scoring_actors(ray_cluster: object, big_pool: BigPool) -> None:
+    """On this cluster (no GPU) ``auto`` reserves none and each actor reports that it scored on the CPU."""
+    engine = RayEngine(device="auto")
+    request = SelectRequest(seed=SEED, **requests_for(big_pool)["margin"])  # type: ignore[arg-type]
+    selection = select(big_pool.source, request, engine)
+    assert engine.devices_ == ["cpu"]
+    assert selection.positions == big_pool.reference["margin"].tolist()

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from labelsieve.devices import check_device, device_scope
 from labelsieve.labelconfig import UnsupportedLabelConfig, parse_label_config
 from labelsieve.labelstudio.client import LabelStudioClient, LabelStudioError
 from labelsieve.labelstudio.errors import RetryLater
@@ -56,6 +57,8 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("local", help="local (this process) or ray (a Ray cluster)."),
         ray_address: str = typer.Option(None, help="Ray cluster address (default: the one ray.init finds/starts)."),
         workers: int = typer.Option(None, help="Workers/shards (default: 1 local, the cluster's CPUs on Ray)."),
+        device: str = typer.Option("auto", help="Torch device of the scoring: auto (a GPU per Ray worker when the "
+                                                "cluster has GPUs, else the CPU), cpu, cuda or cuda:<n>."),
         seed: int = typer.Option(0, help="Seed of the strategy's random draws."),
         learner: str = typer.Option("vector", help="Learner trained on the annotated items' embeddings."),
         label_studio_project: int = typer.Option(None, help="Import the picks into this Label Studio project."),
@@ -66,7 +69,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         try:
             source = open_pool(pool)
-            runner = make_engine(engine, address=ray_address, workers=workers)
+            runner = make_engine(engine, address=ray_address, workers=workers, device=check_device(device))
             model, labelled, exclude, client, config = None, None, None, None, None
             if label_studio_project is not None:
                 if not label_studio_url or not api_key:
@@ -85,11 +88,13 @@ def register(app: typer.Typer) -> None:
                           f"{len(source.units)} blocks, engine {engine}")
             request = SelectRequest(strategy=strategy, n=n, seed=seed, model=model, labeled=labelled, exclude=exclude)
             started = time.perf_counter()
-            with progress_bars(console) as bars:
+            with progress_bars(console) as bars, device_scope(device):
                 selection = select(source, request, runner, progress=bars)
             write_picks(out, selection.ids, selection.scores)
             console.print(f"chose {len(selection.ids)} items with {strategy} in "
                           f"{time.perf_counter() - started:.1f} s → {out}")
+            if getattr(runner, "devices_", None):
+                console.print(f"scoring workers ran on: {', '.join(runner.devices_)}")
             if client is not None and config is not None and selection.ids:
                 version = f"pool-{strategy}-{time.strftime('%Y%m%dT%H%M%S')}"
                 tasks = task_payloads(source, selection, config, version, model)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from labelsieve.devices import current_device, device_scope, resolve_device
 from labelsieve.pool.greedy import ShardSet
 from labelsieve.pool.model import ModelBundle, block_outputs, load_learner
 from labelsieve.pool.shard import Shard, ShardSpec, load_shard
@@ -49,20 +50,28 @@ class ScoreJob:
     exclude: pa.Array | None
     rng_state: dict[str, Any]
     n: int
+    #: the torch device the learner scores on in each worker (:mod:`labelsieve.devices`; the Ray engine sets
+    #: ``cuda`` for actors that reserve a GPU, ``cpu`` for the others); None: the device in scope where it runs
+    device: str | None = None
 
 
 class BlockScorer:
-    """Scores units: the learner is loaded once (per process or per Ray actor) and applied block by block."""
+    """Scores units: the learner is loaded once (per process or per Ray actor) and applied block by block on the
+    job's device (``device``: the torch device it resolved to in this worker)."""
 
     def __init__(self, job: ScoreJob) -> None:
         self.job = job
+        self.device_name = job.device or current_device()
+        self.device = str(resolve_device(self.device_name))
         self.learner = load_learner(job.model)
         self.strategy = get_registry("strategies").create(job.strategy)
 
     def unit(self, unit: Unit) -> Candidates:
         table = read_unit(unit, [ID_COLUMN, EMBEDDING_COLUMN])
         kept = kept_mask(table, self.job.exclude)
-        probas, _ = block_outputs(self.learner, embedding_matrix(table, self.job.dim)[kept], probas=True, embed=False)
+        with device_scope(self.device_name):  # a torch learner (image, auto_image) predicts on the worker's device
+            probas, _ = block_outputs(self.learner, embedding_matrix(table, self.job.dim)[kept], probas=True,
+                                      embed=False)
         return block_candidates(strategy=self.strategy, probas=probas, ids=id_array(table)[kept], kept=kept,
                                 offset=unit.offset, rng_state=self.job.rng_state, n=self.job.n)
 
@@ -72,7 +81,7 @@ class BlockScorer:
         for path, group, offset, rows in zip(batch["path"], batch["row_group"], batch["offset"], batch["rows"],
                                              strict=True):
             found = merge(found, self.unit(Unit(str(path), int(group), int(offset), int(rows))), self.job.n)
-        return found.as_batch()
+        return {**found.as_batch(), "device": np.full(len(found), self.device)}
 
 
 def split_units(units: Sequence[Unit], parts: int) -> list[tuple[Unit, ...]]:
@@ -147,8 +156,11 @@ class EngineUnavailable(RuntimeError):
 RAY_MISSING = "--engine ray needs Ray, the optional extra of labelsieve: pip install 'labelsieve[ray]'"
 
 
-def make_engine(name: str, *, address: str | None = None, workers: int | None = None) -> Any:
-    """``local`` or ``ray``; Ray is imported here, only when asked for (documented optional-extra import)."""
+def make_engine(name: str, *, address: str | None = None, workers: int | None = None, device: str = "auto") -> Any:
+    """``local`` or ``ray``; Ray is imported here, only when asked for (documented optional-extra import).
+    ``device`` (``auto``/``cpu``/``cuda[:n]``) is where the Ray workers score: with ``auto`` or ``cuda`` each
+    worker of a cluster with GPUs reserves one and runs on it; ``cpu`` reserves none. The local engine runs in
+    this process, on the device in scope (:mod:`labelsieve.devices`)."""
     if name == "local":
         return LocalEngine(n_shards=workers or 1)
     if name == "ray":
@@ -156,5 +168,5 @@ def make_engine(name: str, *, address: str | None = None, workers: int | None = 
             import labelsieve.pool.ray_engine as ray_engine
         except ImportError as exc:
             raise EngineUnavailable(f"{RAY_MISSING} ({exc})") from None
-        return ray_engine.RayEngine(address=address, workers=workers)
+        return ray_engine.RayEngine(address=address, workers=workers, device=device)
     raise ValueError(f"unknown engine {name!r}; use 'local' or 'ray'")

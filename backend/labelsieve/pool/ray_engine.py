@@ -6,6 +6,11 @@ one at a time (memory: one row group) and returns its top ``n``; the driver merg
 actors restart (``max_restarts``) and their calls are retried (``max_task_retries``); a rebuilt shard
 reloads its units from the files and the driver replays the picks made so far into it, so the result of
 a run is the same whether or not a worker died.
+
+Device: with ``device`` ``auto`` or ``cuda[:n]`` and GPUs in the cluster, every scoring actor reserves one GPU
+and its learner predicts on it (``ScoreJob.device = "cuda"``: inside an actor Ray makes its reserved GPU the only
+visible one), and the core-set shards keep their distance kernels on it; ``cpu`` (or a cluster without GPUs)
+reserves none and runs on the CPU. ``devices_`` lists the devices the scoring actors of the last run reported.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import ray
 import ray.data
 
+from labelsieve.devices import check_device
 from labelsieve.pool.engine import BlockScorer, Progress, ScoreJob, split_units
 from labelsieve.pool.greedy import ShardSet
 from labelsieve.pool.shard import ShardSpec, load_shard
@@ -72,9 +78,19 @@ class RayShards:
         return ray.get([actor.pid.remote() for actor in self.actors])
 
 
-def gpus_per_worker() -> float:
-    """One GPU per worker when the cluster has GPUs, else none."""
-    return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+def gpus_per_worker(device: str = "auto") -> float:
+    """One GPU per worker when the cluster has GPUs and ``device`` is not ``cpu``, else none; ``cuda`` asked for on
+    a cluster without a GPU: ValueError."""
+    has_gpu = ray.cluster_resources().get("GPU", 0) >= 1
+    if check_device(device).startswith("cuda") and not has_gpu:
+        raise ValueError(f"device {device!r} asked for, but the Ray cluster has no GPU")
+    return 1.0 if has_gpu and device != "cpu" else 0.0
+
+
+def worker_device(gpus: float) -> str:
+    """The device a worker that reserved ``gpus`` GPUs runs on: its reserved GPU (the only one it sees), else the
+    CPU."""
+    return "cuda" if gpus > 0 else "cpu"
 
 
 class RayEngine:
@@ -83,11 +99,12 @@ class RayEngine:
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None, cpus_per_worker: float = 1.0,
-                 run_name: str | None = None) -> None:
+                 run_name: str | None = None, device: str = "auto") -> None:
         self.address = address
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
-        self.run_name = run_name  # shard actors are named ``{run_name}-shard-{i}`` (for ``ray.get_actor``)
+        self.run_name = run_name
+        self.device = device  # shard actors are named ``{run_name}-shard-{i}`` (for ``ray.get_actor``)
 
     def connect(self) -> None:
         if not ray.is_initialized():
@@ -110,27 +127,33 @@ class RayEngine:
         units = [{"path": u.path, "row_group": u.row_group, "offset": u.offset, "rows": u.rows} for u in source.units]
         advance = progress("scoring blocks", len(units))
         dataset = ray.data.from_items(units, override_num_blocks=max(1, min(len(units), 4 * workers)))
+        gpus = gpus_per_worker(self.device)
         # Ray Data restarts dead map actors and retries their batches (max_restarts / max_task_retries = -1)
         scored = dataset.map_batches(
-            BlockScorer, fn_constructor_args=(job,), batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
-            batch_format="numpy", num_cpus=self.cpus_per_worker, num_gpus=gpus_per_worker(),
+            BlockScorer, fn_constructor_args=(replace(job, device=worker_device(gpus)),), batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=workers), batch_format="numpy", num_cpus=self.cpus_per_worker,
+            num_gpus=gpus,
         )
         found = Candidates.empty()
+        devices: set[str] = set()
         for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
             found = merge(found, Candidates.from_batch(batch), job.n)
+            devices.update(str(d) for d in batch["device"])
             advance(1)
+        self.devices_ = sorted(devices)
         return found
 
     @contextmanager
     def shards(self, source: PoolSource, spec: ShardSpec, progress: Progress) -> Iterator[tuple[ShardSet, list[int]]]:
         self.connect()
         runs = split_units(source.units, self.worker_count())
-        options = {"num_cpus": self.cpus_per_worker, "num_gpus": gpus_per_worker(), "max_restarts": MAX_RESTARTS,
+        options = {"num_cpus": self.cpus_per_worker, "num_gpus": gpus_per_worker(self.device),
+                   "max_restarts": MAX_RESTARTS,
                    "max_task_retries": MAX_TASK_RETRIES, "scheduling_strategy": "SPREAD"}
         gpu = options["num_gpus"] > 0 and spec.mode == "coreset"  # BADGE's D^2 update runs on host arrays
         options["num_gpus"] = options["num_gpus"] if gpu else 0.0
         actors = [ShardActor.options(**options, **self._name(i)).remote(
-            replace(spec, units=units, device="cuda" if gpu else "cpu")) for i, units in enumerate(runs)]
+            replace(spec, units=units, device=worker_device(options["num_gpus"]))) for i, units in enumerate(runs)]
         try:
             advance = progress("loading shards", source.n_rows)
             sizes = []
