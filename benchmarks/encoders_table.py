@@ -17,7 +17,7 @@ import numpy as np
 CHECKPOINTS = (20, 50, 100, 300)
 #: the fixed absolute accuracy each set's "labels to" column asks for (about what the best loop reaches at 100-150
 #: labels, so the column separates the loops)
-TARGETS = {"animal-shapes": (0.7, 0.8), "textures": (0.8, 0.9), "lfw-faces": (0.95, 0.98), "mnist-5k": (0.8, 0.9),
+TARGETS = {"animal-shapes": (0.7, 0.8), "textures": (0.55, 0.95), "lfw-faces": (0.95, 0.98), "mnist-5k": (0.8, 0.9),
            "digits": (0.85, 0.95)}
 
 
