@@ -81,3 +81,18 @@ def test_a_worker_given_cuda_scores_on_the_gpu_and_picks_what_the_cpu_picks(
     gpu_batch, cpu_batch = on_gpu(units[0]), on_cpu(units[0])
     assert on_gpu.device.startswith("cuda") and set(gpu_batch["device"].tolist()) == {on_gpu.device}
     assert gpu_batch["position"].tolist() == cpu_batch["position"].tolist()
+
+
+def test_select_command_takes_a_device_and_names_a_misspelt_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from labelsieve.cli import app
+
+    write_clustered_pool(tmp_path / "pool", n=300, dim=4, files=1, seed=2, row_group=100)
+    common = ["select", "--pool", str(tmp_path / "pool"), "--strategy", "coreset", "--n", "5"]
+    bad = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "bad.csv"), "--device", "gpu"])
+    assert bad.exit_code == 2 and "device must be 'auto', 'cpu', 'cuda' or 'cuda:<n>'" in bad.output
+    assert not (tmp_path / "bad.csv").exists()
+    good = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "picks.csv"), "--device", "cpu"])
+    assert good.exit_code == 0, good.output
+    assert len((tmp_path / "picks.csv").read_text().splitlines()) == 6  # header + 5 picks
