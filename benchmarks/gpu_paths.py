@@ -192,14 +192,14 @@ def paths(q: bool, folder: Path) -> dict[str, Callable[[], Callable[[], None] | 
         f"CNN fit ({size(200, 2000)} images, {size(2, 10)} epochs, 32 px)": lambda: cnn_fit(size(200, 2000),
                                                                                             size(2, 10)),
         f"CNN inference ({size(500, 20000)} images)": lambda: cnn_infer(size(500, 20000)),
-        f"EfficientNet-Lite0 encode ({size(64, 2000)} images, 128 px)": lambda: encoder(size(64, 2000), 128),
+        f"EfficientNet-Lite0 encode ({size(64, 1000)} images, 128 px)": lambda: encoder(size(64, 1000), 128),
         f"core-set select ({size(20000, 500000)} x 64, {size(10, 100)} picks)": lambda: coreset(
             size(20000, 500_000), 64, size(10, 100)),
         f"BADGE select ({size(5000, 100000)} x 64, 10 classes, {size(10, 50)} picks)": lambda: badge(
             size(5000, 100_000), 64, size(10, 50)),
         f"detector fit ({size(16, 256)} images, {size(1, 5)} epochs, 64 px)": lambda: detector_fit(size(16, 256),
                                                                                                  size(1, 5)),
-        f"detector inference ({size(32, 2000)} images, 64 px)": lambda: detector_infer(size(32, 2000)),
+        f"detector inference ({size(32, 1000)} images, 64 px)": lambda: detector_infer(size(32, 1000)),
         f"DDPM fit ({size(5, 50)} steps, 16 px)": lambda: ddpm(size(5, 50)),
         f"SD img2img ({sd}, {size(2, 4)} images, {size(32, 256)} px, {size(4, 20)} steps)": lambda: img2img(
             folder, q, size(32, 256), size(4, 20), size(2, 4)),
@@ -209,7 +209,7 @@ def paths(q: bool, folder: Path) -> dict[str, Callable[[], Callable[[], None] | 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run on a CPU-only machine)")
-    parser.add_argument("--budget-s", type=float, default=270.0, help="start no new path after this many seconds")
+    parser.add_argument("--budget-s", type=float, default=200.0, help="start no new path after this many seconds")
     parser.add_argument("--out", default=str(RESULTS), help="the Markdown file to write")
     args = parser.parse_args()
     cuda = torch.cuda.is_available()
