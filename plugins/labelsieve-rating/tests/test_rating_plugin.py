@@ -163,3 +163,25 @@ def test_setup_trains_ranks_and_predicts_a_rating_project(client: TestClient) ->
     assert max(scores[10:]) < min(scores[:10]), "the torn reviews (1-star and 5-star words) must be served first"
     predicted = [r["result"][0]["value"]["rating"] for r in results[:10]]
     assert sum(p <= 2 for p in predicted[1::2]) >= 4 and sum(p >= 4 for p in predicted[0::2]) >= 4
+
+    # five pool tasks labelled while this version serves: the type's own page section scores them (prequential)
+    truth = [5, 1, 3, 3, 3]
+    for k, (position, stars) in enumerate(zip([0, 1, 10, 11, 12], truth, strict=True)):
+        assert client.post("/webhook", json=_event(7900 + k, pool[position], project, stars)).status_code == 200
+    assert client.app.state.service.worker.wait_idle(180)
+    errors = [abs(stars - results[position]["result"][0]["value"]["rating"])
+              for position, stars in zip([0, 1, 10, 11, 12], truth, strict=True)]
+    page = client.get(f"/projects/{project}/page")
+    assert page.status_code == 200 and "Queue: what annotators see next" in page.text
+    section = page.text.split('<section id="kind-rating">', 1)[1].split("</section>", 1)[0]
+    assert f"Mean absolute error <b>{np.mean(errors):.3f}</b>" in section and "over 5 rated tasks" in section
+    assert '<img class="plot"' in section and "Pool uncertainty (expected_error" in section
+
+
+def test_the_docs_quote_the_entry_points_this_plugin_declares() -> None:
+    root = Path(__file__).resolve().parents[3]
+    page = (root / "docs" / "plugins.md").read_text()
+    quoted = page.split("## A task type: what a third party implements", 1)[1].split("```toml\n", 1)[1].split("```")[0]
+    assert quoted.strip() and all(line.split("#")[0].strip() in (root / "plugins" / "labelsieve-rating" /
+                                                                 "pyproject.toml").read_text()
+                                  for line in quoted.splitlines())

@@ -170,6 +170,23 @@ class Rating(TaskType):
             raise ValueError(f"rating {value!r} is not a whole number from 1 to {config.max_rating}")
         return value
 
+    def page_section(self, facts: Any) -> Any:
+        """The project page's rating section (``labelsieve.pages.kinds``): the prequential mean absolute error of
+        the ratings labelled while a model served, against that model's stored prediction for the task."""
+        from labelsieve.pages.kinds import KindSection, uncertainty_histogram
+
+        pairs = [(int(target), int(regions[0]["value"]["rating"])) for annotation, regions in facts.scored
+                 if regions and (target := self.target(annotation.result, facts.served.config)) is not None]
+        histogram = uncertainty_histogram(facts.pool_uncertainty, self.default_aggregation)
+        if not pairs:
+            return KindSection("Rating error", '<p class="empty">No rating labelled while a model served yet.</p>'
+                               + histogram)
+        errors = np.abs(np.array([t - p for t, p in pairs], dtype=np.float64))
+        return KindSection("Rating error", f'<p class="kind-summary">Mean absolute error <b>{errors.mean():.3f}</b> '
+                           f"stars, exact {np.mean(errors == 0):.1%}, within one star {np.mean(errors <= 1):.1%}, "
+                           f"over {len(pairs)} rated tasks (prequential: each against the prediction the serving "
+                           "model had stored for it).</p>" + histogram)
+
     def default_learner(self, config: RatingConfig, base: str, base_params: dict[str, Any],
                         ) -> tuple[str, dict[str, Any]]:
         return "rating", {"base": base, "base_params": dict(base_params)}
