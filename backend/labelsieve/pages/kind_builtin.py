@@ -41,7 +41,7 @@ def per_label_scores(true: list[list[str]], predicted: list[list[str]], labels: 
 
 def multilabel_section(service: Any, project: Project, served: ServedConfig) -> KindSection:
     labels = list(served.config.labels)
-    scored = [(a, a.predicted_labels) for a, _ in scored_annotations(service, project)
+    scored = [(a, a.predicted_labels) for a, _ in scored_annotations(service, project, regions=False)
               if a.predicted_labels is not None and a.labels]
     body = ""
     if scored:

@@ -98,10 +98,11 @@ def kind_section(service: Any, project: Project) -> tuple[str, KindSection] | No
 
 
 # ------------------------------------------------------------------------------------------ stored facts
-def scored_annotations(service: Any, project: Project) -> list[tuple[Annotation, list[dict[str, Any]] | None]]:
-    """Each usable annotation with the regions its predicting version stored for its task (None: no prediction
-    stored, e.g. labelled before the first model). Multi-label rows carry the predicted set in
-    ``Annotation.predicted_labels`` as well."""
+def scored_annotations(service: Any, project: Project, *, regions: bool = True,
+                       ) -> list[tuple[Annotation, list[dict[str, Any]] | None]]:
+    """Each usable annotation labelled while a model served, with the regions its predicting version stored for its
+    task (None: none stored, or ``regions=False``: the stored rankings are not read). The predicted labels (the set,
+    for multi-label) are in ``Annotation.predicted_labels`` either way."""
     with session_scope(service.engine) as session:
         annotations = [a for a in crud.list_annotations(session=session, project_id=project.id)
                        if not a.was_cancelled and a.predicted_version]
@@ -109,10 +110,10 @@ def scored_annotations(service: Any, project: Project) -> list[tuple[Annotation,
         for a in annotations:
             by_version.setdefault(str(a.predicted_version), []).append(int(a.task_id))
         found = {version: rankings.lookup(session=session, project_id=project.id, version=version, task_ids=ids)
-                 for version, ids in by_version.items()}
+                 for version, ids in by_version.items()} if regions else {}
     out = []
     for a in annotations:
-        entry = found[str(a.predicted_version)].get(int(a.task_id))
+        entry = found.get(str(a.predicted_version), {}).get(int(a.task_id))
         out.append((a, None if entry is None else entry.regions))
     return out
 

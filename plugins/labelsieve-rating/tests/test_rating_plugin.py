@@ -94,12 +94,27 @@ def test_the_learner_predicts_the_median_and_survives_save_and_load(tmp_path: Pa
 
 
 # ---------------------------------------------------------------------------------------- conformance kit
-@pytest.mark.parametrize("name", ["task_uncertainty", "random", "coreset", "kmeans"])
-def test_strategies_serving_every_type_pass_the_kit_on_ratings(name: str) -> None:
+@pytest.fixture
+def rating_context_registered() -> Iterator[None]:
+    from labelsieve.testing import CONTEXT_FACTORIES
+
+    before = dict(CONTEXT_FACTORIES)
+    register()
+    yield
+    CONTEXT_FACTORIES.clear()
+    CONTEXT_FACTORIES.update(before)  # other test files see the kit as labelsieve ships it
+
+
+@pytest.mark.parametrize("name", ["task_uncertainty", "random", "coreset", "kmeans", "typiclust", "probcover"])
+def test_strategies_serving_every_type_pass_the_kit_on_ratings(name: str, rating_context_registered: None) -> None:
     from labelsieve.testing import check_task_types
 
-    register()
     assert "rating" in check_task_types(get_registry("strategies").create(name, {}))
+
+
+def test_a_strategy_that_serves_single_label_only_is_refused_for_ratings(rating_context_registered: None) -> None:
+    margin = get_registry("strategies").create("margin", {})
+    assert not Rating().supports(margin) and Rating().supports(get_registry("strategies").create("kmeans", {}))
 
 
 # ------------------------------------------------------------------------------------------ the service
