@@ -93,6 +93,28 @@ def test_the_learner_predicts_the_median_and_survives_save_and_load(tmp_path: Pa
     np.testing.assert_allclose(again, learner.predict_proba(["awful broken refund"]), atol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["class_weight", "random_over"])
+def test_balancing_by_star_value_trains_the_learner(method: str) -> None:
+    """supports_balancing is True: labelsieve's balancing runs on rating targets (few 1-star reviews here)."""
+    from labelsieve.balancing.prepare import prepare_training_set
+
+    rng = np.random.default_rng(4)
+    stars = [5] * 30 + [4] * 10 + [1] * 4
+    texts = [review(s, rng) for s in stars]
+    targets = [Rating().balancing_key(str(s)) for s in stars]
+    balanced = prepare_training_set(texts, targets, method=method, params={}, learner_name="rating",
+                                    rng=np.random.default_rng(0))
+    counts = {s: balanced.y.count(s) for s in ("1", "4", "5")}
+    if method == "random_over":
+        assert counts == {"1": 30, "4": 30, "5": 30}
+    else:
+        weights = np.asarray(balanced.sample_weight)
+        assert weights[-1] > 5 * weights[0]  # a 1-star review weighs more than a 5-star one
+    learner = RatingLearner(base_params={"embedding_model": None}).fit(
+        balanced.X, balanced.y, sample_weight=balanced.sample_weight)
+    assert learner.predict(["awful broken refund"]) == ["1"]
+
+
 # ---------------------------------------------------------------------------------------- conformance kit
 @pytest.fixture
 def rating_context_registered() -> Iterator[None]:
@@ -151,6 +173,8 @@ def test_setup_trains_ranks_and_predicts_a_rating_project(client: TestClient) ->
     project = 91
     refused = client.post("/setup", json=_payload(project, schema=RATING, extra_params={"strategy": "margin"}))
     assert refused.status_code == 400 and "'margin'" in refused.text and "'rating'" in refused.text
+    balanced = client.post("/setup", json=_payload(project, schema=RATING, extra_params={"balancing": "class_weight"}))
+    assert balanced.status_code == 200, balanced.text
     extra = {"learner_params": {"embedding_model": None}, "retrain_every": 1000, "preannotate_threshold": 0}
     setup = client.post("/setup", json=_payload(project, schema=RATING, extra_params=extra))
     assert setup.status_code == 200, setup.text
