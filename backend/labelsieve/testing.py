@@ -22,10 +22,16 @@ from labelsieve.learners.spans import CrfSpanLearner
 from labelsieve.spans.bio import Span
 from labelsieve.spans.targets import SpanTarget
 from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy, StrategyRequirementError
+from labelsieve.tasktypes.classification import MultiLabel, SingleLabel
 from labelsieve.tasktypes.ner import NamedEntities
 
 ContextFactory = Callable[[int, int], PoolContext]
 N_POOL = 90
+
+
+def _least_confidence(learner: Any, pool: Any) -> np.ndarray:
+    """What the host gives a single-label pool as ``ctx.task_uncertainty`` (``SingleLabel``'s default)."""
+    return SingleLabel().task_uncertainty(learner.predict_proba(list(pool)) if len(pool) else np.zeros((0, 1)))
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +54,7 @@ def vector_context(n_pool: int, seed: int) -> PoolContext:
     return PoolContext(
         pool=list(pool[:n_pool]), learner=learner, rng=np.random.default_rng(seed), labeled=list(labeled),
         labeled_y=np.array([classes.index(name) for name in names], dtype=np.int64), classes=classes,
-        ids=np.arange(n_pool, dtype=np.int64),
+        ids=np.arange(n_pool, dtype=np.int64), task_uncertainty=_least_confidence(learner, pool[:n_pool]),
     )
 
 
@@ -78,7 +84,7 @@ def image_context(n_pool: int, seed: int) -> PoolContext:
     return PoolContext(
         pool=pool[:n_pool], learner=learner, rng=np.random.default_rng(seed), labeled=labeled,
         labeled_y=np.array([classes.index(name) for name in names], dtype=np.int64), classes=classes,
-        ids=np.arange(n_pool, dtype=np.int64), mc_samples=4,
+        ids=np.arange(n_pool, dtype=np.int64), mc_samples=4, task_uncertainty=_least_confidence(learner, pool[:n_pool]),
     )
 
 
@@ -104,6 +110,8 @@ def multilabel_context(n_pool: int, seed: int) -> PoolContext:
         labeled_y=np.zeros(len(labeled), dtype=np.int64), classes=tuple(learner.classes_),
         ids=np.arange(n_pool, dtype=np.int64), task_type="multi_label", thresholds=learner.thresholds_,
         labeled_targets=np.asarray(targets),
+        task_uncertainty=MultiLabel().task_uncertainty(
+            (learner.predict_proba(list(pool[:n_pool])), learner.thresholds_)),
     )
 
 

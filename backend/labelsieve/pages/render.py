@@ -16,7 +16,6 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from labelsieve.labelconfig import parse_label_config
 from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.auditsection import audit_section
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
@@ -25,6 +24,7 @@ from labelsieve.pages.cvsection import cv_estimate_section
 from labelsieve.pages.diagnosis import Diagnosis, DiagnosisCache
 from labelsieve.pages.driftsection import drift_section
 from labelsieve.pages.issue_section import scorecard_key
+from labelsieve.pages.kinds import kind_section
 from labelsieve.pages.modelsection import model_section
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
@@ -101,7 +101,7 @@ class PageRenderer:
         collected = time.perf_counter()
         diagnosis, _ = self.diagnoses.get(service.loop, view.project, [q.task_id for q in view.queue])
         diagnosed = time.perf_counter()
-        config = parse_label_config(view.project.label_config)
+        config = service.loop.served(view.project.label_config).config  # any task type's (text or image, data key)
         shown = previews(view.queue, config, service.gateway.fetcher(view.project))
         previewed = time.perf_counter()
         body = self._body(service, view, diagnosis, shown, status)
@@ -166,6 +166,9 @@ class PageRenderer:
         text = text_features_section(status.get("text_features"))
         if text:
             parts.append(section("text-features", "Text features", text))
+        kind = kind_section(service, p)  # the task type's own section (labelsieve.pages.kinds)
+        if kind is not None:
+            parts.append(section(kind[0], kind[1].title, kind[1].body))
         parts.append(section("queue", "Queue: what annotators see next", sections.queue_section(view, shown)))
         parts.append(section("diagnosis", "Diagnosis", sections.diagnosis_text(diagnosis) + '<div class="row"><div>'
                              + sections.plot(spread, "predictive entropy over the pool",

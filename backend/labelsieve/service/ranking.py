@@ -51,6 +51,7 @@ def build_context(
             labeled_y=np.array([index.get(label, -1) for label in labeled_y], dtype=np.int64),
             classes=classes, ids=pool_ids, pool_probas=probas, pool_embeddings=embeddings,
             prequential_accuracy=prequential_accuracy,
+            task_uncertainty=None if probas is None or task_type is None else task_type.task_uncertainty(probas),
         )
     classes = tuple(learner.classes_) if learner is not None else ()
     thresholds = getattr(learner, "thresholds_", None)

@@ -1,17 +1,20 @@
-"""Uncertainty of a region task type (spans, boxes): the task type's default aggregation of its regions."""
+"""Uncertainty as the project's task type aggregates its regions: any task type, built-in or a plugin's."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from labelsieve.strategies.base import PoolContext, QueryStrategy, StrategyRequirementError
+from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy, StrategyRequirementError
 
 
 class TaskUncertainty(QueryStrategy):
-    """Most uncertain task first, as the project's task type aggregates its regions (for named entities: MNLP,
-    the length-normalised least confidence of the best tag path; see ``labelsieve.tasktypes.ner``)."""
+    """Most uncertain task first, as the project's task type aggregates its regions with its default aggregation
+    (named entities: MNLP, the length-normalised least confidence of the best tag path, ``labelsieve.tasktypes.ner``;
+    single-label: least confidence). The host computes ``ctx.task_uncertainty`` for every task type, so this serves
+    every type, a third party's included: a plugin task type gets uncertainty sampling by implementing
+    ``TaskType.task_uncertainty``."""
 
-    task_types = ("ner",)
+    task_types = (ANY_TASK_TYPE,)
     category = "uncertainty"
 
     def __init__(self) -> None:
