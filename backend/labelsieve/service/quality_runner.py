@@ -11,53 +11,29 @@ the same as the previous scorecard's, its rows are reused (a forced retrain on u
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.quality.assess import assess
-from labelsieve.quality.review import publish_review
+from labelsieve.quality.host import QualityHost, fingerprint
 from labelsieve.quality.scorecard import ScoreRow, summary
 from labelsieve.quality.store import load_scorecard, save_review, save_scorecard
+from labelsieve.service.review import publish_review
 from labelsieve.storage import crud
-from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion
 
 log = logging.getLogger(__name__)
 
 
-class QualityHost(Protocol):
-    """What the runner needs of the service's ActiveLearningLoop (duck-typed: quality sits below service)."""
-
-    engine: Engine
-    artifacts: ArtifactStore
-    registries: Any
-
-    def project(self, project_id: int) -> Any: ...
-    def settings_of(self, project: Any, config: Any = None) -> Any: ...
-    def serving_model(self, project: Any) -> tuple[str, Any] | None: ...
-    def input_loader(self, project: Any, input_kind: str) -> Any: ...
-    def config_of(self, project: Any) -> Any: ...
-
-
 Tracker = Callable[..., None]
 #: a further background job on the serving version: (host, project, version, settings) -> a JSON-able result
 Job = Callable[[QualityHost, Any, str, Any], Any]
-
-
-def fingerprint(examples: list[tuple[Any, Any]], recipe: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode())
-    for task, annotation in sorted(examples, key=lambda e: int(e[1].id)):
-        digest.update(f"{task.id}:{annotation.id}:{annotation.labels}:{annotation.updated_at}".encode())
-    return digest.hexdigest()
 
 
 class QualityRunner:
@@ -133,7 +109,7 @@ class QualityRunner:
             rows, meta = self.scorecard(project, version, ps)
             report["summary"] = meta.get("summary", summary(rows))
             report["review"] = self._review(project, version, rows)
-        for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.quality.cvjob)
+        for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.service.cvjob)
             try:
                 report[name] = job(host, project, version, ps)
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the others or the tracking
