@@ -35,11 +35,18 @@ def scorecard_candidates(service: Any, project_id: int) -> dict[str, Any] | None
                             "review": summary.get("review"), "prune": summary.get("prune")}
     if gate:
         card["candidates shown"] = "yes" if gate.get("shown") else f"no: {gate.get('reason')}"
+    if "measure" in gate:  # region task types (tasktypes.base.IssueGate)
+        card[f"{gate['measure']} (level)"] = f"{gate['value']:.3f} ({gate['level']:.3f})"
+        card["rarest class (level)"] = f"{gate['smallest']} ({gate['min_count']})"
+    elif gate:
         card["out-of-fold accuracy (level)"] = f"{gate['oof_accuracy']:.3f} ({gate['min_oof_accuracy']:.3f})"
         card["smallest class (level)"] = f"{gate['min_class_count']} ({gate['min_per_class']})"
         card["estimated noise rate"] = f"{gate['noise_rate']:.3f}"
     candidates = [{"task_id": r.task_id, "given": r.label, "suggested": r.suggested_label,
                    "score": r.wrong_probability if r.wrong_probability is not None else r.issue_score,
-                   "suggested_probability": r.suggested_confidence, "recommendation": r.recommendation}
+                   "suggested_probability": r.suggested_confidence, "recommendation": r.recommendation,
+                   "reason": r.reason}
                   for r in rows if r.recommendation != "keep"]
-    return {"candidates": candidates, "scorecard": card}
+    score_name = "P(given label wrong)" if any(r.wrong_probability is not None for r in rows) else \
+        "issue score (1 - cleanlab label quality)"
+    return {"candidates": candidates, "scorecard": card, "score_name": score_name}

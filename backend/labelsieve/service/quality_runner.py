@@ -21,6 +21,7 @@ from sqlmodel import select
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.quality.assess import assess
 from labelsieve.quality.host import QualityHost, fingerprint
+from labelsieve.quality.regions import MIN_ITEMS, assess_regions
 from labelsieve.quality.scorecard import ScoreRow, summary
 from labelsieve.quality.store import load_scorecard, save_review, save_scorecard
 from labelsieve.service.review import publish_review
@@ -127,10 +128,11 @@ class QualityRunner:
         if served is None or served[0] != version:
             return [], {}
         learner = served[1]
-        if hasattr(learner, "predict_regions"):  # region task types (spans): this scorecard reads class labels
-            return [], {}
+        kind = host.served(project.label_config)
+        usable = None if kind.name == "single_label" else (  # as the retrain: the type reads the result
+            lambda ann: kind.task_type.target(ann.result, kind.config) is not None)
         with session_scope(host.engine) as session:
-            examples = crud.labeled_examples(session=session, project_id=project.id)
+            examples = crud.labeled_examples(session=session, project_id=project.id, usable=usable)
         recipe = {"learner": ps.learner, "params": ps.learner_params, "seed": ps.seed}
         mark = fingerprint(examples, recipe)
         previous = self._previous(project.id, version)
@@ -141,14 +143,21 @@ class QualityRunner:
         loader = host.input_loader(project, learner.input_kind)
         loaded = loader.load([task.data for task, _ in examples])
         picked = [examples[i] for i in loaded.positions]
-        labels = [ann.labels[0] for _, ann in picked]
-        if len(set(labels)) < 2:
-            return [], {}
-        result = assess(
-            inputs=loaded.inputs, labels=labels, task_ids=[int(t.id) for t, _ in picked],
-            annotation_ids=[int(a.id) for _, a in picked], learner=learner,
-            make_learner=lambda: host.registries.learners.create(ps.learner, ps.learner_params), seed=ps.seed,
-        )
+        make_learner = lambda: host.registries.learners.create(ps.learner, ps.learner_params)  # noqa: E731
+        task_ids, annotation_ids = [int(t.id) for t, _ in picked], [int(a.id) for _, a in picked]
+        if kind.name == "single_label":
+            labels = [ann.labels[0] for _, ann in picked]
+            if len(set(labels)) < 2:
+                return [], {}
+            result = assess(inputs=loaded.inputs, labels=labels, task_ids=task_ids, annotation_ids=annotation_ids,
+                            learner=learner, make_learner=make_learner, seed=ps.seed)
+        else:  # multi-label, spans, boxes: the task type's cross-fitted outputs, cleanlab finder and gate
+            if len(picked) < MIN_ITEMS:
+                return [], {}
+            targets = [kind.task_type.target(ann.result, kind.config) for _, ann in picked]
+            result = assess_regions(inputs=loaded.inputs, targets=targets, task_ids=task_ids,
+                                    annotation_ids=annotation_ids, task_type=kind.task_type, config=kind.config,
+                                    make_learner=make_learner, seed=ps.seed)
         meta = {"fingerprint": mark, "summary": result.summary}
         save_scorecard(host.artifacts, project.id, version, result.rows, meta)
         self._record(project.id, version, result.summary)
