@@ -14,11 +14,15 @@ from labelsieve.detection.prediction import Detections
 from labelsieve.detection.synthetic import make_shapes
 from labelsieve.learners.multilabel import MultiLabelLearner
 from labelsieve.learners.spans import CrfSpanLearner
+from labelsieve.pages.issue_section import candidates_view
+from labelsieve.pages.sections import label_issues_section
 from labelsieve.quality.regions import assess_regions
 from labelsieve.quality.review_payload import review_payload
+from labelsieve.quality.store import load_scorecard, save_scorecard
 from labelsieve.spans.bio import tags_to_spans
 from labelsieve.spans.targets import SpanTarget
 from labelsieve.spans.tokens import join_tokens
+from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.tasktypes import task_type_for
 from tests.spans.corpus import make_corpus
 
@@ -94,9 +98,10 @@ def _span_targets(sentences: list[list[str]], tags: list[list[str]]) -> tuple[li
     return texts, targets
 
 
-def test_ner_flags_the_missed_and_mistyped_entities_with_their_token_span() -> None:
+def _ner_assessment(seed: int) -> tuple[Any, list[str], list[int], list[int]]:
+    """(assessment, texts, sentences whose city is left untagged, sentences whose person is tagged LOC)."""
     served = task_type_for(NER)
-    sentences, tags = make_corpus(120, seed=5)
+    sentences, tags = make_corpus(120, seed=seed)
     with_entity = [i for i, t in enumerate(tags) if "B-PER" in t and "B-LOC" in t]
     missed, mistyped = with_entity[0:24:4], with_entity[1:24:4]
     for i in missed:
@@ -107,6 +112,12 @@ def test_ner_flags_the_missed_and_mistyped_entities_with_their_token_span() -> N
     result = assess_regions(inputs=texts, targets=targets, task_ids=list(range(120)), annotation_ids=list(range(120)),
                             task_type=served.task_type, config=served.config,
                             make_learner=lambda: CrfSpanLearner(max_iterations=50), seed=0)
+    return result, texts, missed, mistyped
+
+
+def test_ner_flags_the_missed_and_mistyped_entities_with_their_token_span() -> None:
+    served = task_type_for(NER)
+    result, texts, missed, mistyped = _ner_assessment(seed=5)
     assert result.gate["shown"] and result.gate["measure"] == "out-of-fold token accuracy", result.gate
     flagged = _flagged(result.rows)
     planted = set(missed) | set(mistyped)
@@ -187,3 +198,21 @@ def test_boxes_through_a_real_detector_give_rows_and_an_honest_gate() -> None:
     assert len(result.rows) == 8 and result.k == 2
     assert not result.gate["shown"] and "rarest class has" in result.gate["reason"]
     assert all(r.recommendation == "keep" and r.review_result is None for r in result.rows)
+
+
+def test_region_scorecard_round_trips_and_the_page_lists_the_reasons(tmp_path) -> None:
+    result, _, missed, _ = _ner_assessment(seed=6)
+    artifacts = ArtifactStore(tmp_path)
+    save_scorecard(artifacts, 1, "labelsieve-v2-x", result.rows, {"summary": result.summary})
+    rows, meta = load_scorecard(artifacts, 1, "labelsieve-v2-x")
+    assert rows == result.rows  # review results and the None values survive the JSON file
+    assert "review_result" in (tmp_path / "project-1" / "labelsieve-v2-x" / "quality" / "scorecard.csv").read_text()
+    view = candidates_view("labelsieve-v2-x", rows, meta)
+    assert view["score_name"].startswith("issue score")
+    assert view["scorecard"]["out-of-fold token accuracy (level)"]
+    listed = {c["task_id"]: c for c in view["candidates"]}
+    i = next(i for i in missed if i in listed)
+    assert "model suggests B-LOC" in listed[i]["reason"] and "LOC" in listed[i]["suggested"]
+    html = label_issues_section(view)
+    assert "<th>why</th>" in html and "<th>issue score (1 - cleanlab label quality)</th>" in html
+    assert html.count("model suggests") == min(20, len(listed))

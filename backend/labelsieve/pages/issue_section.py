@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelsieve.quality.scorecard import ScoreRow
 from labelsieve.quality.store import latest_scorecard, scorecard_stamp
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -27,8 +28,11 @@ def scorecard_candidates(service: Any, project_id: int) -> dict[str, Any] | None
     ``score`` is the posterior probability that the *given* label is wrong (``quality.issues``), not the model's
     confidence in the suggested label; the latter is listed beside it."""
     version, rows, meta = latest_scorecard(service.artifacts, project_id, _ready_versions(service, project_id))
-    if version is None:
-        return None
+    return None if version is None else candidates_view(version, rows, meta)
+
+
+def candidates_view(version: str, rows: list[ScoreRow], meta: dict[str, Any]) -> dict[str, Any]:
+    """The section's data from one scorecard (see :func:`scorecard_candidates`)."""
     summary = dict(meta.get("summary", {}))
     gate = summary.get("gate") or {}
     card: dict[str, Any] = {"scored version": version, "labelled items": summary.get("items"),
