@@ -89,6 +89,17 @@ def test_multilabel_gate_shuts_with_too_few_labels() -> None:
     assert not _flagged(result.rows) and review_payload(result.rows, served.config, REVIEW) == []
 
 
+def test_a_fold_the_learner_cannot_fit_shuts_the_gate_and_says_why() -> None:
+    served = task_type_for(MULTI)
+    X, _ = _multilabel_data(12, seed=4)
+    targets = [("a",)] * 11 + [("a", "b")]  # every fold but one trains on a single label set
+    result = assess_regions(inputs=X, targets=targets, task_ids=list(range(12)), annotation_ids=list(range(12)),
+                            task_type=served.task_type, config=served.config,
+                            make_learner=lambda: MultiLabelLearner(base="vector"), seed=0)
+    assert result.rows == [] and not result.gate["shown"]
+    assert result.gate["reason"].startswith("cross-fitting failed: every labelled task has the same label set")
+
+
 def _span_targets(sentences: list[list[str]], tags: list[list[str]]) -> tuple[list[str], list[SpanTarget]]:
     texts, targets = [], []
     for words, sequence in zip(sentences, tags, strict=True):

@@ -39,7 +39,9 @@ def candidates_view(version: str, rows: list[ScoreRow], meta: dict[str, Any]) ->
                             "review": summary.get("review"), "prune": summary.get("prune")}
     if gate:
         card["candidates shown"] = "yes" if gate.get("shown") else f"no: {gate.get('reason')}"
-    if "measure" in gate:  # region task types (tasktypes.base.IssueGate)
+    if gate.get("measure") == "none":  # no model to measure (cross-fitting failed, no gate defined)
+        pass
+    elif "measure" in gate:  # region task types (tasktypes.base.IssueGate)
         card[f"{gate['measure']} (level)"] = f"{gate['value']:.3f} ({gate['level']:.3f})"
         card["rarest class (level)"] = f"{gate['smallest']} ({gate['min_count']})"
     elif gate:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.learners.base import TrainingDataError
 from labelsieve.quality.assess import Assessment
 from labelsieve.quality.crossfit import stable_folds
 from labelsieve.quality.scorecard import ScoreRow
@@ -72,8 +73,13 @@ def assess_regions(*, inputs: Sequence[Any], targets: Sequence[Any], task_ids: S
     """Score every labelled task of a region type; rows worst first (see the module docstring)."""
     labels = list(config.labels)
     started = time.perf_counter()
-    oof = cross_fit(inputs=inputs, targets=targets, keys=list(task_ids), task_type=task_type, labels=labels,
-                    make_learner=make_learner, max_folds=max_folds, seed=seed)
+    try:
+        oof = cross_fit(inputs=inputs, targets=targets, keys=list(task_ids), task_type=task_type, labels=labels,
+                        make_learner=make_learner, max_folds=max_folds, seed=seed)
+    except TrainingDataError as exc:  # a fold the learner cannot fit (e.g. one label set): nothing to judge yet
+        gate = {"shown": False, "reason": f"cross-fitting failed: {exc}", "measure": "none", "value": 0.0,
+                "level": 1.0, "smallest": 0, "min_count": 0}
+        return Assessment(rows=[], k=0, mode="refit", gate=gate)
     fitted = time.perf_counter()
     issues = task_type.label_issues(list(targets), oof.outputs, labels)
     gate = task_type.issue_gate(list(targets), oof.outputs, labels)
