@@ -39,12 +39,10 @@ def candidates_view(version: str, rows: list[ScoreRow], meta: dict[str, Any]) ->
                             "review": summary.get("review"), "prune": summary.get("prune")}
     if gate:
         card["candidates shown"] = "yes" if gate.get("shown") else f"no: {gate.get('reason')}"
-    if gate.get("measure") == "none":  # no model to measure (cross-fitting failed, no gate defined)
-        pass
-    elif "measure" in gate:  # region task types (tasktypes.base.IssueGate)
+    if gate.get("measure") not in (None, "none"):  # region task types (tasktypes.base.IssueGate)
         card[f"{gate['measure']} (level)"] = f"{gate['value']:.3f} ({gate['level']:.3f})"
         card["rarest class (level)"] = f"{gate['smallest']} ({gate['min_count']})"
-    elif gate:
+    elif gate and "measure" not in gate:  # single-label (quality.issues.Reliability)
         card["out-of-fold accuracy (level)"] = f"{gate['oof_accuracy']:.3f} ({gate['min_oof_accuracy']:.3f})"
         card["smallest class (level)"] = f"{gate['min_class_count']} ({gate['min_per_class']})"
         card["estimated noise rate"] = f"{gate['noise_rate']:.3f}"
