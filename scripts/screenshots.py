@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from tests.harness.chromium import Chromium  # noqa: E402
 from tests.harness.net import free_port, wait_http  # noqa: E402
 
-from labelsieve.quality.cvjob import estimate_version  # noqa: E402
 from labelsieve.report.html import curves_png, summary  # noqa: E402
 from labelsieve.service.container import build_service  # noqa: E402
+from labelsieve.service.cvjob import estimate_version  # noqa: E402
 from labelsieve.settings import Settings  # noqa: E402
 from labelsieve.simulate.runner import PROJECT_ID  # noqa: E402
 

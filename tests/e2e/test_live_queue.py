@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from labelsieve.quality.review import REVIEW_PREFIX
+from labelsieve.quality.review_payload import REVIEW_PREFIX
 from tests.e2e.helpers import (
     TEXT_CONFIG,
     annotate,

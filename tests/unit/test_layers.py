@@ -174,3 +174,40 @@ def test_the_checker_sees_an_upward_import_a_nested_import_and_a_cycle(tmp_path:
     assert found["cycles"] == ["balancing -> learners -> balancing"]
     assert found["registry"] == ["labelsieve/balancing/prepare.py:2: Registry() built here; use "
                                  "labelsieve.registry.get_registry / get_registries"]
+
+
+#: what only a job runner does: talk to Label Studio or another server, or start a thread
+JOB_IMPORTS = ("labelsieve.labelstudio", "label_studio_sdk", "httpx", "requests")
+
+
+def job_code(root: Path, package: str = "quality") -> list[str]:
+    """Lines of ``labelsieve/<package>`` that run jobs instead of computing: imports of Label Studio clients or HTTP
+    libraries, and ``Thread(...)`` calls (issue 22: quality/ computes, service/ runs the background jobs)."""
+    found = []
+    for path in sorted((root / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        where = path.relative_to(root.parent)
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name.startswith(JOB_IMPORTS):
+                    found.append(f"{where}:{node.lineno}: imports {name}")
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called == "Thread":
+                    found.append(f"{where}:{node.lineno}: starts a thread")
+    return found
+
+
+def test_quality_computes_and_service_runs_the_jobs(tmp_path: Path) -> None:
+    found = job_code(ROOT)
+    assert not found, "move job code to labelsieve/service/:\n" + "\n".join(found)
+    planted = tmp_path / "labelsieve" / "quality"
+    planted.mkdir(parents=True)
+    (planted / "runner.py").write_text("import threading\nfrom labelsieve.labelstudio.client import LabelStudioClient\n"
+                                       "threading.Thread(target=print).start()\n")
+    assert job_code(tmp_path / "labelsieve") == [
+        "labelsieve/quality/runner.py:2: imports labelsieve.labelstudio.client",
+        "labelsieve/quality/runner.py:3: starts a thread"]

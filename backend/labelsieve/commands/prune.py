@@ -103,7 +103,8 @@ def register(app: typer.Typer) -> None:
             if keep_top is None:
                 marked = [r for r in rows if r.recommendation == "prune"]
             else:  # the lowest values beyond the share, lowest first (ties by task id, as the retrain does)
-                ranked = sorted(rows, key=lambda r: (-r.value, r.task_id))
+                ranked = sorted((r for r in rows if r.value is not None),  # region task types have no value
+                                key=lambda r: (-float(r.value or 0.0), r.task_id))
                 marked = ranked[keep_top_count(keep_top, len(ranked)):][::-1] if ranked else []
             if as_json:
                 typer.echo(json.dumps({"version": version, "summary": meta.get("summary", {}),
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
                     table.add_column(column)
                 for r in marked:
                     table.add_row(str(r.task_id), str(r.annotation_id), r.label, r.suggested_label,
-                                  f"{r.issue_score:.3f}", f"{r.value:.2e}", r.reason)
+                                  f"{r.issue_score:.3f}", "-" if r.value is None else f"{r.value:.2e}", r.reason)
                 console.print(table)
             if apply:
                 with session_scope(service.engine) as session:

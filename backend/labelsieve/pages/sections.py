@@ -169,8 +169,9 @@ def label_issues_section(found: dict[str, Any]) -> str:
     card = table(["measure", "value"], [[esc(k), esc(v)] for k, v in scorecard.items()]) if scorecard else ""
     candidates = found.get("candidates") or []
     rows = [[esc(c.get("task_id")), esc(c.get("given")), esc(c.get("suggested")), num(c.get("score")),
-             num(c.get("suggested_probability"))] for c in candidates[:20]]
-    head = ["task", "given label", "suggested", "P(given label wrong)", "P(suggested) by the model"]
+             num(c.get("suggested_probability")), esc(c.get("reason", ""))] for c in candidates[:20]]
+    head = ["task", "given label", "suggested", found.get("score_name", "P(given label wrong)"),
+            "P(suggested) by the model", "why"]
     listing = table(head, rows, "issues") if rows else \
         '<p class="empty">No label-issue candidates.</p>'
     return card + listing

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from labelsieve.quality.drift import MAX_ITEMS, accuracy_changes, drift_block, mmd_test
-from labelsieve.quality.runner import QualityHost
+from labelsieve.quality.host import QualityHost
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Task, utcnow

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from labelsieve.quality.audit import audit
-from labelsieve.quality.runner import QualityHost
+from labelsieve.quality.host import QualityHost
 from labelsieve.quality.store import scorecard_dir
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope

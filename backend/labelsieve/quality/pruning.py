@@ -36,7 +36,8 @@ def keep_top(examples: list[tuple[T, Any]], rows: list[ScoreRow],
     """(examples to train on, annotation ids left out, the rule as applied: share, value threshold, counts)."""
     judged = {r.annotation_id: r for r in rows}
     scored = [(task, a) for task, a in examples
-              if int(a.id) in judged and a.labels and a.labels[0] == judged[int(a.id)].label]
+              if int(a.id) in judged and judged[int(a.id)].value is not None  # region rows have no value
+              and a.labels and a.labels[0] == judged[int(a.id)].label]
     order = sorted(scored, key=lambda e: (-judged[int(e[1].id)].value, int(e[0].id)))
     n_keep = keep_top_count(share, len(order)) if order else 0
     dropped = {int(a.id) for _, a in order[n_keep:]}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -40,14 +41,17 @@ class ScoreRow:
     suggested_confidence: float
     issue_score: float
     flagged: bool
-    value: float  # KNN-Shapley
-    influence: float  # last-layer influence on the others' loss (positive = helps)
+    value: float | None  # KNN-Shapley (None for region task types: no class per item to value)
+    influence: float | None  # last-layer influence on the others' loss (positive = helps; None as value)
     uncertainty: float  # 1 - out-of-fold probability of the most likely class
     duplicate_of: int | None  # task id of the most similar labelled item when cosine >= DUPLICATE_COSINE
-    similarity: float
+    similarity: float | None  # cosine to that item (None for region task types)
     recommendation: str  # keep | review | prune
     reason: str
     wrong_probability: float | None = None  # posterior that the given label is wrong (quality.issues)
+    #: region task types: the review prediction's Label Studio result (the out-of-fold suggestion, built by the
+    #: task type); None for single-label rows, whose review result is the suggested label
+    review_result: list[dict[str, Any]] | None = None
 
 
 def recommend(
@@ -113,7 +117,10 @@ def to_csv(rows: list[ScoreRow]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
     for row in rows:
-        writer.writerow(asdict(row))
+        record = asdict(row)
+        if record["review_result"] is not None:
+            record["review_result"] = json.dumps(record["review_result"])
+        writer.writerow(record)
     return buffer.getvalue()
 
 

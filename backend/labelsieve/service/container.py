@@ -15,17 +15,17 @@ from labelsieve.labelstudio.pusher import PredictionPusher
 from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.metrics import Metrics
-from labelsieve.quality.cvjob import KEY as CV_ESTIMATE
-from labelsieve.quality.cvjob import estimate_version
 from labelsieve.quality.driftjob import KEY as DRIFT
 from labelsieve.quality.driftjob import drift_version
 from labelsieve.quality.hooks import tracker_for
-from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service import fault_hooks
+from labelsieve.service.cvjob import KEY as CV_ESTIMATE
+from labelsieve.service.cvjob import estimate_version
 from labelsieve.service.first_contact import FirstContact
 from labelsieve.service.image_features import ImageFeatures
 from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.quality_runner import QualityRunner
 from labelsieve.service.setup_check import LabelStudioCheck
 from labelsieve.service.text_features import TextFeatures
 from labelsieve.service.waiting import WaitBoard

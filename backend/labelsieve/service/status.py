@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.labelstudio.protocol import VersionsResponse
-from labelsieve.quality.cvjob import latest_estimate
 from labelsieve.quality.driftjob import latest_drift
+from labelsieve.service.cvjob import latest_estimate
 from labelsieve.service.stopping import StoppingStatus, stopping_status
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -67,7 +67,7 @@ class ProjectStatus(BaseModel):
     #: deleted, predictions deleted, seconds, error, consecutive_failures (None: no push since the start)
     prune: dict[str, Any] | None = None
     last_round: RoundSummary | None
-    #: stratified 5-fold per-class recall/precision and macro-F1 on the labelled set (quality/cvjob.py), or None
+    #: stratified 5-fold per-class recall/precision and macro-F1 on the labelled set (service/cvjob.py), or None
     cv_estimate: dict[str, Any] | None = None
     #: the newest drift check (quality/driftjob.py): detected true / false / null (too few to tell), statistics
     drift: dict[str, Any] | None = None

@@ -33,11 +33,11 @@ from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
 from labelsieve.learners.auto import AutoChoice, resolve_auto
 from labelsieve.metrics import Metrics
-from labelsieve.quality.runner import score_version
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service.events import apply_event
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.project_settings import ProjectSettingsError
+from labelsieve.service.quality_runner import score_version
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import Dataset, DatasetError
 from labelsieve.simulate.metrics import score_label_sets, score_predictions

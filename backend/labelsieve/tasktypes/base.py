@@ -13,7 +13,9 @@ regions -> task score      :attr:`TaskType.aggregations`, :attr:`TaskType.defaul
                            :meth:`TaskType.task_uncertainty` (and :attr:`TaskType.no_region_rule`)
 diversity strategies       :meth:`TaskType.task_embedding`
 metrics                    :meth:`TaskType.metrics`
-label issues               :meth:`TaskType.label_issues` (a cleanlab module)
+label issues               :meth:`TaskType.label_issues` (a cleanlab module), :meth:`TaskType.issue_outputs`
+                           (cross-fitted outputs), :meth:`TaskType.issue_gate`, :meth:`TaskType.describe`,
+                           :meth:`TaskType.review_result` (the background quality pass, ``quality/regions.py``)
 balancing                  :meth:`TaskType.balancing_key` (``None`` for every task: no balancing)
 simulation readers         :meth:`TaskType.target_from_cell` (CSV cells), :meth:`TaskType.target` (LS JSON export)
 annotation cost            :attr:`TaskType.unit` and :meth:`TaskType.cost`
@@ -72,7 +74,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from xml.etree.ElementTree import Element
 
@@ -80,6 +82,10 @@ import numpy as np
 
 #: ``QueryStrategy.task_types`` entry meaning "every task type" (the strategy reads only embeddings / the rng)
 ANY_TASK_TYPE = "*"
+#: label-issue gate levels, the single-label gate's (labelsieve.quality.issues): at least this many examples of the
+#: rarest class, and a model at least this share of the way from the trivial baseline to perfect
+GATE_MIN_PER_CLASS = 20
+GATE_MIN_SKILL = 0.5
 #: the task types a strategy serves when it does not say (strategies written before task types existed)
 DEFAULT_STRATEGY_TASK_TYPES: tuple[str, ...] = ("single_label",)
 
@@ -99,6 +105,43 @@ class TaskLabelIssues:
     flagged: np.ndarray
     suggested: list[Any]
     suggested_confidence: np.ndarray
+    #: per task, what a reviewer should look at (which label, token span or box, and what the model says); ""
+    #: where cleanlab has nothing to say. Empty list: the finder gives no reasons.
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IssueGate:
+    """Whether the out-of-fold model is good enough for its disagreements to be shown as label issues.
+
+    ``measure`` (e.g. out-of-fold token accuracy) must reach ``level``, and the rarest class must have at least
+    ``min_count`` examples (``smallest``); ``reason`` says why not in a sentence a user reads on the page."""
+
+    shown: bool
+    reason: str
+    measure: str
+    value: float
+    level: float
+    smallest: int
+    min_count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shown": self.shown, "reason": self.reason, "measure": self.measure, "value": round(self.value, 4),
+                "level": round(self.level, 4), "smallest": self.smallest, "min_count": self.min_count}
+
+
+def judge_gate(*, measure: str, value: float, level: float, smallest: int, min_count: int, unit: str) -> IssueGate:
+    """The gate's verdict and its reason (one rule for every task type: enough of the rarest class, and a model
+    at least ``level`` good by ``measure``)."""
+    reasons = []
+    if smallest < min_count:
+        reasons.append(f"the rarest class has {smallest} {unit} (at least {min_count} needed)")
+    if value < level:
+        reasons.append(f"{measure} {value:.2f} is under {level:.2f}: the model's own mistakes would outnumber the "
+                       "label errors")
+    return IssueGate(shown=not reasons, reason="; ".join(reasons) or "model good enough to judge labels",
+                     measure=measure, value=float(value), level=float(level), smallest=int(smallest),
+                     min_count=int(min_count))
 
 
 class TaskType(ABC):
@@ -159,6 +202,36 @@ class TaskType(ABC):
     @abstractmethod
     def label_issues(self, targets: Sequence[Any], outputs: Any, labels: Sequence[str]) -> TaskLabelIssues:
         """cleanlab's verdict on the labelled ``targets`` given out-of-fold model ``outputs``."""
+
+    def issue_outputs(self, learner: Any, inputs: Sequence[Any], labels: Sequence[str]) -> Any:
+        """What :meth:`label_issues` reads, from a learner fitted on the other folds: its ``predict_regions``
+        when it has one (region types), else ``predict_proba`` with one column per ``labels`` entry (a label the
+        fold's learner never saw gets probability 0)."""
+        regions = getattr(learner, "predict_regions", None)
+        if callable(regions):
+            return regions(inputs)
+        probas = np.asarray(learner.predict_proba(inputs), dtype=np.float64)
+        out = np.zeros((len(inputs), len(labels)))
+        index = {label: j for j, label in enumerate(labels)}
+        for col, label in enumerate(learner.classes_):
+            if label in index:
+                out[:, index[label]] = probas[:, col]
+        return out
+
+    def issue_gate(self, targets: Sequence[Any], outputs: Any, labels: Sequence[str]) -> IssueGate:
+        """Whether label-issue candidates of this type may be shown (see :class:`IssueGate`). The default shows
+        none: a type that defines no gate has not said when its model's disagreement means something."""
+        return IssueGate(shown=False, reason=f"task type {self.name!r} defines no label-issue gate",
+                         measure="none", value=0.0, level=1.0, smallest=0, min_count=0)
+
+    def describe(self, target: Any) -> str:
+        """One line a reviewer reads for a target or a suggestion (the page's "given" and "suggested")."""
+        return str(target)
+
+    def review_result(self, config: Any, output: Any) -> list[dict[str, Any]]:
+        """The Label Studio result of a label-issue review prediction: the out-of-fold ``output`` as regions
+        (their scores are removed before the push)."""
+        return self.prediction_result(config, output, preannotate=True)
 
     #: whether the balancing methods (resampling, reweighting, augmentation) may run; ``/setup`` refuses
     #: ``balancing`` for a type that says False

@@ -28,9 +28,19 @@ from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, parse_annotation
 from labelsieve.detection.uncertainty import AGGREGATIONS, pool_uncertainty
 from labelsieve.labelconfig import UnsupportedLabelConfig
-from labelsieve.tasktypes.base import TaskLabelIssues, TaskType, UnsupportedTaskType
+from labelsieve.tasktypes.base import (
+    GATE_MIN_PER_CLASS,
+    GATE_MIN_SKILL,
+    IssueGate,
+    TaskLabelIssues,
+    TaskType,
+    UnsupportedTaskType,
+    judge_gate,
+)
 
 CONTROL = "rectanglelabels"
+#: a box whose swap / bad-location / overlooked score (cleanlab object_detection.rank) is under this is an issue
+BOX_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
@@ -140,8 +150,35 @@ class Boxes(TaskType):
 
     def label_issues(self, targets: Sequence[ImageTarget], outputs: Sequence[Detections],
                      labels: Sequence[str]) -> TaskLabelIssues:
-        found = find_box_issues(targets, outputs, labels)
-        return TaskLabelIssues(1.0 - found.quality, found.flagged, list(outputs), found.quality)
+        found = find_box_issues(targets, outputs, labels, box_threshold=BOX_THRESHOLD)
+        reasons = [box_reason(t, o, per_box) for t, o, per_box in zip(targets, outputs, found.per_box, strict=True)]
+        return TaskLabelIssues(1.0 - found.quality, found.flagged, list(outputs), found.quality, reasons)
+
+    def issue_outputs(self, learner: Any, inputs: Sequence[Any], labels: Sequence[str]) -> list[Detections]:
+        """The fold detector's boxes (``predict_regions`` when the learner has it, else its ``predict``)."""
+        regions = getattr(learner, "predict_regions", None)
+        return list(regions(inputs) if callable(regions) else learner.predict(inputs))
+
+    def issue_gate(self, targets: Sequence[ImageTarget], outputs: Sequence[Detections],
+                   labels: Sequence[str]) -> IssueGate:
+        """The rarest class drawn at least 20 times, and out-of-fold mAP@0.5 at least halfway from the trivial
+        detector (no box: AP 0) to 1, i.e. 0.5."""
+        drawn = [label for t in targets for label in t.labels]
+        value = self.metrics(targets, outputs, labels)["map_50"] if drawn else 0.0
+        return judge_gate(measure="out-of-fold mAP@0.5", value=float(value), level=GATE_MIN_SKILL,
+                          smallest=min((drawn.count(label) for label in set(drawn)), default=0),
+                          min_count=GATE_MIN_PER_CLASS, unit="boxes")
+
+    def describe(self, target: ImageTarget | Detections) -> str:
+        shown = target.above(0.5) if isinstance(target, Detections) else target
+        if not len(shown.labels):
+            return "no box"
+        counts = {label: shown.labels.count(label) for label in dict.fromkeys(shown.labels)}
+        return f"{len(shown.labels)} box(es): " + ", ".join(f"{label} x{n}" for label, n in counts.items())
+
+    def review_result(self, config: BoxConfig, output: Detections) -> list[dict[str, Any]]:
+        """The out-of-fold detector's boxes scoring at least 0.5, in percent of the image."""
+        return self.prediction_result(config, output, preannotate=True)
 
     def balancing_key(self, target: ImageTarget) -> str | None:
         return None  # an image holds several classes: resampling images by one key would distort the others
@@ -172,3 +209,43 @@ class Boxes(TaskType):
             "the live service does not train the boxes task type in the loop yet (its retrain, ranking and "
             "publisher handle class probabilities only); boxes work in `labelsieve simulate --task-type boxes` and "
             "the labelsieve.detection API. See docs/object-detection.md")
+
+
+def _where(box: np.ndarray) -> str:
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    return f"[{x1},{y1},{x2},{y2}] px"
+
+
+def _seen(box: np.ndarray, output: Detections) -> str:
+    """" the model sees 'X' there" for the predicted box overlapping ``box`` most (IoU >= 0.5), else ""."""
+    if not len(output.labels):
+        return ""
+    boxes = np.asarray(output.boxes, dtype=np.float64).reshape(-1, 4)
+    x1 = np.maximum(boxes[:, 0], box[0])
+    y1 = np.maximum(boxes[:, 1], box[1])
+    x2 = np.minimum(boxes[:, 2], box[2])
+    y2 = np.minimum(boxes[:, 3], box[3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+    iou = inter / np.where(union > 0, union, 1.0)
+    best = int(np.argmax(iou))
+    return f" the model sees {output.labels[best]!r} there" if iou[best] >= 0.5 else ""
+
+
+def box_reason(target: ImageTarget, output: Detections, per_box: dict[str, np.ndarray]) -> str:
+    """The boxes of one image cleanlab's object-detection scores put under :data:`BOX_THRESHOLD`: a labelled box
+    whose class looks swapped (with the out-of-fold model's class there), a labelled box badly located, and a box
+    the model finds that nobody drew (overlooked)."""
+    parts = []
+    for k in np.flatnonzero(per_box["swap"] < BOX_THRESHOLD):
+        seen = _seen(target.boxes[k], output)
+        parts.append(f"box {target.labels[k]!r} at {_where(target.boxes[k])}: swapped class?{seen}"
+                     f" (swap score {per_box['swap'][k]:.2f})")
+    for k in np.flatnonzero(per_box["badloc"] < BOX_THRESHOLD):
+        parts.append(f"box {target.labels[k]!r} at {_where(target.boxes[k])}: bad location "
+                     f"(score {per_box['badloc'][k]:.2f})")
+    for k in np.flatnonzero(per_box["overlooked"] < BOX_THRESHOLD):
+        label = output.labels[k] if k < len(output.labels) else "object"
+        where = _where(output.boxes[k]) if k < len(output.boxes) else ""
+        parts.append(f"overlooked {label!r} at {where} (score {per_box['overlooked'][k]:.2f})")
+    return "; ".join(parts)

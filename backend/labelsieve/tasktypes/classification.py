@@ -23,7 +23,14 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig, labels_from_result, parse_label_config
 from labelsieve.tasktypes import multilabel_math as mlm
-from labelsieve.tasktypes.base import TaskLabelIssues, TaskType
+from labelsieve.tasktypes.base import (
+    GATE_MIN_PER_CLASS,
+    GATE_MIN_SKILL,
+    IssueGate,
+    TaskLabelIssues,
+    TaskType,
+    judge_gate,
+)
 from labelsieve.tasktypes.taxonomy import parse_taxonomy, taxonomy_element
 
 
@@ -186,6 +193,28 @@ class MultiLabel(TaskType):
     def label_issues(self, targets: Sequence[Sequence[str]], outputs: np.ndarray,
                      labels: Sequence[str]) -> TaskLabelIssues:
         return mlm.multilabel_issues(targets, np.asarray(outputs, dtype=np.float64), labels)
+
+    def issue_gate(self, targets: Sequence[Sequence[str]], outputs: np.ndarray, labels: Sequence[str]) -> IssueGate:
+        """The single-label gate per label decision: the rarest label given to at least 20 tasks, and out-of-fold
+        label-decision accuracy (1 - Hamming loss at 0.5) at least halfway from the per-label majority baseline
+        (every label at its more frequent value) to 1."""
+        given = mlm.indicator(targets, labels)
+        counts = given.sum(axis=0)
+        rate = given.mean(axis=0) if len(given) else np.zeros(len(labels))
+        baseline = float(np.maximum(rate, 1 - rate).mean()) if len(labels) else 1.0
+        accuracy = float(((np.asarray(outputs) >= 0.5) == (given == 1)).mean()) if len(given) else 0.0
+        return judge_gate(measure="out-of-fold label-decision accuracy", value=accuracy,
+                          level=baseline + GATE_MIN_SKILL * (1 - baseline),
+                          smallest=int(counts[counts > 0].min()) if (counts > 0).any() else 0,
+                          min_count=GATE_MIN_PER_CLASS, unit="tasks")
+
+    def describe(self, target: Sequence[str]) -> str:
+        return ", ".join(target) or "no label"
+
+    def review_result(self, config: LabelConfig, output: np.ndarray) -> list[dict[str, Any]]:
+        """The labels whose out-of-fold probability is at least 0.5 (the suggestion cleanlab's finder makes)."""
+        row = np.asarray(output, dtype=np.float64).reshape(1, -1)
+        return self.prediction_result(config, self.decode(row, config.labels)[0], preannotate=True)
 
     def balancing_key(self, target: tuple[str, ...]) -> str | None:
         return None  # resampling a label set by one class key would distort the other labels: no balancing

@@ -109,7 +109,22 @@ def multilabel_issues(targets: Sequence[Sequence[str]], probas: np.ndarray, labe
         flagged=np.asarray(flagged, dtype=bool),
         suggested=[tuple(labels[j] for j in np.flatnonzero(row)) for row in chosen],
         suggested_confidence=set_confidence(pred, np.full(pred.shape[1], 0.5)),
+        reasons=[set_reason(g, row, labels) for g, row in zip(given, pred, strict=True)],
     )
+
+
+def set_reason(given: Sequence[int], probas: np.ndarray, labels: Sequence[str]) -> str:
+    """Which labels of one task the out-of-fold model disputes, the most disputed first: a given label it puts
+    under 0.5 ("likely wrong") and a label not given it puts at 0.5 or more ("likely missing")."""
+    taken = set(given)
+    parts = []
+    for j in np.argsort(-np.abs(probas - np.isin(np.arange(len(labels)), list(taken))), kind="stable"):
+        p = float(probas[j])
+        if j in taken and p < 0.5:
+            parts.append(f"{labels[j]!r} given, likely wrong (model {p:.2f})")
+        elif j not in taken and p >= 0.5:
+            parts.append(f"{labels[j]!r} likely missing (model {p:.2f})")
+    return "; ".join(parts) or "label set doubtful: no single label's decision flips at 0.5"
 
 
 def single_label_issues(targets: Sequence[str], probas: np.ndarray, labels: Sequence[str]) -> TaskLabelIssues:

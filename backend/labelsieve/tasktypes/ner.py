@@ -27,8 +27,15 @@ from labelsieve.spans.bio import RejectedSpan
 from labelsieve.spans.results import prediction_results, result_spans
 from labelsieve.spans.targets import SpanOutput, SpanTarget
 from labelsieve.spans.uncertainty import pool_uncertainty
-from labelsieve.tasktypes.base import TaskLabelIssues, TaskType
-from labelsieve.tasktypes.token_issues import find_token_issues
+from labelsieve.tasktypes.base import (
+    GATE_MIN_PER_CLASS,
+    GATE_MIN_SKILL,
+    IssueGate,
+    TaskLabelIssues,
+    TaskType,
+    judge_gate,
+)
+from labelsieve.tasktypes.token_issues import find_token_issues, token_reasons
 
 SPAN_OBJECTS = {"text", "hypertext"}
 SUPPORTED_SPANS = ('the ner task type serves one <Labels> control on a <Text> tag with a $variable value, e.g. '
@@ -221,7 +228,31 @@ class NamedEntities(TaskType):
             flagged=flagged,
             suggested=[o.as_target() for o in outputs],
             suggested_confidence=np.array([o.prediction.path_probability for o in outputs], dtype=np.float64),
+            reasons=token_reasons(found, tags, [o.text for o in outputs], [o.tokens for o in outputs]),
         )
+
+    def issue_gate(self, targets: Sequence[SpanTarget], outputs: Sequence[SpanOutput],
+                   labels: Sequence[str]) -> IssueGate:
+        """The single-label gate over tokens: the rarest entity type annotated at least 20 times, and out-of-fold
+        token accuracy (the path's tags against the annotated BIO tags) at least halfway from the majority-tag
+        share (usually "O": a model that finds no entity) to 1."""
+        given: list[str] = []
+        predicted: list[str] = []
+        for target, output in zip(targets, outputs, strict=True):
+            given.extend(target.tags(output.text, output.tokens)[0])
+            predicted.extend(output.prediction.tags)
+        entities = [tag[2:] for tag in given if tag.startswith("B-")]
+        majority = max(given.count(tag) for tag in set(given)) / len(given) if given else 1.0
+        accuracy = float(np.mean([g == p for g, p in zip(given, predicted, strict=True)])) if given else 0.0
+        return judge_gate(measure="out-of-fold token accuracy", value=accuracy,
+                          level=majority + GATE_MIN_SKILL * (1 - majority),
+                          smallest=min((entities.count(label) for label in set(entities)), default=0),
+                          min_count=GATE_MIN_PER_CLASS, unit="entities")
+
+    def describe(self, target: SpanTarget) -> str:
+        parts = [f"{span.label} {quoted!r} [{span.start}:{span.end}]" if quoted is not None
+                 else f"{span.label} [{span.start}:{span.end}]" for span, quoted in target.spans]
+        return "; ".join(parts) or "no entity"
 
     def target_from_cell(self, cell: str, config: SpanConfig) -> SpanTarget | None:
         raise ValueError("named-entity spans cannot come from a CSV cell: simulate from a CoNLL-style BIO file or "

@@ -10,6 +10,7 @@ import numpy as np
 from cleanlab.token_classification.filter import find_label_issues
 from cleanlab.token_classification.rank import get_label_quality_scores
 
+from labelsieve.spans.tokens import Token
 from labelsieve.tasktypes.multilabel_math import _CLEANLAB
 
 
@@ -39,3 +40,28 @@ def find_token_issues(tags: Sequence[list[str]], marginals: Sequence[np.ndarray]
         flagged = find_label_issues(labels, probs, n_jobs=1)
     suggested = [[classes[k] for k in np.argmax(p, axis=1)] for p in probs]
     return SentenceIssues(np.asarray(quality, dtype=np.float64), [(int(i), int(j)) for i, j in flagged], suggested)
+
+
+def token_reasons(found: SentenceIssues, tags: Sequence[list[str]], texts: Sequence[str],
+                  tokens: Sequence[list[Token]]) -> list[str]:
+    """Per sentence, the flagged token spans with their character offsets, annotated tags and the tags the
+    out-of-fold model suggests; runs of consecutive flagged tokens read as one span (``"" `` when none)."""
+    by_sentence: dict[int, list[int]] = {}
+    for i, j in found.flagged_tokens:
+        by_sentence.setdefault(i, []).append(j)
+    reasons = []
+    for i in range(len(tags)):
+        runs: list[list[int]] = []
+        for j in sorted(by_sentence.get(i, [])):
+            if runs and runs[-1][-1] == j - 1:
+                runs[-1].append(j)
+            else:
+                runs.append([j])
+        parts = []
+        for run in runs:
+            start, end = tokens[i][run[0]].start, tokens[i][run[-1]].end
+            given = " ".join(tags[i][j] for j in run)
+            suggested = " ".join(found.suggested[i][j] for j in run)
+            parts.append(f"{texts[i][start:end]!r} [{start}:{end}] tagged {given}, model suggests {suggested}")
+        reasons.append("; ".join(parts))
+    return reasons

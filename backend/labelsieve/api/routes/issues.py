@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
-from labelsieve.quality.review import review_version
+from labelsieve.quality.review_payload import review_version
 from labelsieve.quality.store import latest_scorecard, load_review
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -21,13 +21,14 @@ class IssueItem(BaseModel):
     suggested_label: str
     issue_score: float
     flagged: bool
-    value: float
-    influence: float
+    value: float | None  # None for region task types (multi-label, spans, boxes): no class per item to value
+    influence: float | None
     uncertainty: float
     duplicate_of: int | None
     recommendation: str
     reason: str
     wrong_probability: float | None = None  # posterior that the given label is wrong; None in older scorecards
+    review_result: list[dict[str, object]] | None = None  # region task types: the review prediction's result
 
 
 class IssuesResponse(BaseModel):

@@ -4,8 +4,9 @@ After each scorecard, :func:`publish_review`:
 
 1. imports one prediction per candidate (recommendation review or prune) under a separate model version
    ``labelsieve-review-v<N>-…`` (``POST /api/projects/{id}/import/predictions``): the result is the suggested
-   label, with **no score**. Label Studio prints a prediction's score as a percentage beside its result, which
-   every reader takes for the model's confidence in that result; the issue score is a different quantity (how
+   annotation (:mod:`labelsieve.quality.review_payload` builds it for each task type), with **no score**.
+   Label Studio prints a prediction's score as a percentage beside its result, which every reader takes for the
+   model's confidence in that result; the issue score is a different quantity (how
    unlikely the *given* label is) and printed as "99.81%" beside a suggested 9 on a clear 5 it misled a user.
    The numbers (issue score, probability that the given label is wrong, the model's probability of the
    suggestion) are in ``GET /projects/{id}/issues`` and on the project page. These predictions sit on
@@ -25,29 +26,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from label_studio_sdk import LabelStudio
 
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.quality.review_payload import (
+    REVIEW_PREFIX,
+    VIEW_TITLE,
+    review_number,
+    review_payload,
+    review_version,
+    view_data,
+)
 from labelsieve.quality.scorecard import ScoreRow
 
 log = logging.getLogger(__name__)
-REVIEW_PREFIX = "labelsieve-review-"
-VIEW_TITLE = "labelsieve: label issues"
-
-
-def review_version(version: str) -> str:
-    """``labelsieve-v7-2026…`` → ``labelsieve-review-v7-2026…``."""
-    return REVIEW_PREFIX + version.removeprefix("labelsieve-")
-
-
-def _number(review: str) -> int:
-    try:
-        return int(review[len(REVIEW_PREFIX):].lstrip("v").split("-")[0])
-    except ValueError:
-        return -1
 
 
 @dataclass
@@ -56,30 +50,6 @@ class ReviewResult:
     pushed: int
     view_id: int | None
     deleted_versions: list[str]
-
-
-def candidates(rows: list[ScoreRow]) -> list[ScoreRow]:
-    return [r for r in rows if r.recommendation != "keep"]
-
-
-def review_payload(rows: list[ScoreRow], config: LabelConfig, model_version: str) -> list[dict[str, Any]]:
-    return [
-        {"task": r.task_id, "model_version": model_version,
-         "result": [{"from_name": config.from_name, "to_name": config.to_name, "type": "choices",
-                     "value": {"choices": [r.suggested_label]}}]}
-        for r in candidates(rows)
-    ]
-
-
-def view_data(model_version: str) -> dict[str, Any]:
-    return {
-        "title": VIEW_TITLE,
-        "filters": {"conjunction": "and", "items": [{
-            "filter": "filter:tasks:predictions_model_versions", "operator": "contains", "type": "List",
-            "value": [model_version],
-        }]},
-        "ordering": ["tasks:id"],
-    }
 
 
 def upsert_view(sdk: LabelStudio, project_id: int, model_version: str) -> int:
@@ -100,7 +70,7 @@ def publish_review(
     pushed = client.import_predictions(project_id, payload) if payload else 0
     view_id = upsert_view(LabelStudio(base_url=client.base_url, api_key=api_key), project_id, review)
     ours = sorted((v for v in client.model_versions(project_id) if v.startswith(REVIEW_PREFIX) and v != review),
-                  key=_number)
+                  key=review_number)
     stale = ours[: max(0, len(ours) - (keep_versions - 1))]
     for old in stale:
         client.delete_model_version(project_id, old)

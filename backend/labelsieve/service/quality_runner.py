@@ -11,53 +11,30 @@ the same as the previous scorecard's, its rows are reused (a forced retrain on u
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.quality.assess import assess
-from labelsieve.quality.review import publish_review
+from labelsieve.quality.host import QualityHost, fingerprint
+from labelsieve.quality.regions import MIN_ITEMS, assess_regions
 from labelsieve.quality.scorecard import ScoreRow, summary
 from labelsieve.quality.store import load_scorecard, save_review, save_scorecard
+from labelsieve.service.review import publish_review
 from labelsieve.storage import crud
-from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion
 
 log = logging.getLogger(__name__)
 
 
-class QualityHost(Protocol):
-    """What the runner needs of the service's ActiveLearningLoop (duck-typed: quality sits below service)."""
-
-    engine: Engine
-    artifacts: ArtifactStore
-    registries: Any
-
-    def project(self, project_id: int) -> Any: ...
-    def settings_of(self, project: Any, config: Any = None) -> Any: ...
-    def serving_model(self, project: Any) -> tuple[str, Any] | None: ...
-    def input_loader(self, project: Any, input_kind: str) -> Any: ...
-    def config_of(self, project: Any) -> Any: ...
-
-
 Tracker = Callable[..., None]
 #: a further background job on the serving version: (host, project, version, settings) -> a JSON-able result
 Job = Callable[[QualityHost, Any, str, Any], Any]
-
-
-def fingerprint(examples: list[tuple[Any, Any]], recipe: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode())
-    for task, annotation in sorted(examples, key=lambda e: int(e[1].id)):
-        digest.update(f"{task.id}:{annotation.id}:{annotation.labels}:{annotation.updated_at}".encode())
-    return digest.hexdigest()
 
 
 class QualityRunner:
@@ -133,7 +110,7 @@ class QualityRunner:
             rows, meta = self.scorecard(project, version, ps)
             report["summary"] = meta.get("summary", summary(rows))
             report["review"] = self._review(project, version, rows)
-        for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.quality.cvjob)
+        for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.service.cvjob)
             try:
                 report[name] = job(host, project, version, ps)
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the others or the tracking
@@ -151,10 +128,11 @@ class QualityRunner:
         if served is None or served[0] != version:
             return [], {}
         learner = served[1]
-        if hasattr(learner, "predict_regions"):  # region task types (spans): this scorecard reads class labels
-            return [], {}
+        kind = host.served(project.label_config)
+        usable = None if kind.name == "single_label" else (  # as the retrain: the type reads the result
+            lambda ann: kind.task_type.target(ann.result, kind.config) is not None)
         with session_scope(host.engine) as session:
-            examples = crud.labeled_examples(session=session, project_id=project.id)
+            examples = crud.labeled_examples(session=session, project_id=project.id, usable=usable)
         recipe = {"learner": ps.learner, "params": ps.learner_params, "seed": ps.seed}
         mark = fingerprint(examples, recipe)
         previous = self._previous(project.id, version)
@@ -165,14 +143,21 @@ class QualityRunner:
         loader = host.input_loader(project, learner.input_kind)
         loaded = loader.load([task.data for task, _ in examples])
         picked = [examples[i] for i in loaded.positions]
-        labels = [ann.labels[0] for _, ann in picked]
-        if len(set(labels)) < 2:
-            return [], {}
-        result = assess(
-            inputs=loaded.inputs, labels=labels, task_ids=[int(t.id) for t, _ in picked],
-            annotation_ids=[int(a.id) for _, a in picked], learner=learner,
-            make_learner=lambda: host.registries.learners.create(ps.learner, ps.learner_params), seed=ps.seed,
-        )
+        make_learner = lambda: host.registries.learners.create(ps.learner, ps.learner_params)  # noqa: E731
+        task_ids, annotation_ids = [int(t.id) for t, _ in picked], [int(a.id) for _, a in picked]
+        if kind.name == "single_label":
+            labels = [ann.labels[0] for _, ann in picked]
+            if len(set(labels)) < 2:
+                return [], {}
+            result = assess(inputs=loaded.inputs, labels=labels, task_ids=task_ids, annotation_ids=annotation_ids,
+                            learner=learner, make_learner=make_learner, seed=ps.seed)
+        else:  # multi-label, spans, boxes: the task type's cross-fitted outputs, cleanlab finder and gate
+            if len(picked) < MIN_ITEMS:
+                return [], {}
+            targets = [kind.task_type.target(ann.result, kind.config) for _, ann in picked]
+            result = assess_regions(inputs=loaded.inputs, targets=targets, task_ids=task_ids,
+                                    annotation_ids=annotation_ids, task_type=kind.task_type, config=kind.config,
+                                    make_learner=make_learner, seed=ps.seed)
         meta = {"fingerprint": mark, "summary": result.summary}
         save_scorecard(host.artifacts, project.id, version, result.rows, meta)
         self._record(project.id, version, result.summary)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import select
 
 from labelsieve.quality.cvestimate import cross_validate, recipe_fit
-from labelsieve.quality.runner import QualityHost, fingerprint
+from labelsieve.quality.host import QualityHost, fingerprint
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion
