@@ -9,9 +9,10 @@ from labelsieve.strategies.base import PoolContext, QueryStrategy, StrategyRequi
 
 class TaskUncertainty(QueryStrategy):
     """Most uncertain task first, as the project's task type aggregates its regions (for named entities: MNLP,
-    the length-normalised least confidence of the best tag path; see ``labelsieve.tasktypes.ner``)."""
+    the length-normalised least confidence of the best tag path; see ``labelsieve.tasktypes.ner``; for boxes: the sum of
+    per-box entropies, see ``labelsieve.tasktypes.boxes``)."""
 
-    task_types = ("ner",)
+    task_types = ("ner", "boxes")
     category = "uncertainty"
 
     def __init__(self) -> None:
