@@ -6,68 +6,15 @@ the last good model keeps serving."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from labelsieve.detection.coords import pixels_to_percent
-from labelsieve.detection.synthetic import make_shapes
-from labelsieve.detection.targets import ImageTarget
 from tests.api.helpers import wait_trained
-from tests.factories import ls_task, predict_payload, project_dict, setup_payload
+from tests.detection.service_data import BOXES, DETECTOR, train
+from tests.factories import predict_payload, project_dict, setup_payload
 
-BOXES = ('<View><Image name="img" value="$image"/><RectangleLabels name="box" toName="img">'
-         '<Label value="square"/><Label value="disc"/><Label value="triangle"/><Label value="cross"/>'
-         '</RectangleLabels></View>')
 POLYGONS = ('<View><Image name="img" value="$image"/><PolygonLabels name="p" toName="img">'
             '<Label value="car"/></PolygonLabels></View>')
-DETECTOR = {"epochs": 12, "min_steps": 80, "device": "cpu"}
-
-
-def box_result(target: ImageTarget) -> list[dict]:
-    return [pixels_to_percent(box, label, image_width=int(target.width), image_height=int(target.height),
-                              from_name="box", to_name="img") for box, label in zip(target.boxes, target.labels,
-                                                                                     strict=True)]
-
-
-def write_shapes(root: Path, folder: str, n: int, seed: int) -> tuple[list[str], list[ImageTarget]]:
-    data = make_shapes(n, size=64, seed=seed)
-    (root / folder).mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k, image in enumerate(data.images):
-        image.save(root / folder / f"{k:03d}.png")
-        paths.append(f"{folder}/{k:03d}.png")
-    return paths, data.targets
-
-
-def image_task(task_id: int, path: str, project: int) -> dict:
-    return ls_task(task_id, {"image": f"/data/local-files/?d={path}"}, project)
-
-
-def event(annotation_id: int, task: dict, project: int, result: list[dict]) -> dict:
-    annotation = {"id": annotation_id, "result": result, "was_cancelled": False, "ground_truth": False,
-                  "lead_time": 9.0, "task": task["id"], "project": project, "completed_by": 1}
-    return {"action": "ANNOTATION_CREATED", "annotation": annotation, "task": task,
-            "project": project_dict(project, BOXES)}
-
-
-def train(client, project: int, extra: dict, n_labelled: int = 30) -> tuple[list[dict], list[ImageTarget]]:
-    """Set up, send ``n_labelled`` annotated shapes images by webhook, register a pool of 20, retrain."""
-    root = client.app.state.service.settings.local_files_document_root
-    assert client.post("/setup", json=setup_payload(project, BOXES, extra)).status_code == 200
-    paths, targets = write_shapes(root, f"train{project}", n_labelled, seed=5)
-    pool_paths, pool_targets = write_shapes(root, f"pool{project}", 20, seed=6)
-    (root / f"pool{project}" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
-    pool = [image_task(7000 + k, p, project) for k, p in enumerate(pool_paths)]
-    pool.append(image_task(7999, f"pool{project}/broken.png", project))
-    assert client.post("/predict", json=predict_payload(project, BOXES, pool)).status_code == 200
-    for k, (path, target) in enumerate(zip(paths, targets, strict=True)):
-        task = image_task(6000 + k, path, project)
-        assert client.post("/webhook", json=event(9000 + k, task, project, box_result(target))).status_code == 200
-    client.post("/webhook", json={"action": "START_TRAINING", "project": project_dict(project, BOXES)})
-    wait_trained(client)
-    return pool, pool_targets
 
 
 def test_setup_serves_rectangles_and_refuses_polygons_and_foreign_strategies(client) -> None:
@@ -149,11 +96,19 @@ def test_gate_keeps_boxes_back_without_evidence_and_failed_fit_keeps_the_last_mo
     assert page.status_code == 200 and "diverged" in page.text
 
 
-@pytest.mark.parametrize("device", ["cuda"])
-def test_cuda_device_reaches_the_detector_or_is_refused_cleanly(client, device: str) -> None:
+def test_the_device_setting_reaches_the_detector(client) -> None:
+    """``device: cuda`` trains on the GPU in mixed precision where there is one; without one the round fails with a
+    message naming the device, and nothing serves a half-trained model."""
     import torch
 
-    response = client.post("/setup", json=setup_payload(95, BOXES, {"device": device}))
+    project = 95
+    params = {k: v for k, v in DETECTOR.items() if k != "device"}  # "auto": the round's device decides
+    train(client, project, {"retrain_every": 1000, "device": "cuda", "learner_params": params}, n_labelled=8)
+    status = client.get(f"/projects/{project}").json()
     if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU on this machine: the CUDA + mixed-precision detector path is not run")
-    assert response.status_code == 200
+        assert status["model_version"] is None
+        assert "CUDA is not available" in status["versions"][-1]["error"], status["versions"]
+        pytest.skip("no CUDA GPU here: the refusal is checked, the CUDA + mixed-precision round is not run")
+    service = client.app.state.service
+    _, learner = service.loop.serving_model(service.loop.project(project))
+    assert status["versions"][-1]["status"] == "ready" and next(learner.model_.parameters()).is_cuda

@@ -19,10 +19,10 @@ from safetensors.torch import load_file, save_file
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from labelsieve.arrays import to_pil
-from labelsieve.devices import resolve_device
 from labelsieve.detection.networks import build_detector, feature_embedding
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, rescale
+from labelsieve.devices import resolve_device
 from labelsieve.learners.base import BaseLearner, NotFittedError, TrainingDataError
 from labelsieve.storage.artifacts import read_json, write_json
 

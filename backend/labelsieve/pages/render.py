@@ -16,9 +16,9 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from labelsieve.labelconfig import parse_label_config
 from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.auditsection import audit_section
+from labelsieve.pages.boxsection import boxes_section
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
 from labelsieve.pages.contactsection import first_contact_section
 from labelsieve.pages.cvsection import cv_estimate_section
@@ -101,7 +101,7 @@ class PageRenderer:
         collected = time.perf_counter()
         diagnosis, _ = self.diagnoses.get(service.loop, view.project, [q.task_id for q in view.queue])
         diagnosed = time.perf_counter()
-        config = parse_label_config(view.project.label_config)
+        config = service.loop.config_of(view.project)  # the task type's view (any type: data_key, kind)
         shown = previews(view.queue, config, service.gateway.fetcher(view.project))
         previewed = time.perf_counter()
         body = self._body(service, view, diagnosis, shown, status)
@@ -166,6 +166,9 @@ class PageRenderer:
         text = text_features_section(status.get("text_features"))
         if text:
             parts.append(section("text-features", "Text features", text))
+        boxes = boxes_section(service, view)
+        if boxes:
+            parts.append(section("boxes", "Boxes: per-class AP and predicted boxes", boxes))
         parts.append(section("queue", "Queue: what annotators see next", sections.queue_section(view, shown)))
         parts.append(section("diagnosis", "Diagnosis", sections.diagnosis_text(diagnosis) + '<div class="row"><div>'
                              + sections.plot(spread, "predictive entropy over the pool",
