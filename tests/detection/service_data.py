@@ -8,7 +8,6 @@ from pathlib import Path
 from labelsieve.detection.coords import pixels_to_percent
 from labelsieve.detection.synthetic import make_shapes
 from labelsieve.detection.targets import ImageTarget
-from tests.api.helpers import wait_trained
 from tests.factories import ls_task, predict_payload, project_dict, setup_payload
 
 BOXES = ('<View><Image name="img" value="$image"/><RectangleLabels name="box" toName="img">'
@@ -44,9 +43,17 @@ def event(annotation_id: int, task: dict, project: int, result: list[dict]) -> d
             "project": project_dict(project, BOXES)}
 
 
-def train(client, project: int, extra: dict, n_labelled: int = 30) -> tuple[list[dict], list[ImageTarget]]:
-    """Set up, send ``n_labelled`` annotated shapes images by webhook, register a pool of 20, retrain."""
-    root = client.app.state.service.settings.local_files_document_root
+def wait_round(app, project: int) -> None:
+    """Apply what was posted and run the retrain it asks for (with or without the app's own workers)."""
+    app.state.service.worker.notify(project)
+    assert app.state.service.worker.wait_idle(300), "worker did not go idle"
+
+
+def train(client, project: int, extra: dict, n_labelled: int = 30, *, app=None) -> tuple[list[dict], list[ImageTarget]]:
+    """Set up, send ``n_labelled`` annotated shapes images by webhook, register a pool of 20 (and one image that
+    does not decode), retrain. ``client``: a TestClient, or an httpx client of a live server (``app`` given)."""
+    app = app or client.app
+    root = app.state.service.settings.local_files_document_root
     assert client.post("/setup", json=setup_payload(project, BOXES, extra)).status_code == 200
     paths, targets = write_shapes(root, f"train{project}", n_labelled, seed=5)
     pool_paths, pool_targets = write_shapes(root, f"pool{project}", 20, seed=6)
@@ -58,5 +65,12 @@ def train(client, project: int, extra: dict, n_labelled: int = 30) -> tuple[list
         task = image_task(6000 + k, path, project)
         assert client.post("/webhook", json=event(9000 + k, task, project, box_result(target))).status_code == 200
     client.post("/webhook", json={"action": "START_TRAINING", "project": project_dict(project, BOXES)})
-    wait_trained(client)
+    wait_round(app, project)
     return pool, pool_targets
+
+
+def label_pool(client, app, project: int, pool: list[dict], targets: list[ImageTarget], n: int) -> None:
+    """Label the first ``n`` pool images (their true boxes) while the trained detector serves."""
+    for k, (task, target) in enumerate(list(zip(pool, targets, strict=False))[:n]):
+        assert client.post("/webhook", json=event(9500 + k, task, project, box_result(target))).status_code == 200
+    wait_round(app, project)
