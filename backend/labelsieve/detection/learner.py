@@ -206,14 +206,29 @@ class DetectorLearner(BaseLearner):
 
     def infer_regions(self, X: Sequence[Any]) -> tuple[list[Detections], np.ndarray]:
         """The service's region seam in one pass: detections and the backbone's pooled features (the task
-        embedding the diversity strategies compare)."""
-        return self.infer(X)
+        embedding the diversity strategies compare). The pool's detections are remembered (by image object)
+        until the next call, for :meth:`predict` on images of that pool."""
+        detections, embeddings = self.infer(X)
+        self._memo = {id(x): (x, found) for x, found in zip(X, detections, strict=True)}
+        return detections, embeddings
 
     def predict_regions(self, X: Sequence[Any]) -> list[Detections]:
-        return self.infer(X)[0]
+        """Detections of ``X``; images of the last ranked pool (the same objects) are not run again, so the stop set
+        a round predicts after its ranking costs only its images that left the pool. The memory is then dropped."""
+        memo = getattr(self, "_memo", None) or {}
+        hits = [memo.get(id(x)) for x in X]
+        found: list[Detections | None] = [h[1] if h is not None and h[0] is x else None for h, x in zip(hits, X,
+                                                                                                      strict=True)]
+        missing = [i for i, f in enumerate(found) if f is None]
+        if missing:
+            for i, detections in zip(missing, self.infer([X[i] for i in missing])[0], strict=True):
+                found[i] = detections
+        if len(missing) < len(X):
+            self._memo = None
+        return [f for f in found if f is not None]
 
     def predict(self, X: Sequence[Any]) -> list[Detections]:  # type: ignore[override]
-        return self.infer(X)[0]
+        return self.predict_regions(X)
 
     def embed(self, X: Sequence[Any]) -> np.ndarray:
         return self.infer(X)[1]
