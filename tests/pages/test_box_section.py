@@ -23,7 +23,10 @@ PROBE = """(() => {
   const s = document.querySelector('section#boxes');
   if (!s) return null;
   const rows = [...s.querySelectorAll('table.box-ap tr')].filter(r => r.querySelector('td'));
-  return {text: s.innerText, rows: rows.map(r => [...r.cells].map(c => c.innerText)),
+  const diagnosis = document.querySelector('section#diagnosis');
+  return {diagnosis: diagnosis ? diagnosis.innerText : '',
+          maps: diagnosis ? diagnosis.querySelectorAll('img.plot').length : 0,
+          text: s.innerText, rows: rows.map(r => [...r.cells].map(c => c.innerText)),
           images: [...s.querySelectorAll('figure.boxes img')].map(i => [i.complete, i.naturalWidth, i.naturalHeight]),
           shown: s.getBoundingClientRect().height};
 })()"""
@@ -78,3 +81,4 @@ def test_browser_shows_per_class_ap_and_predicted_boxes(live_server, http, tmp_p
     assert values and all(0.0 <= v <= 1.0 for v in values)
     assert len(section["images"]) >= 3 and all(done and w == 160 for done, w, _ in section["images"]), section
     assert section["shown"] > 200 and shot.stat().st_size > 20_000
+    assert "could not score" not in section["diagnosis"] and section["maps"] == 1, "the backbone features' map"
