@@ -13,6 +13,12 @@ from tests.api.helpers import wait_trained
 from tests.detection.service_data import BOXES, DETECTOR, train
 from tests.factories import predict_payload, project_dict, setup_payload
 
+
+@pytest.fixture
+def database_url(tmp_path) -> str:  # the detector's rounds store the same rows on either database: SQLite only
+    return f"sqlite:///{tmp_path / 'boxes.sqlite3'}"
+
+
 POLYGONS = ('<View><Image name="img" value="$image"/><PolygonLabels name="p" toName="img">'
             '<Label value="car"/></PolygonLabels></View>')
 
@@ -35,6 +41,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(w * h / union) if union > 0 else 0.0
 
 
+@pytest.mark.slow
 def test_detector_trains_in_the_loop_ranks_and_predicts_boxes(client) -> None:
     project = 93
     extra = {"retrain_every": 1000, "preannotate_threshold": 0, "learner_params": DETECTOR, "device": "cpu"}
@@ -43,7 +50,7 @@ def test_detector_trains_in_the_loop_ranks_and_predicts_boxes(client) -> None:
     assert status["model_version"] and status["model_version"] != "labelsieve-v0"
     assert status["last_round"]["strategy"] == "task_uncertainty"
     assert status["input_errors"]["count"] == 1 and "7999" in status["input_errors"]["tasks"], status["input_errors"]
-    assert status["class_counts"] or status["labeled_tasks"] == 30
+    assert status["labeled_tasks"] == 30 and status["class_counts"].get("square", 0) > 0, status["class_counts"]
 
     body = client.post("/predict", json=predict_payload(project, BOXES, pool))
     assert body.status_code == 200, body.text
@@ -76,6 +83,7 @@ def test_detector_trains_in_the_loop_ranks_and_predicts_boxes(client) -> None:
     assert uncertainty[order[0]] >= np.quantile(uncertainty, 0.75) - 1e-6, (uncertainty, order)
 
 
+@pytest.mark.slow
 def test_gate_keeps_boxes_back_without_evidence_and_failed_fit_keeps_the_last_model(client) -> None:
     project = 94
     extra = {"retrain_every": 1000, "learner_params": DETECTOR}  # default gate: needs prequential evidence
@@ -96,6 +104,7 @@ def test_gate_keeps_boxes_back_without_evidence_and_failed_fit_keeps_the_last_mo
     assert page.status_code == 200 and "diverged" in page.text
 
 
+@pytest.mark.slow
 def test_the_device_setting_reaches_the_detector(client) -> None:
     """``device: cuda`` trains on the GPU in mixed precision where there is one; without one the round fails with a
     message naming the device, and nothing serves a half-trained model."""

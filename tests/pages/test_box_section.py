@@ -58,6 +58,7 @@ def test_per_class_ap_reads_stored_regions_back_to_pixels() -> None:
     assert Boxes().parse_config(BOXES).labels == LABELS
 
 
+@pytest.mark.slow
 def test_browser_shows_per_class_ap_and_predicted_boxes(live_server, http, tmp_path) -> None:
     try:
         chromium_binary()
