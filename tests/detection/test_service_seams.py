@@ -43,3 +43,24 @@ def test_stop_set_label_of_boxes_is_the_classes_shown() -> None:
     assert stop_label(found) == "disc"
     assert stop_label(Detections(np.zeros((0, 4), np.float32), [], np.zeros(0))) == NO_REGION
     assert stop_label("cat") == "cat"
+
+
+def test_diversity_strategies_rank_boxes_on_the_backbone_features(quick_detector: DetectorLearner,
+                                                                  shapes: DetectionDataset) -> None:
+    from labelsieve.service.ranking import build_context, region_outputs
+    from labelsieve.strategies.base import full_ranking
+    from labelsieve.strategies.coreset import CoreSet
+    from labelsieve.tasktypes.boxes import Boxes
+
+    pool = shapes.images[:8]
+    outputs, embeddings = region_outputs(quick_detector, Boxes(), pool)
+    np.testing.assert_allclose(embeddings, quick_detector.embed(pool), atol=1e-4)
+    ctx = build_context(learner=quick_detector, pool_inputs=pool, labeled_inputs=shapes.images[8:12],
+                        labeled_y=shapes.targets[8:12], pool_ids=np.arange(100, 108), seed=0,
+                        probas=np.zeros((8, 1)), embeddings=embeddings, task_type=Boxes(),
+                        task_uncertainty=Boxes().task_uncertainty(outputs))
+    order, _ = full_ranking(CoreSet(), ctx, 3)
+    assert sorted(int(i) for i in order) == list(range(8))
+    labelled = quick_detector.embed(shapes.images[8:12])
+    nearest = np.linalg.norm(embeddings[:, None, :] - labelled[None, :, :], axis=2).min(axis=1)
+    assert nearest[int(order[0])] >= nearest.max() - 1e-4, "k-center greedy starts farthest from the labelled features"
