@@ -92,9 +92,15 @@ def test_label_issues_flag_a_swapped_class(shapes: DetectionDataset) -> None:
     assert issues.issue_score[2] == issues.issue_score.max()
 
 
-def test_setup_refuses_boxes_until_the_service_trains_them() -> None:
-    from labelsieve.strategies.random import RandomSampling
+def test_boxes_take_region_and_embedding_strategies_and_refuse_class_probability_ones() -> None:
+    from labelsieve.strategies.coreset import CoreSet
+    from labelsieve.strategies.task_uncertainty import TaskUncertainty
+    from labelsieve.strategies.uncertainty import Margin
     from labelsieve.tasktypes import UnsupportedTaskType
 
-    with pytest.raises(UnsupportedTaskType, match="simulate --task-type boxes"):
-        get_task_type("boxes").check_strategy(RandomSampling(), "random")
+    boxes = get_task_type("boxes")
+    assert boxes.default_strategy == "task_uncertainty"
+    boxes.check_strategy(TaskUncertainty(), "task_uncertainty")
+    boxes.check_strategy(CoreSet(), "coreset")
+    with pytest.raises(UnsupportedTaskType, match="'margin' does not support task type 'boxes'"):
+        boxes.check_strategy(Margin(), "margin")

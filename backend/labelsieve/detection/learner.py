@@ -21,12 +21,17 @@ from torchvision.ops import batched_nms, clip_boxes_to_image
 from labelsieve.arrays import to_pil
 from labelsieve.detection.networks import build_detector, feature_embedding
 from labelsieve.detection.prediction import Detections
-from labelsieve.detection.targets import ImageTarget
+from labelsieve.detection.targets import ImageTarget, rescale
+from labelsieve.devices import resolve_device
 from labelsieve.learners.base import BaseLearner, NotFittedError, TrainingDataError
 from labelsieve.storage.artifacts import read_json, write_json
 
 _SEEDED_RNG = threading.RLock()  # one seeded fit at a time: torch's default RNG is process-wide
 N_CANDIDATES = 10  # top proposals whose background probability decides an image with no detection
+
+
+class DetectorFitError(RuntimeError):
+    """The detector could not fit (its loss diverged): the round fails, is recorded, and the last model serves."""
 
 
 def _to_tensor(image: Any) -> torch.Tensor:
@@ -60,9 +65,9 @@ class DetectorLearner(BaseLearner):
 
     # ------------------------------------------------------------------ helpers
     def _device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        """``device="auto"`` follows the round's device (the project's ``device`` setting, labelsieve.devices)."""
+        device: torch.device = resolve_device(None if self.device == "auto" else self.device)
+        return device
 
     def _autocast(self, device: torch.device) -> Any:
         return torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
@@ -73,9 +78,14 @@ class DetectorLearner(BaseLearner):
                  "labels": torch.tensor([index[n] for n in t.labels], dtype=torch.int64, device=device)} for t in y]
 
     # ---------------------------------------------------------------------- fit
-    def fit(self, X: Sequence[Any], y: Sequence[ImageTarget], *, classes: Sequence[str] | None = None) -> Self:
+    def fit(self, X: Sequence[Any], y: Sequence[ImageTarget], *, classes: Sequence[str] | None = None,
+            sample_weight: np.ndarray | None = None, unlabeled: Sequence[Any] | None = None) -> Self:
+        """Train on images ``X`` and their boxes ``y`` (pixels; rescaled when the decoded image's size differs from
+        the size the annotation was drawn on). ``unlabeled`` is not used: the detector learns from boxes only."""
         if len(X) != len(y):
             raise ValueError(f"{len(X)} images but {len(y)} targets")
+        if sample_weight is not None:
+            raise ValueError("the detector takes no sample weights (the boxes task type does no balancing)")
         if not any(len(t) for t in y):
             raise TrainingDataError("no labelled box yet: draw at least one box before the detector can train")
         names = sorted({n for t in y for n in t.labels}) if classes is None else list(classes)
@@ -85,6 +95,7 @@ class DetectorLearner(BaseLearner):
         self.classes_ = names
         device = self._device()
         images = [_to_tensor(x) for x in X]
+        y = [rescale(t, int(i.shape[-1]), int(i.shape[-2])) for t, i in zip(y, images, strict=True)]
         targets = self._targets(y, torch.device("cpu"))
         with _SEEDED_RNG, torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
@@ -129,7 +140,7 @@ class DetectorLearner(BaseLearner):
                 self.losses_.append(total)
             model.train(False)
         if not np.isfinite(self.losses_[-1]):
-            raise TrainingDataError(f"the detector's loss diverged ({self.losses_[-1]}); lower lr (now {self.lr})")
+            raise DetectorFitError(f"the detector's loss diverged ({self.losses_[-1]}); lower lr (now {self.lr})")
         self.model_ = model
         return self
 
@@ -137,7 +148,9 @@ class DetectorLearner(BaseLearner):
     @torch.no_grad()
     def _run(self, images: list[torch.Tensor]) -> tuple[list[Detections], np.ndarray]:
         model = self.model_
-        device = next(model.parameters()).device
+        device = self._device()
+        if next(model.parameters()).device != device:  # the round's device may differ from the one it was fit on
+            model = self.model_ = model.to(device)
         originals = [(int(i.shape[-2]), int(i.shape[-1])) for i in images]
         with self._autocast(device):
             batch, _ = model.transform([i.to(device) for i in images])
@@ -191,8 +204,31 @@ class DetectorLearner(BaseLearner):
         width = embeddings[0].shape[1] if embeddings else 0
         return detections, (np.concatenate(embeddings) if embeddings else np.zeros((0, width)))
 
+    def infer_regions(self, X: Sequence[Any]) -> tuple[list[Detections], np.ndarray]:
+        """The service's region seam in one pass: detections and the backbone's pooled features (the task
+        embedding the diversity strategies compare). The pool's detections are remembered (by image object)
+        until the next call, for :meth:`predict` on images of that pool."""
+        detections, embeddings = self.infer(X)
+        self._memo = {id(x): (x, found) for x, found in zip(X, detections, strict=True)}
+        return detections, embeddings
+
+    def predict_regions(self, X: Sequence[Any]) -> list[Detections]:
+        """Detections of ``X``; images of the last ranked pool (the same objects) are not run again, so the stop set
+        a round predicts after its ranking costs only its images that left the pool. The memory is then dropped."""
+        memo = getattr(self, "_memo", None) or {}
+        hits = [memo.get(id(x)) for x in X]
+        found: list[Detections | None] = [h[1] if h is not None and h[0] is x else None for h, x in zip(hits, X,
+                                                                                                      strict=True)]
+        missing = [i for i, f in enumerate(found) if f is None]
+        if missing:
+            for i, detections in zip(missing, self.infer([X[i] for i in missing])[0], strict=True):
+                found[i] = detections
+        if len(missing) < len(X):
+            self._memo = None
+        return [f for f in found if f is not None]
+
     def predict(self, X: Sequence[Any]) -> list[Detections]:  # type: ignore[override]
-        return self.infer(X)[0]
+        return self.predict_regions(X)
 
     def embed(self, X: Sequence[Any]) -> np.ndarray:
         return self.infer(X)[1]

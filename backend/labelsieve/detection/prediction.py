@@ -28,6 +28,16 @@ class Detections:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def confidence(self) -> float:
+        """How sure the detector is of the whole image, for the pre-annotation gate: the least sure of its decisions,
+        each box's ``max(score, 1 - score)`` (shown or not, the box's class is a call) and, for an image with no
+        box, the background probability of its most object-like candidate region (``1.0``: none at all)."""
+        decisions = [max(float(s), 1.0 - float(s)) for s in self.scores]
+        if not decisions and len(self.candidate_background):
+            decisions.append(float(np.min(self.candidate_background)))
+        return min(decisions, default=1.0)
+
     def above(self, threshold: float) -> Detections:
         """The boxes whose score is at least ``threshold`` (what annotators see)."""
         keep = np.flatnonzero(self.scores >= threshold)

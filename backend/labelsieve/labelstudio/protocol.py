@@ -101,6 +101,10 @@ class ResultRegion(BaseModel):
     type: str = "choices"
     value: ChoiceValue | dict[str, Any]
     score: float | None = None
+    #: boxes: the image size the percentages refer to (Label Studio keeps them with the region)
+    original_width: int | None = None
+    original_height: int | None = None
+    image_rotation: float | None = None
 
 
 def choices_result(config: LabelConfig, labels: list[str], score: float | None = None) -> list[dict[str, Any]]:

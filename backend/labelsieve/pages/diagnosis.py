@@ -77,9 +77,12 @@ def compute_diagnosis(loop: ActiveLearningLoop, project: Project, queued: list[i
         result.errors += len(loaded.errors)
         if not loaded.inputs:
             continue
-        probas, emb = learner.infer(loaded.inputs)
-        if name == "pool":
-            result.entropy = entropy(probas)
+        if callable(getattr(learner, "infer_regions", None)):  # boxes: no one class distribution per task
+            _, emb = learner.infer_regions(loaded.inputs)  # the map only (its own section shows the boxes)
+        else:
+            probas, emb = learner.infer(loaded.inputs)
+            if name == "pool":
+                result.entropy = entropy(probas)
         if emb is not None and len(emb):
             embedded[name] = np.asarray(emb, dtype=np.float64).reshape(len(loaded.inputs), -1)
     base = embedded.get("pool")

@@ -18,6 +18,7 @@ from typing import Any
 
 from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.auditsection import audit_section
+from labelsieve.pages.boxsection import boxes_section
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
 from labelsieve.pages.contactsection import first_contact_section
 from labelsieve.pages.cvsection import cv_estimate_section
@@ -101,7 +102,7 @@ class PageRenderer:
         collected = time.perf_counter()
         diagnosis, _ = self.diagnoses.get(service.loop, view.project, [q.task_id for q in view.queue])
         diagnosed = time.perf_counter()
-        config = service.loop.served(view.project.label_config).config  # any task type's (text or image, data key)
+        config = service.loop.config_of(view.project)  # the task type's view (any type: data_key, kind)
         shown = previews(view.queue, config, service.gateway.fetcher(view.project))
         previewed = time.perf_counter()
         body = self._body(service, view, diagnosis, shown, status)
@@ -169,6 +170,9 @@ class PageRenderer:
         kind = kind_section(service, p)  # the task type's own section (labelsieve.pages.kinds)
         if kind is not None:
             parts.append(section(kind[0], kind[1].title, kind[1].body))
+        boxes = boxes_section(service, view)
+        if boxes:
+            parts.append(section("boxes", "Boxes: per-class AP and predicted boxes", boxes))
         parts.append(section("queue", "Queue: what annotators see next", sections.queue_section(view, shown)))
         parts.append(section("diagnosis", "Diagnosis", sections.diagnosis_text(diagnosis) + '<div class="row"><div>'
                              + sections.plot(spread, "predictive entropy over the pool",

@@ -47,6 +47,8 @@ def estimate_version(host: QualityHost, project: Any, version: str, ps: Any) -> 
     project's ``cv_estimate`` setting is off."""
     if not ps.cv_estimate:
         return None
+    if callable(getattr(host.config_of(project), "annotation_labels", None)):  # a region task type (spans, boxes):
+        return None  # one class per task does not exist to cross-validate
     served = host.serving_model(project)
     if served is None or served[0] != version:
         return None

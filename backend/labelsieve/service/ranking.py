@@ -67,6 +67,19 @@ def build_context(
     )
 
 
+def region_outputs(learner: Any, task_type: TaskType, inputs: Sequence[Any]) -> tuple[list[Any], np.ndarray | None]:
+    """A region learner's outputs and the task embeddings of ``inputs``: in one pass when the learner offers
+    ``infer_regions`` (the detector: boxes and its backbone's pooled features), else ``predict_regions`` and the
+    task type's :meth:`~labelsieve.tasktypes.base.TaskType.task_embedding`."""
+    if not len(inputs):
+        return [], None
+    infer_regions = getattr(learner, "infer_regions", None)
+    if callable(infer_regions):
+        outputs, embeddings = infer_regions(inputs)
+        return list(outputs), np.asarray(embeddings, dtype=np.float32)
+    return list(learner.predict_regions(inputs)), task_type.task_embedding(learner, inputs)
+
+
 def rank_pool(
     *, project_id: int, version: str, learner: Any, pool: PoolInputs, labeled_inputs: Sequence[Any],
     labeled_y: Sequence[str], settings: ProjectSettings, registries: Registries, seed: int,
@@ -80,12 +93,11 @@ def rank_pool(
     regions: list[list[dict]] | None = None
     task_uncertainty = confidence = None
     if hasattr(learner, "predict_regions") and task_type is not None:  # a region task type (spans, boxes)
-        outputs = learner.predict_regions(pool.inputs)
+        outputs, embeddings = region_outputs(learner, task_type, pool.inputs)
         task_uncertainty = task_type.task_uncertainty(outputs)
         regions = [task_type.prediction_result(config, output, preannotate=True) for output in outputs]
         confidence = np.array([float(output.confidence) for output in outputs], dtype=np.float64)
         probas = np.zeros((len(outputs), 1))
-        embeddings = learner.embed(pool.inputs) if len(pool.inputs) else None
     elif len(pool.inputs):
         probas, embeddings = learner.infer(pool.inputs)
     else:

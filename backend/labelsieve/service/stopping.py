@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from labelsieve.labelconfig import NO_REGION
 from labelsieve.quality.stopping import KEY, STOP_MESSAGE, StopRule, choose_stop_set, kappa_series
 from labelsieve.service.pool_inputs import PoolInputs
 from labelsieve.settings import ProjectSettings
@@ -42,6 +43,15 @@ def stored_stop_set(versions: Sequence[ModelVersion]) -> list[int] | None:
     return None
 
 
+def stop_label(prediction: Any) -> str:
+    """What a stop-set prediction is compared by: a class name as it is; a detector's boxes as the sorted classes
+    of the boxes it shows (score >= 0.5), or ``NO_REGION``."""
+    shown = getattr(prediction, "above", None)
+    if callable(shown):
+        return "|".join(sorted(set(shown(0.5).labels))) or NO_REGION
+    return str(prediction)
+
+
 def stop_set_record(*, session: Session, project_id: int, learner: Any, pool: PoolInputs, labeled: PoolInputs,
                     ps: ProjectSettings) -> dict[str, Any] | None:
     """The new version's predictions on the stop set (drawn now if the project has none yet); None when off."""
@@ -55,7 +65,7 @@ def stop_set_record(*, session: Session, project_id: int, learner: Any, pool: Po
     inputs.update({int(t): x for t, x in zip(labeled.ids, labeled.inputs, strict=True)})
     present = [t for t in ids if t in inputs]
     labels = list(learner.predict([inputs[t] for t in present])) if present else []
-    return {"ids": present, "labels": [str(label) for label in labels], "threshold": float(ps.stop_kappa),
+    return {"ids": present, "labels": [stop_label(label) for label in labels], "threshold": float(ps.stop_kappa),
             "window": int(ps.stop_window)}
 
 

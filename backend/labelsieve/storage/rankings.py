@@ -87,8 +87,9 @@ class Ranking:
     def labels_at(self, rank: int) -> list[str]:
         """The predicted labels of rank ``rank``: the top class, or (multi-label) every label at threshold."""
         if self.regions is not None:  # the labels the predicted regions carry, or "no region"
-            found = sorted({label for region in self.regions[rank] for label in
-                            (region.get("value") or {}).get("labels") or []})
+            found = sorted({label for region in self.regions[rank]  # labels, rectanglelabels...
+                            for key, labels in (region.get("value") or {}).items()
+                            if key.endswith("labels") and isinstance(labels, list) for label in labels})
             return found or [NO_REGION]
         if self.label_probas is None or self.thresholds is None:
             return [self.classes[int(self.label_index[rank])]]

@@ -10,7 +10,7 @@ from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy
 class TaskUncertainty(QueryStrategy):
     """Most uncertain task first, as the project's task type aggregates its regions with its default aggregation
     (named entities: MNLP, the length-normalised least confidence of the best tag path, ``labelsieve.tasktypes.ner``;
-    single-label: least confidence). The host computes ``ctx.task_uncertainty`` for every task type, so this serves
+    single-label: least confidence; boxes: the sum of per-box entropies, ``labelsieve.tasktypes.boxes``). The host computes ``ctx.task_uncertainty`` for every task type, so this serves
     every type, a third party's included: a plugin task type gets uncertainty sampling by implementing
     ``TaskType.task_uncertainty``."""
 

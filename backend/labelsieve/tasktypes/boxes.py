@@ -27,14 +27,13 @@ from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, parse_annotation
 from labelsieve.detection.uncertainty import AGGREGATIONS, pool_uncertainty
-from labelsieve.labelconfig import UnsupportedLabelConfig
+from labelsieve.labelconfig import NO_REGION, UnsupportedLabelConfig
 from labelsieve.tasktypes.base import (
     GATE_MIN_PER_CLASS,
     GATE_MIN_SKILL,
     IssueGate,
     TaskLabelIssues,
     TaskType,
-    UnsupportedTaskType,
     judge_gate,
 )
 
@@ -50,6 +49,16 @@ class BoxConfig:
     data_key: str
     labels: tuple[str, ...]
     kind: str = "image"
+
+    @property
+    def result_type(self) -> str:
+        return CONTROL
+
+    def annotation_labels(self, result: list[dict[str, Any]] | None) -> list[str]:
+        """The classes an annotation's kept boxes carry (config order), or ``NO_REGION`` for an annotation with no
+        box: "nothing to see here" is an answer, and teaches the detector background."""
+        found = set(parse_annotation(result or [], from_name=self.from_name, labels=self.labels).target.labels)
+        return [label for label in self.labels if label in found] or [NO_REGION]
 
 
 @dataclass
@@ -75,6 +84,7 @@ class Boxes(TaskType):
         "max": "entropy of the most doubtful box",
     }
     default_aggregation: ClassVar[str] = "sum"
+    default_strategy: ClassVar[str | None] = "task_uncertainty"  # ranks by the default aggregation, sum
     refusal_hints: ClassVar[dict[str, str]] = {
         "polygonlabels": "polygons are segmentation: a segmentation task type plugin would serve them; the boxes "
                          "task type serves <RectangleLabels> on <Image> only",
@@ -199,16 +209,9 @@ class Boxes(TaskType):
         return len(target)
 
     def default_learner(self, config: BoxConfig, base: str, base_params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return "detector", {}
-
-    def check_strategy(self, strategy: Any, strategy_name: str) -> None:
-        """Refuse every strategy at ``/setup`` for now: the service's retrain, ranking and publisher still handle
-        class probabilities only, so a boxes project would be accepted and then fail at its first retrain. The
-        refusal says what works today (the detection domain, ``labelsieve simulate --task-type boxes``)."""
-        raise UnsupportedTaskType(
-            "the live service does not train the boxes task type in the loop yet (its retrain, ranking and "
-            "publisher handle class probabilities only); boxes work in `labelsieve simulate --task-type boxes` and "
-            "the labelsieve.detection API. See docs/object-detection.md")
+        """The torchvision detector with the project's ``learner_params`` (not the image encoder the service picks
+        for the classification learners: the detector has its own backbone)."""
+        return "detector", {k: v for k, v in base_params.items() if k != "encoder"}
 
 
 def _where(box: np.ndarray) -> str:
