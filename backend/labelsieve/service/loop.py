@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import col
 
 from labelsieve.balancing.base import SyntheticBatch, balancing_summary
 from labelsieve.balancing.prepare import TrainingSet, prepare_training_set
@@ -390,11 +388,7 @@ class ActiveLearningLoop:
                                directory=path / "synthetic")
             crud.add_query_round(session=session, row=round_row)
             crud.set_serving_version(session=session, project_id=project_id, version=version)
-            session.execute(
-                update(Project).where(col(Project.id) == project_id).values(
-                    annotations_since_train=Project.annotations_since_train - pending
-                )
-            )
+            crud.subtract_trained_annotations(session=session, project_id=project_id, count=pending)
         with session_scope(self.engine) as session:  # Prediction rows left from before ranking files
             keep = [v.version for v in crud.list_model_versions(session=session, project_id=project_id)
                     if v.status == "ready"][-self.settings.keep_prediction_versions:]

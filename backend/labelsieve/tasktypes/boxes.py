@@ -28,7 +28,7 @@ from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, parse_annotation
 from labelsieve.detection.uncertainty import AGGREGATIONS, pool_uncertainty
 from labelsieve.labelconfig import UnsupportedLabelConfig
-from labelsieve.tasktypes.base import TaskLabelIssues, TaskType, UnsupportedTaskType
+from labelsieve.tasktypes.base import RejectedRegion, TaskLabelIssues, TaskType, UnsupportedTaskType
 
 CONTROL = "rectanglelabels"
 
@@ -52,6 +52,14 @@ class BoxTarget(ImageTarget):
 def _tags(root: Element, name: str) -> list[Element]:
     return [el for el in root.iter() if isinstance(el.tag, str) and el.tag.lower() == name
             and el.get("toName") is not None]
+
+
+def _box_name(result: list[Any], index: int) -> str:
+    region = result[index] if 0 <= index < len(result) else None
+    value = region.get("value") if isinstance(region, dict) else None
+    labels = value.get("rectanglelabels") if isinstance(value, dict) else None
+    names = [str(x) for x in labels] if isinstance(labels, list) else []
+    return f"box {index}" + (f" ({', '.join(names)})" if names else "")
 
 
 class Boxes(TaskType):
@@ -111,6 +119,14 @@ class Boxes(TaskType):
         parsed = parse_annotation(result, from_name=config.from_name, labels=config.labels)
         t = parsed.target
         return BoxTarget(t.boxes, t.labels, t.width, t.height, parsed.rejected)
+
+    def rejected_regions(self, result: list[dict[str, Any]] | None, config: BoxConfig,
+                         data: dict[str, Any] | None = None) -> list[RejectedRegion]:
+        """Boxes outside the image, of zero area, rotated or with a label the config lacks, each with its reason."""
+        regions = list(result or [])
+        target = self.target(regions, config)
+        return [RejectedRegion(_box_name(regions, r.index), r.reason) for r in (target.rejected or [])] \
+            if target is not None else []
 
     def prediction_result(self, config: BoxConfig, output: Detections, *, preannotate: bool,
                           threshold: float = 0.5) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from labelsieve.spans.bio import RejectedSpan
 from labelsieve.spans.results import prediction_results, result_spans
 from labelsieve.spans.targets import SpanOutput, SpanTarget
 from labelsieve.spans.uncertainty import pool_uncertainty
-from labelsieve.tasktypes.base import TaskLabelIssues, TaskType
+from labelsieve.tasktypes.base import RejectedRegion, TaskLabelIssues, TaskType
 from labelsieve.tasktypes.token_issues import find_token_issues
 
 SPAN_OBJECTS = {"text", "hypertext"}
@@ -92,6 +92,11 @@ def _labels_controls(root: Element) -> list[Element]:
         if target is not None and target.tag.lower() in SPAN_OBJECTS:
             found.append(el)
     return found
+
+
+def _describe(span: Any) -> str:
+    where = "no offsets" if span.start < 0 else f"{span.start}..{span.end}"
+    return f"{span.label or 'unlabelled'} span {where}"
 
 
 class NamedEntities(TaskType):
@@ -168,6 +173,15 @@ class NamedEntities(TaskType):
     def rejected_spans(self, target: SpanTarget, text: str) -> list[RejectedSpan]:
         """Every span of ``target`` refused for ``text``, with its reason (for the bad-event record)."""
         return list(target.rejected) + target.tags(text)[1]
+
+    def rejected_regions(self, result: list[dict[str, Any]] | None, config: SpanConfig,
+                         data: dict[str, Any] | None = None) -> list[RejectedRegion]:
+        """Spans with unknown labels or no offsets; with the task's text also offsets that do not reproduce it,
+        empty and overlapping spans."""
+        target = self.target(result or [], config, data)
+        assert target is not None
+        refused = self.rejected_spans(target, target.text) if target.text is not None else list(target.rejected)
+        return [RejectedRegion(_describe(r.span), r.reason) for r in refused]
 
     def prediction_result(self, config: SpanConfig, output: SpanOutput, *, preannotate: bool) -> list[dict[str, Any]]:
         if not preannotate:
