@@ -84,6 +84,13 @@ class ProjectStatus(BaseModel):
     learner_choice: str | None = None
     #: tasks the serving model skipped because their media did not load: count and {task id: error}
     input_errors: dict[str, Any] | None = None
+    #: regions of stored annotations the task type refuses (span offsets that miss the text, a box outside the
+    #: image, an unknown label...): count, and the latest few with annotation, task, region and reason (None: none)
+    rejected_regions: dict[str, Any] | None = None
+
+
+#: how many of the latest refused regions the project status lists
+LATEST_REJECTED = 5
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:
@@ -93,6 +100,17 @@ def project_history(session: Session, project_id: int) -> tuple[Project, list[Mo
         return None
     return (project, crud.list_model_versions(session=session, project_id=project_id),
             crud.list_query_rounds(session=session, project_id=project_id))
+
+
+def rejected_regions(session: Session, project_id: int) -> dict[str, Any] | None:
+    """How many regions of the project's annotations were refused, and the latest few with their reason."""
+    count = crud.count_rejected_regions(session=session, project_id=project_id)
+    if not count:
+        return None
+    latest = crud.latest_rejected_regions(session=session, project_id=project_id, limit=LATEST_REJECTED)
+    return {"count": count, "latest": [
+        {"annotation": r.annotation_id, "task": r.task_id, "region": r.region, "reason": r.reason,
+         "recorded_at": r.created_at.isoformat()} for r in latest]}
 
 
 def versions(engine: Engine, project_id: int | None) -> VersionsResponse | None:
@@ -124,6 +142,7 @@ def project_status(
         n_tasks = crud.count_tasks(session=session, project_id=project_id)
         n_annotations = crud.count_annotations(session=session, project_id=project_id)
         n_synthetic = len(list_synthetic(session=session, project_id=project_id))
+        rejected = rejected_regions(session, project_id)
     counts = Counter(label for _, ann in examples for label in ann.labels)  # every label of a multi-label task
     last = rounds[-1] if rounds else None
     serving = next((v for v in model_versions if v.version == project.model_version), None)
@@ -143,6 +162,7 @@ def project_status(
         cv_estimate=latest_estimate(model_versions, project.model_version or None, len(examples)),
         drift=latest_drift(model_versions),
         learner_choice=notes.get("learner_choice"), input_errors=notes.get("input_errors"),
+        rejected_regions=rejected,
         last_round=None if last is None else RoundSummary(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,
