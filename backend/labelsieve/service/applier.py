@@ -245,10 +245,13 @@ def _fold(engine: Engine, project_id: int, changes: list[Change | None], outcome
           errors: dict[int, str], label_config: str, *, verified: bool,
           events: list[WebhookEvent] | None) -> tuple[_RunState, set[int]]:
     """Fold the changes into one state, in order, until a deferred one; the positions folded (errors included)."""
+    referenced = {t for c in changes if c for t, _ in c.tasks} | {int(raw["task"]) for c in changes if c
+                                                                  for _, raw in c.stores}
+    referenced |= {int(o["task"]) for o in outcomes.values() if isinstance(o, dict) and o.get("task") is not None}
     with session_scope(engine) as session:
         project = crud.get_project(session=session, project_id=project_id)
-        known = crud.get_tasks(session=session, task_ids=list({t for c in changes if c for t, _ in c.tasks})) \
-            if verified else {}
+        known = crud.get_tasks(session=session, task_ids=sorted(referenced))
+        session.expunge_all()
     served = served_config(project.label_config if project is not None else label_config)
     state = _RunState()
     done: set[int] = set()
@@ -272,7 +275,7 @@ def _fold(engine: Engine, project_id: int, changes: list[Change | None], outcome
                 log.exception("event %s (%s) could not be applied", event and event.id, event and event.action)
                 errors[position] = f"{type(exc).__name__}: {exc}"[:2000]
         done.add(position)
-    _read_before_writing(engine, project_id, project.model_version if project else "", served, state)
+    _add_predictions(engine, project_id, project.model_version if project else "", state)
     return state, done
 
 
@@ -296,32 +299,29 @@ def _add_change(state: _RunState, change: Change, outcomes: dict[int, Any], proj
     for row in columns:
         state.store(row)
         state.add_task(row["task_id"], {}, first_wins=checking)
+        if served is not None:  # checked against the task's data as known when the annotation arrives
+            stored = known.get(row["task_id"])
+            data = state.tasks.get(row["task_id"]) or (dict(stored.data or {}) if stored is not None else None)
+            refused = served.task_type.rejected_regions(row["result"], served.config, data or None)
+            state.rejected[row["id"]] = (row["task_id"], [(r.region, r.reason) for r in refused])
     for ann_id in change.deletes:
         state.delete(ann_id)
     state.task_deletes.extend(change.task_deletes)
 
 
-def _read_before_writing(engine: Engine, project_id: int, model_version: str, served: ServedConfig | None,
-                         state: _RunState) -> None:
-    """What the serving model predicted for each stored annotation's task (the prequential record), and the
-    regions of each stored annotation the project's task type refuses (read before the write lock)."""
+def _add_predictions(engine: Engine, project_id: int, model_version: str, state: _RunState) -> None:
+    """What the serving model predicted for each stored annotation's task (the prequential record), read before
+    the write lock."""
     rows = [row for row in state.final.values() if row is not None]
-    if not rows:
-        return
-    task_ids = sorted({row["task_id"] for row in rows})
-    with session_scope(engine) as session:
-        predictions = rankings.lookup(session=session, project_id=project_id, version=model_version,
-                                      task_ids=task_ids) if model_version else {}
-        lacking = [t for t in task_ids if not state.tasks.get(t)]
-        stored = {t: dict(row.data or {}) for t, row in crud.get_tasks(session=session, task_ids=lacking).items()}
+    predictions = {}
+    if model_version and rows:
+        with session_scope(engine) as session:
+            predictions = rankings.lookup(session=session, project_id=project_id, version=model_version,
+                                          task_ids=[row["task_id"] for row in rows])
     for row in rows:
         prediction = predictions.get(row["task_id"])
         row["predicted_labels"] = list(prediction.labels) if prediction is not None else None
         row["predicted_version"] = prediction.model_version if prediction is not None else None
-        if served is not None:
-            data = state.tasks.get(row["task_id"]) or stored.get(row["task_id"]) or None
-            refused = served.task_type.rejected_regions(row["result"], served.config, data)
-            state.rejected[row["id"]] = (row["task_id"], [(r.region, r.reason) for r in refused])
 
 
 def _commit(engine: Engine, project_id: int, state: _RunState, *, label_config: str, title: str | None,
@@ -340,7 +340,8 @@ def _commit(engine: Engine, project_id: int, state: _RunState, *, label_config: 
         crud.delete_annotations(session=session, annotation_ids=sorted(gone - state.counted_deletes))
         bulk.upsert_annotations(session=session, project_id=project_id,
                                 rows=[row for row in state.final.values() if row is not None])
-        crud.replace_rejected_regions(session=session, project_id=project_id, by_annotation=state.rejected)
+        crud.replace_rejected_regions(session=session, project_id=project_id, by_annotation={
+            ann_id: found for ann_id, found in state.rejected.items() if state.final.get(ann_id) is not None})
         crud.add_annotations_since_train(session=session, project_id=project_id, count=changed)
         if processed:
             bulk.mark_events_processed(session=session, event_ids=list(processed),
