@@ -55,7 +55,8 @@ def _annotation_event(rng: np.random.Generator, action: str, data_share: float =
     picked = rng.choice(len(SPANS), size=int(rng.integers(0, 3)), replace=False)
     annotation = {"id": ann_id, "task": task_id, "project": P, "result": [SPANS[i] for i in picked],
                   "was_cancelled": bool(rng.random() < 0.1), "lead_time": 2.5, "completed_by": 1}
-    return {"action": action, "annotation": annotation, "task": _task(task_id, (rng.random() < data_share) and task_id < 106),
+    with_data = bool(rng.random() < data_share) and task_id < 106
+    return {"action": action, "annotation": annotation, "task": _task(task_id, with_data),
             "project": project_dict(P, NER)}
 
 

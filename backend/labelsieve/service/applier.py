@@ -19,8 +19,6 @@ stored whole and each refused region is recorded with its reason (``crud.latest_
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +26,8 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.protocol import Action, WebhookPayload
-from labelsieve.service.inbox import Applied, Puller, Verifier, as_list, served_config
+from labelsieve.service.changes import Change, export_change, plan_event, verify_all
+from labelsieve.service.inbox import Applied, Puller, Verifier, served_config
 from labelsieve.storage import bulk, crud, rankings
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import WebhookEvent
@@ -39,81 +38,6 @@ log = logging.getLogger(__name__)
 #: actions applied together in one run; any other action (task deletion, training request) is a run of its own
 RUN_ACTIONS = frozenset({Action.ANNOTATION_CREATED, Action.ANNOTATION_UPDATED, Action.ANNOTATIONS_CREATED,
                          Action.ANNOTATIONS_DELETED, Action.TASKS_CREATED})
-#: Label Studio requests in flight at once while checking a run's annotations
-VERIFY_CONCURRENCY = 8
-
-
-@dataclass
-class Change:
-    """What one event (or one export) asks of the store, before it is checked and written."""
-
-    stores: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (annotation id, Label Studio's dict)
-    deletes: list[int] = field(default_factory=list)  # annotation ids
-    tasks: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (task id, data)
-    task_deletes: list[int] = field(default_factory=list)
-    force_train: bool = False
-    #: read from Label Studio itself (an export, a START_TRAINING pull): never re-checked, its task data wins
-    exported: bool = False
-
-
-def plan_event(event: WebhookEvent) -> tuple[Change, WebhookPayload]:
-    """The change a stored webhook asks for (raises when its payload cannot be used)."""
-    payload = WebhookPayload.model_validate(event.payload)
-    change = Change()
-    if event.action == Action.ANNOTATIONS_DELETED:
-        change.deletes = [ref.id for ref in payload.annotations or []]
-    elif event.action == Action.TASKS_CREATED:  # new tasks join the pool of the next ranking
-        change.tasks = [(t.id, dict(t.data or {})) for t in payload.tasks or []]
-        change.exported = True  # Label Studio's own data for new tasks, as the one-event path always stored it
-    elif event.action == Action.TASKS_DELETED:
-        change.task_deletes = [t.id for t in payload.tasks or []]
-    elif event.action == Action.START_TRAINING:
-        change.force_train = True
-    else:
-        tasks = as_list(payload.task)
-        change.tasks = [(task.id, dict(task.data or {})) for task in tasks]
-        for ann in as_list(payload.annotation):
-            raw = ann.model_dump(mode="json")
-            raw["task"] = ann.task_id(tasks[0].id if len(tasks) == 1 else None)
-            change.stores.append((ann.id, raw))
-    return change, payload
-
-
-def export_change(tasks: list[dict[str, Any]], *, gone: set[int] | None = None) -> Change:
-    """The change a Label Studio export (tasks with their ``annotations``) makes; ``gone``: stored annotation ids
-    the export no longer has (deleted in Label Studio)."""
-    change = Change(exported=True, deletes=sorted(gone or ()))
-    change.tasks = [(int(t["id"]), dict(t.get("data") or {})) for t in tasks]
-    change.stores = [(int(a["id"]), dict(a, task=int(t["id"]))) for t in tasks for a in t.get("annotations") or []]
-    return change
-
-
-def verify_all(verifier: Verifier, project_id: int, raws: dict[int, dict[str, Any]]) -> dict[int, Any]:
-    """Label Studio's copy of each annotation (None when it has none) or the exception its check raised.
-
-    Once one check finds Label Studio unreachable, the checks not yet started are not made: they
-    get a :class:`RetryLater` too (the run stops at the first of them anyway)."""
-    unreachable = threading.Event()
-
-    def check(raw: dict[str, Any]) -> dict[str, Any] | None:
-        if unreachable.is_set():
-            raise RetryLater("not checked: Label Studio was unreachable for another annotation of the batch")
-        try:
-            return verifier(project_id, raw)
-        except RetryLater:
-            unreachable.set()
-            raise
-
-    out: dict[int, Any] = {}
-    if not raws:
-        return out
-    with ThreadPoolExecutor(max_workers=min(VERIFY_CONCURRENCY, len(raws)),
-                            thread_name_prefix="labelsieve-verify") as pool:
-        futures = {pool.submit(check, raw): ann_id for ann_id, raw in raws.items()}
-        for future in as_completed(futures):
-            error = future.exception()
-            out[futures[future]] = error if error is not None else future.result()
-    return out
 
 
 def _checked(project_id: int, ann_id: int, raw: dict[str, Any], outcome: Any) -> dict[str, Any] | None:

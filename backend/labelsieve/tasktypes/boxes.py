@@ -27,7 +27,7 @@ from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, parse_annotation
 from labelsieve.detection.uncertainty import AGGREGATIONS, pool_uncertainty
-from labelsieve.labelconfig import UnsupportedLabelConfig
+from labelsieve.labelconfig import NO_REGION, UnsupportedLabelConfig
 from labelsieve.tasktypes.base import RejectedRegion, TaskLabelIssues, TaskType, UnsupportedTaskType
 
 CONTROL = "rectanglelabels"
@@ -40,6 +40,15 @@ class BoxConfig:
     data_key: str
     labels: tuple[str, ...]
     kind: str = "image"
+
+    @property
+    def result_type(self) -> str:
+        return CONTROL
+
+    def annotation_labels(self, result: list[dict[str, Any]] | None) -> list[str]:
+        """The labels of the annotation's good boxes (config order), or ``NO_REGION`` for an image with none."""
+        found = set(parse_annotation(list(result or []), from_name=self.from_name, labels=self.labels).target.labels)
+        return [label for label in self.labels if label in found] or [NO_REGION]
 
 
 @dataclass
