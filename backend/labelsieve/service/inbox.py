@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig
+from labelsieve.labelconfig import UnsupportedLabelConfig
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.tasktypes import ServedConfig, task_type_for
 
@@ -49,8 +49,3 @@ def served_config(label_config: str) -> ServedConfig | None:
     except UnsupportedLabelConfig:
         return None
 
-
-def parsed_config(label_config: str) -> LabelConfig | None:
-    """The task type's view of the project's label config, or None when it has none we can read."""
-    served = served_config(label_config)
-    return served.config if served is not None else None
