@@ -138,7 +138,7 @@ def snapshot(engine: Engine, *, events: bool = True) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_service_the_simulation_and_the_replay_leave_the_same_state(tmp_path: Path, seed: int) -> None:
     sequence = random_events(seed)
     service = _fresh(tmp_path, "service")  # the worker: everything queued, then applied in runs
@@ -202,7 +202,7 @@ def _label_studio(sequence: list[tuple[dict[str, Any], bool]], upto: int) -> dic
     return {t: dict(task, annotations=list(task["annotations"].values())) for t, task in tasks.items()}
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_the_headless_loop_stores_what_the_webhooks_store(tmp_path: Path, seed: int) -> None:
     """The headless loop sees Label Studio's exports, not webhooks: polled every few events, it ends with the
     annotations and refused regions the webhooks left (the malformed webhooks aside; every webhook carries its

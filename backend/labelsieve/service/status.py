@@ -48,6 +48,9 @@ class ProjectStatus(BaseModel):
     id: int
     page: str | None = None  # the project's HTML view
     waiting: dict[str, Any] | None = None  # webhook events waiting on Label Studio, why, and the fix
+    #: regions of stored annotations the task type refuses (span offsets that miss the text, a box outside the
+    #: image, an unknown label...): count, and the latest few with annotation, task, region and reason (None: none)
+    rejected_regions: dict[str, Any] | None = None
     preannotation: dict[str, Any] | None = None  # whether predictions carry a pre-ticked answer now
     #: the stopping signal (stabilising predictions on a fixed stop set): stop, message, recent kappas
     stopping: StoppingStatus | None = None
@@ -84,13 +87,6 @@ class ProjectStatus(BaseModel):
     learner_choice: str | None = None
     #: tasks the serving model skipped because their media did not load: count and {task id: error}
     input_errors: dict[str, Any] | None = None
-    #: regions of stored annotations the task type refuses (span offsets that miss the text, a box outside the
-    #: image, an unknown label...): count, and the latest few with annotation, task, region and reason (None: none)
-    rejected_regions: dict[str, Any] | None = None
-
-
-#: how many of the latest refused regions the project status lists
-LATEST_REJECTED = 5
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:
@@ -100,6 +96,10 @@ def project_history(session: Session, project_id: int) -> tuple[Project, list[Mo
         return None
     return (project, crud.list_model_versions(session=session, project_id=project_id),
             crud.list_query_rounds(session=session, project_id=project_id))
+
+
+#: how many of the latest refused regions the project status lists
+LATEST_REJECTED = 5
 
 
 def rejected_regions(session: Session, project_id: int) -> dict[str, Any] | None:

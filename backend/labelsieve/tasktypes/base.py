@@ -14,10 +14,10 @@ regions -> task score      :attr:`TaskType.aggregations`, :attr:`TaskType.defaul
 diversity strategies       :meth:`TaskType.task_embedding`
 metrics                    :meth:`TaskType.metrics`
 label issues               :meth:`TaskType.label_issues` (a cleanlab module)
-refused regions            :meth:`TaskType.rejected_regions` (recorded per annotation, the rest applied)
 balancing                  :meth:`TaskType.balancing_key` (``None`` for every task: no balancing)
 simulation readers         :meth:`TaskType.target_from_cell` (CSV cells), :meth:`TaskType.target` (LS JSON export)
 annotation cost            :attr:`TaskType.unit` and :meth:`TaskType.cost`
+refused regions            :meth:`TaskType.rejected_regions` (recorded per annotation, the rest applied)
 strategies                 :meth:`TaskType.supports` (``QueryStrategy.task_types``), checked at ``/setup``
 learners                   :meth:`TaskType.default_learner`, :meth:`TaskType.accepts_learner`
 =========================  ==================================================================================

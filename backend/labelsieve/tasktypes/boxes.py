@@ -46,8 +46,9 @@ class BoxConfig:
         return CONTROL
 
     def annotation_labels(self, result: list[dict[str, Any]] | None) -> list[str]:
-        """The labels of the annotation's good boxes (config order), or ``NO_REGION`` for an image with none."""
-        found = set(parse_annotation(list(result or []), from_name=self.from_name, labels=self.labels).target.labels)
+        """The classes an annotation's kept boxes carry (config order), or ``NO_REGION`` for an annotation with no
+        box: "nothing to see here" is an answer, and teaches the detector background."""
+        found = set(parse_annotation(result or [], from_name=self.from_name, labels=self.labels).target.labels)
         return [label for label in self.labels if label in found] or [NO_REGION]
 
 
