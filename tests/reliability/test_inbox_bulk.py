@@ -11,7 +11,7 @@ from sqlalchemy import delete, update
 
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.protocol import WebhookPayload
-from labelsieve.service.bulk_apply import VERIFY_CONCURRENCY
+from labelsieve.service.changes import VERIFY_CONCURRENCY
 from labelsieve.service.container import build_service
 from labelsieve.service.events import _apply_one_by_one, accept, apply_pending
 from labelsieve.service.inbox import Applied

@@ -25,8 +25,8 @@ from labelsieve.commands.pages_server import PagesServer
 from labelsieve.labelstudio.client import LabelStudioError
 from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
+from labelsieve.service.applier import apply_export
 from labelsieve.service.container import Service, build_service
-from labelsieve.service.events import _pull, store_annotated
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -132,13 +132,8 @@ class LiveLoop:
         if stamps:
             newest = max(_parse_time(x) for x in stamps)
             self._since = max(self._since or "", (newest - SINCE_OVERLAP).strftime(LS_TIME_FORMAT))
-        if changed:
-            project = self.service.loop.project(self.project_id)
-            with session_scope(self.service.engine) as session:
-                if replace_all:
-                    _pull(session, self.project_id, self.service.loop.config_of(project), lambda _pid: tasks)
-                else:
-                    store_annotated(session, self.project_id, project.label_config, tasks, replace=True)
+        if changed:  # the first poll's export is the whole project; a later one, the tasks it lists
+            apply_export(self.service.engine, self.project_id, tasks, replace="project" if replace_all else "tasks")
         signatures.update(fresh)
         self._signatures = signatures
         if self._since is None:

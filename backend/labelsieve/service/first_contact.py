@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.service import fault_hooks
-from labelsieve.service.events import store_annotated
+from labelsieve.service.applier import apply_export
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import utcnow
@@ -161,9 +161,9 @@ class FirstContact:
             raise RuntimeError("no Label Studio URL and key for the project any more")
         progress.tasks_total = client.task_number(pid)
         annotated = client.export_tasks(pid, annotated_only=True)
-        project = crud_project(self.engine, pid)
+        crud_project(self.engine, pid)  # raises when the project is no longer set up
+        apply_export(self.engine, pid, annotated)
         with session_scope(self.engine) as session:
-            store_annotated(session, pid, project.label_config, annotated)
             progress.annotations = crud.count_annotations(session=session, project_id=pid)
         progress.annotated_tasks = len(annotated)
         progress.tasks_synced = len(annotated)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from labelsieve.labelconfig import LabelConfig, UnsupportedLabelConfig
+from labelsieve.labelconfig import UnsupportedLabelConfig
 from labelsieve.labelstudio.errors import RetryLater
-from labelsieve.tasktypes import task_type_for
+from labelsieve.tasktypes import ServedConfig, task_type_for
 
 #: pull(project_id) -> list of Label Studio task dicts with their ``annotations`` (START_TRAINING).
 Puller = Callable[[int], list[dict[str, Any]]]
@@ -41,10 +41,11 @@ def as_list(value: Any) -> list[Any]:
 
 
 @lru_cache(maxsize=64)
-def parsed_config(label_config: str) -> LabelConfig | None:
-    """The project's parsed label config (its task type's view: a taxonomy's leaves too), or None when it has
+def served_config(label_config: str) -> ServedConfig | None:
+    """The project's task type and its view of the label config (a taxonomy's leaves too), or None when it has
     none we can read."""
     try:
-        return task_type_for(label_config).config if label_config else None
+        return task_type_for(label_config) if label_config else None
     except UnsupportedLabelConfig:
         return None
+

@@ -48,6 +48,9 @@ class ProjectStatus(BaseModel):
     id: int
     page: str | None = None  # the project's HTML view
     waiting: dict[str, Any] | None = None  # webhook events waiting on Label Studio, why, and the fix
+    #: regions of stored annotations the task type refuses (span offsets that miss the text, a box outside the
+    #: image, an unknown label...): count, and the latest few with annotation, task, region and reason (None: none)
+    rejected_regions: dict[str, Any] | None = None
     preannotation: dict[str, Any] | None = None  # whether predictions carry a pre-ticked answer now
     #: the stopping signal (stabilising predictions on a fixed stop set): stop, message, recent kappas
     stopping: StoppingStatus | None = None
@@ -95,6 +98,21 @@ def project_history(session: Session, project_id: int) -> tuple[Project, list[Mo
             crud.list_query_rounds(session=session, project_id=project_id))
 
 
+#: how many of the latest refused regions the project status lists
+LATEST_REJECTED = 5
+
+
+def rejected_regions(session: Session, project_id: int) -> dict[str, Any] | None:
+    """How many regions of the project's annotations were refused, and the latest few with their reason."""
+    count = crud.count_rejected_regions(session=session, project_id=project_id)
+    if not count:
+        return None
+    latest = crud.latest_rejected_regions(session=session, project_id=project_id, limit=LATEST_REJECTED)
+    return {"count": count, "latest": [
+        {"annotation": r.annotation_id, "task": r.task_id, "region": r.region, "reason": r.reason,
+         "recorded_at": r.created_at.isoformat()} for r in latest]}
+
+
 def versions(engine: Engine, project_id: int | None) -> VersionsResponse | None:
     """Ready model versions (oldest first) of one project (None when it is not set up), or of all projects."""
     with session_scope(engine) as session:
@@ -124,6 +142,7 @@ def project_status(
         n_tasks = crud.count_tasks(session=session, project_id=project_id)
         n_annotations = crud.count_annotations(session=session, project_id=project_id)
         n_synthetic = len(list_synthetic(session=session, project_id=project_id))
+        rejected = rejected_regions(session, project_id)
     counts = Counter(label for _, ann in examples for label in ann.labels)  # every label of a multi-label task
     last = rounds[-1] if rounds else None
     serving = next((v for v in model_versions if v.version == project.model_version), None)
@@ -143,6 +162,7 @@ def project_status(
         cv_estimate=latest_estimate(model_versions, project.model_version or None, len(examples)),
         drift=latest_drift(model_versions),
         learner_choice=notes.get("learner_choice"), input_errors=notes.get("input_errors"),
+        rejected_regions=rejected,
         last_round=None if last is None else RoundSummary(
             model_version=last.model_version, strategy=last.strategy, n_pool=last.n_pool, batch=last.batch,
             select_seconds=last.select_seconds,

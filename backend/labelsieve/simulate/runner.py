@@ -3,7 +3,7 @@
 Each (strategy, seed) run is one project in its own SQLite database: the pool items are its
 tasks, and every round is ``loop.retrain`` (fit the registered learner, rank the pool with the
 project's strategy, store a QueryRound and predictions). The oracle then "annotates" the top
-``batch_size`` tasks of the stored ranking through the webhook path (``events.apply_event``), so
+``batch_size`` tasks of the stored ranking through the service's webhook path (its inbox and applier), so
 prequential bookkeeping happens as in the service. Held-out scores come from the serving model, on a
 split of the data set or, with a fixed test set (``--test-dataset``), on that set (the whole data set is
 the pool); each round's test-set probabilities are kept for the report's precision-recall curves.
@@ -31,10 +31,11 @@ from labelsieve.inputs import InputLoader, LoadedInputs
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
+from labelsieve.labelstudio.protocol import WebhookPayload
 from labelsieve.learners.auto import AutoChoice, resolve_auto
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries, get_registries
-from labelsieve.service.events import apply_event
+from labelsieve.service.events import accept, apply_pending
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.service.quality_runner import score_version
@@ -48,7 +49,7 @@ from labelsieve.simulate.testset import check_test_set, describe_test_set
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import make_engine, session_scope
-from labelsieve.storage.models import ModelVersion, Task, WebhookEvent, utcnow
+from labelsieve.storage.models import ModelVersion, Task, utcnow
 
 PROJECT_ID = 1
 
@@ -293,7 +294,10 @@ class Simulation:
             annotations.append(annotation)
         payload = {"action": "ANNOTATIONS_CREATED", "project": {"id": PROJECT_ID}, "annotation": annotations,
                    "task": [{"id": p + 1, "data": {}} for p in positions]}
-        apply_event(loop.engine, WebhookEvent(project_id=PROJECT_ID, action="ANNOTATIONS_CREATED", payload=payload))
+        accept(loop.engine, WebhookPayload.model_validate(payload))  # the service's inbox and applier
+        applied = apply_pending(loop.engine, PROJECT_ID)
+        if applied.errors:
+            raise SimulationError(f"the oracle's annotations could not be stored: {'; '.join(applied.errors)}")
 
     def _open_run(self, strategy: str, split: Split) -> ActiveLearningLoop:
         run_dir = self.store.run_dir(strategy, split.seed)

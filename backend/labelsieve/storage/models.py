@@ -116,6 +116,19 @@ class Prediction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class RejectedRegion(SQLModel, table=True):
+    """A region of a stored annotation its project's task type refuses (span offsets that miss the text, a box
+    outside the image, an unknown label...), and why. The annotation is stored whole; training leaves these out."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(sa_column=Column(BigInteger, index=True, nullable=False))
+    annotation_id: int = Field(sa_column=Column(BigInteger, index=True, nullable=False))
+    task_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    region: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class WebhookEvent(SQLModel, table=True):
     """Inbox: every acknowledged webhook is stored here first, then applied by the worker."""
 

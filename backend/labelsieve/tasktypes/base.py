@@ -19,6 +19,7 @@ label issues               :meth:`TaskType.label_issues` (a cleanlab module), :m
 balancing                  :meth:`TaskType.balancing_key` (``None`` for every task: no balancing)
 simulation readers         :meth:`TaskType.target_from_cell` (CSV cells), :meth:`TaskType.target` (LS JSON export)
 annotation cost            :attr:`TaskType.unit` and :meth:`TaskType.cost`
+refused regions            :meth:`TaskType.rejected_regions` (recorded per annotation, the rest applied)
 strategies                 :meth:`TaskType.supports` (``QueryStrategy.task_types``), checked at ``/setup``
 learners                   :meth:`TaskType.default_learner`, :meth:`TaskType.accepts_learner`
 =========================  ==================================================================================
@@ -144,6 +145,14 @@ def judge_gate(*, measure: str, value: float, level: float, smallest: int, min_c
                      min_count=int(min_count))
 
 
+@dataclass(frozen=True)
+class RejectedRegion:
+    """One region of an annotation's ``result`` the task type refuses: what it was, in words, and why."""
+
+    region: str  # e.g. "PER 3..9" or "box 2 (cat)"
+    reason: str
+
+
 class TaskType(ABC):
     """One kind of Label Studio project. See the module docstring for what to implement and how it is found."""
 
@@ -183,6 +192,13 @@ class TaskType(ABC):
 
         ``preannotate`` is the project's pre-annotation gate for this task: when False return ``[]`` (the
         prediction's top-level score alone ranks the task)."""
+
+    def rejected_regions(self, result: list[dict[str, Any]] | None, config: Any,
+                         data: dict[str, Any] | None = None) -> list[RejectedRegion]:
+        """The regions of one annotation's ``result`` this type refuses, each with its reason; ``data`` is the
+        task's data when known (spans check their offsets against its text). The webhook applier stores the
+        annotation and records these; training leaves them out. Default: none (one answer per task)."""
+        return []
 
     # ------------------------------------------------------------------------------- uncertainty
     @abstractmethod

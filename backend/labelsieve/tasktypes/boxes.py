@@ -32,6 +32,7 @@ from labelsieve.tasktypes.base import (
     GATE_MIN_PER_CLASS,
     GATE_MIN_SKILL,
     IssueGate,
+    RejectedRegion,
     TaskLabelIssues,
     TaskType,
     judge_gate,
@@ -71,6 +72,14 @@ class BoxTarget(ImageTarget):
 def _tags(root: Element, name: str) -> list[Element]:
     return [el for el in root.iter() if isinstance(el.tag, str) and el.tag.lower() == name
             and el.get("toName") is not None]
+
+
+def _box_name(result: list[Any], index: int) -> str:
+    region = result[index] if 0 <= index < len(result) else None
+    value = region.get("value") if isinstance(region, dict) else None
+    labels = value.get("rectanglelabels") if isinstance(value, dict) else None
+    names = [str(x) for x in labels] if isinstance(labels, list) else []
+    return f"box {index}" + (f" ({', '.join(names)})" if names else "")
 
 
 class Boxes(TaskType):
@@ -131,6 +140,14 @@ class Boxes(TaskType):
         parsed = parse_annotation(result, from_name=config.from_name, labels=config.labels)
         t = parsed.target
         return BoxTarget(t.boxes, t.labels, t.width, t.height, parsed.rejected)
+
+    def rejected_regions(self, result: list[dict[str, Any]] | None, config: BoxConfig,
+                         data: dict[str, Any] | None = None) -> list[RejectedRegion]:
+        """Boxes outside the image, of zero area, rotated or with a label the config lacks, each with its reason."""
+        regions = list(result or [])
+        target = self.target(regions, config)
+        return [RejectedRegion(_box_name(regions, r.index), r.reason) for r in (target.rejected or [])] \
+            if target is not None else []
 
     def prediction_result(self, config: BoxConfig, output: Detections, *, preannotate: bool,
                           threshold: float = 0.5) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from labelsieve.tasktypes.base import (
     GATE_MIN_PER_CLASS,
     GATE_MIN_SKILL,
     IssueGate,
+    RejectedRegion,
     TaskLabelIssues,
     TaskType,
     judge_gate,
@@ -99,6 +100,11 @@ def _labels_controls(root: Element) -> list[Element]:
         if target is not None and target.tag.lower() in SPAN_OBJECTS:
             found.append(el)
     return found
+
+
+def _describe(span: Any) -> str:
+    where = "no offsets" if span.start < 0 else f"{span.start}..{span.end}"
+    return f"{span.label or 'unlabelled'} span {where}"
 
 
 class NamedEntities(TaskType):
@@ -175,6 +181,15 @@ class NamedEntities(TaskType):
     def rejected_spans(self, target: SpanTarget, text: str) -> list[RejectedSpan]:
         """Every span of ``target`` refused for ``text``, with its reason (for the bad-event record)."""
         return list(target.rejected) + target.tags(text)[1]
+
+    def rejected_regions(self, result: list[dict[str, Any]] | None, config: SpanConfig,
+                         data: dict[str, Any] | None = None) -> list[RejectedRegion]:
+        """Spans with unknown labels or no offsets; with the task's text also offsets that do not reproduce it,
+        empty and overlapping spans."""
+        target = self.target(result or [], config, data)
+        assert target is not None
+        refused = self.rejected_spans(target, target.text) if target.text is not None else list(target.rejected)
+        return [RejectedRegion(_describe(r.span), r.reason) for r in refused]
 
     def prediction_result(self, config: SpanConfig, output: SpanOutput, *, preannotate: bool) -> list[dict[str, Any]]:
         if not preannotate:

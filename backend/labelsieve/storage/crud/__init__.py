@@ -24,6 +24,7 @@ from labelsieve.storage.crud.inbox import (
     projects_with_pending_events,
 )
 from labelsieve.storage.crud.projects import (
+    add_annotations_since_train,
     annotated_task_ids,
     count_tasks,
     delete_tasks,
@@ -32,9 +33,16 @@ from labelsieve.storage.crud.projects import (
     get_tasks,
     list_projects,
     max_task_id,
+    subtract_trained_annotations,
     task_ids,
     upsert_project,
     upsert_tasks,
+)
+from labelsieve.storage.crud.rejected import (
+    count_rejected_regions,
+    delete_rejected_regions,
+    latest_rejected_regions,
+    replace_rejected_regions,
 )
 from labelsieve.storage.crud.versions import (
     add_model_version,
@@ -52,6 +60,7 @@ from labelsieve.storage.crud.versions import (
 )
 
 __all__ = [
+    "add_annotations_since_train",
     "add_event",
     "add_model_version",
     "add_query_round",
@@ -60,8 +69,10 @@ __all__ = [
     "annotation_ids_of_tasks",
     "count_annotations",
     "count_pending_events",
+    "count_rejected_regions",
     "count_tasks",
     "delete_annotations",
+    "delete_rejected_regions",
     "delete_tasks",
     "dialect_insert",
     "get_model_version",
@@ -70,6 +81,7 @@ __all__ = [
     "get_tasks",
     "labeled_examples",
     "latest_ready_version",
+    "latest_rejected_regions",
     "list_annotations",
     "list_model_versions",
     "list_projects",
@@ -83,8 +95,10 @@ __all__ = [
     "projects_with_pending_events",
     "prune_predictions",
     "ranked_predictions",
+    "replace_rejected_regions",
     "save_predictions",
     "set_serving_version",
+    "subtract_trained_annotations",
     "task_ids",
     "task_stamps",
     "unavailable_task_ids",

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from labelsieve.labelconfig import LabelConfig, labels_from_result
 from labelsieve.storage.crud.projects import get_tasks
+from labelsieve.storage.crud.rejected import delete_rejected_regions
 from labelsieve.storage.models import (
     Annotation,
     Task,
@@ -66,8 +67,10 @@ def upsert_annotation(
 
 
 def delete_annotations(*, session: Session, annotation_ids: Sequence[int]) -> int:
+    """Delete annotations (with their refused regions); the number of annotations that existed."""
     if not annotation_ids:
         return 0
+    delete_rejected_regions(session=session, annotation_ids=annotation_ids)
     result = session.execute(delete(Annotation).where(col(Annotation.id).in_(list(annotation_ids))))
     return int(result.rowcount or 0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -13,6 +13,7 @@ from labelsieve.storage.models import (
     Annotation,
     Prediction,
     Project,
+    RejectedRegion,
     Task,
     utcnow,
 )
@@ -62,6 +63,20 @@ def upsert_project(
 def dialect_insert(session: Session) -> Any:
     """The dialect module whose ``insert`` has ``on_conflict_do_nothing``."""
     return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
+
+def add_annotations_since_train(*, session: Session, project_id: int, count: int) -> None:
+    """Count ``count`` stored or deleted annotations toward the project's next retrain (``retrain_every``)."""
+    if count:
+        session.execute(update(Project).where(col(Project.id) == project_id).values(
+            annotations_since_train=Project.annotations_since_train + count))
+
+
+def subtract_trained_annotations(*, session: Session, project_id: int, count: int) -> None:
+    """A retrain consumed ``count`` of the counted annotations; those counted meanwhile stay for the next one."""
+    if count:
+        session.execute(update(Project).where(col(Project.id) == project_id).values(
+            annotations_since_train=Project.annotations_since_train - count))
 
 
 def list_projects(*, session: Session) -> list[Project]:
@@ -119,10 +134,12 @@ def max_task_id(*, session: Session, project_id: int) -> int:
 
 
 def delete_tasks(*, session: Session, project_id: int, task_ids: Sequence[int]) -> int:
-    """Forget tasks deleted in Label Studio, with their annotations and stored predictions."""
+    """Forget tasks deleted in Label Studio, with their annotations (and refused regions) and stored predictions."""
     if not task_ids:
         return 0
     ids = list(task_ids)
+    session.execute(delete(RejectedRegion).where(RejectedRegion.project_id == project_id,
+                                                 col(RejectedRegion.task_id).in_(ids)))
     session.execute(delete(Annotation).where(Annotation.project_id == project_id, col(Annotation.task_id).in_(ids)))
     session.execute(delete(Prediction).where(Prediction.project_id == project_id, col(Prediction.task_id).in_(ids)))
     result = session.execute(delete(Task).where(Task.project_id == project_id, col(Task.id).in_(ids)))
