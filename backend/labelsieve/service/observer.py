@@ -1,0 +1,219 @@
+"""Observer mode: rank a project from another backend's stored predictions, without training anything.
+
+A project with the ``observe`` setting (``"yolo-v8"``, or ``"auto"``: the newest version not written by
+labelsieve) gets, instead of a retrain, an observer round (the worker calls :meth:`ObserverRounds.round` where it
+would call the loop's retrain):
+
+1. read the other backend's predictions incrementally (:mod:`labelsieve.labelstudio.observed`);
+2. per unlabelled task, its newest prediction of the observed version(s): the per-box ``score`` of every region is
+   read as a two-way distribution and aggregated with the task type's default aggregation (boxes: ``sum`` of
+   binary entropies; an image the backend found nothing in scores ``EMPTY_WITHOUT_CANDIDATES``:
+   :mod:`labelsieve.detection.observer`);
+3. push the head (``queue_depth`` most uncertain tasks) as labelsieve's own prediction version
+   ``labelsieve-observer-<n>``, each prediction **carrying the other backend's regions unchanged** (so annotators
+   see the same boxes) with labelsieve's rank as its ``score``; switch the project's ``model_version`` to it and
+   ``sampling`` to Uncertainty sampling; delete labelsieve's older observer versions. Label Studio 1.23.2 orders
+   the queue, and shows predictions in the label stream, only for the project's one ``model_version``: the carry
+   over is what keeps the boxes in front of annotators (docs/observer-mode.md). An unchanged head is not pushed
+   again.
+
+Label Studio sends no webhook when a prediction is stored, so a round also runs every ``observe_poll_seconds``
+(and at once after annotation webhooks, Start Training and the first ``/setup``). Nothing is trained: the project
+never gets a model version of its own in labelsieve. The last round's summary is the status's ``observer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from labelsieve.detection.observer import detections_from_prediction
+from labelsieve.detection.uncertainty import image_uncertainty
+from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.labelstudio.gateway import LabelStudioGateway
+from labelsieve.labelstudio.observed import ObservedReader, ObservedState
+from labelsieve.labelstudio.pusher import PredictionPusher
+from labelsieve.service.observe_setting import AUTO, observed_versions
+from labelsieve.settings import Settings
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
+from labelsieve.storage.models import utcnow
+from labelsieve.tasktypes import task_type_for
+
+log = logging.getLogger(__name__)
+VERSION_PREFIX = "labelsieve-observer-"
+UNCERTAINTY = "Uncertainty sampling"
+NO_SCORES = ("the observed backend writes no per-box score on its regions: there is no ranking signal, so labelsieve "
+             "pushes nothing and Label Studio's queue is unchanged. Ask that backend to write a score on every "
+             "region (Label Studio's YOLO example does with model_score_threshold)")
+
+
+class ObserverRounds:
+    """Observer rounds of the projects with the ``observe`` setting; ``notify(project)`` asks for a round later."""
+
+    def __init__(self, *, engine: Engine, settings: Settings, gateway: LabelStudioGateway, state_dir: Path,
+                 pusher: PredictionPusher | None = None, notify: Callable[[int], None] | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.gateway = gateway
+        self.state_dir = state_dir
+        self.pusher = pusher or PredictionPusher()
+        self.notify = notify
+        self.reader = ObservedReader()
+        self._timers: dict[int, threading.Timer] = {}
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    # ----------------------------------------------------------------- settings
+    def _setting(self, project_settings: dict[str, Any] | None, name: str) -> Any:
+        stored = project_settings or {}
+        return stored[name] if name in stored else getattr(self.settings, name)
+
+    def observes(self, project_id: int) -> bool:
+        with session_scope(self.engine) as session:
+            project = crud.get_project(session=session, project_id=project_id)
+        return project is not None and self._setting(project.settings, "observe") is not None
+
+    def _path(self, project_id: int) -> Path:
+        return self.state_dir / f"project-{project_id}.json"
+
+    def status(self, project_id: int) -> dict[str, Any] | None:
+        """The last observer round of the project (None when it never had one)."""
+        path = self._path(project_id)
+        if not path.exists():
+            return None
+        return ObservedState.load(path).status or None
+
+    # -------------------------------------------------------------------- round
+    def round(self, project_id: int) -> dict[str, Any]:
+        """Read, rank, push (see the module docstring); the summary the status shows. Never raises."""
+        started = time.perf_counter()
+        state = ObservedState.load(self._path(project_id))
+        with session_scope(self.engine) as session:
+            project = crud.get_project(session=session, project_id=project_id)
+        assert project is not None
+        observe = str(self._setting(project.settings, "observe"))
+        summary: dict[str, Any] = {"mode": "observer", "observe": observe, "at": utcnow().isoformat()}
+        try:
+            client = self.gateway.client(project_id, project)
+            if client is None:
+                summary["message"] = ("no Label Studio URL and key (LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY, or the "
+                                      "project's /setup): nothing to observe")
+            else:
+                summary.update(self._round(client, project_id, project.label_config, project.settings, observe,
+                                           state))
+        except Exception as exc:  # noqa: BLE001 - the next round tries again; the status says why
+            log.exception("observer round of project %s failed", project_id)
+            summary["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        state.status = summary
+        state.save(self._path(project_id))
+        log.info("project %s: observer round %s", project_id, json.dumps({k: v for k, v in summary.items()
+                                                                         if k != "message"}))
+        self._schedule(project_id, int(self._setting(project.settings, "observe_poll_seconds")))
+        return summary
+
+    def _round(self, client: LabelStudioClient, project_id: int, label_config: str,
+               project_settings: dict[str, Any] | None, observe: str, state: ObservedState) -> dict[str, Any]:
+        read = self.reader.read(client, project_id, state)
+        out: dict[str, Any] = {"read": {"how": read.how, "tasks_read": read.tasks_read, "requests": read.requests,
+                                        "seconds": round(read.seconds, 3), "tasks_known": len(state.tasks)}}
+        names = observed_versions(observe) if observe.strip() != AUTO else tuple(filter(None, [state.newest_version()]))
+        out["versions"] = list(names)
+        served = task_type_for(label_config)
+        aggregation = served.task_type.default_aggregation
+        out["aggregation"] = aggregation
+        ranked: list[tuple[float, int, dict[str, Any]]] = []
+        observed = scored_tasks = regions = scored_regions = 0
+        for task_id, entry in state.tasks.items():
+            chosen = [entry["versions"][v] for v in names if v in entry["versions"]]
+            if not chosen:
+                continue
+            observed += 1
+            prediction = max(chosen, key=lambda p: p["id"])
+            detections, scored = detections_from_prediction(prediction["result"], from_name=served.config.from_name,
+                                                            labels=served.config.labels)
+            regions += len(detections)
+            scored_regions += scored
+            scored_tasks += scored > 0
+            if not entry["labeled"]:
+                ranked.append((image_uncertainty(detections, aggregation=aggregation), task_id, prediction))
+        out.update({"tasks_observed": observed, "tasks_scored": scored_tasks, "regions": regions,
+                    "regions_scored": scored_regions, "unlabeled_ranked": len(ranked)})
+        if not names or not observed:
+            out["message"] = (f"no prediction of {observe!r} in Label Studio yet" if observe.strip() != AUTO else
+                              "no prediction of another backend in Label Studio yet")
+            return out
+        if scored_regions == 0:
+            out["message"] = NO_SCORES
+            return out
+        ranked.sort(key=lambda item: (-item[0], item[1]))  # most uncertain first; ties by task id
+        out.update(self._push(client, project_id, project_settings, ranked, state, read.versions))
+        return out
+
+    def _push(self, client: LabelStudioClient, project_id: int, project_settings: dict[str, Any] | None,
+              ranked: list[tuple[float, int, dict[str, Any]]], state: ObservedState,
+              versions: dict[str, int]) -> dict[str, Any]:
+        depth = self._setting(project_settings, "queue_depth")
+        head = ranked if depth in (None, "all") else ranked[:int(depth)]
+        n = len(ranked)
+        scores = [(rank + 1) / (n + 1) for rank in range(len(head))]
+        key = hashlib.sha1(json.dumps([[t, p["id"], s] for (_, t, p), s in zip(head, scores, strict=True)])
+                           .encode()).hexdigest()
+        current = f"{VERSION_PREFIX}{state.round}"
+        out: dict[str, Any] = {"head": [t for _, t, _ in head[:10]],
+                               "head_uncertainty": [round(u, 4) for u, _, _ in head[:10]]}
+        if key == state.pushed_key and versions.get(current):
+            out.update({"version": current, "pushed": 0, "unchanged": True})
+            return out
+        state.round += 1
+        version = f"{VERSION_PREFIX}{state.round}"
+        payload = [{"task": task_id, "model_version": version, "score": score, "result": prediction["result"]}
+                   for (_, task_id, prediction), score in zip(head, scores, strict=True)]
+        stats = self.pusher.push(client, project_id, payload, project_tasks=len(state.tasks))
+        client.update_project(project_id, model_version=version, sampling=UNCERTAINTY)
+        state.pushed_key = key
+        deleted = 0
+        for stale in sorted(v for v in versions if v.startswith(VERSION_PREFIX) and v != version):
+            deleted += client.delete_model_version(project_id, stale)
+        out.update({"version": version, "pushed": stats.pushed, "push_seconds": round(stats.seconds, 3),
+                    "push_path": stats.path, "stale_predictions_deleted": deleted,
+                    "score_range": [float(np.min(scores)), float(np.max(scores))] if scores else None})
+        return out
+
+    # ------------------------------------------------------------------ polling
+    def _schedule(self, project_id: int, seconds: int) -> None:
+        if seconds <= 0 or self.notify is None:
+            return
+        with self._lock:
+            if self._stopped or (project_id in self._timers and self._timers[project_id].is_alive()):
+                return
+            timer = threading.Timer(seconds, self._poll, args=(project_id,))
+            timer.daemon = True
+            self._timers[project_id] = timer
+            timer.start()
+
+    def _poll(self, project_id: int) -> None:
+        with self._lock:
+            self._timers.pop(project_id, None)
+            if self._stopped:
+                return
+        if self.notify is not None:
+            self.notify(project_id)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            timers = list(self._timers.values())
+            self._timers.clear()
+        for timer in timers:
+            timer.cancel()
