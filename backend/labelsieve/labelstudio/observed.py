@@ -24,7 +24,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,9 @@ def task_entry(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _since(watermark: str) -> str:
+    """The filter value Label Studio's Datetime filter parses (``%Y-%m-%dT%H:%M:%S.%fZ``, UTC)."""
     moment = datetime.fromisoformat(watermark.replace("Z", "+00:00")) - timedelta(seconds=OVERLAP_SECONDS)
-    return moment.isoformat()
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class ObservedReader:

@@ -83,6 +83,12 @@ class ObserverRounds:
             project = crud.get_project(session=session, project_id=project_id)
         return project is not None and self._setting(project.settings, "observe") is not None
 
+    def wants_round(self, project_id: int) -> bool:
+        """An observing project with no round scheduled (its first ``/setup``, or the first after a restart)."""
+        with self._lock:
+            timer = self._timers.get(project_id)
+        return (timer is None or not timer.is_alive()) and self.observes(project_id)
+
     def _path(self, project_id: int) -> Path:
         return self.state_dir / f"project-{project_id}.json"
 
