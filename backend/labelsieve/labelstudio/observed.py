@@ -32,8 +32,11 @@ from labelsieve.labelstudio.client import LabelStudioClient
 
 #: labelsieve's own prediction versions in Label Studio start with this: never observed
 OWN_PREFIX = "labelsieve"
-#: a changed task is listed again if its ``updated_at`` is this close before the last round's newest one
-OVERLAP_SECONDS = 5.0
+#: a changed task is listed again if its ``updated_at`` is this close before the last round's newest one (a write
+#: that committed late); a prediction missed anyway changes the counts, and the project is read again
+OVERLAP_SECONDS = 2.0
+#: the fields a listed task carries (``fields=all`` adds the predictions; ``include`` drops the rest)
+INCLUDE = "id,predictions,is_labeled,updated_at"
 PAGE_SIZE = 1000
 
 
@@ -132,7 +135,8 @@ class ObservedReader:
         rows: dict[int, dict[str, Any]] = {}
         for kwargs in ({"updated_after": _since(state.watermark)}, {"after_id": state.max_id}):
             for page in client.task_pages(project_id, page_size=self.page_size, fields="all",
-                                          what=f"listing changed tasks of project {project_id}", **kwargs):
+                                          include=INCLUDE, what=f"listing changed tasks of project {project_id}",
+                                          **kwargs):
                 rows.update({int(r["id"]): r for r in page})
         self._apply(state, rows.values())
         how, read = "incremental", len(rows)
@@ -142,7 +146,7 @@ class ObservedReader:
 
     def _full(self, client: LabelStudioClient, project_id: int, state: ObservedState) -> int:
         rows: dict[int, dict[str, Any]] = {}
-        for page in client.task_pages(project_id, page_size=self.page_size, fields="all",
+        for page in client.task_pages(project_id, page_size=self.page_size, fields="all", include=INCLUDE,
                                       what=f"listing the tasks and predictions of project {project_id}"):
             rows.update({int(r["id"]): r for r in page})
         state.tasks = {}

@@ -138,6 +138,7 @@ class ObserverRounds:
         served = task_type_for(label_config)
         aggregation = served.task_type.default_aggregation
         out["aggregation"] = aggregation
+        annotated = self._annotated(project_id, list(state.tasks))  # annotations labelsieve got by webhook count too
         ranked: list[tuple[float, int, dict[str, Any]]] = []
         observed = scored_tasks = regions = scored_regions = 0
         for task_id, entry in state.tasks.items():
@@ -151,7 +152,7 @@ class ObserverRounds:
             regions += len(detections)
             scored_regions += scored
             scored_tasks += scored > 0
-            if not entry["labeled"]:
+            if not entry["labeled"] and task_id not in annotated:
                 ranked.append((image_uncertainty(detections, aggregation=aggregation), task_id, prediction))
         out.update({"tasks_observed": observed, "tasks_scored": scored_tasks, "regions": regions,
                     "regions_scored": scored_regions, "unlabeled_ranked": len(ranked)})
@@ -164,6 +165,14 @@ class ObserverRounds:
             return out
         ranked.sort(key=lambda item: (-item[0], item[1]))  # most uncertain first; ties by task id
         out.update(self._push(client, project_id, project_settings, ranked, state, read.versions))
+        return out
+
+    def _annotated(self, project_id: int, task_ids: list[int], chunk: int = 5000) -> set[int]:
+        out: set[int] = set()
+        with session_scope(self.engine) as session:
+            for start in range(0, len(task_ids), chunk):  # SQLite bounds the parameters of one statement
+                out |= crud.annotated_task_ids(session=session, project_id=project_id,
+                                               task_ids=task_ids[start:start + chunk])
         return out
 
     def _push(self, client: LabelStudioClient, project_id: int, project_settings: dict[str, Any] | None,
