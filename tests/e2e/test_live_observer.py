@@ -95,6 +95,8 @@ def test_observer_mode_ranks_another_backends_boxes(label_studio: LabelStudioSer
     observer = status["observer"]
     assert observer.get("versions") == [OTHER] and observer["tasks_observed"] == len(ids), observer
     assert observer["tasks_scored"] == len(ids) - 2 and observer["regions_scored"] == sum(map(len, BOX_SCORES))
+    page = httpx.get(f"{labelsieve_server.url}/projects/{pid}/page", timeout=60)
+    assert page.status_code == 200 and "Observer mode" in page.text and f"<b>{OTHER}</b>" in page.text
 
     # an annotation: the labelled image leaves the queue, the next one moves up
     box = region(1.0, 0)
