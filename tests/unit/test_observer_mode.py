@@ -156,7 +156,9 @@ def test_incremental_read_lists_only_changed_tasks_and_reconciles_bulk_imports()
     assert third.how == "reconcile" and state.tasks[3]["versions"]["yolo-v8"]["result"][0]["score"] == 0.2
     ls.listed.clear()
     ls.clock += timedelta(seconds=60)
-    assert reader.read(ls, 1, state).how == "incremental" and len(ls.listed) <= OVERLAP_SECONDS  # the window only
+    assert reader.read(ls, 1, state).how == "incremental" and len(ls.listed) <= OVERLAP_SECONDS  # the window once
+    ls.listed.clear()
+    assert reader.read(ls, 1, state).tasks_read == 0 and ls.listed == [], "then from the watermark: nothing listed"
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ Label Studio 1.23.2 lists a project's tasks with their predictions (``GET /api/t
 version, each region with its own ``score``). A round reads only what changed since the last one:
 
 1. ``GET /api/projects/{id}/model-versions/``: the prediction count of every model version (one request);
-2. the tasks whose ``updated_at`` is after the last round's newest one (less ``OVERLAP_SECONDS``), and the tasks
-   with an id above the highest one seen, by id pages. Label Studio bumps a task's ``updated_at`` whenever a
+2. the tasks whose ``updated_at`` is after the last round's newest one (less ``OVERLAP_SECONDS`` the first time
+   after a change, so a write that committed late is not missed), and the tasks with an id above the highest one
+   seen, by id pages. Label Studio bumps a task's ``updated_at`` whenever a
    prediction is saved one by one (an ML backend's ``/predict`` answers, ``POST /api/predictions/``, a ``PATCH``)
    and whenever an annotation is saved or deleted;
 3. the bulk paths do not bump it (``POST /api/projects/{id}/import/predictions`` and predictions imported with their
@@ -48,6 +49,8 @@ class ObservedState:
     watermark: str | None = None  # the newest ``updated_at`` Label Studio listed
     #: task id -> {"labeled": bool, "versions": {version: {"id", "n", "score", "result"}}}
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: the last read found nothing newer than ``watermark``: its overlap window was listed again once already
+    settled: bool = False
     round: int = 0  # observer rounds that pushed a ranking
     pushed_key: str | None = None  # what the last push was (an unchanged head is not pushed again)
     status: dict[str, Any] = field(default_factory=dict)
@@ -79,7 +82,7 @@ class ObservedState:
     def load(cls, path: Path) -> ObservedState:
         try:
             raw = json.loads(path.read_text())
-            return cls(max_id=int(raw["max_id"]), watermark=raw.get("watermark"),
+            return cls(max_id=int(raw["max_id"]), watermark=raw.get("watermark"), settled=bool(raw.get("settled")),
                        tasks={int(k): v for k, v in raw.get("tasks", {}).items()}, round=int(raw.get("round", 0)),
                        pushed_key=raw.get("pushed_key"), status=dict(raw.get("status") or {}))
         except (OSError, ValueError, KeyError, TypeError):
@@ -113,9 +116,9 @@ def task_entry(row: dict[str, Any]) -> dict[str, Any]:
     return {"labeled": bool(row.get("is_labeled")), "versions": versions}
 
 
-def _since(watermark: str) -> str:
+def _since(watermark: str, overlap: float) -> str:
     """The filter value Label Studio's Datetime filter parses (``%Y-%m-%dT%H:%M:%S.%fZ``, UTC)."""
-    moment = datetime.fromisoformat(watermark.replace("Z", "+00:00")) - timedelta(seconds=OVERLAP_SECONDS)
+    moment = datetime.fromisoformat(watermark.replace("Z", "+00:00")) - timedelta(seconds=overlap)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -133,12 +136,15 @@ class ObservedReader:
             read = self._full(client, project_id, state)
             return ReadResult("full", read, _sent(client) - sent, time.perf_counter() - started, versions)
         rows: dict[int, dict[str, Any]] = {}
-        for kwargs in ({"updated_after": _since(state.watermark)}, {"after_id": state.max_id}):
+        before = state.watermark
+        since = _since(state.watermark, 0.0 if state.settled else OVERLAP_SECONDS)
+        for kwargs in ({"updated_after": since}, {"after_id": state.max_id}):
             for page in client.task_pages(project_id, page_size=self.page_size, fields="all",
                                           include=INCLUDE, what=f"listing changed tasks of project {project_id}",
                                           **kwargs):
                 rows.update({int(r["id"]): r for r in page})
         self._apply(state, rows.values())
+        state.settled = state.watermark == before  # the window was listed again: next time from the watermark
         how, read = "incremental", len(rows)
         if state.counts() != observed:  # a bulk import (or a deletion) the listing cannot see: all of it, once
             how, read = "reconcile", read + self._full(client, project_id, state)
