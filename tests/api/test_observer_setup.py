@@ -16,6 +16,8 @@ def test_setup_accepts_boxes_in_observer_mode(client) -> None:
     assert response.status_code == 200, response.text
     status = client.get("/projects/93").json()
     assert status["observer"]["mode"] == "observer" and status["versions"] == []
+    page = client.get("/projects/93/page")
+    assert page.status_code == 200 and "Observer mode" in page.text, page.text[-2000:]
     refused = client.post("/setup", json=setup_payload(94, TEXT, {"observe": "yolo-v8"}))
     assert refused.status_code == 400 and "observer mode serves task type" in refused.text
     own = client.post("/setup", json=setup_payload(95, BOXES, {"observe": "labelsieve-v2"}))

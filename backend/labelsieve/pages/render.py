@@ -16,7 +16,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from labelsieve.labelconfig import parse_label_config
+from labelsieve.labelconfig import UnsupportedLabelConfig, parse_label_config
 from labelsieve.pages import figures, hooks, sections
 from labelsieve.pages.auditsection import audit_section
 from labelsieve.pages.collect import ProjectView, collect, fingerprint, project_summaries
@@ -103,8 +103,11 @@ class PageRenderer:
         collected = time.perf_counter()
         diagnosis, _ = self.diagnoses.get(service.loop, view.project, [q.task_id for q in view.queue])
         diagnosed = time.perf_counter()
-        config = parse_label_config(view.project.label_config)
-        shown = previews(view.queue, config, service.gateway.fetcher(view.project))
+        try:  # classification configs have previews; another task type's page goes without them
+            config = parse_label_config(view.project.label_config)
+        except UnsupportedLabelConfig:
+            config = None
+        shown = {} if config is None else previews(view.queue, config, service.gateway.fetcher(view.project))
         previewed = time.perf_counter()
         body = self._body(service, view, diagnosis, shown, status)
         done = time.perf_counter()
