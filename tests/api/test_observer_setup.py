@@ -1,4 +1,4 @@
-"""Observer mode at /setup: a boxes project that observes another backend is accepted (it trains nothing), a text
+"""Observer mode at /setup: a boxes project that observes another backend is accepted (it trains nothing), an NER
 project or one of labelsieve's own versions is refused naming why, and the status says the mode."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from tests.factories import setup_payload
 
 BOXES = ('<View><Image name="img" value="$image"/><RectangleLabels name="box" toName="img">'
          '<Label value="car"/><Label value="person"/></RectangleLabels></View>')
-TEXT = ('<View><Text name="text" value="$text"/><Choices name="c" toName="text"><Choice value="a"/>'
-        '<Choice value="b"/></Choices></View>')
+NER = '<View><Text name="text" value="$text"/><Labels name="ner" toName="text"><Label value="PER"/></Labels></View>'
+
 
 
 def test_setup_accepts_boxes_in_observer_mode(client) -> None:
@@ -18,7 +18,7 @@ def test_setup_accepts_boxes_in_observer_mode(client) -> None:
     assert status["observer"]["mode"] == "observer" and status["versions"] == []
     page = client.get("/projects/93/page")
     assert page.status_code == 200 and "Observer mode" in page.text, page.text[-2000:]
-    refused = client.post("/setup", json=setup_payload(94, TEXT, {"observe": "yolo-v8"}))
+    refused = client.post("/setup", json=setup_payload(94, NER, {"observe": "yolo-v8"}))
     assert refused.status_code == 400 and "observer mode serves task type" in refused.text
     own = client.post("/setup", json=setup_payload(95, BOXES, {"observe": "labelsieve-v2"}))
     assert own.status_code == 400 and "labelsieve's own" in own.text

@@ -26,6 +26,7 @@ BOXES = """<View><Image name="image" value="$image"/>
 <RectangleLabels name="box" toName="image"><Label value="car"/></RectangleLabels></View>"""
 TEXT = """<View><Text name="text" value="$text"/>
 <Choices name="c" toName="text"><Choice value="a"/><Choice value="b"/></Choices></View>"""
+NER = """<View><Text name="text" value="$text"/><Labels name="ner" toName="text"><Label value="PER"/></Labels></View>"""
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -61,10 +62,11 @@ class FakeLabelStudio:
         if scores is not None:
             self.predict(task_id, scores, version, bump=False)
 
-    def predict(self, task_id: int, scores: list[float | None], version: str = "yolo-v8", *, bump: bool = True) -> None:
+    def predict(self, task_id: int, scores: list[float | None], version: str = "yolo-v8", *, bump: bool = True,
+                result: list[dict[str, Any]] | None = None, score: float | None = 0.5) -> None:
         task = self.tasks[task_id]
-        task["predictions"].append({"id": self.next_prediction, "model_version": version, "score": 0.5,
-                                    "result": [region(s) for s in scores]})
+        task["predictions"].append({"id": self.next_prediction, "model_version": version, "score": score,
+                                    "result": [region(s) for s in scores] if result is None else result})
         self.next_prediction += 1
         if bump:  # a single save bumps the task; a bulk import does not
             task["updated_at"] = self.tick()
@@ -125,11 +127,9 @@ def test_observe_setting_accepts_boxes_and_refuses_what_it_cannot_observe() -> N
     with pytest.raises(ProjectSettingsError, match="must name a model version"):
         resolve({"observe": " "})
     with pytest.raises(ProjectSettingsError, match="observer mode serves task type"):
-        resolve({"observe": "yolo-v8"}, TEXT)
+        resolve({"observe": "yolo-v8"}, NER)
     with pytest.raises(ProjectSettingsError, match="observe_poll_seconds"):
         resolve({"observe": "yolo-v8", "observe_poll_seconds": -1})
-    with pytest.raises(ProjectSettingsError, match="live service does not train the boxes"):
-        resolve({})  # without observe a boxes project still needs the trained detector in the loop
 
 
 def test_incremental_read_lists_only_changed_tasks_and_reconciles_bulk_imports() -> None:
@@ -162,13 +162,13 @@ def test_incremental_read_lists_only_changed_tasks_and_reconciles_bulk_imports()
 
 
 @pytest.fixture
-def rounds(tmp_path: Path):
+def rounds(tmp_path: Path, request: pytest.FixtureRequest):
     from labelsieve.storage import crud
     from labelsieve.storage.db import make_engine, session_scope
 
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     with session_scope(engine) as session:
-        crud.upsert_project(session=session, project_id=1, label_config=BOXES, settings={
+        crud.upsert_project(session=session, project_id=1, label_config=getattr(request, "param", BOXES), settings={
             "observe": "auto", "queue_depth": 3, "observe_poll_seconds": 0})
     ls = FakeLabelStudio()
 
@@ -213,3 +213,24 @@ def test_round_says_when_the_observed_backend_writes_no_scores(rounds) -> None:
     summary = observer.round(1)
     assert summary["message"] == NO_SCORES and summary["regions"] == 6 and summary["regions_scored"] == 0
     assert ls.pushed == [] and ls.project == {}, "no ranking signal: Label Studio's queue is left alone"
+
+
+@pytest.mark.parametrize("rounds", [TEXT], indirect=True)
+def test_classification_round_ranks_by_least_confidence(rounds) -> None:
+    """A <Choices> backend's score (on the region, else on the prediction, as Label Studio's examples write it)."""
+    observer, ls = rounds
+
+    def choice(score: float | None) -> list[dict[str, Any]]:
+        out: dict[str, Any] = {"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}
+        return [out if score is None else {**out, "score": score}]
+
+    for task_id in (1, 2, 3, 4):
+        ls.add_task(task_id, None)
+    ls.predict(1, [], result=choice(0.9), score=None)
+    ls.predict(2, [], result=choice(None), score=0.55)  # the prediction-level score only
+    ls.predict(3, [], result=choice(0.7), score=0.99)  # the region's own score wins
+    ls.predict(4, [], result=choice(0.95), score=None)
+    summary = observer.round(1)
+    assert summary["aggregation"] == "least_confidence" and summary["tasks_scored"] == 4, summary
+    assert [p["task"] for p in ls.pushed] == [2, 3, 1]
+    assert ls.pushed[0]["result"] == ls.tasks[2]["predictions"][0]["result"]

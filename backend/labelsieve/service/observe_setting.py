@@ -14,7 +14,10 @@ from labelsieve.labelstudio.observed import OWN_PREFIX
 
 AUTO = "auto"
 #: task type name -> what its observer ranking reads
-OBSERVABLE_TASK_TYPES = {"boxes": "per-box score of <RectangleLabels> regions (binary entropy, summed per image)"}
+OBSERVABLE_TASK_TYPES = {
+    "boxes": "per-box score of <RectangleLabels> regions (binary entropy, summed per image)",
+    "single_label": "the score of the <Choices> region, else the prediction's score (least confidence: 1 - score)",
+}
 
 
 def observed_versions(value: str) -> tuple[str, ...]:

@@ -47,14 +47,36 @@ from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import utcnow
-from labelsieve.tasktypes import task_type_for
+from labelsieve.tasktypes import ServedConfig, task_type_for
 
 log = logging.getLogger(__name__)
 VERSION_PREFIX = "labelsieve-observer-"
 UNCERTAINTY = "Uncertainty sampling"
-NO_SCORES = ("the observed backend writes no per-box score on its regions: there is no ranking signal, so labelsieve "
-             "pushes nothing and Label Studio's queue is unchanged. Ask that backend to write a score on every "
-             "region (Label Studio's YOLO example does with model_score_threshold)")
+NO_SCORES = ("the observed backend writes no score on its regions (per box) or predictions: there is no ranking "
+             "signal, so labelsieve pushes nothing and Label Studio's queue is unchanged. Ask that backend to write a "
+             "score on every region (Label Studio's YOLO example does)")
+
+
+def task_uncertainty(served: ServedConfig, prediction: dict[str, Any], aggregation: str) -> tuple[float, int, int]:
+    """(uncertainty, regions, regions with a score) of one stored prediction of another backend.
+
+    Boxes: every box's score as a two-way distribution, aggregated (``aggregation``); an image without a box scores
+    ``EMPTY_WITHOUT_CANDIDATES``. Single-label: least confidence ``1 - score`` of the choice (its region's score,
+    else the prediction's: Label Studio's example backends write the latter); no choice or no score: 1.0 (doubtful)."""
+    config = served.config
+    if served.name == "boxes":
+        detections, scored = detections_from_prediction(prediction["result"], from_name=config.from_name,
+                                                        labels=config.labels)
+        return image_uncertainty(detections, aggregation=aggregation), len(detections), scored
+    choices = [r for r in prediction["result"] if isinstance(r, dict) and r.get("from_name") == config.from_name]
+    score = next((r.get("score") for r in choices if _number(r.get("score"))), prediction.get("score"))
+    if not choices or not _number(score):
+        return 1.0, len(choices), 0
+    return 1.0 - float(np.clip(score, 0.0, 1.0)), len(choices), 1
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 class ObserverRounds:
@@ -136,7 +158,7 @@ class ObserverRounds:
         names = observed_versions(observe) if observe.strip() != AUTO else tuple(filter(None, [state.newest_version()]))
         out["versions"] = list(names)
         served = task_type_for(label_config)
-        aggregation = served.task_type.default_aggregation
+        aggregation = served.task_type.default_aggregation if served.name == "boxes" else "least_confidence"
         out["aggregation"] = aggregation
         annotated = self._annotated(project_id, list(state.tasks))  # annotations labelsieve got by webhook count too
         ranked: list[tuple[float, int, dict[str, Any]]] = []
@@ -147,13 +169,12 @@ class ObserverRounds:
                 continue
             observed += 1
             prediction = max(chosen, key=lambda p: p["id"])
-            detections, scored = detections_from_prediction(prediction["result"], from_name=served.config.from_name,
-                                                            labels=served.config.labels)
-            regions += len(detections)
+            uncertainty, n_regions, scored = task_uncertainty(served, prediction, aggregation)
+            regions += n_regions
             scored_regions += scored
             scored_tasks += scored > 0
             if not entry["labeled"] and task_id not in annotated:
-                ranked.append((image_uncertainty(detections, aggregation=aggregation), task_id, prediction))
+                ranked.append((uncertainty, task_id, prediction))
         out.update({"tasks_observed": observed, "tasks_scored": scored_tasks, "regions": regions,
                     "regions_scored": scored_regions, "unlabeled_ranked": len(ranked)})
         if not names or not observed:
