@@ -53,7 +53,6 @@ class ObservedState:
     settled: bool = False
     round: int = 0  # observer rounds that pushed a ranking
     pushed_key: str | None = None  # what the last push was (an unchanged head is not pushed again)
-    status: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Predictions per observed model version, as Label Studio counts them."""
@@ -84,7 +83,7 @@ class ObservedState:
             raw = json.loads(path.read_text())
             return cls(max_id=int(raw["max_id"]), watermark=raw.get("watermark"), settled=bool(raw.get("settled")),
                        tasks={int(k): v for k, v in raw.get("tasks", {}).items()}, round=int(raw.get("round", 0)),
-                       pushed_key=raw.get("pushed_key"), status=dict(raw.get("status") or {}))
+                       pushed_key=raw.get("pushed_key"))
         except (OSError, ValueError, KeyError, TypeError):
             return cls()
 

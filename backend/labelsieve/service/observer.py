@@ -27,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -75,6 +77,14 @@ def task_uncertainty(served: ServedConfig, prediction: dict[str, Any], aggregati
     return 1.0 - float(np.clip(score, 0.0, 1.0)), len(choices), 1
 
 
+def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".status-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(value, handle)
+    os.replace(tmp, path)
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and bool(np.isfinite(value))
 
@@ -92,6 +102,9 @@ class ObserverRounds:
         self.notify = notify
         self.reader = ObservedReader()
         self._timers: dict[int, threading.Timer] = {}
+        self._states: dict[int, ObservedState] = {}
+        #: project -> task -> ((prediction id, aggregation, config), uncertainty, regions, scored regions)
+        self._scores: dict[int, dict[int, tuple[Any, float, int, int]]] = {}
         self._lock = threading.Lock()
         self._stopped = False
 
@@ -114,18 +127,29 @@ class ObserverRounds:
     def _path(self, project_id: int) -> Path:
         return self.state_dir / f"project-{project_id}.json"
 
+    def _status_path(self, project_id: int) -> Path:
+        return self.state_dir / f"project-{project_id}.status.json"
+
     def status(self, project_id: int) -> dict[str, Any] | None:
-        """The last observer round of the project (None when it never had one)."""
-        path = self._path(project_id)
-        if not path.exists():
+        """The last observer round of the project (None when it never had one): a small file of its own."""
+        try:
+            return dict(json.loads(self._status_path(project_id).read_text()))
+        except (OSError, ValueError):
             return None
-        return ObservedState.load(path).status or None
+
+    def _state(self, project_id: int) -> ObservedState:
+        """The project's read state, kept in memory between rounds (loaded from its file after a restart)."""
+        state = self._states.get(project_id)
+        if state is None:
+            state = self._states[project_id] = ObservedState.load(self._path(project_id))
+        return state
 
     # -------------------------------------------------------------------- round
     def round(self, project_id: int) -> dict[str, Any]:
         """Read, rank, push (see the module docstring); the summary the status shows. Never raises."""
         started = time.perf_counter()
-        state = ObservedState.load(self._path(project_id))
+        state = self._state(project_id)
+        before = (state.max_id, state.watermark, len(state.tasks), state.round, state.pushed_key)
         with session_scope(self.engine) as session:
             project = crud.get_project(session=session, project_id=project_id)
         assert project is not None
@@ -143,8 +167,10 @@ class ObserverRounds:
             log.exception("observer round of project %s failed", project_id)
             summary["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         summary["seconds"] = round(time.perf_counter() - started, 3)
-        state.status = summary
-        state.save(self._path(project_id))
+        changed = bool((summary.get("read") or {}).get("tasks_read"))  # a task listed: its entry may be new
+        if changed or before != (state.max_id, state.watermark, len(state.tasks), state.round, state.pushed_key):
+            state.save(self._path(project_id))  # O(project) on disk: only when the read or the push changed it
+        _write_json(self._status_path(project_id), summary)
         log.info("project %s: observer round %s", project_id, json.dumps({k: v for k, v in summary.items()
                                                                          if k != "message"}))
         self._schedule(project_id, int(self._setting(project.settings, "observe_poll_seconds")))
@@ -163,13 +189,18 @@ class ObserverRounds:
         annotated = self._annotated(project_id, list(state.tasks))  # annotations labelsieve got by webhook count too
         ranked: list[tuple[float, int, dict[str, Any]]] = []
         observed = scored_tasks = regions = scored_regions = 0
+        scores = self._scores.setdefault(project_id, {})
         for task_id, entry in state.tasks.items():
             chosen = [entry["versions"][v] for v in names if v in entry["versions"]]
             if not chosen:
                 continue
             observed += 1
             prediction = max(chosen, key=lambda p: p["id"])
-            uncertainty, n_regions, scored = task_uncertainty(served, prediction, aggregation)
+            key = (prediction["id"], aggregation, label_config)
+            hit = scores.get(task_id)
+            if hit is None or hit[0] != key:  # computed once per stored prediction, not once per round
+                hit = scores[task_id] = (key, *task_uncertainty(served, prediction, aggregation))
+            _, uncertainty, n_regions, scored = hit
             regions += n_regions
             scored_regions += scored
             scored_tasks += scored > 0
