@@ -116,5 +116,10 @@ def test_observer_mode_ranks_another_backends_boxes(label_studio: LabelStudioSer
     assert min(ours, key=lambda t: ours[t]) == surest, "a new prediction of the other backend re-ranks the queue"
     read = backend_status(labelsieve_server.url, pid)["observer"]["read"]
     assert read["how"] == "incremental", read  # what changed, not a reread of the project (counts agree)
-    assert set(project(ls, pid)) and OTHER in ls.api("GET", f"/api/projects/{pid}/model-versions/").json(), \
-        "the other backend's predictions are left as they were"
+    theirs = [p for p in ls.api("GET", "/api/predictions/", params={"project": pid}).json()
+              if p["model_version"] == OTHER]
+    assert len(theirs) == len(ids) + 1 and {p["score"] for p in theirs} == {0.5}, \
+        "the other backend's predictions are left as they were (labelsieve rewrites none of their scores)"
+    # what labelsieve chose not to do, but Label Studio 1.23.2 allows: rescoring another backend's prediction in place
+    patched = ls.api("PATCH", f"/api/predictions/{theirs[0]['id']}/", json={"score": 0.01})
+    assert patched.status_code == 200 and patched.json()["result"] == theirs[0]["result"]
