@@ -152,7 +152,8 @@ class ObserverRounds:
         before = (state.max_id, state.watermark, len(state.tasks), state.round, state.pushed_key)
         with session_scope(self.engine) as session:
             project = crud.get_project(session=session, project_id=project_id)
-        assert project is not None
+        if project is None:  # deleted meanwhile
+            return {"mode": "observer", "message": f"project {project_id} is not set up"}
         observe = str(self._setting(project.settings, "observe"))
         summary: dict[str, Any] = {"mode": "observer", "observe": observe, "at": utcnow().isoformat()}
         try:
@@ -214,6 +215,9 @@ class ObserverRounds:
             return out
         if scored_regions == 0:
             out["message"] = NO_SCORES
+            return out
+        if not ranked:  # Label Studio refuses a model_version no prediction carries: leave the project as it is
+            out["message"] = "every task with a prediction of the observed version(s) is labelled: nothing to rank"
             return out
         ranked.sort(key=lambda item: (-item[0], item[1]))  # most uncertain first; ties by task id
         out.update(self._push(client, project_id, project_settings, ranked, state, read.versions))
