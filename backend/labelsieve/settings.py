@@ -91,6 +91,15 @@ class ProjectSettings:
         "TF-IDF and the pool is encoded in the background, then a retrain switches to embeddings "
         "(service/embedding_job.py); 0: every text is encoded in the background", minimum=0)
 
+    observe: str | None = setting(
+        None, 'observer mode: train nothing, rank the tasks from another ML backend\'s stored predictions and their '
+        'per-region scores (service/observer.py): the model version(s) to read, comma-separated (e.g. "yolo-v8"), '
+        'or "auto" (the newest version not written by labelsieve); null: off (labelsieve trains its own model)')
+    observe_poll_seconds: int = setting(
+        60, "observer mode: read the observed predictions again this often (seconds; Label Studio sends no webhook "
+        "when a prediction is stored); annotations start a round at once; 0: only on annotations and Start "
+        "Training", minimum=0)
+
     device: str = setting(
         "auto", "torch device of the CNN, the image encoders, the diffusion synthesizers and the distance kernels: "
         "auto (CUDA when there is one), cpu, cuda or cuda:<n> (labelsieve/devices.py)")

@@ -221,11 +221,12 @@ class LabelStudioClient:
 
     def task_pages(self, project_id: int, *, after_id: int = 0, page_size: int = 5000, what: str = "",
                    include: str | None = None, updated_after: str | None = None,
-                   first_page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+                   first_page_size: int | None = None, fields: str = "task_only") -> Iterator[list[dict[str, Any]]]:
         """The project's tasks with ``id > after_id`` one page at a time, in id order, each page asked for by id
         (see :meth:`list_tasks`); ``updated_after`` (ISO time) keeps only tasks Label Studio changed after it
         (an annotation saved or deleted through its API bumps its task's ``updated_at``); ``first_page_size``: a
-        smaller first page (what is synced first is ranked first)."""
+        smaller first page (what is synced first is ranked first); ``fields="all"``: each task with its predictions
+        (every model version, each region with its score)."""
         after = int(after_id)
         what = what or f"listing tasks of project {project_id}"
         size = first_page_size or page_size
@@ -235,7 +236,7 @@ class LabelStudioClient:
                 items.append({"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
                               "value": updated_after})
             query = json.dumps({"filters": {"conjunction": "and", "items": items}, "ordering": ["tasks:id"]})
-            params: dict[str, Any] = {"project": project_id, "fields": "task_only", "page": 1, "page_size": size,
+            params: dict[str, Any] = {"project": project_id, "fields": fields, "page": 1, "page_size": size,
                                       "query": query, "resolve_uri": "false"}
             if include:
                 params["include"] = include

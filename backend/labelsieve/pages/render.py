@@ -27,6 +27,7 @@ from labelsieve.pages.driftsection import drift_section
 from labelsieve.pages.issue_section import scorecard_key
 from labelsieve.pages.kinds import kind_section
 from labelsieve.pages.modelsection import model_section
+from labelsieve.pages.observersection import observer_section
 from labelsieve.pages.sections import esc, section
 from labelsieve.pages.textsection import text_features_section
 from labelsieve.pages.thumbnails import previews
@@ -77,6 +78,7 @@ class PageRenderer:
                repr(status.get("cv_estimate")),  # written by the background job after the retrain
                repr(status.get("text_features")),  # the background encoding's progress
                repr(status.get("first_contact")),  # the first sync's progress
+               repr(status.get("observer")),  # observer mode's last round
                repr(scorecard_key(service, project_id)),  # the label-issue scorecard, written after the retrain
                repr(status.get("drift")),  # written by the background drift check after the retrain
                repr(status.get("image_features")),  # the background image encoding's progress
@@ -137,6 +139,9 @@ class PageRenderer:
             f"{' &middot; Label Studio ' + esc(p.ls_hostname) if p.ls_hostname else ''}</p>"
             f"{sections.estimate_text(r, status.get('cv_estimate'))}</header>",
         ]
+        observing = observer_section(status.get("observer"))
+        if observing:
+            parts.append(section("observer", "Observer mode", observing))
         contact = first_contact_section(status.get("first_contact"))
         if contact:
             parts.append(section("first-contact", "First contact", contact))

@@ -25,6 +25,7 @@ from labelsieve.service.cvjob import estimate_version
 from labelsieve.service.first_contact import FirstContact
 from labelsieve.service.image_features import ImageFeatures
 from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.observer import ObserverRounds
 from labelsieve.service.quality_runner import QualityRunner
 from labelsieve.service.setup_check import LabelStudioCheck
 from labelsieve.service.text_features import TextFeatures
@@ -64,6 +65,8 @@ class Service:
     plugins_ready: threading.Event = field(default_factory=threading.Event)
     #: the background sync, first training and first head of a project's first /setup
     first_contact: FirstContact | None = None
+    #: observer mode's rounds (projects ranked from another backend's predictions)
+    observer: ObserverRounds | None = None
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -79,6 +82,8 @@ class Service:
             self.text_features.stop()
         if self.image_features is not None:
             self.image_features.stop()
+        if self.observer is not None:
+            self.observer.stop()
         self.worker.stop()
         if self.text_features is not None and EMBEDDINGS.root == self.settings.data_dir / "embeddings":
             EMBEDDINGS.attach(None)
@@ -125,9 +130,15 @@ def build_service(settings: Settings) -> Service:
                             keep_versions=settings.keep_prediction_versions, tracker=tracker_for(engine, settings),
                             # the 5-fold estimate and the drift checks the status shows
                             jobs={CV_ESTIMATE: estimate_version, DRIFT: drift_version})
+    # observer mode: rank another backend's stored predictions instead of training (service/observer.py)
+    observer = ObserverRounds(engine=engine, settings=settings, gateway=gateway,
+                              state_dir=settings.data_dir / "observer",
+                              pusher=PredictionPusher(mode=settings.prediction_import,
+                                                      concurrency=settings.prediction_import_concurrency),
+                              notify=lambda pid: worker.notify(pid, force=True))
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
                             verifier=gateway.verify_annotation if settings.verify_webhooks else None,
-                            after_retrain=quality.submit, waits=waits)
+                            after_retrain=quality.submit, waits=waits, observer=observer)
     first_contact = FirstContact(engine=engine, gateway=gateway, round_for=lambda pid: worker.notify(pid, force=True),
                                  state_dir=settings.data_dir / "first_contact",
                                  page_size=settings.first_contact_page_size,
@@ -135,4 +146,4 @@ def build_service(settings: Settings) -> Service:
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
                    quality=quality, text_features=text_features, image_features=image_features,
-                   first_contact=first_contact)
+                   first_contact=first_contact, observer=observer)

@@ -19,6 +19,7 @@ from labelsieve.learners.auto import resolve_auto
 from labelsieve.learners.text_models import check_embedding_model
 from labelsieve.learners.weights_files import check_encoder_files
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
+from labelsieve.service.observe_setting import check_observe
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
 from labelsieve.strategies.base import QueryStrategy
 from labelsieve.tasktypes.base import TaskType
@@ -170,6 +171,12 @@ def resolve_settings(
     except ValueError as exc:
         raise ProjectSettingsError(str(exc)) from exc
     resolved = ProjectSettings(**values)
+    if resolved.observe is not None:  # observer mode trains nothing: no strategy, learner or balancing to check
+        try:
+            check_observe(resolved.observe, task_type)
+        except ValueError as exc:
+            raise ProjectSettingsError(str(exc)) from exc
+        return ResolvedSettings(settings=resolved, strategy=None, input_kind=None, complete=True)
     strategy, input_kind, complete = _check_plugins(resolved, config, registries, light=light, strategy=strategy,
                                                     task_type=task_type)
     return ResolvedSettings(settings=resolved, strategy=strategy, input_kind=input_kind, complete=complete)

@@ -87,6 +87,9 @@ class ProjectStatus(BaseModel):
     learner_choice: str | None = None
     #: tasks the serving model skipped because their media did not load: count and {task id: error}
     input_errors: dict[str, Any] | None = None
+    #: observer mode (service/observer.py): the versions read, tasks observed / with scored regions, the read's
+    #: cost, the head pushed, and a message when the observed backend gives no ranking signal (None: not observing)
+    observer: dict[str, Any] | None = None
 
 
 def project_history(session: Session, project_id: int) -> tuple[Project, list[ModelVersion], list[QueryRound]] | None:

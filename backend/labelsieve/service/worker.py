@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from labelsieve.service.events import Puller, Verifier, apply_pending
 from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.observer import ObserverRounds
 from labelsieve.service.waiting import WaitBoard
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -82,6 +83,9 @@ class _ProjectThread(threading.Thread):
             threading.Timer(RETRY_SECONDS, self.notify, kwargs={"force": force or applied.force_train}).start()
             return
         force = force or applied.force_train
+        if owner.observer is not None and owner.observer.observes(self.project_id):
+            owner.observer.round(self.project_id)  # observer mode: rank another backend's predictions, train nothing
+            return
         project = owner.loop.project(self.project_id)
         if applied.changed or force or project.annotations_since_train > 0:
             outcome = owner.loop.retrain(self.project_id, force=force)
@@ -103,8 +107,11 @@ class TrainingWorker:
         verifier: Verifier | None = None,
         after_retrain: Callable[[int, str], None] | None = None,
         waits: WaitBoard | None = None,
+        observer: ObserverRounds | None = None,
     ) -> None:
         self.loop = loop
+        #: observer mode's rounds (service/observer.py), run instead of a retrain for projects with ``observe``
+        self.observer = observer
         self.waits = waits
         self.debounce_seconds = debounce_seconds
         self.puller_factory = puller_factory

@@ -10,8 +10,9 @@ from labelsieve.strategies.base import ANY_TASK_TYPE, PoolContext, QueryStrategy
 class TaskUncertainty(QueryStrategy):
     """Most uncertain task first, as the project's task type aggregates its regions with its default aggregation
     (named entities: MNLP, the length-normalised least confidence of the best tag path, ``labelsieve.tasktypes.ner``;
-    single-label: least confidence; boxes: the sum of per-box entropies, ``labelsieve.tasktypes.boxes``). The host computes ``ctx.task_uncertainty`` for every task type, so this serves
-    every type, a third party's included: a plugin task type gets uncertainty sampling by implementing
+    single-label: least confidence; boxes: the sum of per-box entropies, ``labelsieve.tasktypes.boxes``). The host
+    computes ``ctx.task_uncertainty`` for every task type, so this serves every type, a third party's included: a
+    plugin task type gets uncertainty sampling by implementing
     ``TaskType.task_uncertainty``."""
 
     task_types = (ANY_TASK_TYPE,)

@@ -87,6 +87,9 @@ def setup(body: SetupRequest, service: ServiceDep) -> SetupResponse | RedirectRe
         return RedirectResponse(refused_location(problem), status_code=307)
     if service.first_contact is not None and service.settings.first_contact and service.settings.start_workers:
         service.first_contact.start(body.project_id)  # once per project, in the background (never blocks /setup)
+    if service.observer is not None and service.settings.start_workers and service.observer.wants_round(
+            body.project_id):  # observer mode: rank at once, then every observe_poll_seconds
+        service.worker.notify(body.project_id, force=True)
     return SetupResponse(model_version=version)
 
 

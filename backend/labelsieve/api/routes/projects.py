@@ -32,6 +32,9 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
         found.text_features = service.text_features.describe(service.engine, project_id, found.model_version)
     if service.first_contact is not None:  # the background sync of the project's first /setup, and its rounds
         found.first_contact = service.first_contact.progress(project_id)
+    if service.observer is not None and service.observer.observes(project_id):  # observer mode's last round
+        found.observer = service.observer.status(project_id) or {"mode": "observer",
+                                                                 "message": "no observer round yet"}
     if service.image_features is not None:  # encoder | pixels, and the pool's encoding progress
         found.image_features = service.image_features.describe(project_id)
     return found
