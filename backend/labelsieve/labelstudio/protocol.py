@@ -117,7 +117,6 @@ class TaskPrediction(BaseModel):
     model_version: str
     score: float | None = None
     result: list[ResultRegion] = Field(default_factory=list)
-    cluster: int | None = None
 
 
 class PredictResponse(BaseModel):

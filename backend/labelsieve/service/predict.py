@@ -68,10 +68,10 @@ def predict_tasks(
             missing.append(position)
         elif row.regions is not None:  # a region task type: the regions its ranking round predicted
             regions = row.regions if gate.allows(row.confidence) else []
-            results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
+            results[position] = TaskPrediction(model_version=version, score=row.score,
                                                result=[ResultRegion.model_validate(r) for r in regions])
         else:
-            results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
+            results[position] = TaskPrediction(model_version=version, score=row.score,
                                                result=_result(served, list(row.labels), row.confidence, gate))
     if missing:
         loader = loop.input_loader(project, learner.input_kind)

@@ -49,7 +49,6 @@ class RankedTask:
     labels: list[str]
     confidence: float
     utility: float | None
-    cluster: int | None = None
     #: region task types: the Label Studio regions the model predicts for the task (each with its score)
     regions: list[dict] | None = None
 
