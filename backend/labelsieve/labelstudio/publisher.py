@@ -35,12 +35,13 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.labelstudio.dmtab import ensure_ranking_tab
-from labelsieve.labelstudio.head import QueueState, Ranking, read_ranking, remaining, take_unlabeled
+from labelsieve.labelstudio.head import QueueState, read_ranking, remaining, take_unlabeled
 from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.preannotation import gate_for, threshold_of
+from labelsieve.storage.rankings import Ranking
 from labelsieve.tasktypes import task_type_for
 from labelsieve.tasktypes.classification import ClassPrediction
 
@@ -129,13 +130,13 @@ class LabelStudioPublisher:
         # type writes the regions, each with its own score (the model's confidence in it)
         payload = []
         for r in ranks:
-            confidence = _confidence(ranking, r)
+            task_id, score, confidence = int(ranking.task_ids[r]), float(ranking.scores[r]), float(ranking.confidence[r])
             if ranking.regions is not None:  # a region task type: the regions the ranking round predicted
-                payload.append({"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
+                payload.append({"task": task_id, "model_version": version, "score": score,
                                 "result": list(ranking.regions[r]) if gate.allows(confidence) else []})
                 continue
-            output = ClassPrediction(tuple(ranking.labels[r]), float(confidence if confidence is not None else 0.0))
-            payload.append({"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
+            output = ClassPrediction(tuple(ranking.labels_at(r)), confidence)
+            payload.append({"task": task_id, "model_version": version, "score": score,
                             "result": served.task_type.prediction_result(
                                 served.config, output, preannotate=gate.allows(confidence))})
         return payload
@@ -267,7 +268,3 @@ class LabelStudioPublisher:
             log.info("project %s: refilled the head of %s with %d predictions (%d left unannotated) in %.2f s",
                      project_id, state.version, result.pushed, left, result.seconds)
         return result
-
-
-def _confidence(ranking: Ranking, rank: int) -> float | None:
-    return ranking.confidence[rank] if rank < len(ranking.confidence) else None

@@ -121,6 +121,12 @@ class Ranking:
         return [self.entry(r) for r in range(start, min(len(self), stop if stop is not None else len(self)))]
 
 
+def empty_ranking(version: str) -> Ranking:
+    """A ranking of no task (a version with nothing stored)."""
+    return Ranking(version=version, classes=(), task_ids=np.zeros(0, dtype=np.int64), scores=np.zeros(0),
+                   label_index=np.zeros(0, dtype=np.int32), confidence=np.zeros(0), utility=np.zeros(0))
+
+
 def build_ranking(*, version: str, classes: Sequence[str], pool_ids: np.ndarray, order: np.ndarray,
                   scores: np.ndarray, probas: np.ndarray, utility: np.ndarray,
                   thresholds: np.ndarray | None = None, confidence: np.ndarray | None = None,
