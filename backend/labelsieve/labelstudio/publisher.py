@@ -130,7 +130,8 @@ class LabelStudioPublisher:
         # type writes the regions, each with its own score (the model's confidence in it)
         payload = []
         for r in ranks:
-            task_id, score, confidence = int(ranking.task_ids[r]), float(ranking.scores[r]), float(ranking.confidence[r])
+            task_id, score = int(ranking.task_ids[r]), float(ranking.scores[r])
+            confidence = float(ranking.confidence[r])
             if ranking.regions is not None:  # a region task type: the regions the ranking round predicted
                 payload.append({"task": task_id, "model_version": version, "score": score,
                                 "result": list(ranking.regions[r]) if gate.allows(confidence) else []})
