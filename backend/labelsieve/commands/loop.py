@@ -24,7 +24,6 @@ from rich.console import Console
 from labelsieve.commands.pages_server import PagesServer
 from labelsieve.labelstudio.client import LabelStudioError
 from labelsieve.labelstudio.errors import RetryLater
-from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.service.container import Service, build_service
 from labelsieve.service.events import _pull, store_annotated
 from labelsieve.settings import Settings
@@ -105,8 +104,8 @@ class LiveLoop:
             if outcome.status == "trained" and outcome.version and self.service.quality is not None:
                 self.service.quality.submit(self.project_id, outcome.version)  # in the background, as the worker
             publisher = self.service.loop.publisher
-            if isinstance(publisher, LabelStudioPublisher) and publisher.last and publisher.last.version == version:
-                pushed = publisher.last.pushed
+            if publisher is not None and version:
+                pushed = publisher.last_pushed(version)
             if outcome.status != "failed":
                 self._pending = False
         signatures = self._signatures or {}

@@ -192,6 +192,11 @@ class LabelStudioPublisher:
         """The project's last prune of stale versions in Label Studio (see :meth:`VersionPruner.status`)."""
         return self.pruner.status(project_id)
 
+    def last_pushed(self, version: str) -> int:
+        """How many predictions the last publish pushed, when it published ``version`` (else 0)."""
+        last = self.last
+        return last.pushed if last is not None and last.version == version else 0
+
     def stop(self) -> None:
         """Shutdown: run the held prunes now and wait for them."""
         self.pruner.stop()

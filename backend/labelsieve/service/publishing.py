@@ -25,5 +25,8 @@ class RankingPublisher(Protocol):
     def prune_status(self, project_id: int) -> dict[str, Any] | None:
         """The state of the background removal of stale versions (None when there is none)."""
 
+    def last_pushed(self, version: str) -> int:
+        """How many predictions the last publish pushed, when it published ``version`` (else 0)."""
+
     def stop(self) -> None:
         """Finish held background work (shutdown)."""
