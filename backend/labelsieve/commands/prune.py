@@ -27,6 +27,7 @@ from labelsieve.quality.store import load_scorecard
 from labelsieve.registry import get_registries
 from labelsieve.service.container import build_service
 from labelsieve.service.loop import UnknownProjectError
+from labelsieve.service.project_settings import store_project_settings
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import DatasetError, load_dataset
 from labelsieve.simulate.runner import resolve_learner
@@ -120,11 +121,8 @@ def register(app: typer.Typer) -> None:
                 console.print(table)
             if apply:
                 with session_scope(service.engine) as session:
-                    row = crud.get_project(session=session, project_id=project)
-                    assert row is not None
                     rule = "flagged" if keep_top is None else {"keep_top": keep_top}
-                    row.settings = {**(row.settings or {}), "prune": rule}
-                    session.add(row)
+                    store_project_settings(session=session, project_id=project, changes={"prune": rule})
                 outcome = service.loop.retrain(project, force=True)
                 with session_scope(service.engine) as session:
                     versions = crud.list_model_versions(session=session, project_id=project)

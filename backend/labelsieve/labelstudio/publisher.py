@@ -38,9 +38,10 @@ from labelsieve.labelstudio.dmtab import ensure_ranking_tab
 from labelsieve.labelstudio.head import QueueState, read_ranking, remaining, take_unlabeled
 from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
+from labelsieve.settings import ProjectSettings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
-from labelsieve.storage.preannotation import gate_for, threshold_of
+from labelsieve.storage.preannotation import gate_for
 from labelsieve.storage.rankings import Ranking
 from labelsieve.tasktypes import task_type_for
 from labelsieve.tasktypes.classification import ClassPrediction
@@ -49,8 +50,11 @@ log = logging.getLogger(__name__)
 UNCERTAINTY = "Uncertainty sampling"
 
 ClientFactory = Callable[[int], LabelStudioClient | None]
-#: queue_depth(project_id) → how many ranked tasks get a prediction (None: all of them)
-DepthOf = Callable[[int], int | None]
+#: settings_of(project_id) → the project's resolved settings (``queue_depth``: how many ranked tasks get a
+#: prediction, None: all of them; ``preannotate_threshold``: the pre-annotation gate)
+SettingsOf = Callable[[int], ProjectSettings]
+#: without ``settings_of``: every ranked task gets a prediction, the default pre-annotation gate
+EVERY_TASK = ProjectSettings(queue_depth=None)
 RankingOf = Callable[[int, str], Ranking]
 
 
@@ -89,10 +93,9 @@ class LabelStudioPublisher:
     """Callable as the loop's ``publisher(project_id, version)``; ``refill(project_id)`` between retrains."""
 
     def __init__(self, *, engine: Engine, client_factory: ClientFactory, batch_size: int = 25000,
-                 keep_versions: int = 2, set_sampling: bool = True, depth_of: DepthOf | None = None,
+                 keep_versions: int = 2, set_sampling: bool = True, settings_of: SettingsOf | None = None,
                  state_dir: Path | None = None, pusher: PredictionPusher | None = None,
                  ranking_of: RankingOf | None = None, manage_tab: bool = True,
-                 preannotate_threshold: float = 0.8,
                  pruner: VersionPruner | None = None) -> None:
         self.engine = engine
         self.client_factory = client_factory
@@ -100,12 +103,11 @@ class LabelStudioPublisher:
         #: the stale versions' deletion, in the background between one round's switch and the next one's push
         self.pruner = pruner or VersionPruner(keep_versions=keep_versions)
         self.set_sampling = set_sampling
-        self.depth_of = depth_of or (lambda _pid: None)
+        self.settings_of = settings_of or (lambda _pid: EVERY_TASK)
         self.state_dir = state_dir
         self.pusher = pusher or PredictionPusher(batch_size=batch_size)
         self.ranking_of = ranking_of or (lambda pid, version: read_ranking(engine, pid, version))
         self.manage_tab = manage_tab
-        self.preannotate_threshold = preannotate_threshold
         self.last: PublishResult | None = None
         self.last_refill: RefillResult | None = None
         self._heads: dict[int, _Head] = {}
@@ -125,7 +127,7 @@ class LabelStudioPublisher:
                 return []
             served = task_type_for(project.label_config)
             gate = gate_for(session=session, project_id=project_id,
-                            threshold=threshold_of(project.settings, self.preannotate_threshold))
+                            threshold=self.settings_of(project_id).preannotate_threshold)
         # the answer pre-ticked only where the model is likely right; the score alone ranks the rest. The task
         # type writes the regions, each with its own score (the model's confidence in it)
         payload = []
@@ -150,7 +152,7 @@ class LabelStudioPublisher:
     def publish(self, client: LabelStudioClient, project_id: int, version: str) -> PublishResult:
         started = time.perf_counter()
         ranking = self.ranking_of(project_id, version)
-        depth = self.depth_of(project_id)
+        depth = self.settings_of(project_id).queue_depth
         ranks, upto = take_unlabeled(self.engine, project_id, ranking, 0, depth)
         payload = self._payload(project_id, version, ranking, ranks)
         waited = self.pruner.join(project_id)  # the last round's prune: one writer at a time in Label Studio

@@ -106,9 +106,8 @@ def build_service(settings: Settings) -> Service:
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
     publisher = LabelStudioPublisher(
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
-        depth_of=gateway.queue_depth, state_dir=settings.data_dir / "queues",
+        settings_of=lambda pid: loop.settings_of(loop.project(pid)).settings, state_dir=settings.data_dir / "queues",
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
-        preannotate_threshold=settings.preannotate_threshold,
         pruner=VersionPruner(keep_versions=settings.keep_prediction_versions,
                              delay_seconds=settings.prune_hold_seconds, hold=fault_hooks.before_prune))
     # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background

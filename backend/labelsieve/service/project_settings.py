@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
+
 from labelsieve.balancing.base import BalancingError
 from labelsieve.balancing.config import check_balancing, check_params
 from labelsieve.devices import check_device
@@ -20,11 +22,12 @@ from labelsieve.learners.text_models import check_embedding_model
 from labelsieve.learners.weights_files import check_encoder_files
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
+from labelsieve.storage import crud
 from labelsieve.strategies.base import QueryStrategy
 from labelsieve.tasktypes.base import TaskType
 
 __all__ = ["KNOWN_KEYS", "ProjectSettings", "ProjectSettingsError", "ResolvedSettings", "parse_extra_params",
-           "resolve_settings"]
+           "resolve_settings", "store_project_settings"]
 
 KNOWN_KEYS = frozenset(f.name for f in PROJECT_FIELDS)
 
@@ -42,6 +45,20 @@ class ResolvedSettings:
     input_kind: str | None
     #: False after the light check (plugins not loaded yet): resolved fully again before the first retrain
     complete: bool = True
+
+
+def store_project_settings(*, session: Session, project_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """The one writer of a project's stored settings besides ``/setup``: ``changes`` over what is stored (unknown
+    keys refused). The loop resolves the new settings at its next read (``ActiveLearningLoop.settings_of``)."""
+    unknown = sorted(set(changes) - KNOWN_KEYS)
+    if unknown:
+        raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
+    project = crud.get_project(session=session, project_id=project_id)
+    if project is None:
+        raise ProjectSettingsError(f"project {project_id} is not set up")
+    merged = {**(project.settings or {}), **changes}
+    crud.upsert_project(session=session, project_id=project_id, settings=merged)
+    return merged
 
 
 def parse_extra_params(raw: Any) -> dict[str, Any]:
