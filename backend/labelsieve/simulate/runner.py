@@ -144,6 +144,17 @@ class Simulation:
         self.store = store
         self.registries = registries or get_registries()
         self.progress = progress or NoProgress()
+        # set by prepare() (run() calls it unless the caller has, to fail on bad input before any progress bar)
+        self.prepared = False
+        self.choice: AutoChoice | None = None
+        self.learner_name = ""
+        self.base_params: dict[str, Any] = {}
+        self.initial = 0
+        self.strategies: tuple[str, ...] = ()
+        self.input_kind = ""
+        self.datas: list[dict[str, Any]] = []
+        self.test_datas: list[dict[str, Any]] | None = None
+        self.config_xml = ""
         self._held_out: dict[int, LoadedInputs] = {}
 
     def prepare(self) -> None:
@@ -173,6 +184,7 @@ class Simulation:
         self.test_datas = None if self.test_dataset is None else task_data(self.test_dataset, self.input_kind)
         self.config_xml = label_config("text" if self.input_kind == "text" else "image", d.classes,
                                        multiple=d.multi_label)
+        self.prepared = True
 
     def protocol(self) -> dict[str, Any]:
         d, cfg = self.dataset, self.config
@@ -181,7 +193,7 @@ class Simulation:
                         "fingerprint": zlib.crc32("\n".join(d.labels.tolist()).encode())},
             "initial": self.initial, "batch_size": cfg.batch_size, "budget": cfg.budget,
             "learner": self.learner_name, "learner_params": dict(self.base_params),
-            "learner_resolved": self.choice.describe(), "balancing": cfg.balancing,
+            "learner_resolved": self.choice.describe() if self.choice is not None else None, "balancing": cfg.balancing,
             "balancing_params": dict(cfg.balancing_params),
             "test_fraction": cfg.test_fraction if self.test_dataset is None else None,
             "test_dataset": None if self.test_dataset is None else describe_test_set(self.test_dataset,
@@ -196,7 +208,8 @@ class Simulation:
 
         ``only_seeds`` runs just those seed indices: processes given disjoint seeds can fill one folder.
         """
-        self.prepare()
+        if not self.prepared:
+            self.prepare()
         self.store.open(self.protocol())
         for seed in range(self.config.seeds) if only_seeds is None else only_seeds:
             if self.test_dataset is not None:
