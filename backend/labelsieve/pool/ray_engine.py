@@ -68,9 +68,6 @@ class RayShards:
     def peak_rss_bytes(self) -> list[int]:
         return ray.get([actor.peak_rss_bytes.remote() for actor in self.actors])
 
-    def pids(self) -> list[int]:
-        return ray.get([actor.pid.remote() for actor in self.actors])
-
 
 def gpus_per_worker() -> float:
     """One GPU per worker when the cluster has GPUs, else none."""

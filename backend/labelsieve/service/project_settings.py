@@ -131,13 +131,6 @@ def _fraction(name: str, value: Any) -> float:
     return float(value)
 
 
-def default_learner_for(config: LabelConfig | None) -> str:
-    """``auto``: the text learner for text (on sentence embeddings when a model is installed: text_models.py); for
-    images a linear model on encoder vectors (or pixels) until the CNN wins (learners/auto_image.py). The one
-    resolver both the service and the simulation use: :func:`labelsieve.learners.auto.resolve_auto`."""
-    return resolve_auto("auto", _data_kind(config), {}).learner
-
-
 def _data_kind(config: LabelConfig | None) -> str:
     return "text" if config is not None and config.kind == "text" else "image"
 
