@@ -73,7 +73,7 @@ def run_labelsieve(family: str, options: dict, x: np.ndarray, probas: np.ndarray
     from labelsieve.strategies.coreset import CoreSet
 
     torch.set_num_threads(1)
-    import labelsieve.strategies.kcenter_prune as prune
+    import labelsieve.strategies.kcenter_bounds as prune
 
     created = prune.PrunedPool.__init__
 

@@ -15,7 +15,7 @@ from labelsieve.strategies.badge import Badge, gradient_factor
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.coreset import CoreSet
 from labelsieve.strategies.distance import ChunkedPool
-from labelsieve.strategies.kcenter_prune import PrunedPool, kcenter_pruned
+from labelsieve.strategies.kcenter_bounds import PrunedPool, kcenter_pruned
 
 
 def make_ctx(pool: np.ndarray, seed: int, labeled: np.ndarray | None = None, probas: np.ndarray | None = None):

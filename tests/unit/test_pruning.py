@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 from labelsieve.labelstudio.client import LabelStudioError
-from labelsieve.labelstudio.pruning import VersionPruner, stale_versions
+from labelsieve.labelstudio.stale_versions import VersionPruner, stale_versions
 
 V = [f"labelsieve-v{i}-2026120215000{i}" for i in range(1, 6)]
 

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from labelsieve.quality.experiment import pruning_experiment
 from labelsieve.quality.pruning import keep_top_count
-from labelsieve.quality.store import load_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard
 from labelsieve.registry import get_registries
 from labelsieve.service.container import build_service
 from labelsieve.service.loop import UnknownProjectError

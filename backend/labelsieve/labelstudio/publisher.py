@@ -14,7 +14,7 @@ After each retrain :class:`LabelStudioPublisher`:
 3. starts the deletion of labelsieve's older versions in Label Studio beyond the newest ``keep_versions``
    (``DELETE /api/projects/{id}/model-versions/``, O(head); other models' versions are never touched) in the
    background: it is held until the next round starts and joined before that round's push
-   (:mod:`labelsieve.labelstudio.pruning`), so it runs while labelsieve fits, not while annotators ask ``/next``.
+   (:mod:`labelsieve.labelstudio.stale_versions`), so it runs while labelsieve fits, not while annotators ask ``/next``.
 
 Between retrains :meth:`LabelStudioPublisher.refill` extends the head from the same stored ranking once
 fewer than half of ``queue_depth`` pushed tasks are left unannotated, so Label Studio never runs out of
@@ -36,8 +36,8 @@ from sqlalchemy.engine import Engine
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.labelstudio.dmtab import ensure_ranking_tab
 from labelsieve.labelstudio.head import QueueState, read_ranking, remaining, take_unlabeled
-from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
+from labelsieve.labelstudio.stale_versions import VersionPruner
 from labelsieve.settings import ProjectSettings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -177,7 +177,7 @@ class LabelStudioPublisher:
             except Exception:  # noqa: BLE001 - the ranking is live without the tab; retried next round
                 log.exception("project %s: could not keep the Data Manager ranking tab", project_id)
         done = time.perf_counter()
-        self.pruner.start(client, project_id, version)  # held until the next round starts (pruning.py)
+        self.pruner.start(client, project_id, version)  # held until the next round starts (stale_versions.py)
         result = PublishResult(project_id, version, stats.pushed, done - started, import_seconds=imported - pushing,
                                batches=stats.requests, patch_seconds=patched - imported, prune_wait_seconds=waited,
                                path=stats.path, tab_seconds=done - patched)

@@ -21,7 +21,7 @@ from labelsieve.pool.model import ModelBundle, block_outputs, load_learner
 from labelsieve.pool.source import EMBEDDING_COLUMN, ID_COLUMN, Unit, embedding_matrix, id_array, kept_mask, read_unit
 from labelsieve.strategies.badge import gradient_factor, host_lower
 from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool, paired_dots
-from labelsieve.strategies.kcenter_prune import PrunedPool
+from labelsieve.strategies.kcenter_bounds import PrunedPool
 
 STALE = "stale"
 

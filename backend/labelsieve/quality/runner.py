@@ -25,7 +25,7 @@ from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.quality.assess import assess
 from labelsieve.quality.review import publish_review
 from labelsieve.quality.scorecard import ScoreRow, summary
-from labelsieve.quality.store import load_scorecard, save_review, save_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard, save_review, save_scorecard
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore
 from labelsieve.storage.db import session_scope

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.gateway import LabelStudioGateway
-from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.labelstudio.pusher import PredictionPusher
+from labelsieve.labelstudio.stale_versions import VersionPruner
 from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.metrics import Metrics
@@ -19,8 +19,8 @@ from labelsieve.quality.cvjob import KEY as CV_ESTIMATE
 from labelsieve.quality.cvjob import estimate_version
 from labelsieve.quality.driftjob import KEY as DRIFT
 from labelsieve.quality.driftjob import drift_version
-from labelsieve.quality.hooks import tracker_for
 from labelsieve.quality.runner import QualityRunner
+from labelsieve.quality.service_calls import tracker_for
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service import fault_hooks
 from labelsieve.service.first_contact import FirstContact

@@ -40,7 +40,7 @@ from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import Dataset, DatasetError
-from labelsieve.simulate.metrics import score_label_sets, score_predictions
+from labelsieve.simulate.heldout_scores import score_label_sets, score_predictions
 from labelsieve.simulate.splitaudit import split_audit
 from labelsieve.simulate.splits import Split, check_protocol, make_pool_split, make_split
 from labelsieve.simulate.store import FULL_DATA, RunStore

@@ -25,7 +25,7 @@ from labelsieve.strategies.distance import (
     pinned_threads,
     storage_dtype,
 )
-from labelsieve.strategies.kcenter_prune import MIN_PICKS, MIN_ROWS, kcenter_pruned
+from labelsieve.strategies.kcenter_bounds import MIN_PICKS, MIN_ROWS, kcenter_pruned
 
 
 def _projection_of(ctx: PoolContext) -> Callable[[int, int], np.ndarray]:
@@ -99,7 +99,7 @@ class CoreSet(QueryStrategy):
     threads:
         Threads for the greedy loop (None: the process's torch setting).
     prune:
-        Exact pruning (triangle inequality over k-means groups of the pool, :mod:`.kcenter_prune`):
+        Exact pruning (triangle inequality over k-means groups of the pool, :mod:`.kcenter_bounds`):
         a new centre only reads the groups it can get closer to. Same picks; far fewer bytes read
         when the embeddings cluster. Pools under 4096 items and batches under 32 take full passes.
     """
