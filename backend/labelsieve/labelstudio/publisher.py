@@ -37,7 +37,7 @@ from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.labelstudio.dmtab import ensure_ranking_tab
 from labelsieve.labelstudio.head import QueueState, read_ranking, remaining, take_unlabeled
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
-from labelsieve.labelstudio.stale_versions import VersionPruner
+from labelsieve.labelstudio.stale_versions import StaleVersionRemover
 from labelsieve.settings import ProjectSettings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
@@ -96,12 +96,12 @@ class LabelStudioPublisher:
                  keep_versions: int = 2, set_sampling: bool = True, settings_of: SettingsOf | None = None,
                  state_dir: Path | None = None, pusher: PredictionPusher | None = None,
                  ranking_of: RankingOf | None = None, manage_tab: bool = True,
-                 pruner: VersionPruner | None = None) -> None:
+                 pruner: StaleVersionRemover | None = None) -> None:
         self.engine = engine
         self.client_factory = client_factory
         self.keep_versions = keep_versions
         #: the stale versions' deletion, in the background between one round's switch and the next one's push
-        self.pruner = pruner or VersionPruner(keep_versions=keep_versions)
+        self.pruner = pruner or StaleVersionRemover(keep_versions=keep_versions)
         self.set_sampling = set_sampling
         self.settings_of = settings_of or (lambda _pid: EVERY_TASK)
         self.state_dir = state_dir
@@ -190,8 +190,8 @@ class LabelStudioPublisher:
         """A round of ``project_id`` starts: the last round's prune runs now, while this one fits and ranks."""
         self.pruner.release(project_id)
 
-    def prune_status(self, project_id: int) -> dict[str, Any] | None:
-        """The project's last prune of stale versions in Label Studio (see :meth:`VersionPruner.status`)."""
+    def stale_versions_status(self, project_id: int) -> dict[str, Any] | None:
+        """The project's last prune of stale versions in Label Studio (see :meth:`StaleVersionRemover.status`)."""
         return self.pruner.status(project_id)
 
     def last_pushed(self, version: str) -> int:

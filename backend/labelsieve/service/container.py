@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.labelstudio.pusher import PredictionPusher
-from labelsieve.labelstudio.stale_versions import VersionPruner
+from labelsieve.labelstudio.stale_versions import StaleVersionRemover
 from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.metrics import Metrics
@@ -108,7 +108,7 @@ def build_service(settings: Settings) -> Service:
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
         settings_of=lambda pid: loop.settings_of(loop.project(pid)).settings, state_dir=settings.data_dir / "queues",
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
-        pruner=VersionPruner(keep_versions=settings.keep_prediction_versions,
+        pruner=StaleVersionRemover(keep_versions=settings.keep_prediction_versions,
                              delay_seconds=settings.prune_hold_seconds, hold=fault_hooks.before_prune))
     # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background
     EMBEDDINGS.attach(settings.data_dir / "embeddings", max_rows=settings.embedding_store_rows)

@@ -25,7 +25,7 @@ from labelsieve.strategies.distance import (
     pinned_threads,
     storage_dtype,
 )
-from labelsieve.strategies.kcenter_bounds import MIN_PICKS, MIN_ROWS, kcenter_pruned
+from labelsieve.strategies.kcenter_bounds import MIN_PICKS, MIN_ROWS, kcenter_bounded
 
 
 def _projection_of(ctx: PoolContext) -> Callable[[int, int], np.ndarray]:
@@ -170,6 +170,6 @@ class CoreSet(QueryStrategy):
             min_dist = prepared.pool.min_sqdist_to(labeled, prepared.projection)
             first = None if labeled.shape[0] else int(ctx.rng.integers(prepared.pool.n))
             worth = self.prune and prepared.pool.n >= MIN_ROWS and n >= MIN_PICKS  # set-up ~ a few full passes
-            greedy = kcenter_pruned if worth else kcenter_greedy
+            greedy = kcenter_bounded if worth else kcenter_greedy
             picks = greedy(prepared.pool, min_dist, n, first=first)
         return prepared.members[picks].astype(np.int64)

@@ -22,7 +22,8 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
     found = status.project_status(service.engine, project_id, queue_of=queue_of)
     if found is None:
         raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
-    found.prune = None if publisher is None else publisher.prune_status(project_id)  # stale versions, background
+    # the background removal of stale versions in Label Studio (the status field keeps its name, prune)
+    found.prune = None if publisher is None else publisher.stale_versions_status(project_id)
     found.page = str(request.base_url).rstrip("/") + f"/projects/{project_id}/page"  # the HTML view
     # webhook events waiting on Label Studio: count, oldest, why (URL tried, last error) and the fix
     found.waiting = service.waits.describe(project_id)
