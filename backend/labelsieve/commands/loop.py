@@ -45,7 +45,7 @@ def _parse_time(value: str) -> datetime:
 
 
 @dataclass
-class RoundSummary:
+class SyncSummary:
     changed: bool
     n_tasks: int
     n_annotations: int
@@ -83,7 +83,7 @@ class LiveLoop:
             hostname=client.base_url, title=project.get("title"),
         )
 
-    def sync_once(self) -> RoundSummary:
+    def sync_once(self) -> SyncSummary:
         started = time.perf_counter()
         client = self.service.gateway.client(self.project_id)
         if client is None:
@@ -109,7 +109,7 @@ class LiveLoop:
             if outcome.status != "failed":
                 self._pending = False
         signatures = self._signatures or {}
-        return RoundSummary(changed, len(signatures), sum(len(v) for v in signatures.values()), status, version,
+        return SyncSummary(changed, len(signatures), sum(len(v) for v in signatures.values()), status, version,
                             pushed, time.perf_counter() - started)
 
     def _changed_ids(self, client: Any) -> list[int]:

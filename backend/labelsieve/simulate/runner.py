@@ -74,13 +74,13 @@ class SimulationConfig:
     initial_sampling: str = "stratified"  # or "random": the seed set need not hold every class
 
 
-class Progress(Protocol):
+class RunProgress(Protocol):
     def run_started(self, strategy: str, seed: int, rounds: int) -> None: ...
     def round_done(self, strategy: str, seed: int) -> None: ...
     def run_finished(self, strategy: str, seed: int) -> None: ...
 
 
-class NoProgress:
+class NoRunProgress:
     def run_started(self, strategy: str, seed: int, rounds: int) -> None:
         pass
 
@@ -104,7 +104,7 @@ def n_rounds(initial: int, budget: int, batch_size: int) -> int:
     return 1 + int(np.ceil(max(0, budget - initial) / batch_size))
 
 
-def png_data_uri(image: np.ndarray) -> str:
+def image_data_uri(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -123,7 +123,7 @@ def task_data(dataset: Dataset, input_kind: str) -> list[dict[str, Any]]:
     if input_kind == "text" and dataset.kind == "text":
         return [{"text": str(item)} for item in dataset.items]
     if input_kind == "image" and dataset.kind == "image":
-        return [{"image": png_data_uri(item)} for item in dataset.items]
+        return [{"image": image_data_uri(item)} for item in dataset.items]
     if input_kind == "vector" and dataset.kind in ("vector", "image"):
         return [{"image": np.asarray(item, dtype=np.float32).reshape(-1).round(6).tolist()} for item in dataset.items]
     raise DatasetError(
@@ -135,7 +135,7 @@ class Simulation:
     """One simulation over ``dataset``; :meth:`run` fills ``store`` and continues unfinished runs."""
 
     def __init__(self, *, dataset: Dataset, config: SimulationConfig, store: RunStore,
-                 registries: Registries | None = None, progress: Progress | None = None,
+                 registries: Registries | None = None, progress: RunProgress | None = None,
                  test_dataset: Dataset | None = None, test_spec: str | None = None) -> None:
         self.dataset = dataset
         self.test_dataset = test_dataset  # fixed test set: scores every round instead of a split of the pool
@@ -143,7 +143,7 @@ class Simulation:
         self.config = config
         self.store = store
         self.registries = registries or get_registries()
-        self.progress = progress or NoProgress()
+        self.progress = progress or NoRunProgress()
         # set by prepare() (run() calls it unless the caller has, to fail on bad input before any progress bar)
         self.prepared = False
         self.choice: AutoChoice | None = None
