@@ -30,7 +30,7 @@ from labelsieve.service.loop import UnknownProjectError
 from labelsieve.service.project_settings import store_project_settings
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import DatasetError, load_dataset
-from labelsieve.simulate.runner import resolve_learner
+from labelsieve.simulate.project_inputs import resolve_learner
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
