@@ -50,12 +50,10 @@ class ResolvedSettings:
 def store_project_settings(*, session: Session, project_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """The one writer of a project's stored settings besides ``/setup``: ``changes`` over what is stored (unknown
     keys refused). The loop resolves the new settings at its next read (``ActiveLearningLoop.settings_of``)."""
-    unknown = sorted(set(changes) - KNOWN_KEYS)
-    if unknown:
-        raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
+    _refuse_unknown(changes)
     project = crud.get_project(session=session, project_id=project_id)
     if project is None:
-        raise ProjectSettingsError(f"project {project_id} is not set up")
+        raise LookupError(f"project {project_id} is not set up")
     merged = {**(project.settings or {}), **changes}
     crud.upsert_project(session=session, project_id=project_id, settings=merged)
     return merged
@@ -135,6 +133,12 @@ def _data_kind(config: LabelConfig | None) -> str:
     return "text" if config is not None and config.kind == "text" else "image"
 
 
+def _refuse_unknown(extra: dict[str, Any]) -> None:
+    unknown = sorted(set(extra) - KNOWN_KEYS)
+    if unknown:
+        raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
+
+
 def resolve_settings(
     *, settings: Settings, extra: dict[str, Any], config: LabelConfig | None, registries: Registries,
     light: bool = True, strategy: QueryStrategy | None = None, task_type: TaskType | None = None,
@@ -145,9 +149,7 @@ def resolve_settings(
     checks fully (a retrain). ``strategy``: the one a light check of the same settings built already.
     ``task_type``: the config's task type (None: single-label): it picks the ``auto`` learner, and a strategy,
     learner or balancing it cannot serve is refused naming both."""
-    unknown = sorted(set(extra) - KNOWN_KEYS)
-    if unknown:
-        raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
+    _refuse_unknown(extra)
     values = {
         f.name: _checked(f.name, PROJECT_TYPES[f.name], extra.get(f.name, getattr(settings, service_name(f))),
                          f.metadata["minimum"])
