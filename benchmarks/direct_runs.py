@@ -33,7 +33,7 @@ from labelsieve.service.pool_inputs import pool_for_fit  # noqa: E402
 from labelsieve.service.ranking import build_context  # noqa: E402
 from labelsieve.service.signals import best_prequential_accuracy  # noqa: E402
 from labelsieve.simulate.datasets import load_dataset  # noqa: E402
-from labelsieve.simulate.runner import resolve_learner  # noqa: E402
+from labelsieve.simulate.project_inputs import resolve_learner  # noqa: E402
 from labelsieve.strategies.base import full_ranking  # noqa: E402
 
 

@@ -1,6 +1,7 @@
 """Long-tailed digits benchmark for labelsieve's balancing methods (issue 6).
 
-Protocol (reference/balancing.md §7): ``load_digits`` 8x8 images, stratified 75/25 split per seed;
+Protocol (docs/balancing.md, Measured; results in benchmarks/results/imbalance.md): ``load_digits`` 8x8
+images, stratified 75/25 split per seed;
 the test split stays balanced; the training split is cut to an exponential long tail with
 imbalance ratio IR (head class 120 images, tail 120/IR); which digit is head or tail is permuted
 per seed. Metrics on the balanced test split: macro-F1, G-mean (imblearn) and the mean recall of

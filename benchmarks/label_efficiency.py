@@ -38,7 +38,8 @@ from labelsieve.learners.embedding_cache import EMBEDDINGS  # noqa: E402
 from labelsieve.learners.text_models import installed_embedding_model  # noqa: E402
 from labelsieve.registry import get_registries  # noqa: E402
 from labelsieve.simulate.datasets import Dataset, load_dataset  # noqa: E402
-from labelsieve.simulate.runner import Simulation, SimulationConfig, resolve_learner  # noqa: E402
+from labelsieve.simulate.project_inputs import resolve_learner  # noqa: E402
+from labelsieve.simulate.runner import Simulation, SimulationConfig  # noqa: E402
 from labelsieve.simulate.splits import make_split  # noqa: E402
 from labelsieve.simulate.store import RunStore  # noqa: E402
 

@@ -48,7 +48,8 @@ FLAG = "fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short"
 EXTRA = {"learner": "text", "strategy": "margin", "retrain_every": 1, "min_annotations": 6}
 PUSH_LOG = re.compile(r"project (\d+): pushed (\d+) predictions of (\S+) \((\S*), (\d+) request\(s\)\) in ([\d.]+) s "
                       r"\(import ([\d.]+) s, patch ([\d.]+) s, waited ([\d.]+) s for the last prune\)")
-#: the background prune of the versions a version made stale (labelstudio/pruning.py), run while the next round fits
+#: the background prune of the versions a version made stale (labelstudio/stale_versions.py), run while the next
+#: round fits
 PRUNE_LOG = re.compile(r"project (\d+): pruned (\d+) predictions of .*? after (\S+) went live in ([\d.]+) s")
 SYNC_LOG = re.compile(r"project (\d+): task sync (\S+) \((\d+) new, (\d+) deleted\) in ([\d.]+) s")
 

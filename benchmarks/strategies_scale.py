@@ -73,15 +73,15 @@ def run_labelsieve(family: str, options: dict, x: np.ndarray, probas: np.ndarray
     from labelsieve.strategies.coreset import CoreSet
 
     torch.set_num_threads(1)
-    import labelsieve.strategies.kcenter_prune as prune
+    import labelsieve.strategies.kcenter_bounds as prune
 
-    created = prune.PrunedPool.__init__
+    created = prune.BoundedPool.__init__
 
     def record(self, *args, **kwargs):  # keep the pruned pools so the worker can report the rows they read
         created(self, *args, **kwargs)
         PRUNED.append(self)
 
-    prune.PrunedPool.__init__ = record
+    prune.BoundedPool.__init__ = record
     pool = x[N_LABELED:]
     ctx = PoolContext(pool=range(pool.shape[0]), learner=None, rng=np.random.default_rng(seed), pool_embeddings=pool,
                       labeled_embeddings_given=x[:N_LABELED], pool_probas=probas[N_LABELED:])

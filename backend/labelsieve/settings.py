@@ -178,7 +178,7 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     max_predict_tasks: int = 10_000
     keep_prediction_versions: int = 2
     # The stale versions' prune in Label Studio waits for the project's next round (it runs while that round
-    # fits), at most this many seconds after the new version went live (labelstudio/pruning.py).
+    # fits), at most this many seconds after the new version went live (labelstudio/stale_versions.py).
     prune_hold_seconds: float = 10.0
     # Decoded pool inputs (images, vectors, texts) kept in memory between retrains, per process.
     input_cache_mb: int = 2048

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from labelsieve.detection.average_precision import mean_average_precision
 from labelsieve.detection.learner import DetectorLearner
-from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.networks import DetectorBuildError, build_detector
 from labelsieve.detection.synthetic import DetectionDataset, make_shapes
 from labelsieve.detection.targets import ImageTarget

@@ -38,7 +38,7 @@ def ranking(server: ServerProcess, pid: int, version: str) -> list[int]:
 
     engine = make_engine(server.database_url)
     try:
-        return read_ranking(engine, pid, version).task_ids
+        return read_ranking(engine, pid, version).task_ids.tolist()
     finally:
         engine.dispose()
 

@@ -9,7 +9,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from labelsieve.report.plots import new_figure, png_data_uri
+from labelsieve.report.plots import figure_data_uri, new_figure
 
 
 def _image(uri: str) -> np.ndarray:
@@ -22,7 +22,7 @@ def test_a_narrow_figure_keeps_its_y_axis_label_inside_the_image() -> None:
     ax.bar(np.arange(30), np.linspace(100, 12000, 30))  # five-digit tick labels
     ax.set_ylabel("pool tasks (sample of 2000)")
     ax.set_xlabel("predictive entropy (nats)")
-    pixels = _image(png_data_uri(fig))
+    pixels = _image(figure_data_uri(fig))
     ink = np.argwhere(pixels < 128)
     assert len(ink), "nothing drawn"
     left, bottom = ink[:, 1].min(), ink[:, 0].max()

@@ -81,7 +81,7 @@ ISSUES_PROBE = """(() => {
 
 def test_a_scorecard_with_candidates_shows_them_on_the_page(browser, live_server, http, digits_root) -> None:
     from labelsieve.quality.scorecard import ScoreRow
-    from labelsieve.quality.store import save_scorecard
+    from labelsieve.quality.scorecard_files import save_scorecard
     from labelsieve.storage import crud
     from labelsieve.storage.db import session_scope
 

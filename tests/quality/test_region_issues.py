@@ -18,7 +18,7 @@ from labelsieve.pages.issue_section import candidates_view
 from labelsieve.pages.sections import label_issues_section
 from labelsieve.quality.regions import assess_regions
 from labelsieve.quality.review_payload import review_payload
-from labelsieve.quality.store import load_scorecard, save_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard, save_scorecard
 from labelsieve.spans.bio import tags_to_spans
 from labelsieve.spans.targets import SpanTarget
 from labelsieve.spans.tokens import join_tokens

@@ -15,7 +15,7 @@ import pytest
 from labelsieve.detection.coords import pixels_to_percent
 from labelsieve.detection.synthetic import make_shapes
 from labelsieve.quality.review_payload import review_payload
-from labelsieve.quality.store import load_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard
 from labelsieve.service.quality_runner import QualityRunner
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore

@@ -10,7 +10,8 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from labelsieve.simulate.datasets import load_dataset
-from labelsieve.simulate.runner import Simulation, SimulationConfig, task_data
+from labelsieve.simulate.project_inputs import task_data
+from labelsieve.simulate.runner import Simulation, SimulationConfig
 from labelsieve.simulate.store import RunStore
 
 

@@ -15,7 +15,7 @@ from labelsieve.strategies.badge import Badge, gradient_factor
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.coreset import CoreSet
 from labelsieve.strategies.distance import ChunkedPool
-from labelsieve.strategies.kcenter_prune import PrunedPool, kcenter_pruned
+from labelsieve.strategies.kcenter_bounds import BoundedPool, kcenter_bounded
 
 
 def make_ctx(pool: np.ndarray, seed: int, labeled: np.ndarray | None = None, probas: np.ndarray | None = None):
@@ -90,9 +90,9 @@ def test_pruned_kcenter_matches_naive_and_reads_a_fraction_of_the_pool(n_labeled
     picks = CoreSet(prune=True).select(make_ctx(pool, 11, labeled), 60)
     assert picks.tolist() == naive_kcenter(pool, labeled, 60, np.random.default_rng(11))
     stored = ChunkedPool(pool, device="cpu")
-    groups = PrunedPool(stored)
+    groups = BoundedPool(stored)
     min_dist = stored.min_sqdist_to(labeled) if n_labeled else torch.full((4800,), float("inf"))
-    again = kcenter_pruned(stored, min_dist, 60, first=None if n_labeled else int(picks[0]), groups=groups)
+    again = kcenter_bounded(stored, min_dist, 60, first=None if n_labeled else int(picks[0]), groups=groups)
     assert again.tolist() == picks.tolist()
     assert groups.rows_read < 0.5 * 60 * 4800  # the pruning did skip most of the reads
 

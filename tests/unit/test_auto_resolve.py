@@ -16,7 +16,7 @@ from labelsieve.registry import get_registries
 from labelsieve.service.project_settings import ProjectSettingsError, resolve_settings
 from labelsieve.settings import Settings
 from labelsieve.simulate.dataset_base import Dataset
-from labelsieve.simulate.runner import label_config, resolve_learner
+from labelsieve.simulate.project_inputs import label_config, resolve_learner
 from tests.factories import IMAGE_CONFIG, TEXT_CONFIG
 
 needs_lite0 = pytest.mark.skipif(not lite0_installed(), reason="the encoders extra (EfficientNet-Lite0) is missing")

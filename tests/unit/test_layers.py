@@ -31,7 +31,7 @@ ALLOWED_NESTED = {
     ("labelsieve.testing", "labelsieve.learners.image"),
     ("labelsieve.testing", "labelsieve.learners.multilabel"),
     # mlflow is the optional extra labelsieve[mlflow]: loaded only when a tracking URI is configured (docstring)
-    ("labelsieve.quality.hooks", "labelsieve.quality.tracking"),
+    ("labelsieve.quality.service_calls", "labelsieve.quality.tracking"),
     # ray is the optional extra labelsieve[ray]: imported only for `--engine ray` (make_engine's docstring)
     ("labelsieve.pool.engine", "labelsieve.pool.ray_engine"),
 }

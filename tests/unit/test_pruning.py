@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 from labelsieve.labelstudio.client import LabelStudioError
-from labelsieve.labelstudio.pruning import VersionPruner, stale_versions
+from labelsieve.labelstudio.stale_versions import StaleVersionRemover, stale_versions
 
 V = [f"labelsieve-v{i}-2026120215000{i}" for i in range(1, 6)]
 
@@ -41,7 +41,7 @@ def test_stale_versions_keep_the_live_one_the_newest_others_and_other_models() -
 
 
 def test_held_until_released_then_joined_and_a_failure_is_shown_and_retried() -> None:
-    client, pruner = _Versions(V[:3]), VersionPruner(keep_versions=2, delay_seconds=3600)
+    client, pruner = _Versions(V[:3]), StaleVersionRemover(keep_versions=2, delay_seconds=3600)
     client.fail = 1
     pruner.start(client, 7, V[2])
     assert pruner.status(7)["state"] == "held" and not client.deleting.is_set(), "nothing deleted before release"
@@ -62,7 +62,7 @@ def test_held_until_released_then_joined_and_a_failure_is_shown_and_retried() ->
 
 def test_stop_runs_the_held_prunes_and_waits_for_them() -> None:
     a, b = _Versions(V[:3]), _Versions(V[:4])
-    pruner = VersionPruner(keep_versions=2, delay_seconds=3600)
+    pruner = StaleVersionRemover(keep_versions=2, delay_seconds=3600)
     pruner.start(a, 1, V[2])
     pruner.start(b, 2, V[3])
     pruner.stop()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelsieve.labelstudio.head import QueueState, Ranking, remaining, take_unlabeled
+import numpy as np
+
+from labelsieve.labelstudio.head import QueueState, remaining, take_unlabeled
 from labelsieve.labelstudio.pusher import PredictionPusher
 from labelsieve.storage import crud
 from labelsieve.storage.db import make_engine, session_scope
+from labelsieve.storage.rankings import Ranking
 
 
 def _engine(tmp_path: Path):
@@ -23,7 +26,9 @@ def _engine(tmp_path: Path):
 
 def test_take_unlabeled_skips_annotated_tasks_and_says_where_it_stopped(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
-    ranking = Ranking(task_ids=[5, 3, 4, 1, 2, 6], scores=[0.1 * (r + 1) for r in range(6)], labels=[["a"]] * 6)
+    ranking = Ranking(version="labelsieve-v1-x", classes=["a"], task_ids=np.array([5, 3, 4, 1, 2, 6]),
+                      scores=np.array([0.1 * (r + 1) for r in range(6)]), label_index=np.zeros(6),
+                      confidence=np.ones(6), utility=np.full(6, np.nan))
     ranks, upto = take_unlabeled(engine, 1, ranking, 0, 2)
     assert [ranking.task_ids[r] for r in ranks] == [5, 1] and upto == 4
     more, end = take_unlabeled(engine, 1, ranking, upto, 10)

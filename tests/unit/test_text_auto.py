@@ -14,7 +14,7 @@ from labelsieve.registry import get_registries
 from labelsieve.service.project_settings import resolve_settings
 from labelsieve.settings import Settings
 from labelsieve.simulate.dataset_base import Dataset
-from labelsieve.simulate.runner import resolve_learner
+from labelsieve.simulate.project_inputs import resolve_learner
 from tests.factories import IMAGE_CONFIG, TEXT_CONFIG
 
 MODEL = installed_embedding_model()

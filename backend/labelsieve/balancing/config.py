@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelsieve.balancing.base import BalancingError
-from labelsieve.balancing.prepare import (
+from labelsieve.balancing.methods import (
     CLASSIFIER_METHODS,
     CV_METHOD,
     DRW_METHOD,

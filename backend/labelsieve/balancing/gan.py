@@ -11,7 +11,7 @@ labelled images and samples new images of the classes asked for. The recipe is t
 
 Spectral norm bounds the discriminator's Lipschitz constant, so training does not need the careful balancing of a
 plain DCGAN and works with the few hundred images a labelling project holds. The caller applies the same gates as
-for the DDPM (:func:`labelsieve.balancing.prepare.prepare_training_set`: classifier agreement, novelty against the
+for the DDPM (:func:`labelsieve.balancing.added_rows.apply_synthesizer`: classifier agreement, novelty against the
 real images, a per-class cap). Runs on CUDA when present (``device="auto"``), else on the CPU, which is practical
 for small images (≤ 32 px). ``cost_`` reports the device, seconds, steps and parameter count of the last fit.
 """

@@ -38,55 +38,37 @@ import inspect
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from labelsieve.arrays import as_matrix
-from labelsieve.balancing.base import BalancingError, SyntheticBatch
+from labelsieve.balancing.added_rows import apply_synthesizer, apply_vector_resampling
+from labelsieve.balancing.base import BalancingError
 from labelsieve.balancing.losses import effective_number_weights, inverse_frequency_weights
-from labelsieve.balancing.quality import novelty_gate, pixel_classifier, quality_gate
-from labelsieve.balancing.resampling import INDEX_METHODS, VECTOR_METHODS, resample_indices, resample_vectors
+from labelsieve.balancing.methods import (
+    CLASSIFIER_METHODS,
+    CV_METHOD,
+    DRW_METHOD,
+    INDEX_METHODS,
+    LOSS_METHODS,
+    MIX_METHODS,
+    SAMPLER_METHODS,
+    VECTOR_METHODS,
+    WEIGHT_METHODS,
+)
+from labelsieve.balancing.resampling import resample_indices
 from labelsieve.balancing.stages import selection_overrides, staged_cv_refusal, torch_stage, training_signature
+from labelsieve.balancing.training_set import TrainingSet
 from labelsieve.balancing.tuning import choose_tau
 from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
 
+__all__ = ["AUTO_MIN_RATIO", "AUTO_TAU", "TrainingSet", "auto_method", "imbalance_ratio", "prepare_training_set"]
+
 AUTO_MIN_RATIO = 3.0
-LOSS_METHODS = {"logit_adjusted": "logit_adjusted", "balanced_softmax": "balanced_softmax",
-                "weighted_loss": "weighted", "effective_number_loss": "effective_number"}
-SAMPLER_METHODS = {"class_balanced_sampler": "class_balanced", "loss_weighted_sampler": "loss_weighted"}
-MIX_METHODS = ("mixup", "cutmix", "mixup_cutmix")
-WEIGHT_METHODS = ("class_weight", "effective_number")
-#: method -> the image learner's second stage (``classifier``); DRW is a schedule of the loss
-CLASSIFIER_METHODS = {"crt": "crt", "tau_norm": "tau_norm"}
-DRW_METHOD = "drw"
-CV_METHOD = "logit_adjusted_cv"
 DRW_START = 0.6
 #: the logit-adjustment τ ``auto`` uses (README, Balancing: τ 1.5 >= τ 1 in macro-F1 and above it in tail recall
 #: at IR 10 / 50 / 100 on digits and IR 50 on MNIST-5k; τ 2 lost macro-F1 on MNIST-5k); an explicit loss_tau wins
 AUTO_TAU = 1.5
-#: synthetic images closer to a real image of their class than this share of the typical real-to-real distance
-#: are near-copies and dropped (quality.novelty_gate; ``min_novelty``): a generator that memorised its training
-#: images adds nothing new; the DDPM's kept samples had a median novelty of 1.67 (README, Balancing)
-DEFAULT_MIN_NOVELTY = 0.1
-
-
-@dataclass
-class TrainingSet:
-    """What to fit: rows (real first, synthetic last), weights, learner overrides, synthetic flags."""
-
-    X: Any
-    y: list[str]
-    sample_weight: np.ndarray | None
-    learner_overrides: dict[str, Any]
-    synthetic_mask: np.ndarray
-    #: the methods actually applied, fallbacks, and the synthetic batch (for storage)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_real(self) -> int:
-        return int((~self.synthetic_mask).sum())
 
 
 def imbalance_ratio(y: Sequence[str] | Mapping[str, float]) -> float:
@@ -230,109 +212,8 @@ def _apply(ts: TrainingSet, part: str, params: dict[str, Any], learner_name: str
         ts.synthetic_mask = ts.synthetic_mask[keep]
         ts.sample_weight = None if ts.sample_weight is None else ts.sample_weight[keep]
     elif part in VECTOR_METHODS:
-        _apply_vector(ts, part, params, rng, embed)
+        apply_vector_resampling(ts, part, params, rng, embed)
     elif params.get("synthesis", True):
-        _apply_synthesizer(ts, part, params, rng, embed)
+        apply_synthesizer(ts, part, params, rng, embed)
     else:
         ts.info.setdefault("skipped", []).append(f"{part} (synthesis switched off)")
-
-
-def _apply_vector(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.random.Generator,
-                  embed: Callable[[Sequence[Any]], np.ndarray] | None) -> None:
-
-    if embed is not None:
-        matrix = np.asarray(embed(ts.X), dtype=np.float32)
-    else:
-        try:
-            matrix = as_matrix(ts.X)
-        except (TypeError, ValueError) as exc:
-            raise BalancingError(
-                f"{part} interpolates feature vectors, but these inputs are not numeric vectors; use the vector "
-                "learner on embeddings, or random_over / augment for images and texts"
-            ) from exc
-    X_res, y_res, info = resample_vectors(matrix, np.asarray(ts.y), part, rng=rng,
-                                          k_neighbors=int(params.get("k_neighbors", 5)),
-                                          n_clusters=params.get("n_clusters"))
-    n_old = len(ts.y)
-    ts.X, ts.y = X_res, [str(v) for v in y_res]
-    ts.synthetic_mask = np.concatenate([ts.synthetic_mask, np.ones(len(y_res) - n_old, dtype=bool)])
-    if ts.sample_weight is not None:
-        ts.sample_weight = np.concatenate([ts.sample_weight, np.ones(len(y_res) - n_old)])
-    ts.info[part] = info
-
-
-def _apply_synthesizer(ts: TrainingSet, part: str, params: dict[str, Any], rng: np.random.Generator,
-                       embed: Callable[[Sequence[Any]], np.ndarray] | None) -> None:
-    registry = get_registry("synthesizers")
-    try:
-        synthesizer = registry.create(part, params.get("synthesizer_params", {}))
-    except UnknownPluginError as exc:
-        raise BalancingError(f"unknown balancing method {part!r}; synthesizers: {', '.join(registry.names())}; "
-                             f"other methods: {', '.join(all_methods())}") from exc
-    except PluginLoadError as exc:
-        raise BalancingError(str(exc)) from exc
-    real = ~ts.synthetic_mask
-    X_real = [x for x, r in zip(ts.X, real, strict=True) if r]
-    y_real = [label for label, r in zip(ts.y, real, strict=True) if r]
-    counts = Counter(y_real)
-    fill = float(params.get("synthetic_fill", 1.0))
-    cap = int(params.get("max_synthetic_per_class", 500))
-    oversample = float(params.get("oversample", 1.5))  # draw extra so the gate can drop some
-    wanted = {c: min(cap, max(0, int(round(fill * max(counts.values()))) - n)) for c, n in counts.items()}
-    wanted = {c: k for c, k in wanted.items() if k > 0}
-    started = time.perf_counter()
-    try:
-        synthesizer.fit(X_real, y_real, rng=rng)
-        images, labels = synthesizer.sample({c: int(np.ceil(k * oversample)) for c, k in wanted.items()}, rng=rng)
-    except (BalancingError, RuntimeError, ValueError, OSError) as exc:  # the round trains on the real items
-        ts.info.setdefault("skipped", []).append(
-            f"{part}: the synthesizer failed ({type(exc).__name__}: {exc}); trained without synthetic items")
-        ts.info["synthetic_seconds"] = round(time.perf_counter() - started, 3)
-        return
-    threshold = float(params.get("gate_threshold", 0.5))
-    if params.get("quality_gate", True) and images:
-        classify, classes = pixel_classifier(X_real, y_real, random_state=int(rng.integers(0, 2**31 - 1)))
-        keep, confidence = quality_gate(images, labels, classify=classify, classes=classes, threshold=threshold)
-    else:
-        keep, confidence = np.ones(len(images), dtype=bool), np.full(len(images), np.nan)
-    min_novelty = float(params.get("min_novelty", DEFAULT_MIN_NOVELTY))
-    if min_novelty > 0 and images:  # drop near-copies of the real images (diversity, not only confidence)
-        novel, _ = novelty_gate(images, labels, real_images=X_real, real_labels=y_real, min_novelty=min_novelty)
-        keep = keep & novel
-    chosen: list[int] = []
-    taken: Counter[str] = Counter()
-    for i in np.flatnonzero(keep):
-        if taken[labels[i]] < wanted[labels[i]]:
-            chosen.append(int(i))
-            taken[labels[i]] += 1
-    batch = SyntheticBatch(
-        images=[images[i] for i in chosen], labels=[labels[i] for i in chosen],
-        confidence=confidence[chosen], generator=part,
-        config=synthesizer.get_params() | {"gate_threshold": threshold, "min_novelty": min_novelty},
-        rejected=int((~keep).sum()),
-    )
-    weight = float(params.get("synthetic_weight", 1.0))
-    if isinstance(ts.X, np.ndarray):
-        ts.X = np.concatenate([ts.X, np.stack(batch.images).reshape(len(chosen), *ts.X.shape[1:])]) if chosen else ts.X
-    else:
-        ts.X = ts.X + batch.images
-    ts.y = ts.y + batch.labels
-    ts.synthetic_mask = np.concatenate([ts.synthetic_mask, np.ones(len(chosen), dtype=bool)])
-    if ts.sample_weight is not None or weight != 1.0:
-        base = ts.sample_weight if ts.sample_weight is not None else np.ones(len(ts.synthetic_mask) - len(chosen))
-        ts.sample_weight = np.concatenate([base, np.full(len(chosen), weight)])
-    ts.info["synthetic"] = batch
-    ts.info["synthetic_seconds"] = round(time.perf_counter() - started, 3)
-    ts.info["synthetic_drawn"] = len(images)
-    ts.info["synthesizer"] = synthesizer
-    if getattr(synthesizer, "cost_", None):
-        ts.info["synthetic_cost"] = synthesizer.cost_
-    if wanted and not chosen:
-        ts.info.setdefault("skipped", []).append(
-            f"{part}: none of the {len(images)} drawn images passed the quality gates (classifier agreement >= "
-            f"{threshold}, novelty >= {min_novelty}); trained without synthetic items")
-
-
-def all_methods() -> list[str]:
-    return sorted([*LOSS_METHODS, *SAMPLER_METHODS, "augment", *MIX_METHODS, *WEIGHT_METHODS, *INDEX_METHODS,
-                   *VECTOR_METHODS, *CLASSIFIER_METHODS, DRW_METHOD, CV_METHOD, "auto"])

@@ -24,7 +24,7 @@ from labelsieve.service.container import build_service
 from labelsieve.settings import Settings
 from labelsieve.simulate.dataset_base import DatasetError
 from labelsieve.simulate.datasets import load_dataset
-from labelsieve.simulate.runner import resolve_learner
+from labelsieve.simulate.project_inputs import resolve_learner
 from labelsieve.simulate.store import RunStore, StoreError
 
 

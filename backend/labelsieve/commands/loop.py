@@ -24,7 +24,6 @@ from rich.console import Console
 from labelsieve.commands.pages_server import PagesServer
 from labelsieve.labelstudio.client import LabelStudioError
 from labelsieve.labelstudio.errors import RetryLater
-from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.service.applier import apply_export
 from labelsieve.service.container import Service, build_service
 from labelsieve.settings import Settings
@@ -46,7 +45,7 @@ def _parse_time(value: str) -> datetime:
 
 
 @dataclass
-class RoundSummary:
+class SyncSummary:
     changed: bool
     n_tasks: int
     n_annotations: int
@@ -84,7 +83,7 @@ class LiveLoop:
             hostname=client.base_url, title=project.get("title"),
         )
 
-    def sync_once(self) -> RoundSummary:
+    def sync_once(self) -> SyncSummary:
         started = time.perf_counter()
         client = self.service.gateway.client(self.project_id)
         if client is None:
@@ -105,12 +104,12 @@ class LiveLoop:
             if outcome.status == "trained" and outcome.version and self.service.quality is not None:
                 self.service.quality.submit(self.project_id, outcome.version)  # in the background, as the worker
             publisher = self.service.loop.publisher
-            if isinstance(publisher, LabelStudioPublisher) and publisher.last and publisher.last.version == version:
-                pushed = publisher.last.pushed
+            if publisher is not None and version:
+                pushed = publisher.last_pushed(version)
             if outcome.status != "failed":
                 self._pending = False
         signatures = self._signatures or {}
-        return RoundSummary(changed, len(signatures), sum(len(v) for v in signatures.values()), status, version,
+        return SyncSummary(changed, len(signatures), sum(len(v) for v in signatures.values()), status, version,
                             pushed, time.perf_counter() - started)
 
     def _changed_ids(self, client: Any) -> list[int]:

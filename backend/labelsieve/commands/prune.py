@@ -23,13 +23,14 @@ from rich.table import Table
 
 from labelsieve.quality.experiment import pruning_experiment
 from labelsieve.quality.pruning import keep_top_count
-from labelsieve.quality.store import load_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard
 from labelsieve.registry import get_registries
 from labelsieve.service.container import build_service
 from labelsieve.service.loop import UnknownProjectError
+from labelsieve.service.project_settings import store_project_settings
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import DatasetError, load_dataset
-from labelsieve.simulate.runner import resolve_learner
+from labelsieve.simulate.project_inputs import resolve_learner
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 
@@ -121,11 +122,8 @@ def register(app: typer.Typer) -> None:
                 console.print(table)
             if apply:
                 with session_scope(service.engine) as session:
-                    row = crud.get_project(session=session, project_id=project)
-                    assert row is not None
                     rule = "flagged" if keep_top is None else {"keep_top": keep_top}
-                    row.settings = {**(row.settings or {}), "prune": rule}
-                    session.add(row)
+                    store_project_settings(session=session, project_id=project, changes={"prune": rule})
                 outcome = service.loop.retrain(project, force=True)
                 with session_scope(service.engine) as session:
                     versions = crud.list_model_versions(session=session, project_id=project)

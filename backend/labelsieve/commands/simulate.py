@@ -16,7 +16,7 @@ from labelsieve.detection.readers import DetectionDataError
 from labelsieve.report.build import write_report
 from labelsieve.simulate.datasets import DatasetError, load_dataset
 from labelsieve.simulate.detection import BoxSimulationError
-from labelsieve.simulate.metrics import METRICS
+from labelsieve.simulate.heldout_scores import METRICS
 from labelsieve.simulate.runner import Simulation, SimulationConfig, SimulationError
 from labelsieve.simulate.spans import SpanSimulationConfig, check_strategies, simulate_spans, span_dataset
 from labelsieve.simulate.store import RunStore, StoreError

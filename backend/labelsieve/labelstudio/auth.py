@@ -45,10 +45,6 @@ class TokenAuth:
                 self._refresh()
             return {"Authorization": f"Bearer {self._access}"}
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._access = None
-
     def _refresh(self) -> None:
         url = f"{self.base_url}/api/token/refresh/"
         try:

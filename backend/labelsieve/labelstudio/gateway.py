@@ -89,15 +89,6 @@ class LabelStudioGateway:
             unchanged = False
         return [] if unchanged else client.export_tasks(project_id)
 
-    def queue_depth(self, project_id: int) -> int | None:
-        """The project's ``queue_depth`` as stored at ``/setup`` (checked there; None: every ranked task)."""
-        with session_scope(self.engine) as session:
-            project = crud.get_project(session=session, project_id=project_id)
-        value = (project.settings or {}).get("queue_depth") if project is not None else None
-        if value is None and (project is None or "queue_depth" not in (project.settings or {})):
-            value = self.settings.queue_depth
-        return None if value in (None, "all") else int(value)
-
     def verify_annotation(self, project_id: int, annotation: dict[str, Any]) -> dict[str, Any] | None:
         """Label Studio's copy of a webhook's annotation (None if it has none): a forged webhook plants nothing.
         Without a Label Studio key the webhook is trusted as sent (see README, Security and reliability)."""

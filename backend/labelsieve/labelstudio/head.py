@@ -6,8 +6,9 @@ serve labelsieve's order, and costs Label Studio O(head) instead of O(project). 
 records, per project, the version, how far down the ranking the head reaches (``upto``) and the task
 ids pushed, in a small JSON file, so a refill after a restart continues where the last push stopped.
 
-The full ranking is read through :func:`read_ranking` only (task ids in rank order, the Label Studio
-``score`` of each, the predicted labels), so the ranking's storage can change behind it.
+The full ranking is read through :func:`read_ranking` only: the stored
+:class:`~labelsieve.storage.rankings.Ranking` itself (arrays in rank order: task ids, the Label Studio ``score`` of
+each, the predicted labels through ``labels_at``), never copied into lists.
 """
 
 from __future__ import annotations
@@ -22,35 +23,17 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.rankings import Ranking
 
 #: ``queue_depth: "all"``: every ranked task gets a prediction (the behaviour before heads existed)
 ALL = "all"
-
-
-@dataclass
-class Ranking:
-    """A version's full ranking: ``task_ids[r]`` is rank ``r`` (0 = label first)."""
-
-    task_ids: list[int]
-    scores: list[float]
-    labels: list[list[str]]
-    confidence: list[float] = field(default_factory=list)  # of the top class (the pre-annotation gate reads it)
-    #: region task types: per rank, the predicted Label Studio regions (None for classification)
-    regions: list[list[dict]] | None = None
-
-    def __len__(self) -> int:
-        return len(self.task_ids)
 
 
 def read_ranking(engine: Engine, project_id: int, version: str) -> Ranking:
     """The stored full ranking of ``version`` (ascending score = rank order)."""
     with session_scope(engine) as session:
         stored = rankings.ranking_of(session=session, project_id=project_id, version=version)
-    if stored is None:
-        return Ranking(task_ids=[], scores=[], labels=[])
-    return Ranking(task_ids=stored.task_ids.tolist(), scores=stored.scores.tolist(),
-                   labels=[stored.labels_at(r) for r in range(len(stored))], confidence=stored.confidence.tolist(),
-                   regions=stored.regions)
+    return rankings.empty_ranking(version) if stored is None else stored
 
 
 @dataclass
@@ -87,12 +70,12 @@ def take_unlabeled(engine: Engine, project_id: int, ranking: Ranking, start: int
     while pos < len(ranking) and (n is None or len(ranks) < n):
         stop = min(len(ranking), pos + (window if n is None else max(window, 2 * (n - len(ranks)))))
         with session_scope(engine) as session:
-            done = crud.annotated_task_ids(session=session, project_id=project_id,
-                                           task_ids=ranking.task_ids[pos:stop])
-        for rank in range(pos, stop):
+            window_ids = ranking.task_ids[pos:stop].tolist()
+            done = crud.annotated_task_ids(session=session, project_id=project_id, task_ids=window_ids)
+        for rank, task_id in enumerate(window_ids, start=pos):
             if n is not None and len(ranks) >= n:
                 return ranks, rank
-            if ranking.task_ids[rank] not in done:
+            if task_id not in done:
                 ranks.append(rank)
         pos = stop
     return ranks, pos

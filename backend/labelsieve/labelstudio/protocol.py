@@ -10,8 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from labelsieve.labelconfig import LabelConfig
-
 
 class LSModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -107,21 +105,10 @@ class ResultRegion(BaseModel):
     image_rotation: float | None = None
 
 
-def choices_result(config: LabelConfig, labels: list[str], score: float | None = None) -> list[dict[str, Any]]:
-    """A classification prediction's ``result`` as Label Studio reads it, for ``/predict`` and the bulk import:
-    one region, our control's choices (``score`` only when given)."""
-    region: dict[str, Any] = {"from_name": config.from_name, "to_name": config.to_name, "type": "choices",
-                              "value": {"choices": list(labels)}}
-    if score is not None:
-        region["score"] = score
-    return [region]
-
-
 class TaskPrediction(BaseModel):
     model_version: str
     score: float | None = None
     result: list[ResultRegion] = Field(default_factory=list)
-    cluster: int | None = None
 
 
 class PredictResponse(BaseModel):

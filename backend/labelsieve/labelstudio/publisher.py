@@ -14,7 +14,7 @@ After each retrain :class:`LabelStudioPublisher`:
 3. starts the deletion of labelsieve's older versions in Label Studio beyond the newest ``keep_versions``
    (``DELETE /api/projects/{id}/model-versions/``, O(head); other models' versions are never touched) in the
    background: it is held until the next round starts and joined before that round's push
-   (:mod:`labelsieve.labelstudio.pruning`), so it runs while labelsieve fits, not while annotators ask ``/next``.
+   (:mod:`labelsieve.labelstudio.stale_versions`), so it runs while labelsieve fits, not while annotators ask ``/next``.
 
 Between retrains :meth:`LabelStudioPublisher.refill` extends the head from the same stored ranking once
 fewer than half of ``queue_depth`` pushed tasks are left unannotated, so Label Studio never runs out of
@@ -35,12 +35,14 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.labelstudio.dmtab import ensure_ranking_tab
-from labelsieve.labelstudio.head import QueueState, Ranking, read_ranking, remaining, take_unlabeled
-from labelsieve.labelstudio.pruning import VersionPruner
+from labelsieve.labelstudio.head import QueueState, read_ranking, remaining, take_unlabeled
 from labelsieve.labelstudio.pusher import PredictionPusher, PushStats
+from labelsieve.labelstudio.stale_versions import StaleVersionRemover
+from labelsieve.settings import ProjectSettings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
-from labelsieve.storage.preannotation import gate_for, threshold_of
+from labelsieve.storage.preannotation import gate_for
+from labelsieve.storage.rankings import Ranking
 from labelsieve.tasktypes import task_type_for
 from labelsieve.tasktypes.classification import ClassPrediction
 
@@ -48,8 +50,11 @@ log = logging.getLogger(__name__)
 UNCERTAINTY = "Uncertainty sampling"
 
 ClientFactory = Callable[[int], LabelStudioClient | None]
-#: queue_depth(project_id) → how many ranked tasks get a prediction (None: all of them)
-DepthOf = Callable[[int], int | None]
+#: settings_of(project_id) → the project's resolved settings (``queue_depth``: how many ranked tasks get a
+#: prediction, None: all of them; ``preannotate_threshold``: the pre-annotation gate)
+SettingsOf = Callable[[int], ProjectSettings]
+#: without ``settings_of``: every ranked task gets a prediction, the default pre-annotation gate
+EVERY_TASK = ProjectSettings(queue_depth=None)
 RankingOf = Callable[[int, str], Ranking]
 
 
@@ -88,23 +93,21 @@ class LabelStudioPublisher:
     """Callable as the loop's ``publisher(project_id, version)``; ``refill(project_id)`` between retrains."""
 
     def __init__(self, *, engine: Engine, client_factory: ClientFactory, batch_size: int = 25000,
-                 keep_versions: int = 2, set_sampling: bool = True, depth_of: DepthOf | None = None,
+                 keep_versions: int = 2, set_sampling: bool = True, settings_of: SettingsOf | None = None,
                  state_dir: Path | None = None, pusher: PredictionPusher | None = None,
                  ranking_of: RankingOf | None = None, manage_tab: bool = True,
-                 preannotate_threshold: float = 0.8,
-                 pruner: VersionPruner | None = None) -> None:
+                 pruner: StaleVersionRemover | None = None) -> None:
         self.engine = engine
         self.client_factory = client_factory
         self.keep_versions = keep_versions
         #: the stale versions' deletion, in the background between one round's switch and the next one's push
-        self.pruner = pruner or VersionPruner(keep_versions=keep_versions)
+        self.pruner = pruner or StaleVersionRemover(keep_versions=keep_versions)
         self.set_sampling = set_sampling
-        self.depth_of = depth_of or (lambda _pid: None)
+        self.settings_of = settings_of or (lambda _pid: EVERY_TASK)
         self.state_dir = state_dir
         self.pusher = pusher or PredictionPusher(batch_size=batch_size)
         self.ranking_of = ranking_of or (lambda pid, version: read_ranking(engine, pid, version))
         self.manage_tab = manage_tab
-        self.preannotate_threshold = preannotate_threshold
         self.last: PublishResult | None = None
         self.last_refill: RefillResult | None = None
         self._heads: dict[int, _Head] = {}
@@ -124,18 +127,19 @@ class LabelStudioPublisher:
                 return []
             served = task_type_for(project.label_config)
             gate = gate_for(session=session, project_id=project_id,
-                            threshold=threshold_of(project.settings, self.preannotate_threshold))
+                            threshold=self.settings_of(project_id).preannotate_threshold)
         # the answer pre-ticked only where the model is likely right; the score alone ranks the rest. The task
         # type writes the regions, each with its own score (the model's confidence in it)
         payload = []
         for r in ranks:
-            confidence = _confidence(ranking, r)
+            task_id, score = int(ranking.task_ids[r]), float(ranking.scores[r])
+            confidence = float(ranking.confidence[r])
             if ranking.regions is not None:  # a region task type: the regions the ranking round predicted
-                payload.append({"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
+                payload.append({"task": task_id, "model_version": version, "score": score,
                                 "result": list(ranking.regions[r]) if gate.allows(confidence) else []})
                 continue
-            output = ClassPrediction(tuple(ranking.labels[r]), float(confidence if confidence is not None else 0.0))
-            payload.append({"task": ranking.task_ids[r], "model_version": version, "score": ranking.scores[r],
+            output = ClassPrediction(tuple(ranking.labels_at(r)), confidence)
+            payload.append({"task": task_id, "model_version": version, "score": score,
                             "result": served.task_type.prediction_result(
                                 served.config, output, preannotate=gate.allows(confidence))})
         return payload
@@ -148,7 +152,7 @@ class LabelStudioPublisher:
     def publish(self, client: LabelStudioClient, project_id: int, version: str) -> PublishResult:
         started = time.perf_counter()
         ranking = self.ranking_of(project_id, version)
-        depth = self.depth_of(project_id)
+        depth = self.settings_of(project_id).queue_depth
         ranks, upto = take_unlabeled(self.engine, project_id, ranking, 0, depth)
         payload = self._payload(project_id, version, ranking, ranks)
         waited = self.pruner.join(project_id)  # the last round's prune: one writer at a time in Label Studio
@@ -173,7 +177,7 @@ class LabelStudioPublisher:
             except Exception:  # noqa: BLE001 - the ranking is live without the tab; retried next round
                 log.exception("project %s: could not keep the Data Manager ranking tab", project_id)
         done = time.perf_counter()
-        self.pruner.start(client, project_id, version)  # held until the next round starts (pruning.py)
+        self.pruner.start(client, project_id, version)  # held until the next round starts (stale_versions.py)
         result = PublishResult(project_id, version, stats.pushed, done - started, import_seconds=imported - pushing,
                                batches=stats.requests, patch_seconds=patched - imported, prune_wait_seconds=waited,
                                path=stats.path, tab_seconds=done - patched)
@@ -186,9 +190,14 @@ class LabelStudioPublisher:
         """A round of ``project_id`` starts: the last round's prune runs now, while this one fits and ranks."""
         self.pruner.release(project_id)
 
-    def prune_status(self, project_id: int) -> dict[str, Any] | None:
-        """The project's last prune of stale versions in Label Studio (see :meth:`VersionPruner.status`)."""
+    def stale_versions_status(self, project_id: int) -> dict[str, Any] | None:
+        """The project's last prune of stale versions in Label Studio (see :meth:`StaleVersionRemover.status`)."""
         return self.pruner.status(project_id)
+
+    def last_pushed(self, version: str) -> int:
+        """How many predictions the last publish pushed, when it published ``version`` (else 0)."""
+        last = self.last
+        return last.pushed if last is not None and last.version == version else 0
 
     def stop(self) -> None:
         """Shutdown: run the held prunes now and wait for them."""
@@ -267,7 +276,3 @@ class LabelStudioPublisher:
             log.info("project %s: refilled the head of %s with %d predictions (%d left unannotated) in %.2f s",
                      project_id, state.version, result.pushed, left, result.seconds)
         return result
-
-
-def _confidence(ranking: Ranking, rank: int) -> float | None:
-    return ranking.confidence[rank] if rank < len(ranking.confidence) else None

@@ -4,7 +4,7 @@
 - text: :class:`~labelsieve.learners.text.TextLearner`, on the installed sentence-embedding model when there is
   one (:func:`~labelsieve.learners.text_models.auto_text_params`);
 - images: :class:`~labelsieve.learners.auto_image.AutoImageLearner`, on the default encoder's vectors when one is
-  installed (:func:`~labelsieve.learners.encoders.default_encoder`, EfficientNet-Lite0 from its wheel), else pixels;
+  installed (:func:`installed_image_encoder`, EfficientNet-Lite0 from its wheel), else pixels;
 - vectors (a simulation's CSV features): :class:`~labelsieve.learners.vector.VectorLearner`.
 
 Parameters the project names win: ``"encoder": null`` keeps pixels, ``"embedding_model": null`` keeps TF-IDF.

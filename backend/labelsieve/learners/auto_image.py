@@ -14,7 +14,7 @@ cross-validation on the labelled set, and the CNN (:class:`~labelsieve.learners.
 first rounds stay cheap.
 
 With an ``encoder`` (a ``labelsieve.encoders`` plugin, built with ``encoder_params``; ``learner: auto`` names the
-installed default, :func:`labelsieve.learners.encoders.default_encoder`) the linear stage, with its pool
+installed default, :func:`labelsieve.learners.auto.installed_image_encoder`) the linear stage, with its pool
 statistics and label spreading, reads the encoder's vectors instead of pixels (cached by image content in the
 embedding store: learners/image_vectors.py), and the CNN candidate is the encoder's own network fine-tuned with a
 fresh head (``FINETUNE_DEFAULTS`` under ``cnn_params``; an encoder that cannot be fine-tuned here keeps the CNN from

@@ -235,8 +235,3 @@ class _PooledOutput(nn.Module):
             pooled = out.last_hidden_state.mean(dim=1)
         return pooled.reshape(len(x), -1)
 
-
-def default_encoder() -> str | None:
-    """The encoder ``auto`` gives image projects: ``efficientnet_lite0`` when its packages are installed
-    (benchmarks/results/encoders.md), else None (pixels)."""
-    return EfficientNetLite0Encoder.name if lite0_installed() else None

@@ -53,7 +53,7 @@ class _Terms:
 
 
 @dataclass
-class Fitted:
+class TfidfFit:
     vocabulary: dict[str, int]  # term → column (columns in alphabetical order, as TfidfVectorizer's)
     idf: np.ndarray  # (n_terms,) float64
     matrix: sp.csr_matrix  # the TF-IDF rows of the texts fitted on
@@ -120,7 +120,7 @@ class TokenCounts:
 
     # ---------------------------------------------------------------- matrices
     def fit_transform(self, analyzer: Analyzer, texts: Sequence[str], *, max_features: int | None,
-                      sublinear_tf: bool = True) -> Fitted:
+                      sublinear_tf: bool = True) -> TfidfFit:
         """What ``TfidfVectorizer(ngram_range=(1, ngram_max), sublinear_tf=..., max_features=...)`` fits on
         ``texts``: its vocabulary, idf and ``fit_transform`` matrix (see the module docstring)."""
         table, rows = self._counts(analyzer, texts)
@@ -146,7 +146,7 @@ class TokenCounts:
         idf /= df
         np.log(idf, out=idf)
         idf += 1.0
-        return Fitted(vocabulary={term: i for i, term in enumerate(kept_names)}, idf=idf,
+        return TfidfFit(vocabulary={term: i for i, term in enumerate(kept_names)}, idf=idf,
                       matrix=_tfidf(matrix, idf, sublinear_tf))
 
     def transform(self, analyzer: Analyzer, texts: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray,

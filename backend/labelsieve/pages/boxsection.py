@@ -2,7 +2,8 @@
 
 Per-class AP is prequential, like the rest of the page: each labelled image is scored against the boxes that the
 model serving when its label came (``Annotation.predicted_version``) had predicted for it in that version's stored
-ranking, with pycocotools as :func:`labelsieve.detection.metrics.mean_average_precision` computes it. The stored
+ranking, with pycocotools as
+:func:`labelsieve.detection.average_precision.mean_average_precision` computes it. The stored
 regions are the boxes scored at least 0.5 (what annotators would see), so recall stops there and AP reads a little
 lower than over every candidate box. No model runs for the page.
 
@@ -20,8 +21,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from labelsieve.detection.average_precision import mean_average_precision
 from labelsieve.detection.coords import BoxError, percent_to_pixels
-from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget
 from labelsieve.pages.sections import esc, table

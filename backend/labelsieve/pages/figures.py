@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from labelsieve.pages.diagnosis import Diagnosis
-from labelsieve.report.plots import new_figure, png_data_uri
+from labelsieve.report.plots import figure_data_uri, new_figure
 from labelsieve.storage.models import ModelVersion
 
 
@@ -47,7 +47,7 @@ def learning_curve(report: dict[str, Any]) -> str | None:
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    return png_data_uri(fig)
+    return figure_data_uri(fig)
 
 
 def class_balance(versions: Sequence[ModelVersion]) -> str | None:
@@ -70,7 +70,7 @@ def class_balance(versions: Sequence[ModelVersion]) -> str | None:
     ax.grid(alpha=0.3)
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.1, 1.0), fontsize=8, ncols=1 + len(classes) // 16)
-    return png_data_uri(fig)
+    return figure_data_uri(fig)
 
 
 def per_class(per_class_scores: dict[str, dict[str, Any]], minority: str | None) -> str | None:
@@ -90,7 +90,7 @@ def per_class(per_class_scores: dict[str, dict[str, Any]], minority: str | None)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    return png_data_uri(fig)
+    return figure_data_uri(fig)
 
 
 def entropy_histogram(d: Diagnosis | None) -> str | None:
@@ -103,7 +103,7 @@ def entropy_histogram(d: Diagnosis | None) -> str | None:
     ax.set_xlabel("predictive entropy (nats)")
     ax.set_ylabel(f"pool tasks (sample of {len(d.entropy)})")
     ax.legend(fontsize=8)
-    return png_data_uri(fig)
+    return figure_data_uri(fig)
 
 
 def embedding_map(d: Diagnosis | None) -> str | None:
@@ -121,4 +121,4 @@ def embedding_map(d: Diagnosis | None) -> str | None:
     ax.set_xlabel(f"PC 1 ({d.explained[0]:.0%} of variance)")
     ax.set_ylabel(f"PC 2 ({d.explained[1]:.0%} of variance)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return png_data_uri(fig)
+    return figure_data_uri(fig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelsieve.quality.scorecard import ScoreRow
-from labelsieve.quality.store import latest_scorecard, scorecard_stamp
+from labelsieve.quality.scorecard_files import latest_scorecard, scorecard_stamp
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from labelsieve.pages.sections import esc, num, plot, table
-from labelsieve.report.plots import new_figure, png_data_uri
+from labelsieve.report.plots import figure_data_uri, new_figure
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import Annotation, Project
@@ -165,7 +165,7 @@ def uncertainty_histogram(values: np.ndarray | None, aggregation: str) -> str:
     text = (f'<p class="pool-uncertainty">Pool uncertainty ({esc(aggregation)}, the default aggregation) over a '
             f"uniform sample of <b>{len(values)}</b> pool tasks: median <b>{np.median(values):.3f}</b>, "
             f"90th percentile {np.percentile(values, 90):.3f}, max {values.max():.3f}.</p>")
-    return text + plot(png_data_uri(fig), f"{aggregation} uncertainty over the pool", "")
+    return text + plot(figure_data_uri(fig), f"{aggregation} uncertainty over the pool", "")
 
 
 def f1_table(rows: dict[str, dict[str, float]], what: str, css: str) -> str:

@@ -74,9 +74,6 @@ class RayShards:
     def peak_rss_bytes(self) -> list[int]:
         return ray.get([actor.peak_rss_bytes.remote() for actor in self.actors])
 
-    def pids(self) -> list[int]:
-        return ray.get([actor.pid.remote() for actor in self.actors])
-
 
 def gpus_per_worker(device: str = "auto") -> float:
     """One GPU per worker when the cluster has GPUs and ``device`` is not ``cpu``, else none; ``cuda`` asked for on

@@ -21,7 +21,7 @@ from labelsieve.pool.model import ModelBundle
 from labelsieve.pool.shard import ShardSpec
 from labelsieve.pool.source import PoolError, PoolSource
 from labelsieve.pool.topn import UNCERTAINTY
-from labelsieve.strategies.kcenter_prune import MIN_PICKS, MIN_ROWS
+from labelsieve.strategies.kcenter_bounds import MIN_PICKS, MIN_ROWS
 
 GREEDY = ("coreset", "badge")
 STRATEGIES = UNCERTAINTY + GREEDY

@@ -21,7 +21,7 @@ from labelsieve.pool.model import ModelBundle, block_outputs, load_learner
 from labelsieve.pool.source import EMBEDDING_COLUMN, ID_COLUMN, Unit, embedding_matrix, id_array, kept_mask, read_unit
 from labelsieve.strategies.badge import gradient_factor, host_lower
 from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool, paired_dots
-from labelsieve.strategies.kcenter_prune import PrunedPool
+from labelsieve.strategies.kcenter_bounds import BoundedPool
 
 STALE = "stale"
 
@@ -63,7 +63,7 @@ class Shard:
     grad_sq: torch.Tensor | None = None
     state: torch.Tensor | None = None  # min_dist (core-set) or d2 (BADGE)
     picked: torch.Tensor | None = None
-    groups: PrunedPool | None = None
+    groups: BoundedPool | None = None
     cumulative: torch.Tensor | None = None
     applied: int = -1  # picks applied since the loop started; -1: not started (fresh or rebuilt)
     rows_read: list[int] = field(default_factory=list)
@@ -75,7 +75,7 @@ class Shard:
     # ------------------------------------------------------------------ core-set
     def coreset_start(self, labeled: np.ndarray, prune: bool) -> Best:
         self.state = self.pool.min_sqdist_to(labeled)
-        self.groups = PrunedPool(self.pool) if prune and self.n > 0 else None
+        self.groups = BoundedPool(self.pool) if prune and self.n > 0 else None
         if self.groups is not None:
             self.groups.refresh(self.state)
         self.applied = 0

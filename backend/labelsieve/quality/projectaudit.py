@@ -15,7 +15,7 @@ import numpy as np
 
 from labelsieve.quality.audit import audit
 from labelsieve.quality.host import QualityHost
-from labelsieve.quality.store import scorecard_dir
+from labelsieve.quality.scorecard_files import scorecard_dir
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 

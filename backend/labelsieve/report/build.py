@@ -14,12 +14,12 @@ import numpy as np
 
 from labelsieve.balancing.prepare import imbalance_ratio
 from labelsieve.quality.confusion import confusion_summary, pooled
-from labelsieve.quality.store import load_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard
 from labelsieve.report.html import render_html
 from labelsieve.report.perclass import per_class_summary
 from labelsieve.report.stopping import stopping_section
 from labelsieve.settings import Settings
-from labelsieve.simulate.metrics import METRICS
+from labelsieve.simulate.heldout_scores import METRICS
 from labelsieve.simulate.savings import (
     TARGETS,
     aulc,

@@ -11,7 +11,7 @@ import numpy as np
 
 from labelsieve.report.confusion_html import report_confusion_section
 from labelsieve.report.perclass_html import perclass_section
-from labelsieve.report.plots import new_figure, png_data_uri
+from labelsieve.report.plots import figure_data_uri, new_figure
 from labelsieve.report.stopping import stopping_table
 
 MIN_SEEDS = 5  # fewer seeds than this: the bootstrap intervals are rough, and the page says so
@@ -32,7 +32,7 @@ def curves_png(report: dict[str, Any]) -> str:
     ax.set_ylabel(f"held-out {metric}")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    return png_data_uri(fig)
+    return figure_data_uri(fig)
 
 
 def recall_png(report: dict[str, Any]) -> str:
@@ -51,7 +51,7 @@ def recall_png(report: dict[str, Any]) -> str:
     ax.set_xlabel("class")
     ax.set_ylabel("recall after the last round")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return png_data_uri(fig)
+    return figure_data_uri(fig)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

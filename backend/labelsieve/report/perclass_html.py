@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from labelsieve.report.plots import new_figure, png_data_uri
+from labelsieve.report.plots import figure_data_uri, new_figure
 
 
 def pr_curves_png(section: dict[str, Any], pool: dict[str, float]) -> str | None:
@@ -35,7 +35,7 @@ def pr_curves_png(section: dict[str, Any], pool: dict[str, float]) -> str | None
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=7)
     axes[0].set_ylabel("precision")
-    return png_data_uri(fig)
+    return figure_data_uri(fig)
 
 
 def _pct(value: float | None) -> str:

@@ -16,7 +16,7 @@ def new_figure(width: float, height: float, *, right: float = 0.97) -> Figure:
     return fig
 
 
-def png_data_uri(fig: Figure, dpi: int = 90) -> str:
+def figure_data_uri(fig: Figure, dpi: int = 90) -> str:
     """The figure as a PNG ``data:`` URI, cropped to what it draws (``bbox_inches="tight"``): the fixed margins of
     :func:`new_figure` clipped long y-axis labels and tick labels of narrow figures."""
     buffer = io.BytesIO()

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from labelsieve.labelstudio.gateway import LabelStudioGateway
-from labelsieve.labelstudio.pruning import VersionPruner
 from labelsieve.labelstudio.publisher import LabelStudioPublisher
 from labelsieve.labelstudio.pusher import PredictionPusher
+from labelsieve.labelstudio.stale_versions import StaleVersionRemover
 from labelsieve.labelstudio.tasksync import TaskSync
 from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.metrics import Metrics
 from labelsieve.quality.driftjob import KEY as DRIFT
 from labelsieve.quality.driftjob import drift_version
-from labelsieve.quality.hooks import tracker_for
+from labelsieve.quality.service_calls import tracker_for
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service import fault_hooks
 from labelsieve.service.cvjob import KEY as CV_ESTIMATE
@@ -111,10 +111,9 @@ def build_service(settings: Settings) -> Service:
     # push each new ranking into Label Studio when its URL and key are known (settings or /setup)
     publisher = LabelStudioPublisher(
         engine=engine, client_factory=gateway.client, keep_versions=settings.keep_prediction_versions,
-        depth_of=gateway.queue_depth, state_dir=settings.data_dir / "queues",
+        settings_of=lambda pid: loop.settings_of(loop.project(pid)).settings, state_dir=settings.data_dir / "queues",
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
-        preannotate_threshold=settings.preannotate_threshold,
-        pruner=VersionPruner(keep_versions=settings.keep_prediction_versions,
+        pruner=StaleVersionRemover(keep_versions=settings.keep_prediction_versions,
                              delay_seconds=settings.prune_hold_seconds, hold=fault_hooks.before_prune))
     # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background
     EMBEDDINGS.attach(settings.data_dir / "embeddings", max_rows=settings.embedding_store_rows)

@@ -182,12 +182,6 @@ class FirstContact:
             fault_hooks.before_sync_page(pid, progress.pages + 1)
 
     # ---------------------------------------------------------------- reporting
-    def syncing(self, project_id: int) -> bool:
-        """True while the project's first contact owns its task list (the worker's pool refresh waits)."""
-        with self._lock:
-            current = self._progress.get(project_id)
-        return current is not None and current.state == "syncing"
-
     def holds(self, project_id: int) -> bool:
         """``syncing``, for the worker's pool refresh: a round that ranks now sees part of the pool, so the sync
         asks for another round when it ends."""

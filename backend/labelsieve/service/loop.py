@@ -26,7 +26,7 @@ from labelsieve.labelconfig import LabelConfig
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.learners.base import TrainingDataError
 from labelsieve.metrics import Metrics
-from labelsieve.quality.hooks import training_examples
+from labelsieve.quality.service_calls import training_examples
 from labelsieve.registry import Registries
 from labelsieve.service.image_features import ImageFeatures
 from labelsieve.service.project_settings import (

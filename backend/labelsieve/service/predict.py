@@ -17,7 +17,7 @@ from labelsieve.labelstudio.protocol import LSTask, ResultRegion, TaskPrediction
 from labelsieve.service.loop import UNTRAINED_VERSION, ActiveLearningLoop, UnknownProjectError
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
-from labelsieve.storage.preannotation import PreannotationGate, gate_for, threshold_of
+from labelsieve.storage.preannotation import PreannotationGate, gate_for
 from labelsieve.tasktypes import ServedConfig
 from labelsieve.tasktypes.classification import ClassPrediction
 
@@ -59,7 +59,7 @@ def predict_tasks(
         stored = rankings.lookup(session=session, project_id=project_id, version=version,
                                  task_ids=[t.id for t in tasks])
         gate = gate_for(session=session, project_id=project_id,
-                        threshold=threshold_of(project.settings, loop.settings.preannotate_threshold))
+                        threshold=loop.settings_of(project).settings.preannotate_threshold)
     results: list[TaskPrediction | None] = [None] * len(tasks)
     missing: list[int] = []
     for position, task in enumerate(tasks):
@@ -68,10 +68,10 @@ def predict_tasks(
             missing.append(position)
         elif row.regions is not None:  # a region task type: the regions its ranking round predicted
             regions = row.regions if gate.allows(row.confidence) else []
-            results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
+            results[position] = TaskPrediction(model_version=version, score=row.score,
                                                result=[ResultRegion.model_validate(r) for r in regions])
         else:
-            results[position] = TaskPrediction(model_version=version, score=row.score, cluster=row.cluster,
+            results[position] = TaskPrediction(model_version=version, score=row.score,
                                                result=_result(served, list(row.labels), row.confidence, gate))
     if missing:
         loader = loop.input_loader(project, learner.input_kind)

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
+
 from labelsieve.balancing.base import BalancingError
 from labelsieve.balancing.config import check_balancing, check_params
 from labelsieve.devices import check_device
@@ -21,11 +23,12 @@ from labelsieve.learners.weights_files import check_encoder_files
 from labelsieve.registry import PluginLoadError, Registries, UnknownPluginError
 from labelsieve.service.observe_setting import check_observe
 from labelsieve.settings import PROJECT_FIELDS, PROJECT_TYPES, ProjectSettings, Settings, service_name
+from labelsieve.storage import crud
 from labelsieve.strategies.base import QueryStrategy
 from labelsieve.tasktypes.base import TaskType
 
 __all__ = ["KNOWN_KEYS", "ProjectSettings", "ProjectSettingsError", "ResolvedSettings", "parse_extra_params",
-           "resolve_settings"]
+           "resolve_settings", "store_project_settings"]
 
 KNOWN_KEYS = frozenset(f.name for f in PROJECT_FIELDS)
 
@@ -43,6 +46,18 @@ class ResolvedSettings:
     input_kind: str | None
     #: False after the light check (plugins not loaded yet): resolved fully again before the first retrain
     complete: bool = True
+
+
+def store_project_settings(*, session: Session, project_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """The one writer of a project's stored settings besides ``/setup``: ``changes`` over what is stored (unknown
+    keys refused). The loop resolves the new settings at its next read (``ActiveLearningLoop.settings_of``)."""
+    _refuse_unknown(changes)
+    project = crud.get_project(session=session, project_id=project_id)
+    if project is None:
+        raise LookupError(f"project {project_id} is not set up")
+    merged = {**(project.settings or {}), **changes}
+    crud.upsert_project(session=session, project_id=project_id, settings=merged)
+    return merged
 
 
 def parse_extra_params(raw: Any) -> dict[str, Any]:
@@ -115,15 +130,14 @@ def _fraction(name: str, value: Any) -> float:
     return float(value)
 
 
-def default_learner_for(config: LabelConfig | None) -> str:
-    """``auto``: the text learner for text (on sentence embeddings when a model is installed: text_models.py); for
-    images a linear model on encoder vectors (or pixels) until the CNN wins (learners/auto_image.py). The one
-    resolver both the service and the simulation use: :func:`labelsieve.learners.auto.resolve_auto`."""
-    return resolve_auto("auto", _data_kind(config), {}).learner
-
-
 def _data_kind(config: LabelConfig | None) -> str:
     return "text" if config is not None and config.kind == "text" else "image"
+
+
+def _refuse_unknown(extra: dict[str, Any]) -> None:
+    unknown = sorted(set(extra) - KNOWN_KEYS)
+    if unknown:
+        raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
 
 
 def resolve_settings(
@@ -136,9 +150,7 @@ def resolve_settings(
     checks fully (a retrain). ``strategy``: the one a light check of the same settings built already.
     ``task_type``: the config's task type (None: single-label): it picks the ``auto`` learner, and a strategy,
     learner or balancing it cannot serve is refused naming both."""
-    unknown = sorted(set(extra) - KNOWN_KEYS)
-    if unknown:
-        raise ProjectSettingsError(f"unknown setting(s) {unknown}; known: {sorted(KNOWN_KEYS)}")
+    _refuse_unknown(extra)
     values = {
         f.name: _checked(f.name, PROJECT_TYPES[f.name], extra.get(f.name, getattr(settings, service_name(f))),
                          f.metadata["minimum"])

@@ -22,8 +22,11 @@ class RankingPublisher(Protocol):
     def queue(self, project_id: int, version: str | None) -> dict[str, Any] | None:
         """The head of the queue as shown in the project status (None when nothing was pushed)."""
 
-    def prune_status(self, project_id: int) -> dict[str, Any] | None:
+    def stale_versions_status(self, project_id: int) -> dict[str, Any] | None:
         """The state of the background removal of stale versions (None when there is none)."""
+
+    def last_pushed(self, version: str) -> int:
+        """How many predictions the last publish pushed, when it published ``version`` (else 0)."""
 
     def stop(self) -> None:
         """Finish held background work (shutdown)."""

@@ -23,7 +23,7 @@ from labelsieve.quality.assess import assess
 from labelsieve.quality.host import QualityHost, fingerprint
 from labelsieve.quality.regions import MIN_ITEMS, assess_regions
 from labelsieve.quality.scorecard import ScoreRow, summary
-from labelsieve.quality.store import load_scorecard, save_review, save_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard, save_review, save_scorecard
 from labelsieve.service.review import publish_review
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.detection.average_precision import mean_average_precision
 from labelsieve.detection.learner import DetectorLearner
-from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.selection import rare_class_weight, select_diverse
 from labelsieve.detection.synthetic import DetectionDataset

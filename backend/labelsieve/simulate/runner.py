@@ -14,34 +14,31 @@ A run resumes from its stored rounds: the ranking seed depends on the round numb
 
 from __future__ import annotations
 
-import base64
-import io
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-from PIL import Image
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from labelsieve.inputs import InputLoader, LoadedInputs
+from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import parse_label_config
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.labelstudio.media import MediaFetcher
-from labelsieve.labelstudio.protocol import WebhookPayload
-from labelsieve.learners.auto import AutoChoice, resolve_auto
+from labelsieve.learners.auto import AutoChoice
 from labelsieve.metrics import Metrics
 from labelsieve.registry import Registries, get_registries
-from labelsieve.service.events import accept, apply_pending
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.service.quality_runner import score_version
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import Dataset, DatasetError
-from labelsieve.simulate.metrics import score_label_sets, score_predictions
+from labelsieve.simulate.heldout_scores import HeldOutSet
+from labelsieve.simulate.oracle import annotate
+from labelsieve.simulate.project_inputs import label_config, resolve_learner, task_data
+from labelsieve.simulate.run_config import NoRunProgress, RunProgress, SimulationConfig, SimulationError, n_rounds
 from labelsieve.simulate.splitaudit import split_audit
 from labelsieve.simulate.splits import Split, check_protocol, make_pool_split, make_split
 from labelsieve.simulate.store import FULL_DATA, RunStore
@@ -54,89 +51,11 @@ from labelsieve.storage.models import ModelVersion, Task, utcnow
 PROJECT_ID = 1
 
 
-class SimulationError(ValueError):
-    """The simulation cannot run as asked; the message says why."""
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    strategies: tuple[str, ...] = ("margin", "random")
-    initial: int | None = None  # default: two per class
-    batch_size: int = 10
-    budget: int = 400
-    seeds: int = 10
-    learner: str = "auto"
-    learner_params: dict[str, Any] = field(default_factory=dict)
-    balancing: str | None = None
-    balancing_params: dict[str, Any] = field(default_factory=dict)
-    test_fraction: float = 0.2
-    base_seed: int = 0
-    scorecard: bool = False  # score the labelled set of each run's final model (labelsieve.quality)
-    initial_sampling: str = "stratified"  # or "random": the seed set need not hold every class
-
-
-class Progress(Protocol):
-    def run_started(self, strategy: str, seed: int, rounds: int) -> None: ...
-    def round_done(self, strategy: str, seed: int) -> None: ...
-    def run_finished(self, strategy: str, seed: int) -> None: ...
-
-
-class NoProgress:
-    def run_started(self, strategy: str, seed: int, rounds: int) -> None:
-        pass
-
-    def round_done(self, strategy: str, seed: int) -> None:
-        pass
-
-    def run_finished(self, strategy: str, seed: int) -> None:
-        pass
-
-
-def resolve_learner(name: str, dataset: Dataset, params: dict[str, Any] | None = None,
-                    settings: Settings | None = None) -> AutoChoice:
-    """The learner ``name`` and its parameters for ``dataset``: ``auto`` resolves exactly as the service resolves it
-    for the same data and settings (:func:`labelsieve.learners.auto.resolve_auto`: text, auto_image on the
-    ``image_encoder`` of the environment's settings, vector for feature tables)."""
-    image_encoder = (settings or Settings()).image_encoder
-    return resolve_auto(name, dataset.kind, params or {}, image_encoder=image_encoder)
-
-
-def n_rounds(initial: int, budget: int, batch_size: int) -> int:
-    return 1 + int(np.ceil(max(0, budget - initial) / batch_size))
-
-
-def png_data_uri(image: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def label_config(kind: str, classes: list[str], multiple: bool = False) -> str:
-    choices = "".join(f'<Choice value="{c}"/>' for c in classes)
-    tag = '<Text name="text" value="$text"/>' if kind == "text" else '<Image name="image" value="$image"/>'
-    target = "text" if kind == "text" else "image"
-    mode = ' choice="multiple"' if multiple else ""
-    return f'<View>{tag}<Choices name="label" toName="{target}"{mode}>{choices}</Choices></View>'
-
-
-def task_data(dataset: Dataset, input_kind: str) -> list[dict[str, Any]]:
-    """Each item as Label Studio task data for a learner of ``input_kind`` (what the loop's InputLoader reads)."""
-    if input_kind == "text" and dataset.kind == "text":
-        return [{"text": str(item)} for item in dataset.items]
-    if input_kind == "image" and dataset.kind == "image":
-        return [{"image": png_data_uri(item)} for item in dataset.items]
-    if input_kind == "vector" and dataset.kind in ("vector", "image"):
-        return [{"image": np.asarray(item, dtype=np.float32).reshape(-1).round(6).tolist()} for item in dataset.items]
-    raise DatasetError(
-        f"the learner reads {input_kind} inputs but data set {dataset.name!r} holds {dataset.kind} items; "
-        f"use --learner {'text' if dataset.kind == 'text' else 'vector (or image for image folders)'}")
-
-
 class Simulation:
     """One simulation over ``dataset``; :meth:`run` fills ``store`` and continues unfinished runs."""
 
     def __init__(self, *, dataset: Dataset, config: SimulationConfig, store: RunStore,
-                 registries: Registries | None = None, progress: Progress | None = None,
+                 registries: Registries | None = None, progress: RunProgress | None = None,
                  test_dataset: Dataset | None = None, test_spec: str | None = None) -> None:
         self.dataset = dataset
         self.test_dataset = test_dataset  # fixed test set: scores every round instead of a split of the pool
@@ -144,8 +63,19 @@ class Simulation:
         self.config = config
         self.store = store
         self.registries = registries or get_registries()
-        self.progress = progress or NoProgress()
-        self._held_out: dict[int, LoadedInputs] = {}
+        self.progress = progress or NoRunProgress()
+        # set by prepare() (run() calls it unless the caller has, to fail on bad input before any progress bar)
+        self.prepared = False
+        self.choice: AutoChoice | None = None
+        self.learner_name = ""
+        self.base_params: dict[str, Any] = {}
+        self.initial = 0
+        self.strategies: tuple[str, ...] = ()
+        self.input_kind = ""
+        self.datas: list[dict[str, Any]] = []
+        self.test_datas: list[dict[str, Any]] | None = None
+        self.config_xml = ""
+        self.held_out = HeldOutSet(dataset=self.dataset, datas=[])
 
     def prepare(self) -> None:
         """Check the protocol and the plugin names; raise SimulationError/DatasetError with a message."""
@@ -172,8 +102,11 @@ class Simulation:
         self.input_kind = probe.input_kind
         self.datas = task_data(d, self.input_kind)
         self.test_datas = None if self.test_dataset is None else task_data(self.test_dataset, self.input_kind)
+        self.held_out = HeldOutSet(dataset=d, datas=self.datas, test_dataset=self.test_dataset,
+                                   test_datas=self.test_datas)
         self.config_xml = label_config("text" if self.input_kind == "text" else "image", d.classes,
                                        multiple=d.multi_label)
+        self.prepared = True
 
     def protocol(self) -> dict[str, Any]:
         d, cfg = self.dataset, self.config
@@ -182,7 +115,7 @@ class Simulation:
                         "fingerprint": zlib.crc32("\n".join(d.labels.tolist()).encode())},
             "initial": self.initial, "batch_size": cfg.batch_size, "budget": cfg.budget,
             "learner": self.learner_name, "learner_params": dict(self.base_params),
-            "learner_resolved": self.choice.describe(), "balancing": cfg.balancing,
+            "learner_resolved": self.choice.describe() if self.choice is not None else None, "balancing": cfg.balancing,
             "balancing_params": dict(cfg.balancing_params),
             "test_fraction": cfg.test_fraction if self.test_dataset is None else None,
             "test_dataset": None if self.test_dataset is None else describe_test_set(self.test_dataset,
@@ -197,7 +130,8 @@ class Simulation:
 
         ``only_seeds`` runs just those seed indices: processes given disjoint seeds can fill one folder.
         """
-        self.prepare()
+        if not self.prepared:
+            self.prepare()
         self.store.open(self.protocol())
         for seed in range(self.config.seeds) if only_seeds is None else only_seeds:
             if self.test_dataset is not None:
@@ -231,10 +165,10 @@ class Simulation:
         loader = InputLoader(config=parse_label_config(self.config_xml), input_kind=self.input_kind, fetcher=fetcher)
         train = loader.load([self.datas[i] for i in split.train])
         learner.fit(train.inputs, [self._target(int(split.train[i])) for i in train.positions])
-        metrics, heldout = self._score(learner, loader, split)
+        metrics, heldout = self.held_out.score(learner, loader, split)
         self.progress.run_finished(FULL_DATA, split.seed)
         pool = Counter(self.dataset.labels[split.train].tolist())
-        held = self._held_out[self._test_items(split)[2]]
+        held = self.held_out.inputs(split, loader)
         checked = split_audit(learner, train.inputs, [self.dataset.labels[split.train[i]] for i in train.positions],
                               held.inputs, heldout["truth"], seed=split.seed,
                               unreadable=sorted(set(range(len(split.train))) - set(train.positions)))
@@ -245,59 +179,11 @@ class Simulation:
         """The training target of data-set item ``item``: its label, or (multi-label) its label set."""
         return self.dataset.label_sets[item] if self.dataset.multi_label else self.dataset.labels[item]
 
-    def _test_items(self, split: Split) -> tuple[list[dict[str, Any]], np.ndarray, int]:
-        """Task data and labels of the items that score the rounds, and the cache key of their inputs."""
-        if self.test_dataset is not None and self.test_datas is not None:
-            return self.test_datas, self.test_dataset.labels, -1  # one fixed test set for every seed
-        return [self.datas[i] for i in split.test], self.dataset.labels[split.test], split.seed
-
-    def _score(self, learner: Any, loader: Any, split: Split) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Held-out scores and ``{proba, classes, truth}``; the held-out inputs are decoded once, not per round."""
-        datas, labels, key = self._test_items(split)
-        held = self._held_out.get(key)
-        if held is None:
-            held = self._held_out[key] = loader.load(datas)
-        proba = np.asarray(learner.predict_proba(held.inputs))
-        truth = [str(labels[i]) for i in held.positions]
-        if self.dataset.multi_label:
-            chosen = proba >= learner.thresholds_
-            predicted_sets = [[learner.classes_[j] for j in np.flatnonzero(row)] for row in chosen]
-            scores = score_label_sets([t.split("|") for t in truth], predicted_sets, self.dataset.classes,
-                                      proba=proba, proba_classes=list(learner.classes_))
-            return scores, {"proba": proba, "classes": list(learner.classes_), "truth": truth}
-        predicted = [learner.classes_[i] for i in np.argmax(proba, axis=1)]
-        scores = score_predictions(truth, predicted, self.dataset.classes, proba=proba,
-                                   proba_classes=list(learner.classes_))
-        return scores, {"proba": proba, "classes": list(learner.classes_), "truth": truth}
-
     def _loop(self, settings: Settings) -> ActiveLearningLoop:
         engine: Engine = make_engine(settings.db_url)
         return ActiveLearningLoop(engine=engine, settings=settings, registries=self.registries,
                                   artifacts=ArtifactStore(settings.models_path), metrics=Metrics(),
                                   gateway=LabelStudioGateway(engine=engine, settings=settings))
-
-    def _annotate(self, loop: ActiveLearningLoop, split: Split, positions: list[int]) -> None:
-        """The oracle answers: one ANNOTATIONS_CREATED webhook for the batch, applied as the service does."""
-        with session_scope(loop.engine) as session:
-            first = crud.count_annotations(session=session, project_id=PROJECT_ID) + 1
-        lead = self.dataset.lead_times
-        annotations = []
-        for offset, position in enumerate(positions):
-            item = int(split.train[position])
-            annotation: dict[str, Any] = {
-                "id": first + offset, "task": position + 1, "project": PROJECT_ID,
-                "result": [{"from_name": "label", "to_name": "text" if self.input_kind == "text" else "image",
-                            "type": "choices", "value": {"choices": list(self.dataset.label_sets[item])}}],
-            }
-            if lead is not None and np.isfinite(lead[item]):
-                annotation["lead_time"] = float(lead[item])
-            annotations.append(annotation)
-        payload = {"action": "ANNOTATIONS_CREATED", "project": {"id": PROJECT_ID}, "annotation": annotations,
-                   "task": [{"id": p + 1, "data": {}} for p in positions]}
-        accept(loop.engine, WebhookPayload.model_validate(payload))  # the service's inbox and applier
-        applied = apply_pending(loop.engine, PROJECT_ID)
-        if applied.errors:
-            raise SimulationError(f"the oracle's annotations could not be stored: {'; '.join(applied.errors)}")
 
     def _open_run(self, strategy: str, split: Split) -> ActiveLearningLoop:
         run_dir = self.store.run_dir(strategy, split.seed)
@@ -329,7 +215,8 @@ class Simulation:
                     {"id": p + 1, "project_id": PROJECT_ID, "data": self.datas[int(i)], "created_at": now,
                      "updated_at": now} for p, i in enumerate(split.train)])
         if n_annotations == 0:
-            self._annotate(loop, split, [int(p) for p in split.initial])
+            annotate(loop, self.dataset, split, [int(p) for p in split.initial], input_kind=self.input_kind,
+                     project_id=PROJECT_ID)
         return loop
 
     def run_one(self, strategy: str, split: Split, *, stop_after_rounds: int | None = None) -> None:
@@ -364,7 +251,8 @@ class Simulation:
                     last_round = crud.list_query_rounds(session=session, project_id=PROJECT_ID)[-1]
                 if not last_round.batch:
                     break  # the pool is empty
-                self._annotate(loop, split, [task_id - 1 for task_id in last_round.batch[:n]])
+                annotate(loop, self.dataset, split, [task_id - 1 for task_id in last_round.batch[:n]],
+                         input_kind=self.input_kind, project_id=PROJECT_ID)
             if cfg.scorecard and latest is not None:
                 score_version(loop, PROJECT_ID, latest.version)
         finally:
@@ -376,7 +264,7 @@ class Simulation:
         serving = loop.serving_model(project)
         assert serving is not None
         _, learner = serving
-        scores, held = self._score(learner, loop.input_loader(project, learner.input_kind), split)
+        scores, held = self.held_out.score(learner, loop.input_loader(project, learner.input_kind), split)
         with session_scope(loop.engine) as session:  # what a person ticked so far: labels, not only tasks
             examples = crud.labeled_examples(session=session, project_id=PROJECT_ID)
         scores["annotation_units"] = int(sum(max(1, len(annotation.labels)) for _, annotation in examples))

@@ -25,7 +25,6 @@ from labelsieve.storage.models import Annotation, ModelVersion
 
 WINDOW = 50
 MIN_EVIDENCE = 20
-SETTING = "preannotate_threshold"
 #: versions searched, newest first, for a 5-fold estimate (the newest retrain's may still be computing)
 RECENT_VERSIONS = 5
 
@@ -65,11 +64,6 @@ class PreannotationGate:
     def as_dict(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "estimated_accuracy": self.accuracy, "evidence": self.evidence,
                 "source": self.source, "min_evidence": MIN_EVIDENCE, "pre_ticks": self.open, "reason": self.reason}
-
-
-def threshold_of(project_settings: dict[str, Any] | None, default: float) -> float:
-    value = (project_settings or {}).get(SETTING, default)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
 def five_fold_estimate(*, session: Session, project_id: int) -> tuple[float, int] | None:

@@ -49,7 +49,6 @@ class RankedTask:
     labels: list[str]
     confidence: float
     utility: float | None
-    cluster: int | None = None
     #: region task types: the Label Studio regions the model predicts for the task (each with its score)
     regions: list[dict] | None = None
 
@@ -121,6 +120,12 @@ class Ranking:
 
     def entries(self, start: int = 0, stop: int | None = None) -> list[RankedTask]:
         return [self.entry(r) for r in range(start, min(len(self), stop if stop is not None else len(self)))]
+
+
+def empty_ranking(version: str) -> Ranking:
+    """A ranking of no task (a version with nothing stored)."""
+    return Ranking(version=version, classes=(), task_ids=np.zeros(0, dtype=np.int64), scores=np.zeros(0),
+                   label_index=np.zeros(0, dtype=np.int32), confidence=np.zeros(0), utility=np.zeros(0))
 
 
 def build_ranking(*, version: str, classes: Sequence[str], pool_ids: np.ndarray, order: np.ndarray,

@@ -25,7 +25,7 @@ from labelsieve.strategies.distance import (
     pinned_threads,
     storage_dtype,
 )
-from labelsieve.strategies.kcenter_prune import MIN_PICKS, MIN_ROWS, kcenter_pruned
+from labelsieve.strategies.kcenter_bounds import MIN_PICKS, MIN_ROWS, kcenter_bounded
 
 
 def _projection_of(ctx: PoolContext) -> Callable[[int, int], np.ndarray]:
@@ -99,7 +99,7 @@ class CoreSet(QueryStrategy):
     threads:
         Threads for the greedy loop (None: the process's torch setting).
     prune:
-        Exact pruning (triangle inequality over k-means groups of the pool, :mod:`.kcenter_prune`):
+        Exact pruning (triangle inequality over k-means groups of the pool, :mod:`.kcenter_bounds`):
         a new centre only reads the groups it can get closer to. Same picks; far fewer bytes read
         when the embeddings cluster. Pools under 4096 items and batches under 32 take full passes.
     """
@@ -170,6 +170,6 @@ class CoreSet(QueryStrategy):
             min_dist = prepared.pool.min_sqdist_to(labeled, prepared.projection)
             first = None if labeled.shape[0] else int(ctx.rng.integers(prepared.pool.n))
             worth = self.prune and prepared.pool.n >= MIN_ROWS and n >= MIN_PICKS  # set-up ~ a few full passes
-            greedy = kcenter_pruned if worth else kcenter_greedy
+            greedy = kcenter_bounded if worth else kcenter_greedy
             picks = greedy(prepared.pool, min_dist, n, first=first)
         return prepared.members[picks].astype(np.int64)

@@ -116,8 +116,3 @@ def task_type_for(xml: str, registries: Registries | None = None) -> ServedConfi
             + _hints(every_type, unclaimed))
     task_type = by_name[name]
     return ServedConfig(task_type=task_type, config=task_type.parse_config(xml))
-
-
-def check_strategy_for(served: ServedConfig, strategy: Any, strategy_name: str) -> None:
-    """Raise :class:`UnsupportedTaskType` when ``strategy`` does not serve the config's task type."""
-    served.task_type.check_strategy(strategy, strategy_name)

@@ -21,9 +21,9 @@ from xml.etree.ElementTree import Element
 
 import numpy as np
 
+from labelsieve.detection.average_precision import mean_average_precision
 from labelsieve.detection.coords import pixels_to_percent
 from labelsieve.detection.issues import find_box_issues
-from labelsieve.detection.metrics import mean_average_precision
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, parse_annotation
 from labelsieve.detection.uncertainty import AGGREGATIONS, pool_uncertainty

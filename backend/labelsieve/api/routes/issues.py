@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.quality.review_payload import review_version
-from labelsieve.quality.store import latest_scorecard, load_review
+from labelsieve.quality.scorecard_files import latest_scorecard, load_review
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 

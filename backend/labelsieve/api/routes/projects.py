@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, Request
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.service import status
+from labelsieve.service.project_settings import ProjectSettingsError
 from labelsieve.service.status import ProjectStatus
 from labelsieve.storage.db import session_scope
-from labelsieve.storage.preannotation import gate_for, threshold_of
+from labelsieve.storage.preannotation import gate_for
 
 router = APIRouter(tags=["projects"])
 
@@ -21,13 +22,18 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
     found = status.project_status(service.engine, project_id, queue_of=queue_of)
     if found is None:
         raise HTTPException(status_code=404, detail=f"project {project_id} is not set up")
-    found.prune = None if publisher is None else publisher.prune_status(project_id)  # stale versions, background
+    # the background removal of stale versions in Label Studio (the status field keeps its name, prune)
+    found.prune = None if publisher is None else publisher.stale_versions_status(project_id)
     found.page = str(request.base_url).rstrip("/") + f"/projects/{project_id}/page"  # the HTML view
     # webhook events waiting on Label Studio: count, oldest, why (URL tried, last error) and the fix
     found.waiting = service.waits.describe(project_id)
-    with session_scope(service.engine) as session:  # a pre-ticked answer now, or the score only
-        found.preannotation = gate_for(session=session, project_id=project_id, threshold=threshold_of(
-            found.settings, service.settings.preannotate_threshold)).as_dict()
+    try:  # the project's resolved settings, as its rounds read them
+        threshold = service.loop.settings_of(service.loop.project(project_id)).settings.preannotate_threshold
+    except ProjectSettingsError:  # stored settings no longer resolve (a plugin gone): the status says the rest
+        threshold = None
+    if threshold is not None:
+        with session_scope(service.engine) as session:  # a pre-ticked answer now, or the score only
+            found.preannotation = gate_for(session=session, project_id=project_id, threshold=threshold).as_dict()
     if service.text_features is not None:  # tfidf | embeddings, and the pool's encoding progress
         found.text_features = service.text_features.describe(service.engine, project_id, found.model_version)
     if service.first_contact is not None:  # the background sync of the project's first /setup, and its rounds

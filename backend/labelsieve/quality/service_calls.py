@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 
 from labelsieve.quality.pruning import exclude, keep_top
-from labelsieve.quality.store import load_scorecard
+from labelsieve.quality.scorecard_files import load_scorecard
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.artifacts import ArtifactStore

@@ -7,6 +7,7 @@ precision and (given probabilities) average precision.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from imblearn.metrics import geometric_mean_score
@@ -19,6 +20,10 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
 )
+
+from labelsieve.inputs import InputLoader, LoadedInputs
+from labelsieve.simulate.datasets import Dataset
+from labelsieve.simulate.splits import Split
 
 METRICS = ("accuracy", "macro_f1", "weighted_f1", "balanced_accuracy", "g_mean")
 
@@ -104,3 +109,54 @@ def score_label_sets(truth: Sequence[Sequence[str]], predicted: Sequence[Sequenc
         "per_class_precision": {c: float(p) for c, p in zip(labels, precisions, strict=True)},
         **extra,
     }
+
+
+def score_learner(learner: Any, inputs: Any, truth: Sequence[str], classes: Sequence[str], *,
+                  multi_label: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scores of a fitted ``learner`` on held-out ``inputs`` with labels ``truth`` (multi-label: ``a|b`` sets,
+    predicted at the learner's ``thresholds_``), and ``{proba, classes, truth}`` for the report's curves."""
+    proba = np.asarray(learner.predict_proba(inputs))
+    kept = {"proba": proba, "classes": list(learner.classes_), "truth": list(truth)}
+    if multi_label:
+        chosen = proba >= learner.thresholds_
+        predicted_sets = [[learner.classes_[j] for j in np.flatnonzero(row)] for row in chosen]
+        scores = score_label_sets([t.split("|") for t in truth], predicted_sets, classes,
+                                  proba=proba, proba_classes=list(learner.classes_))
+        return scores, kept
+    predicted = [learner.classes_[i] for i in np.argmax(proba, axis=1)]
+    return score_predictions(truth, predicted, classes, proba=proba, proba_classes=list(learner.classes_)), kept
+
+
+class HeldOutSet:
+    """The items that score a simulation's rounds: each seed's test split, or one fixed test set for every seed.
+
+    Their inputs are decoded once per seed (once in all for a fixed test set), not once per round."""
+
+    def __init__(self, *, dataset: Dataset, datas: list[dict[str, Any]], test_dataset: Dataset | None = None,
+                 test_datas: list[dict[str, Any]] | None = None) -> None:
+        self.dataset = dataset
+        self.datas = datas
+        self.test_dataset = test_dataset
+        self.test_datas = test_datas
+        self._decoded: dict[int, LoadedInputs] = {}
+
+    def items(self, split: Split) -> tuple[list[dict[str, Any]], np.ndarray, int]:
+        """Task data and labels of the items that score the rounds, and the cache key of their inputs."""
+        if self.test_dataset is not None and self.test_datas is not None:
+            return self.test_datas, self.test_dataset.labels, -1  # one fixed test set for every seed
+        return [self.datas[i] for i in split.test], self.dataset.labels[split.test], split.seed
+
+    def inputs(self, split: Split, loader: InputLoader) -> LoadedInputs:
+        """The decoded held-out inputs of ``split`` (``LoadedInputs``), decoded by ``loader`` the first time."""
+        datas, _, key = self.items(split)
+        held = self._decoded.get(key)
+        if held is None:
+            held = self._decoded[key] = loader.load(datas)
+        return held
+
+    def score(self, learner: Any, loader: InputLoader, split: Split) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Held-out scores of ``learner`` and ``{proba, classes, truth}``."""
+        _, labels, _ = self.items(split)
+        held = self.inputs(split, loader)
+        truth = [str(labels[i]) for i in held.positions]
+        return score_learner(learner, held.inputs, truth, self.dataset.classes, multi_label=self.dataset.multi_label)

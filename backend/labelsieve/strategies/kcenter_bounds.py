@@ -53,7 +53,7 @@ def lloyd_anchors(pool: ChunkedPool, k: int, sample_per_group: int, iterations: 
     return anchors
 
 
-class PrunedPool:
+class BoundedPool:
     """Groups of ``pool`` rows with anchors, radii and an upper bound of ``min_dist`` per group."""
 
     def __init__(self, pool: ChunkedPool, n_groups: int | None = None, sample_per_group: int = 16) -> None:
@@ -119,11 +119,11 @@ class PrunedPool:
             self.gmax[g] = float(min_dist[idx].max().item())
 
 
-def kcenter_pruned(
+def kcenter_bounded(
     pool: ChunkedPool, min_dist: torch.Tensor, n_picks: int, first: int | None = None,
-    groups: PrunedPool | None = None,
+    groups: BoundedPool | None = None,
 ) -> np.ndarray:
     """:func:`~labelsieve.strategies.distance.kcenter_greedy` with exact group pruning (same picks)."""
-    groups = PrunedPool(pool) if groups is None else groups
+    groups = BoundedPool(pool) if groups is None else groups
     groups.refresh(min_dist)
     return kcenter_greedy(pool, min_dist, n_picks, first, update=groups.update)

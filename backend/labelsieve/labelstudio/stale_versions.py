@@ -6,15 +6,15 @@ head at load 1.5, 4–9 s under load, and on SQLite that transaction holds the d
 ``/next`` (which locks the task it serves) waits for it. Right after a new version is live the annotators'
 ``/next`` calls are what must not wait.
 
-:class:`VersionPruner` therefore runs each prune in a background thread that is started once the new
+:class:`StaleVersionRemover` therefore runs each prune in a background thread that is started once the new
 version is live and then **held** until the next round of the project starts (the loop's ``round_starting``:
 that round's task sync, fit and ranking take seconds in labelsieve and write nothing to Label Studio), or
 ``delay_seconds`` after the version went live when no round comes. Every writer of the project's
-predictions — the next round's push, a refill of the head — first :meth:`joins <VersionPruner.join>` it, so
+predictions — the next round's push, a refill of the head — first :meth:`joins <StaleVersionRemover.join>` it, so
 two writers of one project never overlap in Label Studio and at most one stale version waits at a time.
-A failed prune is logged, shown in the project status (:meth:`VersionPruner.status`) and retried by the
+A failed prune is logged, shown in the project status (:meth:`StaleVersionRemover.status`) and retried by the
 next round's prune, which lists the versions again; it never touches the live version or the newest
-``keep_versions - 1`` older ones, nor another model's versions. :meth:`VersionPruner.stop` (service
+``keep_versions - 1`` older ones, nor another model's versions. :meth:`StaleVersionRemover.stop` (service
 shutdown) lets the held prunes run at once and joins them.
 """
 
@@ -70,7 +70,7 @@ def version_number(version: str) -> int:
         return -1
 
 
-class VersionPruner:
+class StaleVersionRemover:
     """One background prune per project at a time: ``start`` after a version is live, ``join`` before a write."""
 
     def __init__(self, *, keep_versions: int = 2, delay_seconds: float = 10.0, hold: Hold | None = None) -> None:
