@@ -104,3 +104,14 @@ def test_single_label_issues_flag_flipped_labels_with_cleanlab() -> None:
     issues = get_task_type("single_label").label_issues([labels[i] for i in given], probas, labels)
     assert set(np.flatnonzero(issues.flagged)) == set(flipped)
     assert issues.suggested[flipped[0]] == labels[truth[flipped[0]]]
+
+
+def test_class_gauges_count_the_labels_of_any_target_shape() -> None:
+    """The retrain counts labels per class for /metrics through the task type: label sets and spans count each label,
+    a plain string is one class, and a scalar target (a third party's rating) counts as its text instead of failing
+    the retrain."""
+    ner = get_task_type("ner")
+    assert get_task_type("multi_label").class_names(("cat", "dog")) == ("cat", "dog")
+    assert ner.class_names("PER") == ("PER",)
+    assert ner.class_names(4) == ("4",)
+    assert ner.class_names(2.5) == ("2.5",)

@@ -106,7 +106,7 @@ def fit_round(*, engine: Engine, registries: Registries, metrics: Metrics, proje
                     for task, annotation in examples}
     y = [label_of[int(task_id)] for task_id in loaded.ids]
     counts = Counter(y) if served.task_type.supports_balancing else Counter(
-        label for target in y for label in target)  # per-label counts for the class gauges
+        label for target in y for label in served.task_type.class_names(target))  # for the class gauges
     observe_classes(metrics, project.id, counts)
     unlabeled = pool_for_fit(pool.inputs, np.random.default_rng(
         zlib.crc32(f"{project.id}:pool:{ps.seed}:{len(y)}".encode())))

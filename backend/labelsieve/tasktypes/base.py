@@ -74,7 +74,7 @@ taken to serve ``single_label`` only, the one type that existed before the contr
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from xml.etree.ElementTree import Element
@@ -256,6 +256,15 @@ class TaskType(ABC):
     def balancing_key(self, target: Any) -> str | None:
         """The class a target counts as for balancing (resampling, reweighting); ``None``: no balancing."""
         return None
+
+    def class_names(self, target: Any) -> tuple[str, ...]:
+        """The labels a target counts for in the class gauges (``/metrics``, status): a string target is one class,
+        a collection (label sets, spans, boxes) its items' labels, any other value (a rating, a number) its text."""
+        if isinstance(target, str):
+            return (target,)
+        if isinstance(target, Iterable):
+            return tuple(str(getattr(item, "label", item)) for item in target)
+        return (str(target),)
 
     # ------------------------------------------------------------------------------- simulation
     @abstractmethod
