@@ -58,6 +58,9 @@ def test_setup_refuses_bad_extra_params_with_a_clear_message(client) -> None:
     assert "unknown strategy 'nope'" in response.json()["detail"] and "margin" in response.json()["detail"]
     response = client.post("/setup", json=setup_payload(P, TEXT_CONFIG, '{"batch_size": 0}'))
     assert response.status_code == 400 and "batch_size" in response.json()["detail"]
+    # a learner's input kind is known once its plugin is loaded: before that, /setup checks only the names (it must
+    # answer within Label Studio's 3 s) and the full check runs before the first retrain
+    assert client.app.state.service.plugins_ready.wait(120)
     response = client.post("/setup", json=setup_payload(P, TEXT_CONFIG, {"learner": "image"}))
     assert response.status_code == 400 and "<text>" in response.json()["detail"]
 
