@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from labelsieve.metrics import Metrics
-from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.class_gauges import observe_classes
 
 
 def gauges(metrics: Metrics) -> dict[str, float]:
@@ -19,12 +19,10 @@ def gauges(metrics: Metrics) -> dict[str, float]:
 
 def test_class_counts_and_imbalance_ratio_track_the_current_labels() -> None:
     metrics = Metrics()
-    loop = ActiveLearningLoop.__new__(ActiveLearningLoop)
-    loop.metrics = metrics
-    loop._observe_classes(3, Counter({"normal": 500, "defect": 5}))
-    loop._observe_classes(4, Counter({"cat": 3}))
+    observe_classes(metrics, 3, Counter({"normal": 500, "defect": 5}))
+    observe_classes(metrics, 4, Counter({"cat": 3}))
     assert gauges(metrics)['labelsieve_imbalance_ratio{project="3"}'] == 100.0
-    loop._observe_classes(3, Counter({"normal": 500, "scratch": 50}))  # every "defect" label was changed
+    observe_classes(metrics, 3, Counter({"normal": 500, "scratch": 50}))  # every "defect" label was changed
     now = gauges(metrics)
     assert now['labelsieve_class_count{label="defect",project="3"}'] == 0.0
     assert now['labelsieve_class_count{label="scratch",project="3"}'] == 50.0

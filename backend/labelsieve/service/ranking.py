@@ -21,6 +21,7 @@ from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.storage.models import QueryRound
 from labelsieve.storage.rankings import Ranking, build_ranking
 from labelsieve.strategies.base import PoolContext, QueryStrategy, full_ranking
+from labelsieve.tasktypes import get_task_type
 from labelsieve.tasktypes.base import TaskType
 from labelsieve.tasktypes.multilabel_math import indicator, set_confidence
 
@@ -42,7 +43,8 @@ def build_context(
 ) -> PoolContext:
     """The strategies' context. Single-label ``labeled_y`` are class names; other task types' are their targets
     (multi-label: label sets, given to strategies as ``labeled_targets``)."""
-    name = task_type.name if task_type is not None else "single_label"
+    task_type = task_type if task_type is not None else get_task_type("single_label")
+    name = task_type.name
     if name == "single_label":
         classes = tuple(learner.classes_) if learner is not None else tuple(sorted(set(labeled_y)))
         index = {label: i for i, label in enumerate(classes)}
@@ -51,12 +53,12 @@ def build_context(
             labeled_y=np.array([index.get(label, -1) for label in labeled_y], dtype=np.int64),
             classes=classes, ids=pool_ids, pool_probas=probas, pool_embeddings=embeddings,
             prequential_accuracy=prequential_accuracy,
-            task_uncertainty=None if probas is None or task_type is None else task_type.task_uncertainty(probas),
+            task_uncertainty=None if probas is None else task_type.task_uncertainty(probas),
         )
     classes = tuple(learner.classes_) if learner is not None else ()
     thresholds = getattr(learner, "thresholds_", None)
     uncertainty = task_uncertainty  # region task types: computed from the learner's predict_regions
-    if uncertainty is None and probas is not None and task_type is not None:
+    if uncertainty is None and probas is not None:
         uncertainty = task_type.task_uncertainty((probas, thresholds))
     return PoolContext(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
