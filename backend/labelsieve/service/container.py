@@ -23,6 +23,7 @@ from labelsieve.quality.hooks import tracker_for
 from labelsieve.quality.runner import QualityRunner
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service import fault_hooks
+from labelsieve.service.cold_start import ColdStart
 from labelsieve.service.first_contact import FirstContact
 from labelsieve.service.image_features import ImageFeatures
 from labelsieve.service.loop import ActiveLearningLoop
@@ -64,6 +65,8 @@ class Service:
     plugins_ready: threading.Event = field(default_factory=threading.Event)
     #: the background sync, first training and first head of a project's first /setup
     first_contact: FirstContact | None = None
+    #: label-free first heads of projects with fewer labels than min_annotations
+    cold_start: ColdStart | None = None
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -125,9 +128,10 @@ def build_service(settings: Settings) -> Service:
                             keep_versions=settings.keep_prediction_versions, tracker=tracker_for(engine, settings),
                             # the 5-fold estimate and the drift checks the status shows
                             jobs={CV_ESTIMATE: estimate_version, DRIFT: drift_version})
+    cold_start = ColdStart(loop=loop)
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
                             verifier=gateway.verify_annotation if settings.verify_webhooks else None,
-                            after_retrain=quality.submit, waits=waits)
+                            after_retrain=quality.submit, waits=waits, cold_start=cold_start.rank)
     first_contact = FirstContact(engine=engine, gateway=gateway, round_for=lambda pid: worker.notify(pid, force=True),
                                  state_dir=settings.data_dir / "first_contact",
                                  page_size=settings.first_contact_page_size,
@@ -135,4 +139,4 @@ def build_service(settings: Settings) -> Service:
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
                    quality=quality, text_features=text_features, image_features=image_features,
-                   first_contact=first_contact)
+                   first_contact=first_contact, cold_start=cold_start)

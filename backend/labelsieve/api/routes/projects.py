@@ -32,6 +32,8 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
         found.text_features = service.text_features.describe(service.engine, project_id, found.model_version)
     if service.first_contact is not None:  # the background sync of the project's first /setup, and its rounds
         found.first_contact = service.first_contact.progress(project_id)
+    if service.cold_start is not None:  # a label-free first head while there are too few labels for a model
+        found.cold_start = service.cold_start.status(project_id)
     if service.image_features is not None:  # encoder | pixels, and the pool's encoding progress
         found.image_features = service.image_features.describe(project_id)
     return found
