@@ -49,6 +49,7 @@ from labelsieve.service.project_settings import (
 from labelsieve.service.publishing import RankingPublisher
 from labelsieve.service.ranking import rank_pool
 from labelsieve.service.signals import best_prequential_accuracy
+from labelsieve.service.slots import FairSlots
 from labelsieve.service.stopping import stop_set_record
 from labelsieve.service.text_features import TextFeatures
 from labelsieve.settings import Settings
@@ -155,7 +156,8 @@ class ActiveLearningLoop:
         self._served: dict[str, ServedConfig] = {}
         self._models_lock = threading.Lock()
         self._train_locks: dict[int, threading.Lock] = {}
-        self._train_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_trainings))
+        #: the training slots of all projects, first come first served (a busy project cannot starve a quiet one)
+        self.train_slots = FairSlots(settings.max_concurrent_trainings, observe=self._slot_waited)
 
     # ----------------------------------------------------------------- projects
     def setup_project(
@@ -251,7 +253,7 @@ class ActiveLearningLoop:
     def retrain(self, project_id: int, *, force: bool = False) -> RetrainOutcome:
         """Fit a new model on every stored label; on any failure the previous model keeps serving."""
         lock = self._train_locks.setdefault(project_id, threading.Lock())
-        with lock, self._train_slots:
+        with lock, self.train_slots.held(project_id):
             started = time.perf_counter()
             try:
                 outcome = self._retrain(project_id, force=force)
@@ -417,6 +419,10 @@ class ActiveLearningLoop:
             except Exception:  # noqa: BLE001 - publishing is retried on the next round
                 log.exception("publishing %s of project %s failed", version, project_id)
                 self.metrics.failures.labels("publish").inc()
+
+    def _slot_waited(self, project_id: int, seconds: float) -> None:
+        self.metrics.slot_waits.labels(str(project_id)).inc()
+        self.metrics.slot_wait.labels(str(project_id)).observe(seconds)
 
     def _observe_classes(self, project_id: int, counts: Counter[str]) -> None:
         observe_classes(self.metrics, project_id, counts)
