@@ -194,7 +194,8 @@ class Annotator(threading.Thread):
         self.sent.append((began, n_labels))
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=60) as client:
+        # a new connection per webhook, as Label Studio sends them (no idle keep-alive for the server to close)
+        with httpx.Client(base_url=self.url, timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as client:
             n = len(self.fake.labelled[self.pid])
             if self.stop.wait(self.start_in):
                 return
