@@ -60,3 +60,45 @@ def test_a_quiet_projects_round_runs_before_the_busy_projects_next_round(client_
         assert stats[QUIET].waited == 1 and stats[QUIET].rounds == 1
         metrics = client.get("/metrics").text
         assert f'labelsieve_training_slot_waits_total{{project="{QUIET}"}} 1.0' in metrics
+
+
+class BlockingPublisher:
+    """The service's publisher, with the push of ``project`` held until ``release`` (a slow Label Studio)."""
+
+    def __init__(self, inner, project: int) -> None:
+        self.inner, self.project = inner, project
+        self.pushing, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, project_id: int, version: str) -> None:
+        if project_id == self.project:
+            self.pushing.set()
+            self.release.wait(120)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_a_slow_push_to_label_studio_does_not_hold_the_training_slot(client_factory, monkeypatch) -> None:
+    from labelsieve.service import fault_hooks
+
+    fits: list[int] = []
+    monkeypatch.setattr(fault_hooks, "before_fit", lambda project_id, _n: fits.append(project_id))
+    with client_factory(debounce_seconds=0.0, max_concurrent_trainings=1) as client:
+        service = client.app.state.service
+        blocking = BlockingPublisher(service.loop.publisher, BUSY)
+        service.loop.publisher = blocking
+        for pid in (BUSY, QUIET):
+            extra = {"learner": "text", "min_annotations": 2}
+            assert client.post("/setup", json=setup_payload(pid, TEXT_CONFIG, extra)).status_code == 200
+        try:
+            label(client, BUSY, 1, 101, "Positive")
+            label(client, BUSY, 2, 102, "Negative")
+            assert blocking.pushing.wait(120), "the busy project's round never reached its push"
+            label(client, QUIET, 3, 201, "Positive")
+            label(client, QUIET, 4, 202, "Negative")
+            wait_until(lambda: service.loop.project(QUIET).model_version, "the quiet project never trained while "
+                       "the busy project's push to Label Studio was held")
+            assert fits[0] == BUSY and QUIET in fits
+        finally:
+            blocking.release.set()
+        assert service.worker.wait_idle(120)

@@ -32,13 +32,14 @@ from sklearn.preprocessing import normalize
 
 from labelsieve.learners.token_counts import TOKEN_COUNTS, Analyzer
 from labelsieve.service.loop import ActiveLearningLoop, version_name
-from labelsieve.service.pool_inputs import load_pool, load_tasks
+from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
+from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.service.ranking import rank_scores
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, QueryRound
 from labelsieve.storage.rankings import build_ranking, save_ranking
-from labelsieve.strategies.base import PoolContext, full_ranking
+from labelsieve.strategies.base import PoolContext, QueryStrategy, full_ranking
 
 log = logging.getLogger(__name__)
 COLD_STATUS = "cold"
@@ -118,23 +119,11 @@ class ColdStart:
         if len(pool) == 0:
             return None
         seed = zlib.crc32(f"{project_id}:cold:{ps.seed}:{key}".encode())
-        found = cold_vectors(input_kind, [*pool.inputs, *labeled.inputs], seed=seed)
-        if found is None:
-            return self._record(ColdRound(project_id, "unsupported", ps.strategy, n_pool=len(pool),
-                                          reason=f"no label-free vectors for {input_kind} tasks"))
-        vectors, features = found
-        ctx = PoolContext(pool=pool.inputs, learner=None, rng=np.random.default_rng(seed), labeled=labeled.inputs,
-                          labeled_y=np.full(len(labeled), -1, dtype=np.int64), classes=(), ids=pool.ids,
-                          pool_embeddings=vectors[: len(pool)], labeled_embeddings_given=vectors[len(pool):])
-        try:
-            order, utility = full_ranking(strategy, ctx, ps.batch_size)
-        except Exception as exc:  # noqa: BLE001 - a strategy that cannot rank cold: the project waits for labels
-            log.exception("cold start of project %s with %s failed", project_id, ps.strategy)
-            return self._record(ColdRound(project_id, "failed", ps.strategy, n_pool=len(pool),
-                                          reason=f"{type(exc).__name__}: {exc}"[:500]))
-        version = self._store(project_id, strategy_name=ps.strategy, params=dict(ps.strategy_params), seed=seed,
-                              pool_ids=pool.ids, order=order, utility=utility, batch_size=ps.batch_size,
-                              n_labeled=len(labeled))
+        with loop.train_slots.held(project_id):  # CPU work: takes its turn with the other projects' rounds
+            ranked = self._rank_cold(project_id, ps, strategy, input_kind, pool, labeled, seed)
+        if isinstance(ranked, ColdRound):
+            return self._record(ranked)
+        version, features = ranked
         if loop.publisher is not None:
             try:
                 loop.publisher(project_id, version)
@@ -150,6 +139,28 @@ class ColdStart:
         log.info("project %s: cold-start head %s by %s over %d tasks (%s) in %.2f s", project_id, version,
                  ps.strategy, len(pool), features, done.seconds)
         return self._record(done)
+
+    def _rank_cold(self, project_id: int, ps: ProjectSettings, strategy: QueryStrategy, input_kind: str,
+                   pool: PoolInputs, labeled: PoolInputs, seed: int) -> tuple[str, str] | ColdRound:
+        """Vectors, ranking and the stored cold version: (version, features), or why there is none."""
+        found = cold_vectors(input_kind, [*pool.inputs, *labeled.inputs], seed=seed)
+        if found is None:
+            return ColdRound(project_id, "unsupported", ps.strategy, n_pool=len(pool),
+                             reason=f"no label-free vectors for {input_kind} tasks")
+        vectors, features = found
+        ctx = PoolContext(pool=pool.inputs, learner=None, rng=np.random.default_rng(seed), labeled=labeled.inputs,
+                          labeled_y=np.full(len(labeled), -1, dtype=np.int64), classes=(), ids=pool.ids,
+                          pool_embeddings=vectors[: len(pool)], labeled_embeddings_given=vectors[len(pool):])
+        try:
+            order, utility = full_ranking(strategy, ctx, ps.batch_size)
+        except Exception as exc:  # noqa: BLE001 - a strategy that cannot rank cold: the project waits for labels
+            log.exception("cold start of project %s with %s failed", project_id, ps.strategy)
+            return ColdRound(project_id, "failed", ps.strategy, n_pool=len(pool),
+                             reason=f"{type(exc).__name__}: {exc}"[:500])
+        version = self._store(project_id, strategy_name=ps.strategy, params=dict(ps.strategy_params), seed=seed,
+                              pool_ids=pool.ids, order=order, utility=utility, batch_size=ps.batch_size,
+                              n_labeled=len(labeled))
+        return version, features
 
     def _store(self, project_id: int, *, strategy_name: str, params: dict[str, Any], seed: int,
                pool_ids: np.ndarray, order: np.ndarray, utility: np.ndarray, batch_size: int, n_labeled: int) -> str:

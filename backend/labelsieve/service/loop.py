@@ -253,14 +253,17 @@ class ActiveLearningLoop:
     def retrain(self, project_id: int, *, force: bool = False) -> RetrainOutcome:
         """Fit a new model on every stored label; on any failure the previous model keeps serving."""
         lock = self._train_locks.setdefault(project_id, threading.Lock())
-        with lock, self.train_slots.held(project_id):
+        with lock:
             started = time.perf_counter()
-            try:
-                outcome = self._retrain(project_id, force=force)
-            except Exception as exc:  # noqa: BLE001 - a failed retrain must never take the service down
-                log.exception("retrain of project %s failed", project_id)
-                self._record_failure(project_id, exc)
-                outcome = RetrainOutcome("failed", reason=f"{type(exc).__name__}: {exc}")
+            with self.train_slots.held(project_id):
+                try:
+                    outcome = self._retrain(project_id, force=force)
+                except Exception as exc:  # noqa: BLE001 - a failed retrain must never take the service down
+                    log.exception("retrain of project %s failed", project_id)
+                    self._record_failure(project_id, exc)
+                    outcome = RetrainOutcome("failed", reason=f"{type(exc).__name__}: {exc}")
+            if outcome.status == "trained" and outcome.version:  # Label Studio I/O: another project may fit now
+                self._publish(project_id, outcome.version)
             outcome.seconds = time.perf_counter() - started
             self.metrics.retrains.labels(str(project_id), outcome.status).inc()
             if outcome.status == "trained":
@@ -291,8 +294,7 @@ class ActiveLearningLoop:
                 return RetrainOutcome("skipped", reason=str(exc))
             fitted.prequential_accuracy = best_prequential_accuracy(examples)
             version, timings = self._persist(project_id, resolved, fitted, pending, pruned, prune_rule)
-        self._publish(project_id, version)
-        return RetrainOutcome("trained", version=version, timings=timings)
+        return RetrainOutcome("trained", version=version, timings=timings)  # retrain publishes it
 
     def _refresh_pool(self, project_id: int) -> None:
         """Store the tasks Label Studio has and we lack: unlabeled tasks it never sent us must be ranked too."""
