@@ -29,6 +29,14 @@ class Metrics:
             "labelsieve_retrain_duration_seconds", "Retrain wall time (fit + rank)", ["project"],
             buckets=TRAIN_BUCKETS, registry=r,
         )
+        self.slot_waits = Counter(
+            "labelsieve_training_slot_waits_total", "Rounds that waited for another project's round to free a "
+            "training slot", ["project"], registry=r,
+        )
+        self.slot_wait = Histogram(
+            "labelsieve_training_slot_wait_seconds", "How long a round that waited for a training slot waited",
+            ["project"], buckets=TRAIN_BUCKETS, registry=r,
+        )
         self.queue_length = Gauge(
             "labelsieve_queue_length", "Webhook events stored but not applied yet", registry=r
         )

@@ -144,3 +144,17 @@ def test_first_head_is_served_before_a_paged_sync_ends(tmp_path: Path, label_stu
             "first_contacts"]]
     finally:
         server.stop()
+
+
+def test_connecting_a_project_without_labels_serves_a_cold_start_head(label_studio, plain_server) -> None:
+    ls, server = label_studio, plain_server
+    pid, _truth = create_project(ls, "connect cold", text_dataset(60, seed=12))
+    connect_backend(ls, pid, server.url, {**EXTRA, "strategy": "adaptive"})  # TypiClust while there is no model
+
+    version = wait_version(ls, pid, other_than=None, timeout=300)  # no annotation at all
+    served_head(ls, pid, version, set())
+    status = backend_status(server.url, pid)
+    assert status["cold_start"]["state"] == "ranked" and status["cold_start"]["version"] == version
+    assert status["cold_start"]["n_pool"] == 60
+    assert not status["model_version"], "a cold head is no model: /predict keeps answering without one"
+    assert all(result is None for _score, result in predictions(ls, pid, version).values()), "nothing pre-ticked"

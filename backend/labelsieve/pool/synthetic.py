@@ -17,14 +17,16 @@ def clustered_block(rng: np.random.Generator, centres: np.ndarray, rows: int, sp
     return points.astype(np.float32), cluster
 
 
-def embedding_table(ids: np.ndarray, vectors: np.ndarray, **extra: np.ndarray) -> pa.Table:
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+def embedding_table(ids: np.ndarray, vectors: np.ndarray, dtype: type = np.float32, **extra: np.ndarray) -> pa.Table:
+    """``id`` and a fixed-size-list ``embedding`` column of ``dtype`` (``np.float16``: Parquet's FLOAT16)."""
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=dtype).reshape(-1))
     column = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
     return pa.table({"id": pa.array(ids), "embedding": column, **{k: pa.array(v) for k, v in extra.items()}})
 
 
 def write_clustered_pool(folder: Path, *, n: int, dim: int, files: int, seed: int = 0, clusters: int = 20,
-                         spread: float = 1.0, row_group: int = 8192, with_cluster: bool = False) -> list[Path]:
+                         spread: float = 1.0, row_group: int = 8192, with_cluster: bool = False,
+                         dtype: type = np.float32) -> list[Path]:
     """``n`` items (ids ``0..n-1``) in ``files`` Parquet files of ``row_group``-row groups under ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -38,7 +40,7 @@ def write_clustered_pool(folder: Path, *, n: int, dim: int, files: int, seed: in
             hi = min(int(stop), lo + row_group)
             vectors, cluster = clustered_block(rng, centres, hi - lo, spread)
             extra = {"cluster": cluster.astype(np.int64)} if with_cluster else {}
-            table = embedding_table(np.arange(lo, hi, dtype=np.int64), vectors, **extra)
+            table = embedding_table(np.arange(lo, hi, dtype=np.int64), vectors, dtype, **extra)
             writer = writer or pq.ParquetWriter(path, table.schema)
             writer.write_table(table, row_group_size=row_group)
         if writer is not None:

@@ -20,6 +20,7 @@ from labelsieve.quality.driftjob import drift_version
 from labelsieve.quality.service_calls import tracker_for
 from labelsieve.registry import Registries, get_registries
 from labelsieve.service import fault_hooks
+from labelsieve.service.cold_start import ColdStart
 from labelsieve.service.cvjob import KEY as CV_ESTIMATE
 from labelsieve.service.cvjob import estimate_version
 from labelsieve.service.first_contact import FirstContact
@@ -67,6 +68,8 @@ class Service:
     first_contact: FirstContact | None = None
     #: observer mode's rounds (projects ranked from another backend's predictions)
     observer: ObserverRounds | None = None
+    #: label-free first heads of projects with fewer labels than min_annotations
+    cold_start: ColdStart | None = None
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -129,6 +132,7 @@ def build_service(settings: Settings) -> Service:
                             keep_versions=settings.keep_prediction_versions, tracker=tracker_for(engine, settings),
                             # the 5-fold estimate and the drift checks the status shows
                             jobs={CV_ESTIMATE: estimate_version, DRIFT: drift_version})
+    cold_start = ColdStart(loop=loop)
     # observer mode: rank another backend's stored predictions instead of training (service/observer.py)
     observer = ObserverRounds(engine=engine, settings=settings, gateway=gateway,
                               state_dir=settings.data_dir / "observer",
@@ -137,7 +141,8 @@ def build_service(settings: Settings) -> Service:
                               notify=lambda pid: worker.notify(pid, force=True))
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
                             verifier=gateway.verify_annotation if settings.verify_webhooks else None,
-                            after_retrain=quality.submit, waits=waits, observer=observer)
+                            after_retrain=quality.submit, waits=waits, observer=observer,
+                            cold_start=cold_start.rank)
     first_contact = FirstContact(engine=engine, gateway=gateway, round_for=lambda pid: worker.notify(pid, force=True),
                                  state_dir=settings.data_dir / "first_contact",
                                  page_size=settings.first_contact_page_size,
@@ -145,4 +150,5 @@ def build_service(settings: Settings) -> Service:
     return Service(settings=settings, engine=engine, registries=registries, metrics=metrics, artifacts=artifacts,
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
                    quality=quality, text_features=text_features, image_features=image_features,
-                   first_contact=first_contact, observer=observer)
+                   first_contact=first_contact, observer=observer,
+                   cold_start=cold_start)

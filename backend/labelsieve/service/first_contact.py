@@ -10,7 +10,7 @@ once):
 2. the rest of the task list, by id pages (``GET /api/tasks``, :meth:`LabelStudioClient.task_pages`; the first
    page smaller than the others). After the first page the project's worker is asked for a round (forced): with
    at least ``min_annotations`` labels it trains and pushes a first head ranked from the part synced so far, while
-   the other pages arrive;
+   the other pages arrive; with fewer, a label-free strategy ranks cold (:mod:`labelsieve.service.cold_start`);
 3. when the last page is stored, and a round was asked for, another round re-ranks the whole pool.
 
 While a first contact syncs, the worker's own pool refresh (:class:`labelsieve.labelstudio.tasksync.TaskSync`)
@@ -135,7 +135,7 @@ class FirstContact:
             self._sync(progress)
             with self._lock:
                 progress.state = "done"  # from here the worker's pool refresh is its own again
-            if not progress.rounds and progress.annotations:  # one page: the first round sees the whole pool
+            if not progress.rounds:  # one page: the first round (a model, or a cold start) sees the whole pool
                 progress.rounds += ("first-head",)
                 self.round_for(pid)
             elif progress.rounds or progress.held_rounds:  # a round ranked part of the pool: rank it all
@@ -176,7 +176,7 @@ class FirstContact:
                     {"id": int(t["id"]), "data": t.get("data") or {}} for t in page if int(t["id"]) not in known])
                 progress.tasks_synced = crud.count_tasks(session=session, project_id=pid)
             progress.pages += 1
-            if progress.pages == 1 and progress.annotations and len(page) >= first:  # more pages follow
+            if progress.pages == 1 and len(page) >= first:  # more pages follow
                 progress.rounds += ("first-head",)
                 self.round_for(pid)  # the first head, ranked from what is synced so far
             fault_hooks.before_sync_page(pid, progress.pages + 1)

@@ -37,6 +37,7 @@ from labelsieve.service.project_settings import (
 )
 from labelsieve.service.publishing import RankingPublisher
 from labelsieve.service.signals import best_prequential_accuracy
+from labelsieve.service.slots import FairSlots
 from labelsieve.service.text_features import TextFeatures
 from labelsieve.service.training import Fitted, fit_round, store_round
 from labelsieve.settings import Settings
@@ -104,7 +105,8 @@ class ActiveLearningLoop:
         self._served: dict[str, ServedConfig] = {}
         self._models_lock = threading.Lock()
         self._train_locks: dict[int, threading.Lock] = {}
-        self._train_slots = threading.BoundedSemaphore(max(1, settings.max_concurrent_trainings))
+        #: the training slots of all projects, first come first served (a busy project cannot starve a quiet one)
+        self.train_slots = FairSlots(settings.max_concurrent_trainings, observe=self._slot_waited)
 
     # ----------------------------------------------------------------- projects
     def setup_project(
@@ -200,14 +202,17 @@ class ActiveLearningLoop:
     def retrain(self, project_id: int, *, force: bool = False) -> RetrainOutcome:
         """Fit a new model on every stored label; on any failure the previous model keeps serving."""
         lock = self._train_locks.setdefault(project_id, threading.Lock())
-        with lock, self._train_slots:
+        with lock:
             started = time.perf_counter()
-            try:
-                outcome = self._retrain(project_id, force=force)
-            except Exception as exc:  # noqa: BLE001 - a failed retrain must never take the service down
-                log.exception("retrain of project %s failed", project_id)
-                self._record_failure(project_id, exc)
-                outcome = RetrainOutcome("failed", reason=f"{type(exc).__name__}: {exc}")
+            with self.train_slots.held(project_id):
+                try:
+                    outcome = self._retrain(project_id, force=force)
+                except Exception as exc:  # noqa: BLE001 - a failed retrain must never take the service down
+                    log.exception("retrain of project %s failed", project_id)
+                    self._record_failure(project_id, exc)
+                    outcome = RetrainOutcome("failed", reason=f"{type(exc).__name__}: {exc}")
+            if outcome.status == "trained" and outcome.version:  # Label Studio I/O: another project may fit now
+                self._publish(project_id, outcome.version)
             outcome.seconds = time.perf_counter() - started
             self.metrics.retrains.labels(str(project_id), outcome.status).inc()
             if outcome.status == "trained":
@@ -238,8 +243,7 @@ class ActiveLearningLoop:
                 return RetrainOutcome("skipped", reason=str(exc))
             fitted.prequential_accuracy = best_prequential_accuracy(examples)
             version, timings = self._store(project_id, resolved, fitted, pending, pruned, prune_rule)
-        self._publish(project_id, version)
-        return RetrainOutcome("trained", version=version, timings=timings)
+        return RetrainOutcome("trained", version=version, timings=timings)  # retrain publishes it
 
     def _refresh_pool(self, project_id: int) -> None:
         """Store the tasks Label Studio has and we lack: unlabeled tasks it never sent us must be ranked too."""
@@ -279,6 +283,10 @@ class ActiveLearningLoop:
             except Exception:  # noqa: BLE001 - publishing is retried on the next round
                 log.exception("publishing %s of project %s failed", version, project_id)
                 self.metrics.failures.labels("publish").inc()
+
+    def _slot_waited(self, project_id: int, seconds: float) -> None:
+        self.metrics.slot_waits.labels(str(project_id)).inc()
+        self.metrics.slot_wait.labels(str(project_id)).observe(seconds)
 
     def _record_failure(self, project_id: int, exc: Exception) -> None:
         self.metrics.failures.labels("retrain").inc()

@@ -80,6 +80,9 @@ class ProjectStatus(BaseModel):
     #: the background first contact (service/first_contact.py): state (syncing, done, failed), tasks synced of
     #: tasks_total, pages, annotations found, rounds asked for, error (None: none in this data directory)
     first_contact: dict[str, Any] | None = None
+    #: the last label-free head of a project without a model (service/cold_start.py): state (ranked, unsupported,
+    #: failed), strategy, version pushed, pool size, features, reason (None: never tried in this process)
+    cold_start: dict[str, Any] | None = None
     #: image projects with an encoder: the encoder, what the next round reads (encoder | pixels), how much of the
     #: pool is encoded, the background job (service/image_features.py)
     image_features: dict[str, Any] | None = None

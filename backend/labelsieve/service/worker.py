@@ -93,6 +93,8 @@ class _ProjectThread(threading.Thread):
                      outcome.reason)
             if outcome.status != "trained":  # annotations ate into the head: top it up from the same ranking
                 owner.loop.refill(self.project_id)
+            if outcome.status == "skipped" and owner.cold_start is not None:  # too few labels: a label-free head
+                owner.cold_start(self.project_id)
             elif owner.after_retrain is not None and outcome.version:
                 owner.after_retrain(self.project_id, outcome.version)
 
@@ -108,10 +110,13 @@ class TrainingWorker:
         after_retrain: Callable[[int, str], None] | None = None,
         waits: WaitBoard | None = None,
         observer: ObserverRounds | None = None,
+        cold_start: Callable[[int], object] | None = None,
     ) -> None:
         self.loop = loop
         #: observer mode's rounds (service/observer.py), run instead of a retrain for projects with ``observe``
         self.observer = observer
+        #: called with the project after a retrain skipped (no model yet): ranks cold when the strategy can
+        self.cold_start = cold_start
         self.waits = waits
         self.debounce_seconds = debounce_seconds
         self.puller_factory = puller_factory

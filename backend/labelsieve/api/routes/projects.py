@@ -41,6 +41,8 @@ def project_status(project_id: ProjectIdPath, service: ServiceDep, request: Requ
     if service.observer is not None and service.observer.observes(project_id):  # observer mode's last round
         found.observer = service.observer.status(project_id) or {"mode": "observer",
                                                                  "message": "no observer round yet"}
+    if service.cold_start is not None:  # a label-free first head while there are too few labels for a model
+        found.cold_start = service.cold_start.status(project_id)
     if service.image_features is not None:  # encoder | pixels, and the pool's encoding progress
         found.image_features = service.image_features.describe(project_id)
     return found

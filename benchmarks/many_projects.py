@@ -1,0 +1,343 @@
+"""Many projects on one backend: N projects × M text tasks, one simulated annotator per project.
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/many_projects.py [--projects 10] [--tasks 2000]
+        [--seconds 180] [--interval 5] [--postgres] [--slots 1]
+
+Starts ``labelsieve serve`` in a subprocess (its own store on SQLite, and with ``--postgres`` also on a throwaway
+PostgreSQL) against a loopback *stand-in* for Label Studio (:class:`FakeLabelStudio`, in this process): it answers
+the first contact's task pages, takes the pushed predictions and records the time of each ``PATCH`` that makes a
+version live. Label Studio's own cost of the pushes is therefore not in these numbers (see live_latency.py for
+that); everything labelsieve does is. Each project is connected with ``/setup`` (first contact syncs its tasks),
+gets 4 seed labels, and once every project serves a model, its annotator labels every ``--interval`` s (±20 %)
+the task Label Studio would serve (the live version's lowest score among unlabelled tasks) and sends the webhook.
+
+Per project: annotations sent, rounds trained, median / p95 of *annotation → new order live* (webhook sent →
+``PATCH model_version`` of the first version trained on at least that many labels), webhook ack p99, rounds that
+waited for another project's round (``labelsieve_training_slot_waits_total``) and the seconds waited; and the
+server's peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import numpy as np
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.load import FILLER, WORDS  # noqa: E402
+from tests.factories import TEXT_CONFIG, annotation_event, ls_task, setup_payload  # noqa: E402
+from tests.reliability.server import ServerProcess  # noqa: E402
+
+KEY = "legacy-key-123"
+PROJECT_PATH = re.compile(r"^/api/projects/(\d+)/(.*)$")
+
+
+class FakeLabelStudio:
+    """What labelsieve asks of Label Studio, answered from memory; ``live[(pid, version)]`` = PATCH time."""
+
+    def __init__(self, tasks: dict[int, list[tuple[int, str, str]]]) -> None:
+        self.tasks = tasks  # pid -> [(task id, text, label)]
+        self.lock = threading.Lock()
+        self.scores: dict[tuple[int, str], dict[int, float]] = {}
+        self.current: dict[int, str] = {}
+        self.live: dict[tuple[int, str], float] = {}
+        self.labelled: dict[int, set[int]] = {pid: set() for pid in tasks}
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: Any) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _body(self) -> Any:
+                size = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(size) or b"null")
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                self._answer(*owner.get(self.path))
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer(*owner.post(self.path, self._body()))
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                self._answer(*owner.patch(self.path, self._body()))
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                self._answer(*owner.delete(self.path, self._body()))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def get(self, path: str) -> tuple[int, Any]:
+        url = urlparse(path)
+        found = PROJECT_PATH.match(url.path)
+        if found and found.group(2) == "":
+            pid = int(found.group(1))
+            return 200, {"id": pid, "title": f"project {pid}", "task_number": len(self.tasks.get(pid, []))}
+        if found and found.group(2).startswith("export"):
+            return 200, []  # nothing was annotated before connecting
+        if found and found.group(2).startswith("model-versions"):
+            with self.lock:
+                pid = int(found.group(1))
+                return 200, {v: len(s) for (p, v), s in self.scores.items() if p == pid}
+        if url.path == "/api/tasks/":
+            query = parse_qs(url.query)
+            pid, size = int(query["project"][0]), int(query["page_size"][0])
+            after = json.loads(query["query"][0])["filters"]["items"][0]["value"]
+            rows = [{"id": t, "data": {"text": s}} for t, s, _ in self.tasks[pid] if t > after][:size]
+            return 200, {"tasks": rows, "total": len(rows)}
+        return 200, []
+
+    def post(self, path: str, body: Any) -> tuple[int, Any]:
+        found = PROJECT_PATH.match(urlparse(path).path)
+        if found and found.group(2).startswith("import/predictions"):
+            if any(int(p["task"]) < 0 for p in body):  # the import probe: the memory-efficient path
+                return 400, {"detail": "task -1 not found in project"}
+            with self.lock:
+                for p in body:
+                    self.scores.setdefault((int(found.group(1)), p["model_version"]), {})[int(p["task"])] = \
+                        float(p["score"])
+            return 201, {"created": len(body)}
+        return 201, {"id": 1, "project": 0, "data": {}}
+
+    def patch(self, path: str, body: Any) -> tuple[int, Any]:
+        found = PROJECT_PATH.match(urlparse(path).path)
+        if found and found.group(2) == "" and body and body.get("model_version"):
+            pid = int(found.group(1))
+            with self.lock:
+                self.current[pid] = body["model_version"]
+                self.live.setdefault((pid, body["model_version"]), time.perf_counter())
+            return 200, {"id": pid, "title": f"project {pid}"}
+        return 200, {"id": 1, "project": 0, "data": {}}
+
+    def delete(self, path: str, body: Any) -> tuple[int, Any]:
+        found = PROJECT_PATH.match(urlparse(path).path)
+        if found and body:
+            with self.lock:
+                gone = self.scores.pop((int(found.group(1)), body.get("model_version")), {})
+            return 200, {"deleted_predictions": len(gone)}
+        return 200, {}
+
+    def next_task(self, pid: int, rng: np.random.Generator, label: str | None = None) -> tuple[int, str, str]:
+        """What ``/next`` serves: the live version's lowest score among unlabelled tasks, else a random one;
+        ``label``: the first unlabelled task of that class (the seed labels)."""
+        with self.lock:
+            if label is not None:
+                chosen_task = next(t for t in self.tasks[pid] if t[2] == label and t[0] not in self.labelled[pid])
+                self.labelled[pid].add(chosen_task[0])
+                return chosen_task
+            done = self.labelled[pid]
+            scores = self.scores.get((pid, self.current.get(pid, "")), {})
+            ranked = [(s, t) for t, s in scores.items() if t not in done]
+            by_id = {t: (t, s, label) for t, s, label in self.tasks[pid]}
+            chosen = min(ranked)[1] if ranked else int(rng.choice([t for t in by_id if t not in done]))
+            done.add(chosen)
+            return by_id[chosen]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def make_tasks(pid: int, n: int, seed: int) -> list[tuple[int, str, str]]:
+    rng = np.random.default_rng([seed, pid])
+    out = []
+    for i in range(1, n + 1):
+        label = "Positive" if rng.random() < 0.5 else "Negative"
+        words = list(rng.choice(WORDS[label], size=2)) + list(rng.choice(FILLER, size=6))
+        rng.shuffle(words)
+        out.append((pid * 1_000_000 + i, " ".join(words), label))
+    return out
+
+
+class Annotator(threading.Thread):
+    def __init__(self, url: str, fake: FakeLabelStudio, pid: int, interval: float, start_in: float,
+                 stop: threading.Event, ids: Any) -> None:
+        super().__init__(daemon=True)
+        self.url, self.fake, self.pid, self.interval, self.start_in, self.stop, self.ids = \
+            url, fake, pid, interval, start_in, stop, ids
+        self.sent: list[tuple[float, int]] = []  # (time sent, labels of the project after it)
+        self.acks: list[float] = []
+        self.rng = np.random.default_rng(pid)
+
+    def label(self, client: httpx.Client, n_labels: int, seed_label: str | None = None) -> None:
+        task_id, words, label = self.fake.next_task(self.pid, self.rng, seed_label)
+        event = annotation_event("ANNOTATION_CREATED", annotation_id=next(self.ids), task=ls_task(
+            task_id, {"text": words}, self.pid), project_id=self.pid, config=TEXT_CONFIG, from_name="sentiment",
+            to_name="text", choice=label)
+        began = time.perf_counter()
+        client.post("/webhook", json=event).raise_for_status()
+        self.acks.append(time.perf_counter() - began)
+        self.sent.append((began, n_labels))
+
+    def run(self) -> None:
+        # a new connection per webhook, as Label Studio sends them (no idle keep-alive for the server to close)
+        with httpx.Client(base_url=self.url, timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            n = len(self.fake.labelled[self.pid])
+            if self.stop.wait(self.start_in):
+                return
+            while not self.stop.is_set():
+                n += 1
+                self.label(client, n)
+                self.stop.wait(self.interval * self.rng.uniform(0.8, 1.2))
+
+
+def versions(database_url: str) -> dict[int, list[tuple[str, int]]]:
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT project_id, version, n_train FROM modelversion WHERE status = 'ready'"))
+            out: dict[int, list[tuple[str, int]]] = {}
+            for pid, version, n_train in rows:
+                out.setdefault(int(pid), []).append((str(version), int(n_train)))
+            return out
+    finally:
+        engine.dispose()
+
+
+def metric_by_project(body: str, name: str, extra: str = "") -> dict[int, float]:
+    pattern = re.compile(rf'^{name}{{project="(\d+)"{extra}}} (\S+)$', re.M)
+    return {int(p): float(v) for p, v in pattern.findall(body)}
+
+
+def wait_for(what: str, predicate: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.5)
+
+
+def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    pids = [101 + k for k in range(args.projects)]
+    fake = FakeLabelStudio({pid: make_tasks(pid, args.tasks, 0) for pid in pids})
+    server = ServerProcess(data_dir, database_url, LABEL_STUDIO_URL=fake.url, LABEL_STUDIO_API_KEY=KEY,
+                           LABELSIEVE_DEBOUNCE_SECONDS=str(args.debounce), LABELSIEVE_VERIFY_WEBHOOKS="false",
+                           LABELSIEVE_MAX_CONCURRENT_TRAININGS=str(args.slots)).start()
+    ids = iter(range(1, 10**9))
+    stop = threading.Event()
+    try:
+        extra = {"learner": "text", "strategy": "margin", "min_annotations": 2}
+        with server.client(timeout=300) as client:
+            for pid in pids:
+                client.post("/setup", json=setup_payload(pid, TEXT_CONFIG, extra)).raise_for_status()
+            wait_for("first contacts", lambda: all((client.get(f"/projects/{pid}").json().get("first_contact") or {})
+                                                   .get("state") == "done" for pid in pids), 600)
+            for pid in pids:  # seed labels of both classes: each project trains its first model
+                seeder = Annotator(server.url, fake, pid, 0, 0, stop, ids)
+                for n, label in enumerate(["Positive", "Negative"] * 2, start=1):
+                    seeder.label(client, n, label)
+            wait_for("first models", lambda: all(client.get(f"/projects/{pid}").json().get("model_version")
+                                                  for pid in pids), 600)
+            before = client.get("/metrics").text
+        annotators = [Annotator(server.url, fake, pid, args.interval, k * args.interval / len(pids), stop, ids)
+                      for k, pid in enumerate(pids)]
+        for a in annotators:
+            a.start()
+        time.sleep(args.seconds)
+        stop.set()
+        for a in annotators:
+            a.join(60)
+        with server.client(timeout=60) as client:
+            wait_for("drain", lambda: client.get("/health").json()["queue_length"] == 0 and all(
+                client.get(f"/projects/{pid}").json()["annotations_since_train"] == 0 for pid in pids), 600)
+            after = client.get("/metrics").text
+        peak = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{server.process.pid}/status").read_text())
+        peak_mib = int(peak.group(1)) / 1024 if peak else float("nan")
+    finally:
+        stop.set()
+        server.stop()
+        fake.stop()
+    stored = versions(database_url)
+    rows = []
+    waits0, waits1 = (metric_by_project(m, "labelsieve_training_slot_waits_total") for m in (before, after))
+    secs0, secs1 = (metric_by_project(m, "labelsieve_training_slot_wait_seconds_sum") for m in (before, after))
+    trained0, trained1 = (metric_by_project(m, "labelsieve_retrains_total", ',status="trained"')
+                          for m in (before, after))
+    for a in annotators:
+        pid = a.pid
+        live_at = [(fake.live[(pid, v)], n) for v, n in stored.get(pid, []) if (pid, v) in fake.live]
+        lat = []
+        for sent, n_labels in a.sent:
+            times = [t for t, n in live_at if n >= n_labels and t >= sent]
+            if times:
+                lat.append(min(times) - sent)
+        rows.append({"project": pid, "sent": len(a.sent), "live": len(lat),
+                     "rounds": int(trained1.get(pid, 0) - trained0.get(pid, 0)),
+                     "median": float(np.median(lat)) if lat else float("nan"),
+                     "p95": float(np.percentile(lat, 95)) if lat else float("nan"),
+                     "ack_p99_ms": float(np.percentile(a.acks, 99) * 1000) if a.acks else float("nan"),
+                     "waited": int(waits1.get(pid, 0) - waits0.get(pid, 0)),
+                     "wait_s": secs1.get(pid, 0.0) - secs0.get(pid, 0.0), "lat": lat, "acks": a.acks,
+                     "peak_mib": peak_mib})
+    return rows
+
+
+def print_rows(label: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n### {label}\n")
+    print("| project | annotations | rounds | live median s | live p95 s | ack p99 ms | rounds that waited | "
+          "waited s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['project']} | {r['sent']} | {r['rounds']} | {r['median']:.2f} | {r['p95']:.2f} | "
+              f"{r['ack_p99_ms']:.0f} | {r['waited']} | {r['wait_s']:.1f} |")
+    lat = [x for r in rows for x in r["lat"]]
+    acks = [x for r in rows for x in r["acks"]]
+    print(f"| **all** | {sum(r['sent'] for r in rows)} | {sum(r['rounds'] for r in rows)} | "
+          f"{np.median(lat):.2f} | {np.percentile(lat, 95):.2f} | {np.percentile(acks, 99) * 1000:.0f} | "
+          f"{sum(r['waited'] for r in rows)} | {sum(r['wait_s'] for r in rows):.1f} |")
+    print(f"\npeak RSS of the labelsieve process: {rows[0]['peak_mib']:.0f} MiB; annotations with no live version "
+          f"before the end: {sum(r['sent'] - r['live'] for r in rows)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--projects", type=int, default=10)
+    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--interval", type=float, default=5.0)
+    parser.add_argument("--debounce", type=float, default=1.0)
+    parser.add_argument("--slots", type=int, default=1, help="LABELSIEVE_MAX_CONCURRENT_TRAININGS")
+    parser.add_argument("--postgres", action="store_true", help="also run with labelsieve's store on PostgreSQL")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="labelsieve-many-"))
+    print(f"{args.projects} projects × {args.tasks} tasks, an annotation every {args.interval} s per project for "
+          f"{args.seconds:.0f} s, {args.slots} training slot(s), debounce {args.debounce} s; "
+          f"load before: {os.getloadavg()[0]:.1f}")
+    print_rows("labelsieve store on SQLite", run(f"sqlite:///{tmp / 'sqlite' / 'store.sqlite3'}", tmp / "sqlite",
+                                                 args))
+    if args.postgres:
+        from tests.harness.postgres import start_postgres
+
+        pg = start_postgres(fsync=True)
+        try:
+            print_rows("labelsieve store on PostgreSQL", run(pg.create_database(), tmp / "postgres", args))
+        finally:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()
