@@ -31,10 +31,11 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from labelsieve.learners.token_counts import TOKEN_COUNTS, Analyzer
-from labelsieve.service.loop import ActiveLearningLoop, version_name
+from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
 from labelsieve.service.project_settings import ProjectSettings
 from labelsieve.service.ranking import rank_scores
+from labelsieve.service.training import version_name
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, QueryRound
