@@ -125,6 +125,9 @@ class ColdStart:
         if isinstance(ranked, ColdRound):
             return self._record(ranked)
         version, features = ranked
+        # recorded before the push: once Label Studio serves the version, the status already names it
+        done = self._record(ColdRound(project_id, "ranked", ps.strategy, version, len(pool), len(labeled), features,
+                                      time.perf_counter() - started))
         if loop.publisher is not None:
             try:
                 loop.publisher(project_id, version)
@@ -135,11 +138,9 @@ class ColdStart:
                                               features, reason="publishing the head failed"))
         with self._lock:
             self._keys[project_id] = key
-        done = ColdRound(project_id, "ranked", ps.strategy, version, len(pool), len(labeled), features,
-                         time.perf_counter() - started)
         log.info("project %s: cold-start head %s by %s over %d tasks (%s) in %.2f s", project_id, version,
-                 ps.strategy, len(pool), features, done.seconds)
-        return self._record(done)
+                 ps.strategy, len(pool), features, time.perf_counter() - started)
+        return done
 
     def _rank_cold(self, project_id: int, ps: ProjectSettings, strategy: QueryStrategy, input_kind: str,
                    pool: PoolInputs, labeled: PoolInputs, seed: int) -> tuple[str, str] | ColdRound:
