@@ -49,8 +49,8 @@ class _Translator(nn.Module):
     def __init__(self, channels: int, width: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, width, 3, 1, 1), nn.InstanceNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width, 3, 1, 1), nn.InstanceNorm2d(width), nn.ReLU(),
+            nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, width, 3, 1, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(width, channels, 3, 1, 1),
         )
 
@@ -72,7 +72,7 @@ class StyleTransferAugmenter(Augmenter):
     def __init__(
         self, *, domain_field: str = "domain", image_size: int = 16, channels: int = 3, width: int = 8,
         train_steps: int = 300, batch_size: int = 16, lr: float = 2e-3, cycle_weight: float = 10.0,
-        identity_weight: float = 5.0, device: str = "auto", random_state: int = 0,
+        identity_weight: float = 1.0, device: str = "auto", random_state: int = 0,
     ) -> None:
         self.domain_field = domain_field
         self.image_size = image_size
