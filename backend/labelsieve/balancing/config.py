@@ -62,6 +62,11 @@ def check_params(params: dict[str, Any]) -> None:
             low, high = PARAM_BOUNDS[key]
             if not low <= value <= high:
                 raise BalancingError(f"balancing_params.{key} must be in [{low}, {high}], got {value!r}")
+    field = (params.get("style_transfer") or {}).get("domain_field") if "style_transfer" in params else ""
+    if "style_transfer" in params and (not isinstance(field, str) or not field):
+        raise BalancingError(
+            "balancing_params.style_transfer needs the task data field that names each image's domain, e.g. "
+            f'{{"style_transfer": {{"domain_field": "site"}}}}; got {params["style_transfer"]!r}')
 
 
 def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: Any, input_kind: str | None,
