@@ -26,6 +26,11 @@ TINY_DDPM = {"image_size": 8, "block_out_channels": [16, 32], "train_steps": 20,
      "unknown augmenter 'warp9'"),
     ({"balancing": "sd_img2img"}, "needs model_path"),
     ({"balancing": "logit_adjusted", "learner": "vector"}, "not a torch learner"),
+    ({"balancing": "augment", "learner": "image", "balancing_params": {"augmenter": "style_transfer"}},
+     "task data field that names each image's domain"),
+    ({"balancing": "augment", "learner": "image", "balancing_params": {"augmenter": "style_transfer",
+                                                                      "style_transfer": {"site": "x"}}},
+     "task data field that names each image's domain"),
 ])
 def test_invalid_balancing_settings_get_a_clear_400_at_setup(client, extra, message) -> None:
     # the full check; until the background warm-up has imported the plugins /setup checks only names and params
@@ -87,3 +92,21 @@ def test_retrain_with_balancing_stores_synthetic_samples_apart_from_labels(clien
         body = client.post("/predict", json=predict_payload(P, IMAGE_CONFIG, pool)).json()
         assert len(body["results"]) == len(pool)
         assert all(r["model_version"] == ready[0]["version"] for r in body["results"])
+
+
+def test_style_transfer_without_the_domain_field_in_the_tasks_trains_on_real_items_and_says_why(
+        client_factory, digits_root) -> None:
+    root, paths, labels = digits_root
+    extra = {"learner": "image", "learner_params": {"image_size": 8, "epochs": 2}, "balancing": "augment",
+             "balancing_params": {"augmenter": "style_transfer",
+                                  "style_transfer": {"domain_field": "site", "train_steps": 5, "channels": 1}}}
+    by_class = {c: np.flatnonzero(labels == c) for c in (0, 1)}
+    train = [*by_class[0][:12], *by_class[1][:4]]
+    with client_factory(local_files_document_root=root, debounce_seconds=0.3) as client:
+        assert client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, extra)).status_code == 200
+        annotate_digits(client, P, paths, labels, train)
+        wait_trained(client)
+        ready = [v for v in client.get(f"/projects/{P}").json()["versions"] if v["status"] == "ready"]
+        assert len(ready) == 1 and ready[0]["n_train"] == 16, ready
+        skipped = ready[0]["balancing"]["skipped"]
+        assert "style_transfer: the translation failed" in skipped[0] and "no task has 'site'" in skipped[0]

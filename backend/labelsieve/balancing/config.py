@@ -6,6 +6,7 @@ offending value and lists what is allowed, so ``/setup`` can answer with a clear
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from labelsieve.balancing.base import BalancingError
@@ -33,7 +34,7 @@ PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
     "oversample": (int, float), "gate_threshold": (int, float), "quality_gate": bool,
     "synthetic_weight": (int, float), "synthesis": bool,
     "drw_start": (int, float), "drw_beta": (int, float), "crt_epochs": int, "norm_tau": (int, float),
-    "cv_folds": int, "min_novelty": (int, float),
+    "cv_folds": int, "min_novelty": (int, float), "style_transfer": dict,
 }
 #: (low, high) inclusive bounds of numeric balancing_params
 PARAM_BOUNDS: dict[str, tuple[float, float]] = {
@@ -61,13 +62,19 @@ def check_params(params: dict[str, Any]) -> None:
             low, high = PARAM_BOUNDS[key]
             if not low <= value <= high:
                 raise BalancingError(f"balancing_params.{key} must be in [{low}, {high}], got {value!r}")
+    field = (params.get("style_transfer") or {}).get("domain_field") if "style_transfer" in params else ""
+    if "style_transfer" in params and (not isinstance(field, str) or not field):
+        raise BalancingError(
+            "balancing_params.style_transfer needs the task data field that names each image's domain, e.g. "
+            f'{{"style_transfer": {{"domain_field": "site"}}}}; got {params["style_transfer"]!r}')
 
 
 def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: Any, input_kind: str | None,
-                    learner_name: str | None = None) -> None:
+                    learner_name: str | None = None, domain_values: Sequence[Any] | None = None) -> None:
     """Raise :class:`BalancingError` unless ``method`` can run with this learner and these params; the messages name
-    the learner (``learner_name``, else its class) and the method. A staged learner (``auto_image``) takes the torch
-    methods its torch stage takes (:mod:`labelsieve.balancing.stages`)."""
+    the learner (``learner_name``, else its class) and the method. ``domain_values``: the tasks' values of the
+    ``style_transfer`` domain field, when the caller knows them (style transfer needs exactly two). A staged
+    learner (``auto_image``) takes the torch methods its torch stage takes (:mod:`labelsieve.balancing.stages`)."""
     check_params(params)
     if method is None or method == "" or method == "none":
         return
@@ -124,6 +131,9 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
     if "augment" in parts:
         augmenters = get_registry("augmenters")
         name = params.get("augmenter", "geometric")
+        if name == "style_transfer":
+            _check_style_transfer(params, input_kind, domain_values)
+            return
         try:
             augmenters.create(name, params.get("augmenter_params", {}))
         except UnknownPluginError as exc:
@@ -151,3 +161,23 @@ def _check_decoupled(parts: list[str], signature: Any, name: str) -> None:
         raise BalancingError(
             f"balancing {CV_METHOD!r} sets the loss itself (logit adjustment with a tuned tau); drop {losses[0]!r}"
         )
+
+
+def _check_style_transfer(params: dict[str, Any], input_kind: str | None, domain_values: Sequence[Any] | None) -> None:
+    """The style_transfer augmenter translates images between the two values of a task data field."""
+    from labelsieve.balancing.style import StyleTransferAugmenter, check_domains
+
+    if input_kind != "image":
+        raise BalancingError(f"augmenter 'style_transfer' translates images, but the learner reads {input_kind} inputs")
+    options = params.get("style_transfer")
+    if not options or "domain_field" not in options:
+        raise BalancingError(
+            "augmenter 'style_transfer' needs the task data field that names each image's domain: "
+            'balancing_params {"style_transfer": {"domain_field": "site"}}')
+    try:
+        augmenter = StyleTransferAugmenter(**options)
+    except TypeError as exc:
+        raise BalancingError(f"balancing_params.style_transfer: {exc}") from exc
+    augmenter.check()
+    if domain_values is not None:
+        check_domains(domain_values, options["domain_field"])

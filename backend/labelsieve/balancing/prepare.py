@@ -58,6 +58,7 @@ from labelsieve.balancing.methods import (
 )
 from labelsieve.balancing.resampling import resample_indices
 from labelsieve.balancing.stages import selection_overrides, staged_cv_refusal, torch_stage, training_signature
+from labelsieve.balancing.style import apply_style_transfer
 from labelsieve.balancing.training_set import TrainingSet
 from labelsieve.balancing.tuning import choose_tau
 from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
@@ -120,10 +121,11 @@ def staged_auto_overrides(learner_name: str, learner_params: Mapping[str, Any] |
 def prepare_training_set(
     X: Sequence[Any], y: Sequence[str], *, method: str | None, params: dict[str, Any], learner_name: str,
     rng: np.random.Generator, embed: Callable[[Sequence[Any]], np.ndarray] | None = None,
-    learner_params: dict[str, Any] | None = None,
+    learner_params: dict[str, Any] | None = None, domains: Sequence[Any] | None = None,
 ) -> TrainingSet:
     """Balance ``(X, y)`` with ``method``; see the module docstring for names and ``auto``. ``learner_params``
-    (the project's) are what ``logit_adjusted_cv`` fits its fold models with."""
+    (the project's) are what ``logit_adjusted_cv`` fits its fold models with; ``domains`` (each row's value of the
+    ``style_transfer`` domain field) is what the ``style_transfer`` augmenter translates between."""
     X_out: Any = X if isinstance(X, np.ndarray) else list(X)
     y_out = [str(label) for label in y]
     if len(X_out) != len(y_out):
@@ -142,7 +144,10 @@ def prepare_training_set(
     torch_learner = is_torch_learner(learner_name)
     parts = [p.strip() for p in method.split("+") if p.strip()]
     for part in parts:
-        if part != CV_METHOD:
+        if part == "augment" and params.get("augmenter") == "style_transfer":
+            _need_torch(part, learner_name, torch_learner)
+            apply_style_transfer(ts, domains if domains is not None else [None] * len(y_out), params, rng)
+        elif part != CV_METHOD:
             _apply(ts, part, params, learner_name, torch_learner, rng, embed)
             ts.info["applied"].append(part)
     if CV_METHOD in parts:  # last: the folds are fitted with everything else this method applies

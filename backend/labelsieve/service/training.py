@@ -115,7 +115,7 @@ def fit_round(*, engine: Engine, registries: Registries, metrics: Metrics, proje
     if ps.balancing and len(counts) >= 2:  # one class: let the learner explain why it cannot fit
         balanced = prepare_training_set(
             loaded.inputs, y, method=ps.balancing, params=ps.balancing_params, learner_name=ps.learner,
-            learner_params=params,
+            learner_params=params, domains=domains_of(examples, loaded.ids, ps.balancing_params),
             rng=np.random.default_rng(zlib.crc32(f"{project.id}:balancing:{ps.seed}:{len(y)}".encode())),
         )
         if balanced.learner_overrides:  # a staged learner (auto_image) takes torch overrides in its CNN stage
@@ -127,6 +127,15 @@ def fit_round(*, engine: Engine, registries: Registries, metrics: Metrics, proje
     else:
         learner.fit(balanced.X, balanced.y, sample_weight=balanced.sample_weight, unlabeled=unlabeled)
     return Fitted(learner, loader, loaded, pool, y, counts, balanced, time.perf_counter() - fit_started)
+
+
+def domains_of(examples: Sequence[tuple[Any, Any]], ids: Sequence[Any], params: dict[str, Any]) -> list[Any] | None:
+    """Each loaded task's value of the style_transfer domain field (None when style transfer is not configured)."""
+    field = (params.get("style_transfer") or {}).get("domain_field")
+    if not field:
+        return None
+    data_of = {task.id: task.data or {} for task, _ in examples}
+    return [data_of[int(i)].get(field) for i in ids]
 
 
 @dataclass
