@@ -59,7 +59,8 @@ class RareClassBoxes(QueryStrategy):
         if counts is None:
             raise StrategyRequirementError("rare_class_boxes needs the detector's labelled box counts "
                                            "(class_counts_); retrain the model")
-        found = learner.predict_regions(list(ctx.pool))
+        # cached on the context: full_ranking scores twice, and the learner's memory of the ranking pass is one-shot
+        found = ctx.drawn_once("boxes_detections", lambda _rng: learner.predict_regions(list(ctx.pool)))
         weights = rare_class_weight(found, counts, list(learner.classes_), cap=self.cap)
         return np.asarray(ctx.task_uncertainty, dtype=np.float64) * weights
 
@@ -77,8 +78,13 @@ class FlipConsistency(QueryStrategy):
         learner = _boxes(ctx, "flip_consistency")
         if ctx.n_pool == 0:
             return np.zeros(0)
+        return np.asarray(ctx.drawn_once("flip_disagreement", lambda _rng: self._disagreement(ctx, learner)))
+
+    @staticmethod
+    def _disagreement(ctx: PoolContext, learner: Any) -> np.ndarray:
+        """One detector pass over the mirrored pool; cached on the context, as full_ranking scores twice."""
         images = [to_pil(x) for x in ctx.pool]
-        found = learner.predict_regions(list(ctx.pool))
+        found = ctx.drawn_once("boxes_detections", lambda _rng: learner.predict_regions(list(ctx.pool)))
         flipped = learner.predict_regions([ImageOps.mirror(image) for image in images])
         return np.array([flip_disagreement(a, mirror(b, image.width))
                          for a, b, image in zip(found, flipped, images, strict=True)], dtype=np.float64)
