@@ -28,7 +28,7 @@ from labelsieve.simulate.detection import BoxSimulationConfig, run_box_simulatio
 def savings(args: argparse.Namespace) -> dict:
     data = make_shapes(args.images, size=args.size, seed=args.data_seed)
     config = BoxSimulationConfig(
-        strategies=("sum", "mean", "max", "ls_example", "random"), initial=args.initial, batch_size=args.batch_size,
+        strategies=tuple(args.rankings.split(",")), initial=args.initial, batch_size=args.batch_size,
         budget=args.budget, seeds=args.seeds, test_fraction=0.3, base_seed=args.first_seed,
         learner_params={"epochs": args.epochs, "min_steps": args.min_steps, "image_size": args.size},
     )
@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--data-seed", type=int, default=2026)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--rankings", default="sum,mean,max,ls_example,random",
+                        help="comma-separated rankings of labelsieve.simulate.detection.RANKINGS")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--initial", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=20)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from labelsieve.detection.synthetic import make_shapes
+from labelsieve.detection.uncertainty import pool_uncertainty
 from labelsieve.learners.spans import CrfSpanLearner
 from labelsieve.spans.bio import Span
 from labelsieve.spans.targets import SpanTarget
@@ -155,8 +157,39 @@ def ner_context(n_pool: int, seed: int) -> PoolContext:
     )
 
 
-#: the context each task type's conformance run uses; a task type's package adds its own (``boxes``...)
-CONTEXT_FACTORIES: dict[str, ContextFactory] = {"multi_label": multilabel_context, "ner": ner_context}
+@lru_cache(maxsize=1)
+def _boxes_data() -> tuple[Any, list[Any], list[Any], list[Any]]:
+    import torch
+
+    from labelsieve.detection.learner import DetectorLearner  # heavy (torch): see the module docstring
+
+    data = make_shapes(24 + N_POOL, size=48, seed=5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        learner = DetectorLearner(epochs=1, min_steps=8, image_size=48, device="cpu").fit(
+            data.images[:24], data.targets[:24], classes=data.classes)
+    finally:
+        torch.set_num_threads(threads)
+    return learner, data.images[:24], data.targets[:24], data.images[24:]
+
+
+def boxes_context(n_pool: int, seed: int) -> PoolContext:
+    """A detector trained a few steps on 24 generated shapes images, ``n_pool`` (<= 90) unlabelled images, and the
+    ``boxes`` task type's per-image uncertainty (its default aggregation, the sum)."""
+    learner, images, targets, pool = _boxes_data()
+    items = list(pool[:n_pool])
+    return PoolContext(
+        pool=items, learner=learner, rng=np.random.default_rng(seed), labeled=list(images),
+        labeled_y=np.full(len(images), -1, dtype=np.int64), classes=tuple(learner.classes_),
+        ids=np.arange(n_pool, dtype=np.int64), task_type="boxes", labeled_targets=list(targets),
+        task_uncertainty=pool_uncertainty(learner.predict_regions(items)),
+    )
+
+
+#: the context each task type's conformance run uses; a task type's package adds its own
+CONTEXT_FACTORIES: dict[str, ContextFactory] = {"multi_label": multilabel_context, "ner": ner_context,
+                                                "boxes": boxes_context}
 
 
 def _check(condition: bool, message: str) -> None:

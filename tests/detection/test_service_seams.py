@@ -64,3 +64,33 @@ def test_diversity_strategies_rank_boxes_on_the_backbone_features(quick_detector
     labelled = quick_detector.embed(shapes.images[8:12])
     nearest = np.linalg.norm(embeddings[:, None, :] - labelled[None, :, :], axis=2).min(axis=1)
     assert nearest[int(order[0])] >= nearest.max() - 1e-4, "k-center greedy starts farthest from the labelled features"
+
+
+def test_box_strategies_rank_the_service_context_and_rare_class_reuses_the_pool_pass(
+        quick_detector: DetectorLearner, shapes: DetectionDataset, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: object) -> None:
+    from pathlib import Path
+
+    from labelsieve.service.ranking import build_context, region_outputs
+    from labelsieve.strategies.base import full_ranking
+    from labelsieve.strategies.boxes import FlipConsistency, RareClassBoxes
+    from labelsieve.tasktypes.boxes import Boxes
+
+    expected = {c: sum(t.labels.count(c) for t in shapes.targets) for c in shapes.classes}
+    assert quick_detector.class_counts_ == expected
+    quick_detector.save(Path(str(tmp_path)))
+    assert DetectorLearner.load(Path(str(tmp_path))).class_counts_ == expected
+    pool = shapes.images[:8]
+    outputs, embeddings = region_outputs(quick_detector, Boxes(), pool)
+    ctx = build_context(learner=quick_detector, pool_inputs=pool, labeled_inputs=shapes.images[8:12],
+                        labeled_y=shapes.targets[8:12], pool_ids=np.arange(100, 108), seed=0,
+                        probas=np.zeros((8, 1)), embeddings=embeddings, task_type=Boxes(),
+                        task_uncertainty=Boxes().task_uncertainty(outputs))
+    calls: list[int] = []
+    run = quick_detector._run
+    monkeypatch.setattr(quick_detector, "_run", lambda images: (calls.append(len(images)), run(images))[1])
+    order, _ = full_ranking(RareClassBoxes(), ctx, 3)
+    assert sorted(int(i) for i in order) == list(range(8))
+    assert calls == [], "rare_class_boxes reads the ranking pass's detections, it does not run the detector again"
+    order, _ = full_ranking(FlipConsistency(), ctx, 3)
+    assert sorted(int(i) for i in order) == list(range(8)) and sum(calls) == 8, "flip runs the mirrored pool once"

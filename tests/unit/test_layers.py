@@ -30,6 +30,7 @@ ALLOWED_NESTED = {
     ("labelsieve.testing", "labelsieve.learners.vector"),
     ("labelsieve.testing", "labelsieve.learners.image"),
     ("labelsieve.testing", "labelsieve.learners.multilabel"),
+    ("labelsieve.testing", "labelsieve.detection.learner"),
     # mlflow is the optional extra labelsieve[mlflow]: loaded only when a tracking URI is configured (docstring)
     ("labelsieve.quality.service_calls", "labelsieve.quality.tracking"),
     # ray is the optional extra labelsieve[ray]: imported only for `--engine ray` (make_engine's docstring)

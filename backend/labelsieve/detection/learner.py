@@ -93,6 +93,8 @@ class DetectorLearner(BaseLearner):
         if unknown:
             raise TrainingDataError(f"labels {sorted(unknown)} are not among the classes {names}")
         self.classes_ = names
+        #: labelled boxes per class in the training set: what rare-class selection weighs predicted classes by
+        self.class_counts_ = {n: sum(1 for t in y for label in t.labels if label == n) for n in names}
         device = self._device()
         images = [_to_tensor(x) for x in X]
         y = [rescale(t, int(i.shape[-1]), int(i.shape[-2])) for t, i in zip(y, images, strict=True)]
@@ -241,13 +243,15 @@ class DetectorLearner(BaseLearner):
         self.check_fitted()
         state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
         save_file(state, str(directory / "detector.safetensors"))
-        write_json(directory / "detector.json", {"classes": self.classes_, "params": self.get_params()})
+        write_json(directory / "detector.json", {"classes": self.classes_, "params": self.get_params(),
+                                                 "class_counts": getattr(self, "class_counts_", {})})
 
     @classmethod
     def load(cls, directory: Path) -> Self:
         meta = read_json(directory / "detector.json")
         learner = cls(**dict(meta["params"]))
         learner.classes_ = list(meta["classes"])
+        learner.class_counts_ = {str(k): int(v) for k, v in dict(meta.get("class_counts", {})).items()}
         # the saved state holds every weight: neither the original file nor a download is needed again
         model = build_detector(learner.arch, len(learner.classes_) + 1, image_size=learner.image_size)
         model.load_state_dict(load_file(str(directory / "detector.safetensors")))

@@ -13,6 +13,8 @@ An image with no detection is not given a placeholder: its uncertainty is the la
 [0, 1]) of "object vs background" over its top candidate regions (``Detections.candidate_background``). An image
 the detector is sure is empty scores near 0; one whose best candidate is a coin flip scores near 1, like one box
 of maximal doubt. A foreign backend's empty image has no candidates: it scores ``EMPTY_WITHOUT_CANDIDATES``.
+
+Localisation stability (flip consistency) lives in :mod:`labelsieve.detection.flip` (it needs torch).
 """
 
 from __future__ import annotations
@@ -79,3 +81,4 @@ def label_studio_example_score(detections: Detections, threshold: float = 0.5) -
     kept = np.asarray(detections.scores, dtype=np.float64)
     kept = kept[kept >= threshold]
     return float(kept.mean()) if kept.size else 0.0
+
