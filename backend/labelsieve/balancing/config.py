@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from labelsieve.balancing.base import BalancingError
+from labelsieve.balancing.domains import check_domains
 from labelsieve.balancing.methods import (
     CLASSIFIER_METHODS,
     CV_METHOD,
@@ -165,8 +166,6 @@ def _check_decoupled(parts: list[str], signature: Any, name: str) -> None:
 
 def _check_style_transfer(params: dict[str, Any], input_kind: str | None, domain_values: Sequence[Any] | None) -> None:
     """The style_transfer augmenter translates images between the two values of a task data field."""
-    from labelsieve.balancing.style import StyleTransferAugmenter, check_domains
-
     if input_kind != "image":
         raise BalancingError(f"augmenter 'style_transfer' translates images, but the learner reads {input_kind} inputs")
     options = params.get("style_transfer")
@@ -175,7 +174,7 @@ def _check_style_transfer(params: dict[str, Any], input_kind: str | None, domain
             "augmenter 'style_transfer' needs the task data field that names each image's domain: "
             'balancing_params {"style_transfer": {"domain_field": "site"}}')
     try:
-        augmenter = StyleTransferAugmenter(**options)
+        augmenter = get_registry("augmenters").load("style_transfer")(**options)
     except TypeError as exc:
         raise BalancingError(f"balancing_params.style_transfer: {exc}") from exc
     augmenter.check()

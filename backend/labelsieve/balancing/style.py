@@ -26,23 +26,12 @@ from torch import nn
 
 from labelsieve.balancing.base import Augmenter, BalancingError, SyntheticBatch
 from labelsieve.balancing.diffusion import array_to_images, images_to_array
+from labelsieve.balancing.domains import check_domains
 from labelsieve.balancing.gan import resolve_device
 from labelsieve.balancing.quality import novelty_gate, pixel_classifier, quality_gate
 from labelsieve.balancing.training_set import TrainingSet
 
 NAME = "style_transfer"
-
-
-def check_domains(domains: Sequence[Any | None], field: str) -> list[str]:
-    """The two domain values of ``field`` (sorted), or :class:`BalancingError` saying why style transfer cannot run."""
-    values = sorted({str(v) for v in domains if v is not None and str(v) != ""})
-    if not values:
-        raise BalancingError(f"style_transfer needs a domain field in the task data, but no task has {field!r}; "
-                             "add it to the tasks' data or choose another augmenter")
-    if len(values) != 2:
-        raise BalancingError(f"style_transfer translates between two domains, but task data field {field!r} holds "
-                             f"{len(values)} value(s) {values[:5]}; it needs exactly two")
-    return values
 
 
 class _Translator(nn.Module):
