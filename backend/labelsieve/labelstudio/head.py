@@ -14,8 +14,6 @@ each, the predicted labels through ``labels_at``), never copied into lists.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.json_files import write_json_atomic
 from labelsieve.storage.rankings import Ranking
 
 #: ``queue_depth: "all"``: every ranked task gets a prediction (the behaviour before heads existed)
@@ -44,11 +43,7 @@ class QueueState:
     pushed: list[int] = field(default_factory=list)  # task ids with a prediction of ``version`` in Label Studio
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".queue-", suffix=".json")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(asdict(self), handle)
-        os.replace(tmp, path)
+        write_json_atomic(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> QueueState | None:

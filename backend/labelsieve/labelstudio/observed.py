@@ -21,8 +21,6 @@ whether Label Studio counts the task as labelled) is one JSON file per project, 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from labelsieve.labelstudio.client import LabelStudioClient
+from labelsieve.storage.json_files import write_json_atomic
 
 #: labelsieve's own prediction versions in Label Studio start with this: never observed
 OWN_PREFIX = "labelsieve"
@@ -71,11 +70,7 @@ class ObservedState:
         return max(newest, key=lambda v: (newest[v], v)) if newest else None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".observed-", suffix=".json")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(asdict(self), handle)
-        os.replace(tmp, path)
+        write_json_atomic(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> ObservedState:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +46,7 @@ from labelsieve.service.observe_setting import AUTO, observed_versions
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
+from labelsieve.storage.json_files import write_json_atomic
 from labelsieve.storage.models import utcnow
 from labelsieve.tasktypes import ServedConfig, task_type_for
 
@@ -78,11 +77,7 @@ def task_uncertainty(served: ServedConfig, prediction: dict[str, Any], aggregati
 
 
 def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".status-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(value, handle)
-    os.replace(tmp, path)
+    write_json_atomic(path, value)
 
 
 def _number(value: Any) -> bool:

@@ -19,11 +19,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from labelsieve.storage.json_files import write_json_atomic as write_json_file
 
 FULL_DATA = "__full__"  # the full-data reference model of a seed
 PROTOCOL_KEYS = ("dataset", "initial", "batch_size", "budget", "learner", "learner_params", "balancing",
@@ -37,15 +38,8 @@ class StoreError(ValueError):
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            json.dump(payload, file, indent=1, default=float)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """The simulation's result files: indented, written atomically."""
+    write_json_file(path, payload, indent=1)
 
 
 def _slug(name: str) -> str:
