@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +92,30 @@ def fit_score(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
     return learner, multilabel_metrics(Y[test], pred)
 
 
-def run_strategy(name: str, X: np.ndarray, Y: np.ndarray, split: dict[str, np.ndarray], args: argparse.Namespace,
-                 seed: int) -> dict[str, Any]:
-    registry_name, params = STRATEGIES[name]
-    strategy = get_registry("strategies").create(registry_name, params)
+#: chooser(learner, pool X, labelled X, labelled indicator (columns in LABELS order), n, rng) -> pool indices
+Chooser = Callable[[MultiLabelLearner, np.ndarray, np.ndarray, np.ndarray, int, np.random.Generator], np.ndarray]
+
+
+def labelsieve_chooser(name: str, params: dict[str, Any]) -> Chooser:
+    """A registered labelsieve strategy as a chooser."""
+    strategy = get_registry("strategies").create(name, params)
+
+    def choose(learner: MultiLabelLearner, pool: np.ndarray, labeled: np.ndarray, Y: np.ndarray, n: int,
+               rng: np.random.Generator) -> np.ndarray:
+        ctx = PoolContext(pool=list(pool), learner=learner, rng=rng, labeled=list(labeled),
+                          classes=tuple(learner.classes_), task_type="multi_label", thresholds=learner.thresholds_,
+                          labeled_targets=np.stack([Y[:, LABELS.index(c)] for c in learner.classes_], axis=1))
+        return np.asarray(strategy.select(ctx, n))
+
+    return choose
+
+
+def run_chooser(choose: Chooser, X: np.ndarray, Y: np.ndarray, split: dict[str, np.ndarray],
+                args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One seed's loop: fit, score on the held-out part, let ``choose`` pick the next batch, until the budget."""
     pool_all, test = split["train"], split["test"]
     labeled = [int(i) for i in split["initial"]]
-    curve, units, picks_seconds = [], [], 0.0
+    curve, units, select_seconds = [], [], 0.0
     while True:
         idx = pool_all[labeled]
         learner, scores = fit_score(X, Y, idx, test, seed)
@@ -106,16 +124,14 @@ def run_strategy(name: str, X: np.ndarray, Y: np.ndarray, split: dict[str, np.nd
         if len(labeled) >= args.budget:
             break
         rest = np.setdiff1d(np.arange(len(pool_all)), labeled)
-        rows = pool_all[rest]
         started = time.perf_counter()
-        ctx = PoolContext(pool=list(X[rows]), learner=learner, rng=np.random.default_rng([seed, len(labeled)]),
-                          labeled=list(X[idx]), classes=tuple(learner.classes_), task_type="multi_label",
-                          thresholds=learner.thresholds_,
-                          labeled_targets=np.stack([Y[idx][:, LABELS.index(c)] for c in learner.classes_], axis=1))
-        chosen = strategy.select(ctx, min(args.batch, args.budget - len(labeled)))
-        picks_seconds += time.perf_counter() - started
+        chosen = choose(learner, X[pool_all[rest]], X[idx], Y[idx], min(args.batch, args.budget - len(labeled)),
+                        np.random.default_rng([seed, len(labeled)]))
+        select_seconds += time.perf_counter() - started
+        if len(np.unique(chosen)) != len(chosen):
+            raise RuntimeError(f"a chooser picked a task twice: {chosen}")
         labeled.extend(int(r) for r in rest[chosen])
-    return {"curve": curve, "units": units, "select_seconds": picks_seconds, "picks": labeled}
+    return {"curve": curve, "units": units, "select_seconds": select_seconds, "picks": labeled}
 
 
 def make_split(n_total: int, args: argparse.Namespace, seed: int) -> dict[str, np.ndarray]:
@@ -126,38 +142,42 @@ def make_split(n_total: int, args: argparse.Namespace, seed: int) -> dict[str, n
     return {"train": train, "test": test, "initial": rng.choice(len(train), size=args.initial, replace=False)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_benchmark(methods: dict[str, Chooser], *, description: str, default_n: int, default_budget: int,
+                  default_out: Path) -> None:
+    """The command line shared by this benchmark and benchmarks/multilabel_peers.py: every method on the same
+    seeded splits, features and learner; the curves written as JSON for benchmarks/multilabel_table.py."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--n", type=int, default=default_n)
     parser.add_argument("--initial", type=int, default=20)
     parser.add_argument("--batch", type=int, default=20)
-    parser.add_argument("--budget", type=int, default=300)
+    parser.add_argument("--budget", type=int, default=default_budget)
     parser.add_argument("--base-seed", type=int, default=0)
-    parser.add_argument("--strategies", default=",".join(STRATEGIES))
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "multilabel.json")
+    parser.add_argument("--methods", default=",".join(methods))
+    parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args()
     texts, Y = load_general_inquirer()
     X = embed(texts, Path(tempfile.gettempdir()) / f"labelsieve-gi-{len(texts)}.npy").astype(np.float64)
     splits = [make_split(len(texts), args, seed) for seed in range(args.seeds)]
     results: dict[str, list[dict[str, Any]]] = {}
-    for name in args.strategies.split(","):
+    for name in args.methods.split(","):
         results[name] = []
         for seed, split in enumerate(splits):
             started = time.perf_counter()
-            results[name].append(run_strategy(name, X, Y, split, args, seed))
+            results[name].append(run_chooser(methods[name], X, Y, split, args, seed))
             print(f"{name} seed {seed}: final micro-F1 {results[name][-1]['curve'][-1]['micro_f1']:.3f} "
                   f"({time.perf_counter() - started:.1f} s)", flush=True)
     full = [fit_score(X, Y, split["train"], split["test"], seed)[1] for seed, split in enumerate(splits)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                                    "n_items": len(texts), "labels": LABELS, "full": full, "results": results}))
+    print(f"wrote {args.out}")
 
-    def save() -> None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v)
-                                                 for k, v in vars(args).items()},
-                                        "n_items": len(texts), "labels": LABELS, "full": full, "results": results}))
-        print(f"wrote {args.out}")
 
-    save()
+def main() -> None:
+    run_benchmark({name: labelsieve_chooser(*spec) for name, spec in STRATEGIES.items()},
+                  description=__doc__.splitlines()[0], default_n=2000, default_budget=300,
+                  default_out=ROOT / "benchmarks" / "results" / "multilabel.json")
 
 
 if __name__ == "__main__":
