@@ -2,14 +2,14 @@
 
 cleanlab's ``object_detection.filter.find_label_issues`` opens a ``multiprocessing.Pool`` (a fork on Linux) for its
 per-class AP thresholds whatever the arguments, and forking this multi-threaded service can leave a child holding a
-copied lock forever (see quality/issues.py). So only the fork-free ``object_detection.rank`` functions are used:
-the per-image label quality score and the three per-box subtype scores; a box is flagged when its subtype score is
-below ``box_threshold`` and an image when its quality is below ``image_threshold`` (``issues_from_scores``).
+copied lock forever (see labelsieve/cleanlab_calls.py). So only the fork-free ``object_detection.rank`` functions
+are used: the per-image label quality score and the three per-box subtype scores; a box is flagged when its subtype
+score is below ``box_threshold`` and an image when its quality is below ``image_threshold``
+(``issues_from_scores``).
 """
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from cleanlab.object_detection import rank
 
+from labelsieve.cleanlab_calls import CLEANLAB_LOCK
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget
 
-_CLEANLAB = threading.Lock()
 ISSUE_KINDS = ("swap", "badloc", "overlooked")
 
 
@@ -62,7 +62,7 @@ def find_box_issues(
     if len(targets) != len(predicted):
         raise ValueError(f"{len(targets)} targets but {len(predicted)} predictions")
     labels, predictions = _cleanlab_inputs(targets, predicted, classes)
-    with _CLEANLAB, warnings.catch_warnings():
+    with CLEANLAB_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quality = np.asarray(rank.get_label_quality_scores(labels, predictions, verbose=False), dtype=np.float64)
         swap = rank.compute_swap_box_scores(labels=labels, predictions=predictions)

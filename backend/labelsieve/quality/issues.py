@@ -28,19 +28,12 @@ posterior of (3). Neither is the model's confidence in the suggested label (``su
 
 from __future__ import annotations
 
-import threading
-import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from cleanlab.count import estimate_joint
-from cleanlab.filter import find_label_issues
-from cleanlab.rank import get_label_quality_scores
 
-# find_label_issues passes its per-class arrays through module globals of cleanlab.filter even with n_jobs=1:
-# two projects' quality passes in one process must not interleave there
-_CLEANLAB = threading.Lock()
+from labelsieve.cleanlab_calls import class_issues
 
 MIN_PER_CLASS = 20
 MIN_SKILL = 0.5
@@ -112,25 +105,15 @@ def find_issues(y: list[str], proba: np.ndarray, classes: list[str], *, min_per_
                 min_wrong_probability: float = MIN_WRONG_PROBABILITY) -> LabelIssues:
     index = {c: j for j, c in enumerate(classes)}
     labels = np.array([index[c] for c in y], dtype=np.int64)
-    # cleanlab needs rows that sum to 1 and every class present among the labels (true here by construction)
-    pred = np.clip(proba, 1e-12, None)
-    pred = pred / pred.sum(axis=1, keepdims=True)
-    quality = get_label_quality_scores(labels, pred, method="self_confidence")
-    with _CLEANLAB, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # cleanlab warns about tiny classes; the flags stay valid
-        # n_jobs=1: cleanlab's default forks a multiprocessing.Pool, and forking this multi-threaded process (the
-        # service's worker threads, Ray's and torch's threads) can leave a child holding a copied lock forever: a
-        # scorecard hung a CI run that way. Per-class pruning of a labelled set is milliseconds in one process.
-        cleanlab_flagged = np.asarray(
-            find_label_issues(labels, pred, filter_by="prune_by_noise_rate", n_jobs=1), dtype=bool)
-        joint = np.asarray(estimate_joint(labels, pred), dtype=np.float64)
+    found = class_issues(labels, proba)  # every class is present among the labels here by construction
+    pred, joint, cleanlab_flagged = found.probabilities, found.joint, found.flagged
     noise_rate = float(max(0.0, 1.0 - np.trace(joint)))
     wrong = wrong_probability(labels, pred, joint)
     gate = reliability(labels, pred, noise_rate, min_per_class=min_per_class, min_skill=min_skill)
     flagged = cleanlab_flagged & (wrong > min_wrong_probability) & gate.shown
     best = np.argmax(pred, axis=1)
     return LabelIssues(
-        issue_score=1.0 - np.asarray(quality, dtype=np.float64),
+        issue_score=1.0 - found.quality,
         flagged=flagged,
         suggested=[classes[j] for j in best],
         suggested_confidence=pred[np.arange(len(best)), best],

@@ -1,6 +1,5 @@
 """Multi-label numbers: per-label uncertainty aggregations, set confidence, metrics and cleanlab label issues
-(and the single-label cleanlab call, the same as :mod:`labelsieve.quality.issues`, which this layer cannot
-import without a cycle: quality imports labelstudio, which writes results through the task types).
+(and the single-label one, through :func:`labelsieve.cleanlab_calls.class_issues` as the scorecard's).
 
 ``probas`` is ``(n, n_labels)``: column ``j`` is the model's probability that label ``j`` applies (one-vs-rest,
 the rows do not sum to 1). ``thresholds`` (``n_labels``) are the per-label decision thresholds (0.5 when absent).
@@ -8,17 +7,15 @@ the rows do not sum to 1). ``thresholds`` (``n_labels``) are the per-label decis
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from cleanlab.filter import find_label_issues as find_class_issues
 from cleanlab.multilabel_classification.filter import find_label_issues
 from cleanlab.multilabel_classification.rank import get_label_quality_scores
-from cleanlab.rank import get_label_quality_scores as class_quality_scores
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
+from labelsieve.cleanlab_calls import CLEANLAB_LOCK, class_issues
 from labelsieve.tasktypes.base import TaskLabelIssues
 
 AGGREGATIONS: dict[str, str] = {
@@ -26,7 +23,6 @@ AGGREGATIONS: dict[str, str] = {
     "max": "max over labels of the binary entropy: the single most uncertain label",
     "min_margin": "1 - the smallest distance of any p_j from its threshold, scaled to 0..1",
 }
-_CLEANLAB = threading.Lock()  # cleanlab's filters keep per-call state in module globals
 
 
 def binary_entropy(probas: np.ndarray) -> np.ndarray:
@@ -100,7 +96,7 @@ def multilabel_issues(targets: Sequence[Sequence[str]], probas: np.ndarray, labe
     given = [sorted(index[label] for label in target if label in index) for target in targets]
     pred = np.clip(probas, 1e-6, 1 - 1e-6)
     quality = get_label_quality_scores(given, pred)
-    with _CLEANLAB, warnings.catch_warnings():
+    with CLEANLAB_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         flagged = find_label_issues(given, pred, n_jobs=1)
     chosen = pred >= 0.5
@@ -131,14 +127,8 @@ def single_label_issues(targets: Sequence[str], probas: np.ndarray, labels: Sequ
     """Confident learning on out-of-fold class probabilities (``prune_by_noise_rate``, ``n_jobs=1``), ranked by
     self-confidence; the suggestion is the out-of-fold argmax."""
     index = {label: j for j, label in enumerate(labels)}
-    given = np.array([index[label] for label in targets], dtype=np.int64)
-    pred = np.clip(probas, 1e-12, None)
-    pred = pred / pred.sum(axis=1, keepdims=True)
-    quality = class_quality_scores(given, pred, method="self_confidence")
-    with _CLEANLAB, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        flagged = find_class_issues(given, pred, filter_by="prune_by_noise_rate", n_jobs=1)
-    best = np.argmax(pred, axis=1)
-    return TaskLabelIssues(issue_score=1.0 - np.asarray(quality, dtype=np.float64),
-                           flagged=np.asarray(flagged, dtype=bool), suggested=[labels[j] for j in best],
-                           suggested_confidence=pred[np.arange(len(best)), best])
+    found = class_issues(np.array([index[label] for label in targets], dtype=np.int64), probas)
+    best = np.argmax(found.probabilities, axis=1)
+    return TaskLabelIssues(issue_score=1.0 - found.quality, flagged=found.flagged,
+                           suggested=[labels[j] for j in best],
+                           suggested_confidence=found.probabilities[np.arange(len(best)), best])

@@ -10,8 +10,8 @@ import numpy as np
 from cleanlab.token_classification.filter import find_label_issues
 from cleanlab.token_classification.rank import get_label_quality_scores
 
+from labelsieve.cleanlab_calls import CLEANLAB_LOCK
 from labelsieve.spans.tokens import Token
-from labelsieve.tasktypes.multilabel_math import _CLEANLAB
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ def find_token_issues(tags: Sequence[list[str]], marginals: Sequence[np.ndarray]
         p = np.clip(np.asarray(rows, dtype=np.float64), 1e-12, None)
         probs.append(p / p.sum(axis=1, keepdims=True))
     quality, _ = get_label_quality_scores(labels, probs)
-    with _CLEANLAB, warnings.catch_warnings():
+    with CLEANLAB_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny classes; flags stay valid
-        # n_jobs=1: never fork this multi-threaded process (see labelsieve.quality.issues)
+        # n_jobs=1: never fork this multi-threaded process (see labelsieve.cleanlab_calls)
         flagged = find_label_issues(labels, probs, n_jobs=1)
     suggested = [[classes[k] for k in np.argmax(p, axis=1)] for p in probs]
     return SentenceIssues(np.asarray(quality, dtype=np.float64), [(int(i), int(j)) for i, j in flagged], suggested)
