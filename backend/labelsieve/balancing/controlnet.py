@@ -9,14 +9,13 @@ only the edges are kept, texture and shading are new).
 
 Both checkpoints are **local directories** in diffusers layout (``model_path``: the Stable Diffusion pipeline,
 ``controlnet_path``: a ``ControlNetModel`` trained for edge conditioning, e.g. a Canny or scribble ControlNet saved
-with ``save_pretrained``); labelsieve never downloads weights. Runs on CUDA in float16 when a GPU is present, else
-on the CPU in float32 (minutes per image at 512 px: use it on a GPU). diffusers is the optional extra
-``labelsieve[diffusion]``.
+with ``save_pretrained``); labelsieve never downloads weights. Runs on the round's device (the ``device``
+setting): CUDA in float16 when a GPU is present, else the CPU in float32 (minutes per image at 512 px: use it on a
+GPU). diffusers is the optional extra ``labelsieve[diffusion]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,13 @@ import torch
 from PIL import Image, ImageFilter
 
 from labelsieve.arrays import to_pil
-from labelsieve.balancing.base import BalancingError, Synthesizer
-from labelsieve.balancing.diffusion import require_diffusers
+from labelsieve.balancing.base import BalancingError
+from labelsieve.balancing.sd_pipelines import (
+    RealImageSynthesizer,
+    local_checkpoint,
+    pipeline_device,
+    require_diffusers,
+)
 
 
 def edge_map(image: Any, size: int, threshold: int, width: int) -> Image.Image:
@@ -38,18 +42,7 @@ def edge_map(image: Any, size: int, threshold: int, width: int) -> Image.Image:
     return edges.convert("RGB")
 
 
-def local_checkpoint(path: str | None, what: str, marker: str) -> Path:
-    if not path:
-        raise BalancingError(f"sd_controlnet needs {what}: a local diffusers directory (no hub ids, no downloads)")
-    folder = Path(path).expanduser()
-    if not folder.is_dir() or not (folder / marker).is_file():
-        raise BalancingError(
-            f"{what} {path!r} is not a local diffusers directory (no {marker}); labelsieve never downloads weights: "
-            "save the model with save_pretrained(dir) and give that dir")
-    return folder
-
-
-class ControlNetSynthesizer(Synthesizer):
+class ControlNetSynthesizer(RealImageSynthesizer):
     """Stable Diffusion + an edge ControlNet, both from local directories, conditioned on minority images' edges."""
 
     def __init__(
@@ -71,8 +64,8 @@ class ControlNetSynthesizer(Synthesizer):
         self.random_state = random_state
 
     def check(self) -> None:
-        local_checkpoint(self.model_path, "model_path", "model_index.json")
-        local_checkpoint(self.controlnet_path, "controlnet_path", "config.json")
+        local_checkpoint(self.model_path, "sd_controlnet", "model_path", "model_index.json")
+        local_checkpoint(self.controlnet_path, "sd_controlnet", "controlnet_path", "config.json")
         if self.strength is not None and not 0.0 < float(self.strength) <= 1.0:
             raise BalancingError(f"sd_controlnet strength must be in (0, 1] or null, got {self.strength!r}")
         if not isinstance(self.image_size, int) or self.image_size < 8 or self.image_size % 8:
@@ -85,8 +78,7 @@ class ControlNetSynthesizer(Synthesizer):
     def load_pipeline(self) -> Any:
         self.check()
         diffusers = require_diffusers()
-        cuda = torch.cuda.is_available()
-        dtype = torch.float16 if cuda else torch.float32
+        device, dtype = pipeline_device()
         pipeline_cls = (diffusers.StableDiffusionControlNetPipeline if self.strength is None
                         else diffusers.StableDiffusionControlNetImg2ImgPipeline)
         try:
@@ -97,40 +89,18 @@ class ControlNetSynthesizer(Synthesizer):
                 safety_checker=None, requires_safety_checker=False, dtype=dtype)
         except (OSError, ValueError, ImportError, TypeError) as exc:
             raise BalancingError(f"could not load Stable Diffusion + ControlNet from local directories: {exc}") from exc
-        return pipeline.to("cuda" if cuda else "cpu")
+        return pipeline.to(device)
 
-    def fit(self, images: Sequence[Any], labels: Sequence[str], *, rng: np.random.Generator
-            ) -> ControlNetSynthesizer:
-        self.pipeline_ = self.load_pipeline()
-        self.pipeline_.set_progress_bar_config(disable=True)
-        self.real_: dict[str, list[Any]] = {}
-        for image, label in zip(images, labels, strict=True):
-            self.real_.setdefault(label, []).append(image)
-        return self
-
-    def sample(self, counts: dict[str, int], *, rng: np.random.Generator) -> tuple[list[np.ndarray], list[str]]:
-        out_images: list[np.ndarray] = []
-        out_labels: list[str] = []
-        for label, k in counts.items():
-            if int(k) <= 0:
-                continue
-            if label not in self.real_:
-                raise BalancingError(f"no real image of class {label!r} to take the ControlNet edges from")
-            pool = self.real_[label]
-            picks = rng.integers(0, len(pool), int(k))
-            edges = [edge_map(pool[i], self.image_size, int(self.edge_threshold), int(self.edge_width)) for i in picks]
-            generator = torch.Generator().manual_seed(int(rng.integers(0, 2**31 - 1)))
-            call: dict[str, Any] = {
-                "prompt": [self.prompt.format(label=label)] * len(edges), "guidance_scale": self.guidance_scale,
-                "num_inference_steps": self.inference_steps, "controlnet_conditioning_scale": self.conditioning_scale,
-                "generator": generator, "output_type": "np", "height": self.image_size, "width": self.image_size,
-            }
-            if self.strength is None:
-                call["image"] = edges
-            else:
-                call |= {"image": [to_pil(pool[i]).convert("RGB").resize((self.image_size, self.image_size))
-                                   for i in picks], "control_image": edges, "strength": float(self.strength)}
-            result = self.pipeline_(**call).images
-            out_images.extend(np.clip(np.asarray(result, dtype=np.float32) * 255, 0, 255).round().astype(np.uint8))
-            out_labels.extend([label] * len(edges))
-        return out_images, out_labels
+    def draw(self, label: str, reals: list[Any], generator: torch.Generator) -> np.ndarray:
+        edges = [edge_map(image, self.image_size, int(self.edge_threshold), int(self.edge_width)) for image in reals]
+        call: dict[str, Any] = {
+            "prompt": [self.prompt.format(label=label)] * len(edges), "guidance_scale": self.guidance_scale,
+            "num_inference_steps": self.inference_steps, "controlnet_conditioning_scale": self.conditioning_scale,
+            "generator": generator, "output_type": "np", "height": self.image_size, "width": self.image_size,
+        }
+        if self.strength is None:
+            call["image"] = edges
+        else:
+            call |= {"image": [to_pil(image).convert("RGB").resize((self.image_size, self.image_size))
+                               for image in reals], "control_image": edges, "strength": float(self.strength)}
+        return self.pipeline_(**call).images

@@ -25,17 +25,13 @@ from PIL import Image
 
 from labelsieve.arrays import to_pil
 from labelsieve.balancing.base import BalancingError, Synthesizer
+from labelsieve.balancing.sd_pipelines import (
+    RealImageSynthesizer,
+    local_checkpoint,
+    pipeline_device,
+    require_diffusers,
+)
 from labelsieve.devices import resolve_device
-
-
-def require_diffusers() -> Any:
-    try:
-        import diffusers
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise BalancingError(
-            "diffusion synthesis needs the optional dependencies: pip install 'labelsieve[diffusion]'"
-        ) from exc
-    return diffusers
 
 
 def images_to_array(images: Sequence[Any], size: int, channels: int) -> np.ndarray:
@@ -170,7 +166,7 @@ class DDPMSynthesizer(Synthesizer):
         )
 
 
-class StableDiffusionImg2ImgSynthesizer(Synthesizer):
+class StableDiffusionImg2ImgSynthesizer(RealImageSynthesizer):
     """Image-to-image variations of real minority images from a local Stable Diffusion checkpoint."""
 
     def __init__(
@@ -186,52 +182,24 @@ class StableDiffusionImg2ImgSynthesizer(Synthesizer):
         self.random_state = random_state
 
     def check(self) -> None:
-        if not self.model_path:
-            raise BalancingError("sd_img2img needs model_path: a local directory holding a diffusers checkpoint")
-        path = Path(self.model_path).expanduser()
-        if not path.is_dir() or not (path / "model_index.json").is_file():
-            raise BalancingError(
-                f"model_path {self.model_path!r} is not a local diffusers checkpoint directory (no model_index.json); "
-                "labelsieve never downloads weights: save the pipeline with save_pretrained(dir) and give that dir"
-            )
+        local_checkpoint(self.model_path, "sd_img2img", "model_path", "model_index.json")
 
     def load_pipeline(self) -> Any:
         self.check()
         path = Path(str(self.model_path)).expanduser()
         diffusers = require_diffusers()
+        device, dtype = pipeline_device()
         try:
-            return diffusers.StableDiffusionImg2ImgPipeline.from_pretrained(
-                str(path), local_files_only=True, safety_checker=None, requires_safety_checker=False
-            )
-        except (OSError, ValueError, ImportError) as exc:
+            pipeline = diffusers.StableDiffusionImg2ImgPipeline.from_pretrained(
+                str(path), local_files_only=True, safety_checker=None, requires_safety_checker=False, dtype=dtype)
+        except (OSError, ValueError, ImportError, TypeError) as exc:
             raise BalancingError(f"could not load a Stable Diffusion pipeline from {path}: {exc}") from exc
+        return pipeline.to(device)
 
-    def fit(self, images: Sequence[Any], labels: Sequence[str], *, rng: np.random.Generator) -> Any:
-        self.pipeline_ = self.load_pipeline().to(resolve_device())  # the round's device
-        self.pipeline_.set_progress_bar_config(disable=True)
-        self.real_: dict[str, list[Any]] = {}
-        for image, label in zip(images, labels, strict=True):
-            self.real_.setdefault(label, []).append(image)
-        return self
-
-    def sample(self, counts: dict[str, int], *, rng: np.random.Generator) -> tuple[list[np.ndarray], list[str]]:
-
-        out_images: list[np.ndarray] = []
-        out_labels: list[str] = []
-        for label, k in counts.items():
-            if int(k) <= 0:
-                continue
-            if label not in self.real_:
-                raise BalancingError(f"no real image of class {label!r} to start image-to-image from")
-            pool = self.real_[label]
-            picks = rng.integers(0, len(pool), int(k))
-            inits = [to_pil(pool[i]).convert("RGB").resize((self.image_size, self.image_size)) for i in picks]
-            generator = torch.Generator().manual_seed(int(rng.integers(0, 2**31 - 1)))
-            result = self.pipeline_(
-                prompt=[self.prompt.format(label=label)] * len(inits), image=inits, strength=self.strength,
-                guidance_scale=self.guidance_scale, num_inference_steps=self.inference_steps,
-                generator=generator, output_type="np",
-            ).images
-            out_images.extend(np.clip(np.asarray(result) * 255, 0, 255).round().astype(np.uint8))
-            out_labels.extend([label] * len(inits))
-        return out_images, out_labels
+    def draw(self, label: str, reals: list[Any], generator: torch.Generator) -> np.ndarray:
+        inits = [to_pil(image).convert("RGB").resize((self.image_size, self.image_size)) for image in reals]
+        return self.pipeline_(
+            prompt=[self.prompt.format(label=label)] * len(inits), image=inits, strength=self.strength,
+            guidance_scale=self.guidance_scale, num_inference_steps=self.inference_steps,
+            generator=generator, output_type="np",
+        ).images
