@@ -1,5 +1,6 @@
 """MC-dropout committee disagreement of the box head (``mc_dropout_boxes``), and a round that passes each image
-through the detector once: counted at the backbone's forward hook, not timed."""
+through the detector once: counted at the backbone's forward hook, not timed. The conformance kit's ``boxes``
+context runs it in tests/strategies/test_conformance.py (every registered strategy)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from labelsieve.detection.uncertainty import pool_uncertainty
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.boxes import McDropoutBoxes
 from labelsieve.strategies.task_uncertainty import TaskUncertainty
-from labelsieve.testing import check_task_types
 
 BOX = np.array([[4.0, 4.0, 20.0, 20.0]])
 
@@ -163,7 +163,3 @@ def test_a_round_runs_each_image_through_the_detector_once_per_pass(
     assert record is not None and len(record["ids"]) == 6
     assert counter.images == per_image * 10, f"{strategy}: {counter.images} images through the backbone"
 
-
-@pytest.mark.slow
-def test_conformance_on_the_boxes_context() -> None:
-    assert check_task_types(McDropoutBoxes) == ["boxes"]
