@@ -2,11 +2,13 @@
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/boxes_round.py [--pool 1000] [--labelled 50]
                                                  [--epochs 8] [--min-steps 60] [--stop-set 500]
+                                                 [--rounds 2] [--strategy NAME]
 
 One project in a fresh SQLite database: ``pool`` + ``labelled`` generated 64×64 shapes PNGs under a local-files
 root (read and decoded as Label Studio images are), ``labelled`` of them annotated with their true boxes in Label
-Studio's rectanglelabels format. ``ActiveLearningLoop.retrain`` runs twice: round 1 decodes every image, round 2
-(after ten more annotations) reads them from the input cache. Per round: input load, detector fit, rank (boxes,
+Studio's rectanglelabels format. ``ActiveLearningLoop.retrain`` runs ``rounds`` times (1 or 2): round 1 decodes
+every image, round 2 (after ten more annotations) reads them from the input cache. ``strategy``: the project's
+strategy (default: the boxes task type's sum of box entropies). Per round: input load, detector fit, rank (boxes,
 per-box distributions and backbone embeddings for every pool image, then the sum aggregation), the rest of the
 round (saving the model and ranking, the stop set's predictions), the whole round, and the process's peak RSS.
 Prints JSON.
@@ -59,7 +61,8 @@ def rounds(args: argparse.Namespace, work: Path) -> list[dict]:
                               gateway=LabelStudioGateway(engine=engine, settings=settings))
     loop.setup_project(project_id=P, label_config=BOXES, extra_params={
         "learner_params": {"epochs": args.epochs, "min_steps": args.min_steps}, "device": "cpu",
-        "retrain_every": 1, "min_annotations": 2, "stop_set_size": args.stop_set})
+        "retrain_every": 1, "min_annotations": 2, "stop_set_size": args.stop_set,
+        **({"strategy": args.strategy} if args.strategy else {})})
     with session_scope(engine) as session:
         crud.upsert_tasks(session=session, project_id=P, tasks=[{"id": i + 1, "data": d} for i, d in enumerate(datas)])
     config = loop.served(BOXES).config
@@ -73,7 +76,7 @@ def rounds(args: argparse.Namespace, work: Path) -> list[dict]:
     annotate(range(args.labelled))
     out = [{"before_rounds_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}]
     print(json.dumps(out[0]), flush=True)
-    for number in (1, 2):
+    for number in range(1, args.rounds + 1):
         if number == 2:
             annotate(range(args.labelled, args.labelled + 10))
         started = time.perf_counter()
@@ -81,7 +84,8 @@ def rounds(args: argparse.Namespace, work: Path) -> list[dict]:
         seconds = time.perf_counter() - started
         assert outcome.status == "trained", outcome.reason
         t = outcome.timings
-        out.append({"round": "cold" if number == 1 else "cached", "labelled": args.labelled + (number - 1) * 10,
+        out.append({"round": "cold" if number == 1 else "cached", "strategy": args.strategy or "default",
+                    "labelled": args.labelled + (number - 1) * 10,
                     "pool": args.pool + args.labelled + 10 - (args.labelled + (number - 1) * 10),
                     "inputs_s": round(t["inputs"], 2), "decoded": int(t["decoded"]), "fit_s": round(t["fit"], 2),
                     "rank_s": round(t["rank"], 2), "select_s": round(t["select"], 3),
@@ -98,6 +102,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--min-steps", type=int, default=60)
     parser.add_argument("--stop-set", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=2, choices=(1, 2))
+    parser.add_argument("--strategy", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as work:

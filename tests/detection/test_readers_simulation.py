@@ -69,15 +69,15 @@ def test_label_studio_export_with_local_files(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_simulation_counts_images_and_boxes() -> None:
     data = make_shapes(30, seed=4)
-    config = BoxSimulationConfig(strategies=("sum", "ls_example"), initial=6, batch_size=6, budget=12, seeds=1,
-                                 learner_params={"epochs": 1, "min_steps": 4})
+    config = BoxSimulationConfig(strategies=("sum", "ls_example", "mc_dropout"), initial=6, batch_size=6, budget=12,
+                                 seeds=1, learner_params={"epochs": 1, "min_steps": 4})
     report = run_box_simulation(data, config)
-    assert set(report["strategies"]) == {"sum", "ls_example", "random"}
+    assert set(report["strategies"]) == {"sum", "ls_example", "mc_dropout", "random"}
     for curves in report["strategies"].values():
         (curve,) = curves
         assert [p["images"] for p in curve] == [6, 12]
         assert curve[0]["boxes"] <= curve[1]["boxes"] and 0 <= curve[1]["map_50"] <= 1
-    assert {row["strategy"] for row in report["savings"]} == {"sum", "ls_example", "random"}
+    assert {row["strategy"] for row in report["savings"]} == {"sum", "ls_example", "mc_dropout", "random"}
     with pytest.raises(BoxSimulationError, match="unknown ranking"):
         run_box_simulation(data, BoxSimulationConfig(strategies=("entropy",)))
 

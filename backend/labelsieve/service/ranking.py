@@ -39,7 +39,7 @@ def build_context(
     *, learner: Any, pool_inputs: Sequence[Any], labeled_inputs: Sequence[Any], labeled_y: Sequence[str],
     pool_ids: np.ndarray, seed: int, probas: np.ndarray | None = None, embeddings: np.ndarray | None = None,
     prequential_accuracy: float | None = None, task_type: TaskType | None = None,
-    task_uncertainty: np.ndarray | None = None,
+    task_uncertainty: np.ndarray | None = None, pool_regions: Sequence[Any] | None = None,
 ) -> PoolContext:
     """The strategies' context. Single-label ``labeled_y`` are class names; other task types' are their targets
     (multi-label: label sets, given to strategies as ``labeled_targets``)."""
@@ -64,7 +64,7 @@ def build_context(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
         labeled_y=np.full(len(labeled_y), -1, dtype=np.int64), classes=classes, ids=pool_ids, pool_probas=probas,
         pool_embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=name,
-        thresholds=thresholds, task_uncertainty=uncertainty,
+        thresholds=thresholds, task_uncertainty=uncertainty, pool_regions=pool_regions,
         labeled_targets=indicator(list(labeled_y), classes) if name == "multi_label" else None,
     )
 
@@ -94,6 +94,7 @@ def rank_pool(
     pool_ids = pool.ids
     regions: list[list[dict]] | None = None
     task_uncertainty = confidence = None
+    outputs: list[Any] | None = None
     if hasattr(learner, "predict_regions") and task_type is not None:  # a region task type (spans, boxes)
         outputs, embeddings = region_outputs(learner, task_type, pool.inputs)
         task_uncertainty = task_type.task_uncertainty(outputs)
@@ -112,7 +113,7 @@ def rank_pool(
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
                             embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=task_type,
-                            task_uncertainty=task_uncertainty)
+                            task_uncertainty=task_uncertainty, pool_regions=outputs)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     except Exception as exc:  # noqa: BLE001 - a broken strategy must not block the new model
         log.exception("strategy %r failed on project %s; ranking by %s", strategy_name, project_id,
@@ -124,7 +125,8 @@ def rank_pool(
         strategy = registries.strategies.create(fallback, {})
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
-                            embeddings=embeddings, task_type=task_type, task_uncertainty=task_uncertainty)
+                            embeddings=embeddings, task_type=task_type, task_uncertainty=task_uncertainty,
+                            pool_regions=outputs)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     select_seconds = time.perf_counter() - started
     order, audit = place_audit(order, share=settings.audit_share, batch_size=settings.batch_size,

@@ -96,6 +96,9 @@ class PoolContext:
     #: ``(n_pool,)`` the task type's default per-region -> per-task uncertainty (higher = label sooner), when the
     #: host computed it (:meth:`labelsieve.tasktypes.TaskType.task_uncertainty`); None otherwise
     task_uncertainty: np.ndarray | None = None
+    #: region task types: the learner's per-task outputs (boxes: ``Detections``) from the host's ranking pass, so a
+    #: strategy that needs them does not run the model over the pool again; None when the host did not compute them
+    pool_regions: Sequence[Any] | None = None
 
     @property
     def n_pool(self) -> int:
