@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/ray_pool.py --n-items 1000000 --picks 1000 --repeats 3 [--dim 64 --dtype float16]
 
 Writes the pool as Parquet (once, under --folder), then runs every (strategy, engine) in its own process:
-``single`` (the whole pool loaded into one process, ``Margin().select`` / ``CoreSet().select``), ``local``
+``single`` (the whole pool loaded into one process, ``Margin().select`` on float32 rows / ``CoreSet().select`` on
+the rows as stored, float16 when the Parquet column is FLOAT16), ``local``
 (pyarrow one row group at a time; core-set shards in-process) and ``ray1`` / ``ray2`` (a local Ray cluster,
 ``ray.init(num_cpus=2)``, with 1 or 2 workers). Wall time excludes Ray start-up (reported apart); peak RSS is
 the driver process's (``wait4``) and each Ray shard worker's own (``ru_maxrss``). Machine load is printed. Each run's
@@ -30,7 +31,7 @@ from labelsieve.learners.vector import VectorLearner  # noqa: E402
 from labelsieve.pool.engine import LocalEngine  # noqa: E402
 from labelsieve.pool.model import bundle_learner  # noqa: E402
 from labelsieve.pool.select import SelectRequest, select  # noqa: E402
-from labelsieve.pool.source import embedding_matrix, open_pool  # noqa: E402
+from labelsieve.pool.source import PoolSource, embedding_matrix, open_pool, read_unit, stored_dtype  # noqa: E402
 from labelsieve.pool.synthetic import write_clustered_pool  # noqa: E402
 from labelsieve.strategies.base import PoolContext  # noqa: E402
 from labelsieve.strategies.coreset import CoreSet  # noqa: E402
@@ -43,6 +44,19 @@ def labelled_rows(folder: Path, dim: int) -> tuple[np.ndarray, list[str]]:
     """The first 2000 rows with their cluster as the label (the model for margin; centres for core-set)."""
     table = pq.ParquetFile(open_pool(folder).paths[0]).read_row_group(0, columns=["embedding", "cluster"])
     return embedding_matrix(table, dim)[:2000], [f"c{c % 5}" for c in table.column("cluster").to_pylist()[:2000]]
+
+
+def stored_matrix(source: PoolSource, dim: int) -> np.ndarray:
+    """The whole pool in one preallocated matrix of the stored dtype, filled one row group at a time."""
+    vectors: np.ndarray | None = None
+    for unit in source.units:
+        table = read_unit(unit, ["embedding"])
+        rows = embedding_matrix(table, dim, stored_dtype(table))
+        if vectors is None:
+            vectors = np.empty((source.n_rows, dim), dtype=rows.dtype)
+        vectors[unit.offset:unit.offset + unit.rows] = rows
+    assert vectors is not None
+    return vectors
 
 
 def digest(ids: list) -> str:
@@ -59,9 +73,12 @@ def child(folder: Path, engine: str, strategy: str, picks: int, dim: int) -> dic
     out: dict = {"workers_rss": []}
     if engine == "single":
         started = time.perf_counter()
-        tables = [pq.read_table(p, columns=["embedding"]) for p in source.paths]
-        vectors = np.vstack([embedding_matrix(t, dim) for t in tables])
-        del tables
+        if strategy == "margin":  # the learner predicts on float32 rows
+            tables = [pq.read_table(p, columns=["embedding"]) for p in source.paths]
+            vectors = np.vstack([embedding_matrix(t, dim) for t in tables])
+            del tables
+        else:  # core-set holds the rows as stored (float16: no float32 copy), unit by unit into one matrix
+            vectors = stored_matrix(source, dim)
         out["load_s"] = time.perf_counter() - started
         rng = np.random.default_rng(0)
         if strategy == "margin":

@@ -85,3 +85,26 @@ def test_concurrent_setup_of_a_new_project_never_fails(database_url: str) -> Non
         assert sorted(projects) == list(range(100, 112))
         assert all(p.label_config == TEXT_CONFIG and p.title in {"t0", "t1", "t2"} for p in projects.values())
     engine.dispose()
+
+
+def test_observer_rows_write_changed_tasks_and_keep_the_others(database_url: str) -> None:
+    engine = make_engine(database_url)
+    seen = {"yolo-v8": {"id": 5, "n": 1, "score": 0.9, "result": [{"value": {"x": 1.5}}]}}
+    try:
+        with session_scope(engine) as s:
+            assert crud.get_observed_project(session=s, project_id=3) is None
+            written = crud.save_observed_tasks(session=s, project_id=3,
+                                               changed=dict.fromkeys(range(1, 6), (False, seen)))
+            crud.save_observed_project(session=s, project_id=3, max_id=5, watermark="2026-01-01T00:00:00Z",
+                                       status={"mode": "observer"})
+        assert written == 5
+        with session_scope(engine) as s:
+            assert crud.save_observed_tasks(session=s, project_id=3, changed={2: (True, {})}, removed=[4]) == 2
+            crud.save_observed_project(session=s, project_id=3, round=1)
+        with session_scope(engine) as s:
+            stored = crud.observed_tasks(session=s, project_id=3)
+            row = crud.get_observed_project(session=s, project_id=3)
+            assert sorted(stored) == [1, 2, 3, 5] and stored[2] == (True, {}) and stored[1] == (False, seen)
+            assert (row.max_id, row.round, row.status) == (5, 1, {"mode": "observer"})
+    finally:
+        engine.dispose()

@@ -176,7 +176,7 @@ def rounds(tmp_path: Path, request: pytest.FixtureRequest):
         def client(self, project_id: int, project: Any = None) -> FakeLabelStudio:
             return ls
 
-    observer = ObserverRounds(engine=engine, settings=Settings(), gateway=Gateway(), state_dir=tmp_path / "observer",
+    observer = ObserverRounds(engine=engine, settings=Settings(), gateway=Gateway(),
                               pusher=PredictionPusher(mode="bulk"))
     yield observer, ls
     engine.dispose()
@@ -204,6 +204,34 @@ def test_round_pushes_the_most_uncertain_head_carrying_the_boxes(rounds) -> None
     again = observer.round(1)
     assert [p["task"] for p in ls.pushed] == [2, 4, 5] and again["version"] == "labelsieve-observer-2"
     assert again["stale_predictions_deleted"] == 3 and "labelsieve-observer-1" not in ls.model_versions(1)
+
+
+def test_a_round_writes_only_the_changed_task_rows_and_a_restart_reads_on_from_them(rounds) -> None:
+    from labelsieve.storage import crud
+    from labelsieve.storage.db import session_scope
+
+    observer, ls = rounds
+    for task_id in range(1, 31):
+        ls.add_task(task_id, [0.5 + task_id / 100])
+    assert observer.round(1)["read"]["rows_written"] == 30  # first contact: every task once
+    ls.clock += timedelta(seconds=60)
+    assert observer.round(1)["read"]["rows_written"] == 0, "the overlap window listed again, nothing changed"
+    ls.predict(7, [0.51])
+    ls.clock += timedelta(seconds=60)
+    summary = observer.round(1)
+    assert summary["read"]["tasks_read"] >= 1 and summary["read"]["rows_written"] == 1, summary["read"]
+    with session_scope(observer.engine) as session:
+        stored = crud.observed_tasks(session=session, project_id=1)
+    assert len(stored) == 30 and stored[7][1]["yolo-v8"]["n"] == 2
+
+    restarted = ObserverRounds(engine=observer.engine, settings=Settings(), gateway=observer.gateway,
+                               pusher=PredictionPusher(mode="bulk"))
+    assert restarted.status(1) == summary
+    ls.clock += timedelta(seconds=60)
+    ls.predict(9, [0.52])
+    again = restarted.round(1)
+    assert again["read"]["how"] == "incremental" and again["read"]["rows_written"] == 1, again["read"]
+    assert again["read"]["tasks_known"] == 30 and again["head"] == summary["head"]
 
 
 def test_round_says_when_the_observed_backend_writes_no_scores(rounds) -> None:

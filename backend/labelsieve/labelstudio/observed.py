@@ -15,20 +15,19 @@ version, each region with its own ``score``). A round reads only what changed si
    contact and after a bulk import.
 
 The state (per task: its newest prediction of every model version not written by labelsieve, the count of each,
-whether Label Studio counts the task as labelled) is one JSON file per project, written atomically.
+whether Label Studio counts the task as labelled) is kept in memory and stored as rows (``observedtask``, one per
+task, and ``observedproject``); a read records which tasks' entries it changed or removed
+(:meth:`ObservedState.take_changes`), so storing it writes only those rows.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from labelsieve.labelstudio.client import LabelStudioClient
-from labelsieve.storage.json_files import write_json_atomic
 
 #: labelsieve's own prediction versions in Label Studio start with this: never observed
 OWN_PREFIX = "labelsieve"
@@ -52,6 +51,8 @@ class ObservedState:
     settled: bool = False
     round: int = 0  # observer rounds that pushed a ranking
     pushed_key: str | None = None  # what the last push was (an unchanged head is not pushed again)
+    changed: set[int] = field(default_factory=set)  # tasks whose entry changed since the last take_changes
+    removed: set[int] = field(default_factory=set)  # tasks Label Studio no longer lists (a full read)
 
     def counts(self) -> dict[str, int]:
         """Predictions per observed model version, as Label Studio counts them."""
@@ -69,18 +70,41 @@ class ObservedState:
                 newest[version] = max(newest.get(version, 0), int(seen["id"]))
         return max(newest, key=lambda v: (newest[v], v)) if newest else None
 
-    def save(self, path: Path) -> None:
-        write_json_atomic(path, asdict(self))
+    def put(self, task_id: int, entry: dict[str, Any]) -> None:
+        """Record a listed task's entry; only an entry that differs from the known one counts as a change."""
+        if self.tasks.get(task_id) != entry:
+            self.tasks[task_id] = entry
+            self.changed.add(task_id)
+            self.removed.discard(task_id)
+
+    def drop(self, task_id: int) -> None:
+        if self.tasks.pop(task_id, None) is not None:
+            self.removed.add(task_id)
+            self.changed.discard(task_id)
+
+    def take_changes(self) -> tuple[dict[int, tuple[bool, dict[str, Any]]], set[int]]:
+        """The entries changed and the tasks removed since the last call, as ``({task: (labelled, versions)},
+        removed)``; the record starts empty again."""
+        changed = {t: (bool(self.tasks[t]["labeled"]), self.tasks[t]["versions"]) for t in sorted(self.changed)}
+        removed = set(self.removed)
+        self.changed.clear()
+        self.removed.clear()
+        return changed, removed
+
+    def position(self) -> dict[str, Any]:
+        """The project-level fields, as stored in its ``observedproject`` row."""
+        return {"max_id": self.max_id, "watermark": self.watermark, "settled": self.settled, "round": self.round,
+                "pushed_key": self.pushed_key}
 
     @classmethod
-    def load(cls, path: Path) -> ObservedState:
-        try:
-            raw = json.loads(path.read_text())
-            return cls(max_id=int(raw["max_id"]), watermark=raw.get("watermark"), settled=bool(raw.get("settled")),
-                       tasks={int(k): v for k, v in raw.get("tasks", {}).items()}, round=int(raw.get("round", 0)),
-                       pushed_key=raw.get("pushed_key"))
-        except (OSError, ValueError, KeyError, TypeError):
+    def from_rows(cls, position: dict[str, Any] | None, tasks: dict[int, tuple[bool, dict[str, Any]]]
+                  ) -> ObservedState:
+        """The state stored by :meth:`position` and :meth:`take_changes` (a fresh one when nothing was stored)."""
+        if position is None:
             return cls()
+        return cls(max_id=int(position["max_id"]), watermark=position["watermark"], settled=bool(position["settled"]),
+                   round=int(position["round"]), pushed_key=position["pushed_key"],
+                   tasks={t: {"labeled": labeled, "versions": versions} for t, (labeled, versions) in tasks.items()})
 
 
 @dataclass
@@ -149,7 +173,8 @@ class ObservedReader:
         for page in client.task_pages(project_id, page_size=self.page_size, fields="all", include=INCLUDE,
                                       what=f"listing the tasks and predictions of project {project_id}"):
             rows.update({int(r["id"]): r for r in page})
-        state.tasks = {}
+        for task_id in [t for t in state.tasks if t not in rows]:  # deleted in Label Studio
+            state.drop(task_id)
         state.watermark = None
         self._apply(state, rows.values())
         state.watermark = state.watermark or "1970-01-01T00:00:00+00:00"
@@ -159,7 +184,7 @@ class ObservedReader:
     def _apply(state: ObservedState, rows: Any) -> None:
         for row in rows:
             task_id = int(row["id"])
-            state.tasks[task_id] = task_entry(row)
+            state.put(task_id, task_entry(row))
             state.max_id = max(state.max_id, task_id)
             stamp = row.get("updated_at")
             if stamp and (state.watermark is None or _later(stamp, state.watermark)):

@@ -18,7 +18,16 @@ import pyarrow as pa
 import torch
 
 from labelsieve.pool.model import ModelBundle, block_outputs, load_learner
-from labelsieve.pool.source import EMBEDDING_COLUMN, ID_COLUMN, Unit, embedding_matrix, id_array, kept_mask, read_unit
+from labelsieve.pool.source import (
+    EMBEDDING_COLUMN,
+    ID_COLUMN,
+    Unit,
+    embedding_matrix,
+    id_array,
+    kept_mask,
+    read_unit,
+    stored_dtype,
+)
 from labelsieve.strategies.badge import gradient_factor, host_lower
 from labelsieve.strategies.distance import DEFAULT_CHUNK, ChunkedPool, paired_dots
 from labelsieve.strategies.kcenter_bounds import BoundedPool
@@ -182,11 +191,11 @@ class Shard:
 
 
 def load_shard(spec: ShardSpec) -> Shard:
-    """Read the shard's units one at a time into one preallocated matrix (peak: shard + one unit)."""
+    """Read the shard's units one at a time into one preallocated matrix (peak: shard + one unit). Core-set keeps
+    the rows as stored (float16 Parquet stays float16: half the bytes, the same float32 arithmetic per chunk)."""
     learner = load_learner(spec.model) if spec.model is not None else None
     total = sum(u.rows for u in spec.units)
-    width = spec.dim
-    vectors = np.empty((total, width), dtype=np.float32)
+    vectors: np.ndarray | None = None
     factors: list[np.ndarray] = []
     ids: list[np.ndarray] = []
     positions: list[np.ndarray] = []
@@ -194,17 +203,21 @@ def load_shard(spec: ShardSpec) -> Shard:
     for unit in spec.units:
         table = read_unit(unit, [ID_COLUMN, EMBEDDING_COLUMN])
         kept = kept_mask(table, spec.exclude)
-        rows = embedding_matrix(table, spec.dim)[kept]
-        if learner is not None and spec.mode == "badge":
+        embed = learner is not None and spec.mode == "badge"
+        rows = embedding_matrix(table, spec.dim, np.float32 if embed else stored_dtype(table))[kept]
+        if embed:
             probas, rows = block_outputs(learner, rows, probas=True, embed=True)
             factors.append(gradient_factor(probas))
-        if filled == 0 and rows.shape[1] != vectors.shape[1]:  # the learner's embedding width
-            width = rows.shape[1]
-            vectors = np.empty((total, width), dtype=np.float32)
+        if vectors is None:  # the first unit fixes the width (the learner's embedding) and the dtype
+            vectors = np.empty((total, rows.shape[1]), dtype=rows.dtype)
+        elif not np.can_cast(rows.dtype, vectors.dtype, casting="safe"):  # a float32 file after float16 ones
+            vectors = vectors.astype(rows.dtype)
         vectors[filled:filled + rows.shape[0]] = rows
         filled += rows.shape[0]
         ids.append(id_array(table)[kept])
         positions.append(unit.offset + np.flatnonzero(kept))
+    if vectors is None:
+        vectors = np.empty((0, spec.dim), dtype=np.float32)
     pool = ChunkedPool(vectors[:filled], precision="float32", device=spec.device, chunk_size=spec.chunk_size)
     shard = Shard(spec=spec, pool=pool, ids=np.concatenate(ids) if ids else np.zeros(0, np.int64),
                   positions=np.concatenate(positions).astype(np.int64) if positions else np.zeros(0, np.int64))

@@ -108,14 +108,21 @@ def read_unit(unit: Unit, columns: Sequence[str]) -> pa.Table:
     return pq.ParquetFile(unit.path).read_row_group(unit.row_group, columns=list(columns))
 
 
-def embedding_matrix(table: pa.Table, dim: int) -> np.ndarray:
-    """The ``embedding`` column as a C-contiguous float32 ``(rows, dim)`` matrix (no per-row Python objects)."""
+def embedding_matrix(table: pa.Table, dim: int, dtype: type = np.float32) -> np.ndarray:
+    """The ``embedding`` column as a C-contiguous ``(rows, dim)`` matrix of ``dtype`` (no per-row Python objects)."""
     column = table.column(EMBEDDING_COLUMN).combine_chunks()
     values = column.flatten() if not pa.types.is_fixed_size_list(column.type) else column.values
-    flat = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32)
+    flat = np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
     if flat.shape[0] != table.num_rows * dim:
         raise PoolError(f"embeddings must all have {dim} values; a block of {table.num_rows} rows has {flat.shape[0]}")
     return flat.reshape(table.num_rows, dim)
+
+
+def stored_dtype(table: pa.Table) -> type:
+    """float16 when the embeddings are stored as Parquet FLOAT16 (every such value is exactly a float32), else
+    float32: the narrowest dtype that holds the float32 values the strategies compute on."""
+    kind = table.schema.field(EMBEDDING_COLUMN).type
+    return np.float16 if pa.types.is_float16(getattr(kind, "value_type", kind)) else np.float32
 
 
 def id_array(table: pa.Table) -> np.ndarray:

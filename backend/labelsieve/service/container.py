@@ -135,7 +135,6 @@ def build_service(settings: Settings) -> Service:
     cold_start = ColdStart(loop=loop)
     # observer mode: rank another backend's stored predictions instead of training (service/observer.py)
     observer = ObserverRounds(engine=engine, settings=settings, gateway=gateway,
-                              state_dir=settings.data_dir / "observer",
                               pusher=PredictionPusher(mode=settings.prediction_import,
                                                       concurrency=settings.prediction_import_concurrency),
                               notify=lambda pid: worker.notify(pid, force=True))

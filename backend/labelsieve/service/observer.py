@@ -20,6 +20,10 @@ would call the loop's retrain):
 Label Studio sends no webhook when a prediction is stored, so a round also runs every ``observe_poll_seconds``
 (and at once after annotation webhooks, Start Training and the first ``/setup``). Nothing is trained: the project
 never gets a model version of its own in labelsieve. The last round's summary is the status's ``observer``.
+
+The read state lives in labelsieve's store (``observedproject``: the read position, the push and the last round's
+summary; ``observedtask``: one row per observed task). A round writes the project row and only the task rows its
+read changed (``read.rows_written`` in the summary), so what a round writes follows the change, not the project.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,7 +49,6 @@ from labelsieve.service.observe_setting import AUTO, observed_versions
 from labelsieve.settings import Settings
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
-from labelsieve.storage.json_files import write_json_atomic
 from labelsieve.storage.models import utcnow
 from labelsieve.tasktypes import ServedConfig, task_type_for
 
@@ -76,10 +78,6 @@ def task_uncertainty(served: ServedConfig, prediction: dict[str, Any], aggregati
     return 1.0 - float(np.clip(score, 0.0, 1.0)), len(choices), 1
 
 
-def _write_json(path: Path, value: Any) -> None:
-    write_json_atomic(path, value)
-
-
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and bool(np.isfinite(value))
 
@@ -87,12 +85,11 @@ def _number(value: Any) -> bool:
 class ObserverRounds:
     """Observer rounds of the projects with the ``observe`` setting; ``notify(project)`` asks for a round later."""
 
-    def __init__(self, *, engine: Engine, settings: Settings, gateway: LabelStudioGateway, state_dir: Path,
+    def __init__(self, *, engine: Engine, settings: Settings, gateway: LabelStudioGateway,
                  pusher: PredictionPusher | None = None, notify: Callable[[int], None] | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.gateway = gateway
-        self.state_dir = state_dir
         self.pusher = pusher or PredictionPusher()
         self.notify = notify
         self.reader = ObservedReader()
@@ -119,32 +116,41 @@ class ObserverRounds:
             timer = self._timers.get(project_id)
         return (timer is None or not timer.is_alive()) and self.observes(project_id)
 
-    def _path(self, project_id: int) -> Path:
-        return self.state_dir / f"project-{project_id}.json"
-
-    def _status_path(self, project_id: int) -> Path:
-        return self.state_dir / f"project-{project_id}.status.json"
-
     def status(self, project_id: int) -> dict[str, Any] | None:
-        """The last observer round of the project (None when it never had one): a small file of its own."""
-        try:
-            return dict(json.loads(self._status_path(project_id).read_text()))
-        except (OSError, ValueError):
-            return None
+        """The last observer round of the project (None when it never had one): its project row's summary."""
+        with session_scope(self.engine) as session:
+            row = crud.get_observed_project(session=session, project_id=project_id)
+            return None if row is None or row.status is None else dict(row.status)
 
     def _state(self, project_id: int) -> ObservedState:
-        """The project's read state, kept in memory between rounds (loaded from its file after a restart)."""
+        """The project's read state, kept in memory between rounds (loaded from its rows after a restart)."""
         state = self._states.get(project_id)
         if state is None:
-            state = self._states[project_id] = ObservedState.load(self._path(project_id))
+            with session_scope(self.engine) as session:
+                row = crud.get_observed_project(session=session, project_id=project_id)
+                position = None if row is None else {name: getattr(row, name) for name in ObservedState().position()}
+                tasks = crud.observed_tasks(session=session, project_id=project_id) if row is not None else {}
+            state = self._states[project_id] = ObservedState.from_rows(position, tasks)
         return state
+
+    def _store(self, project_id: int, state: ObservedState, summary: dict[str, Any]) -> None:
+        """Write the project row (position, push, summary) and the task rows the read changed."""
+        changed, removed = state.take_changes()
+        try:
+            with session_scope(self.engine) as session:
+                crud.save_observed_tasks(session=session, project_id=project_id, changed=changed, removed=removed)
+                crud.save_observed_project(session=session, project_id=project_id, status=summary,
+                                           **state.position())
+        except Exception:
+            state.changed |= set(changed) - state.removed  # not stored: the next round writes them
+            state.removed |= removed
+            raise
 
     # -------------------------------------------------------------------- round
     def round(self, project_id: int) -> dict[str, Any]:
         """Read, rank, push (see the module docstring); the summary the status shows. Never raises."""
         started = time.perf_counter()
         state = self._state(project_id)
-        before = (state.max_id, state.watermark, len(state.tasks), state.round, state.pushed_key)
         with session_scope(self.engine) as session:
             project = crud.get_project(session=session, project_id=project_id)
         if project is None:  # deleted meanwhile
@@ -163,10 +169,9 @@ class ObserverRounds:
             log.exception("observer round of project %s failed", project_id)
             summary["error"] = f"{type(exc).__name__}: {exc}"[:2000]
         summary["seconds"] = round(time.perf_counter() - started, 3)
-        changed = bool((summary.get("read") or {}).get("tasks_read"))  # a task listed: its entry may be new
-        if changed or before != (state.max_id, state.watermark, len(state.tasks), state.round, state.pushed_key):
-            state.save(self._path(project_id))  # O(project) on disk: only when the read or the push changed it
-        _write_json(self._status_path(project_id), summary)
+        if "read" in summary:
+            summary["read"]["rows_written"] = len(state.changed) + len(state.removed)
+        self._store(project_id, state, summary)
         log.info("project %s: observer round %s", project_id, json.dumps({k: v for k, v in summary.items()
                                                                          if k != "message"}))
         self._schedule(project_id, int(self._setting(project.settings, "observe_poll_seconds")))

@@ -157,3 +157,28 @@ class SyntheticSample(SQLModel, table=True):
     artifact: str = ""  # path of the PNG file
     synthetic: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ObservedProject(SQLModel, table=True):
+    """Observer mode's read position in one project (:mod:`labelsieve.labelstudio.observed`) and its last round's
+    summary (the status's ``observer``). One small row per observing project, rewritten every round."""
+
+    project_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    max_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    watermark: str | None = None  # the newest ``updated_at`` Label Studio listed
+    settled: bool = False
+    round: int = 0  # observer rounds that pushed a ranking
+    pushed_key: str | None = None
+    status: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ObservedTask(SQLModel, table=True):
+    """What observer mode's reads saw of one task: whether Label Studio counts it labelled, and per model version
+    not written by labelsieve its newest prediction and their count. A read writes only the rows that changed."""
+
+    project_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    task_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    labeled: bool = False
+    #: version -> {"id", "n", "score", "result"} (:func:`labelsieve.labelstudio.observed.task_entry`)
+    versions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -52,14 +52,14 @@ def host_update(hidden: ChunkedPool, a: torch.Tensor, grad_sq: torch.Tensor, d2:
 def host_lower(hidden: ChunkedPool, a: torch.Tensor, grad_sq: torch.Tensor, d2: torch.Tensor,
                centre_h: torch.Tensor, centre_a: torch.Tensor, centre_sq: torch.Tensor) -> None:
     """:func:`host_update` for a centre given as its rows (``h``, ``a``) and ``|g|^2``, possibly from another shard."""
-    h, a_np, g_sq, out = hidden.x.numpy(), a.numpy(), grad_sq.numpy(), d2.numpy()
+    a_np, g_sq, out = a.numpy(), grad_sq.numpy(), d2.numpy()
     minus_2h, centre_a, centre_sq = (-2.0 * centre_h).numpy(), centre_a.numpy(), centre_sq.numpy()
     minus_2h, centre_a = np.ascontiguousarray(minus_2h), np.ascontiguousarray(centre_a)
     inner = np.empty(min(hidden.chunk_size, hidden.n), dtype=out.dtype)
     other = np.empty_like(inner)
-    for start, stop in hidden.chunks():
+    for start, stop, h in hidden.host_chunks():
         dist, factor = inner[: stop - start], other[: stop - start]
-        np.einsum("ij,j->i", h[start:stop], minus_2h, out=dist)  # row by row (distance.row_dots), never GEMV
+        np.einsum("ij,j->i", h, minus_2h, out=dist)  # row by row (distance.row_dots), never GEMV
         np.einsum("ij,j->i", a_np[start:stop], centre_a, out=factor)
         dist *= factor
         dist += g_sq[start:stop]

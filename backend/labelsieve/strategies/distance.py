@@ -36,6 +36,11 @@ PRECISIONS = {
 }
 NUMPY_DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32), "float16": np.dtype(np.float16)}
 DEFAULT_CHUNK = 65_536
+#: (stored, compute) dtypes whose host passes run on numpy: the same, or an exact widening numpy can do
+HOST_WIDENING = {(torch.float64, torch.float64), (torch.float32, torch.float32), (torch.float16, torch.float32),
+                 (torch.float16, torch.float64), (torch.float32, torch.float64)}
+#: elements of one ``rows x centres`` block in :meth:`ChunkedPool.min_sqdist_to` (4 Mi float32 = 16 MiB per block)
+PAIR_BLOCK = 1 << 22
 
 
 def resolve_device(device: str) -> torch.device:
@@ -113,8 +118,19 @@ def gaussian_projection(d: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return (rng.standard_normal((d, k)) / np.sqrt(k)).astype(np.float32)
 
 
+def exactly_held(given: np.dtype, precision: str) -> bool:
+    """Whether every value of dtype ``given`` is exactly a value of ``precision`` (float16 in float32, ...)."""
+    target = NUMPY_DTYPES.get(precision)
+    return target is not None and given.kind == "f" and np.can_cast(given, target, casting="safe")
+
+
 class ChunkedPool:
-    """The pool as one tensor in the storage precision, with squared norms computed from the stored values."""
+    """The pool as one tensor in the storage precision, with squared norms computed from the stored values.
+
+    A C-contiguous CPU array whose dtype the precision holds exactly (float16 rows for ``float32``) is kept as
+    given, without a copy: each pass widens one chunk at a time, so the values, and the picks, are those of the
+    widened pool while memory holds only the given bytes (a float16 pool: half of a float32 copy).
+    """
 
     def __init__(
         self,
@@ -136,8 +152,8 @@ class ChunkedPool:
         n = data.shape[0]
         width = data.shape[1] if projection is None else projection.shape[1]
         shared = projection is None and self.device.type == "cpu" and data.flags.c_contiguous
-        shared = shared and NUMPY_DTYPES.get(precision) == data.dtype
-        if shared:  # the caller's array is already in the storage layout: no copy
+        shared = shared and exactly_held(data.dtype, precision)
+        if shared:  # the caller's array holds the storage precision's values exactly: no copy
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # read-only arrays: never written here
                 self.x = torch.from_numpy(data)
@@ -181,8 +197,23 @@ class ChunkedPool:
 
     @property
     def on_host(self) -> bool:
-        """Stored on the CPU in the compute dtype: passes run on numpy views (BLAS GEMV, in-place updates)."""
-        return self.device.type == "cpu" and self.x.dtype == self.acc
+        """Stored on the CPU in the compute dtype or exactly within it (float16 rows, float32 compute): passes run
+        on numpy arrays chunk by chunk (narrower rows widened into one reused chunk buffer), in-place updates."""
+        return self.device.type == "cpu" and (self.x.dtype, self.acc) in HOST_WIDENING
+
+    def host_chunks(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(start, stop, rows)`` over the pool (``on_host`` only): ``rows`` in the compute dtype, a view of the
+        stored rows or, for narrower storage, their exact widening into one buffer reused by every chunk."""
+        x = self.x.numpy()
+        acc = self.sq.numpy().dtype
+        wide = None if x.dtype == acc else np.empty((min(self.chunk_size, self.n), x.shape[1]), dtype=acc)
+        for start, stop in self.chunks():
+            if wide is None:
+                yield start, stop, x[start:stop]
+            else:
+                rows = wide[: stop - start]
+                np.copyto(rows, x[start:stop])
+                yield start, stop, rows
 
     def update_min_sqdist(self, min_dist: torch.Tensor, index: int) -> None:
         """``min_dist = min(min_dist, |x - x[index]|^2)``, one chunked GEMV over the pool."""
@@ -193,12 +224,12 @@ class ChunkedPool:
         (from this pool or from another shard of the same pool: the arithmetic is the same either way)."""
         minus_2c = (-2.0 * centre).to(self.acc)
         if self.on_host and min_dist.is_contiguous():
-            x, sq, out = self.x.numpy(), self.sq.numpy(), min_dist.numpy()
+            sq, out = self.sq.numpy(), min_dist.numpy()
             m2c, c_sq = np.ascontiguousarray(minus_2c.numpy()), centre_sq.numpy()
             buf = np.empty(min(self.chunk_size, self.n), dtype=sq.dtype)
-            for start, stop in self.chunks():
+            for start, stop, rows in self.host_chunks():
                 dist = buf[: stop - start]
-                np.einsum("ij,j->i", x[start:stop], m2c, out=dist)  # row by row, as row_dots
+                np.einsum("ij,j->i", rows, m2c, out=dist)  # row by row, as row_dots
                 dist += sq[start:stop]
                 dist += c_sq
                 np.minimum(out[start:stop], dist, out=out[start:stop])
@@ -217,21 +248,26 @@ class ChunkedPool:
         return dist
 
     def min_sqdist_to(self, others: np.ndarray, projection: np.ndarray | None = None) -> torch.Tensor:
-        """Squared distance of every pool item to its nearest row of ``others`` (chunked both ways)."""
+        """Squared distance of every pool item to its nearest row of ``others``, in blocks of at most
+        :data:`PAIR_BLOCK` (pool rows x centres) pairs: memory beyond the pool and the result stays a few MiB."""
         min_dist = torch.full((self.n,), float("inf"), dtype=self.acc, device=self.device)
         if others.shape[0] == 0:
             return min_dist
         proj = None if projection is None else torch.from_numpy(projection).to(self.device, self.acc)
-        for o_start in range(0, others.shape[0], self.chunk_size):
-            block = torch.from_numpy(np.ascontiguousarray(others[o_start:o_start + self.chunk_size]))
+        per_block = max(1, min(self.chunk_size, PAIR_BLOCK // 256))  # centres per block
+        for o_start in range(0, others.shape[0], per_block):
+            block = torch.from_numpy(np.ascontiguousarray(others[o_start:o_start + per_block]))
             centres = block.to(self.device, self.acc)
             if proj is not None:
                 centres = centres @ proj
             centres = centres.to(self.dtype).to(self.acc)  # same rounding as the stored pool
             centres_sq = paired_dots(centres, centres)
-            for start, stop in self.chunks():
+            rows_per = max(1, min(self.chunk_size, PAIR_BLOCK // centres.shape[0]))
+            for start in range(0, self.n, rows_per):
+                stop = min(start + rows_per, self.n)
                 pool_block = self._block(start, stop).to(self.acc)
-                approx = self.sq[start:stop, None] - 2.0 * (pool_block @ centres.T) + centres_sq[None, :]
+                approx = pool_block @ centres.T  # nominates candidates only (see _refine): in place from here
+                approx.mul_(-2.0).add_(self.sq[start:stop, None]).add_(centres_sq[None, :])
                 exact = self._refine(pool_block, self.sq[start:stop], centres, centres_sq, approx)
                 torch.minimum(min_dist[start:stop], exact, out=min_dist[start:stop])
         return min_dist.clamp_(min=0.0)

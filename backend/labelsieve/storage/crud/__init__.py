@@ -23,6 +23,12 @@ from labelsieve.storage.crud.inbox import (
     pending_events,
     projects_with_pending_events,
 )
+from labelsieve.storage.crud.observed import (
+    get_observed_project,
+    observed_tasks,
+    save_observed_project,
+    save_observed_tasks,
+)
 from labelsieve.storage.crud.projects import (
     add_annotations_since_train,
     annotated_task_ids,
@@ -76,6 +82,7 @@ __all__ = [
     "delete_tasks",
     "dialect_insert",
     "get_model_version",
+    "get_observed_project",
     "get_predictions",
     "get_project",
     "get_tasks",
@@ -89,6 +96,7 @@ __all__ = [
     "mark_event_processed",
     "max_task_id",
     "next_version_number",
+    "observed_tasks",
     "pending_events",
     "pool_task_stamps",
     "pool_tasks",
@@ -96,6 +104,8 @@ __all__ = [
     "prune_predictions",
     "ranked_predictions",
     "replace_rejected_regions",
+    "save_observed_project",
+    "save_observed_tasks",
     "save_predictions",
     "set_serving_version",
     "subtract_trained_annotations",
