@@ -25,7 +25,7 @@ from labelsieve.storage.db import session_scope
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0
-ROUND_EVENTS = 2000  # events applied per step: between steps the thread checks whether a retrain is due
+ROUND_EVENTS = 1000  # events applied per step: between steps the thread checks whether a retrain is due
 
 
 class _ProjectThread(threading.Thread):
