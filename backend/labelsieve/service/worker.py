@@ -141,7 +141,7 @@ class TrainingWorker:
         *,
         loop: ActiveLearningLoop,
         debounce_seconds: float,
-        max_lag_seconds: float = 30.0,
+        max_lag_seconds: float = 60.0,
         round_events: int = ROUND_EVENTS,
         puller_factory: Callable[[int], Puller | None] | None = None,
         verifier: Verifier | None = None,
