@@ -166,6 +166,10 @@ def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_
         result.retrains = counts["ready_versions"]
     finally:
         server.stop()
+    print(f"{label}: load {result.load_before:.1f} acked {result.acknowledged}/{result.sent} lost {result.lost} "
+          f"retrains {result.retrains} ack p50/p99 {result.pct(result.ack_latencies, 50):.0f}/"
+          f"{result.pct(result.ack_latencies, 99):.0f} ms send {result.send_seconds:.1f} s drain "
+          f"{result.wall_seconds:.1f} s{'' if result.drained else ' (not drained)'}", flush=True)
     return result
 
 

@@ -15,7 +15,10 @@ def test_webhook_burst_trains_one_model_that_predicts_held_out_digits(client_fac
     rng = np.random.default_rng(0)
     order = rng.permutation(len(paths))
     train_ids, test_ids = order[:300], order[1500:1600]
-    with client_factory(local_files_document_root=root, debounce_seconds=1.0) as client:
+    # one burst, however long its 300 webhooks take to send on a loaded machine (a stream longer than the lag bound
+    # retrains meanwhile, by design: tests/reliability/test_burst_coalescing.py)
+    with client_factory(local_files_document_root=root, debounce_seconds=1.0,
+                        retrain_max_lag_seconds=3600.0) as client:
         gate_off = {"preannotate_threshold": 0}  # every prediction pre-ticked: the test reads its labels
         assert client.post("/setup", json=setup_payload(PROJECT, IMAGE_CONFIG, gate_off)).json()["model_version"]
         # the unlabeled pool the strategy ranks

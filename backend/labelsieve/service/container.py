@@ -138,7 +138,8 @@ def build_service(settings: Settings) -> Service:
                               pusher=PredictionPusher(mode=settings.prediction_import,
                                                       concurrency=settings.prediction_import_concurrency),
                               notify=lambda pid: worker.notify(pid, force=True))
-    worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds, puller_factory=gateway.puller,
+    worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds,
+                            max_lag_seconds=settings.retrain_max_lag_seconds, puller_factory=gateway.puller,
                             verifier=gateway.verify_annotation if settings.verify_webhooks else None,
                             after_retrain=quality.submit, waits=waits, observer=observer,
                             cold_start=cold_start.rank)

@@ -79,7 +79,9 @@ def apply_pending(
     max_events: int | None = None,
 ) -> Applied:
     """Apply the stored, unapplied events of ``project_id`` in arrival order (at most about ``max_events``,
-    then ``more`` is set, so a worker under a steady stream still gets to retrain between rounds).
+    then ``more`` is set, so a worker under a steady stream still gets to retrain between rounds). With
+    ``max_events`` it also returns once it has caught up with the inbox (a read found fewer than ``BATCH``
+    events, all applied): events that arrive meanwhile are the worker's next step, not this one's.
 
     Up to ``BATCH`` annotation and task-creation events at a time are applied together
     (:func:`labelsieve.service.applier.apply_events`: one write transaction, applied and marked processed
@@ -112,7 +114,7 @@ def apply_pending(
                 log.warning("bulk apply of %d events failed (%s: %s); replaying them one by one", len(run),
                             type(exc).__name__, exc)
                 _apply_one_by_one(engine, run, total, puller=puller, verifier=verifier)
-        if total.deferred:
+        if total.deferred or (max_events is not None and len(run) == len(events) < BATCH):
             return total
 
 

@@ -1,8 +1,12 @@
-"""Background training worker: one thread per project, debounced.
+"""Background training worker: one thread per project; events are applied as they come, retrains coalesce.
 
-A burst of webhook events sets the project dirty many times but leads to one retrain: the thread
-waits until ``debounce_seconds`` pass without a new event, applies every queued event, then
-retrains once. Events that arrive during a retrain make the thread go round again afterwards.
+Applying and training are two steps with their own triggers. Queued webhook events are applied at once, in chunks
+of at most ``ROUND_EVENTS`` (an acknowledgement never waits for either step: ``accept`` only stores the event).
+A retrain follows the applied changes once the project is quiet (``debounce_seconds`` without a new event and an
+empty inbox), so a burst of any size, however many chunks it takes to apply, leads to one retrain after it. A stream
+that never goes quiet still retrains: once the oldest applied, untrained change is ``max_lag_seconds`` old, the
+thread retrains on what it has applied and applies the rest after. Events that arrive during a retrain are applied
+after it, then the thread trains again when they are quiet (or lagging) in turn.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from labelsieve.storage.db import session_scope
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0
-ROUND_EVENTS = 2000  # events applied per round before a retrain (bounds retrain lag under sustained load)
+ROUND_EVENTS = 1000  # events applied per step: between steps the thread checks whether a retrain is due
 
 
 class _ProjectThread(threading.Thread):
@@ -30,10 +34,13 @@ class _ProjectThread(threading.Thread):
         self.owner = owner
         self.project_id = project_id
         self.cond = threading.Condition()
-        self.dirty = False
+        self.dirty = False  # events were queued (or a round asked for) since the last apply step
         self.force = False
         self.busy = False
         self.last_notify = 0.0
+        self.owed = False  # applied since the last retrain: a retrain step is due once quiet (or lagging)
+        self.owed_since: float | None = None  # when the oldest untrained change was applied (the lag bound)
+        self.deferred = False  # Label Studio was away: no retrain until the waiting events are applied
 
     def notify(self, force: bool) -> None:
         with self.cond:
@@ -42,61 +49,90 @@ class _ProjectThread(threading.Thread):
             self.last_notify = time.monotonic()
             self.cond.notify_all()
 
-    def run(self) -> None:
+    def _next_step(self) -> str | None:
+        """``apply``, ``train`` or ``stop``; None: wait (the caller waits on ``cond`` for ``_wait_seconds``)."""
         owner = self.owner
-        while not owner.stopping.is_set():
+        if owner.stopping.is_set():
+            return "stop"
+        now = time.monotonic()
+        lagging = self.owed_since is not None and now - self.owed_since >= owner.max_lag_seconds
+        if self.owed and not self.deferred and (lagging or (
+                not self.dirty and now - self.last_notify >= owner.debounce_seconds)):
+            return "train"
+        return "apply" if self.dirty else None
+
+    def _wait_seconds(self) -> float:
+        if not self.owed or self.deferred:
+            return 0.5
+        now = time.monotonic()
+        quiet = self.owner.debounce_seconds - (now - self.last_notify)
+        lag = self.owner.max_lag_seconds - (now - self.owed_since) if self.owed_since is not None else quiet
+        return max(0.01, min(quiet, lag))
+
+    def run(self) -> None:
+        while True:
             with self.cond:
-                while not self.dirty and not owner.stopping.is_set():
-                    self.cond.wait(0.5)
-                while not owner.stopping.is_set():
-                    remaining = owner.debounce_seconds - (time.monotonic() - self.last_notify)
-                    if remaining <= 0:
-                        break
-                    self.cond.wait(remaining)
-                if owner.stopping.is_set():
+                step = self._next_step()
+                while step is None:
+                    self.cond.wait(self._wait_seconds())
+                    step = self._next_step()
+                if step == "stop":
                     return
-                self.dirty, force, self.force = False, self.force, False
+                if step == "apply":
+                    self.dirty = False
+                else:
+                    self.owed, force, self.force, self.owed_since = False, self.force, False, None
                 self.busy = True
             try:
-                self._round(force)
+                if step == "apply":
+                    self._apply()
+                else:
+                    self._train(force)
             except Exception:  # noqa: BLE001 - the thread must survive anything
-                log.exception("training round of project %s failed", self.project_id)
+                log.exception("%s step of project %s failed", step, self.project_id)
             finally:
                 with self.cond:
                     self.busy = False
                     self.cond.notify_all()
 
-    def _round(self, force: bool) -> None:
+    def _apply(self) -> None:
         owner = self.owner
         puller = owner.puller_factory(self.project_id) if owner.puller_factory else None
         applied = apply_pending(owner.loop.engine, self.project_id, puller=puller, verifier=owner.verifier,
-                                max_events=ROUND_EVENTS)
-        if applied.more:  # a steady stream: retrain on what is in, then come back for the rest
-            self.notify(force=False)
+                                max_events=owner.round_events)
         owner.update_queue_gauge()
         if owner.waits is not None and applied.retry is not None:
             owner.waits.record(self.project_id, applied.retry)
         elif owner.waits is not None and not applied.deferred:
             owner.waits.clear(self.project_id)
+        with self.cond:
+            self.dirty = self.dirty or applied.more  # the rest of a burst: applied next, unless a retrain is due
+            self.force = self.force or applied.force_train
+            self.owed = True  # the train step decides whether anything is new (a restart's untrained labels too)
+            if (applied.changed or applied.force_train or self.force) and self.owed_since is None:
+                self.owed_since = time.monotonic()
+            self.deferred = applied.deferred
         if applied.deferred:
             owner.loop.metrics.failures.labels("labelstudio_unreachable").inc()
-            threading.Timer(RETRY_SECONDS, self.notify, kwargs={"force": force or applied.force_train}).start()
-            return
-        force = force or applied.force_train
+            threading.Timer(RETRY_SECONDS, self.notify, kwargs={"force": False}).start()
+
+    def _train(self, force: bool) -> None:
+        owner = self.owner
         if owner.observer is not None and owner.observer.observes(self.project_id):
             owner.observer.round(self.project_id)  # observer mode: rank another backend's predictions, train nothing
             return
         project = owner.loop.project(self.project_id)
-        if applied.changed or force or project.annotations_since_train > 0:
-            outcome = owner.loop.retrain(self.project_id, force=force)
-            log.info("project %s retrain: %s %s %s", self.project_id, outcome.status, outcome.version or "",
-                     outcome.reason)
-            if outcome.status != "trained":  # annotations ate into the head: top it up from the same ranking
-                owner.loop.refill(self.project_id)
-            if outcome.status == "skipped" and owner.cold_start is not None:  # too few labels: a label-free head
-                owner.cold_start(self.project_id)
-            elif owner.after_retrain is not None and outcome.version:
-                owner.after_retrain(self.project_id, outcome.version)
+        if not (force or project.annotations_since_train > 0):
+            return
+        outcome = owner.loop.retrain(self.project_id, force=force)
+        log.info("project %s retrain: %s %s %s", self.project_id, outcome.status, outcome.version or "",
+                 outcome.reason)
+        if outcome.status != "trained":  # annotations ate into the head: top it up from the same ranking
+            owner.loop.refill(self.project_id)
+        if outcome.status == "skipped" and owner.cold_start is not None:  # too few labels: a label-free head
+            owner.cold_start(self.project_id)
+        elif owner.after_retrain is not None and outcome.version:
+            owner.after_retrain(self.project_id, outcome.version)
 
 
 class TrainingWorker:
@@ -105,6 +141,8 @@ class TrainingWorker:
         *,
         loop: ActiveLearningLoop,
         debounce_seconds: float,
+        max_lag_seconds: float = 60.0,
+        round_events: int = ROUND_EVENTS,
         puller_factory: Callable[[int], Puller | None] | None = None,
         verifier: Verifier | None = None,
         after_retrain: Callable[[int, str], None] | None = None,
@@ -119,6 +157,9 @@ class TrainingWorker:
         self.cold_start = cold_start
         self.waits = waits
         self.debounce_seconds = debounce_seconds
+        #: a stream that never goes quiet retrains once its oldest applied, untrained change is this old
+        self.max_lag_seconds = max_lag_seconds
+        self.round_events = round_events
         self.puller_factory = puller_factory
         self.verifier = verifier
         #: called with (project, version) after each retrain that trained (and pushed) a new version
@@ -153,7 +194,7 @@ class TrainingWorker:
     def idle(self) -> bool:
         with self._lock:
             threads = list(self._threads.values())
-        return all(not (t.dirty or t.busy) for t in threads)
+        return all(not (t.dirty or t.busy or (t.owed and not t.deferred)) for t in threads)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every project thread is idle (tests, CLI); False on timeout."""
