@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import httpx
@@ -143,15 +144,25 @@ def disconnect(ls: LabelStudioServer, pid: int) -> None:
     ls.api("PATCH", f"/api/projects/{pid}/", json={"model_version": ""}).raise_for_status()
 
 
-def fresh_server(tmp: Path, name: str, ls: LabelStudioServer, *, contact: bool, page_size: int) -> ServerProcess:
+def fresh_server(tmp: Path, name: str, ls: LabelStudioServer, *, contact: bool, page_size: int,
+                 push: str = "auto") -> ServerProcess:
     server = ServerProcess(tmp / name, f"sqlite:///{tmp / name}.sqlite3", LABEL_STUDIO_URL=ls.url,
                            LABEL_STUDIO_API_KEY=ls.token, LABELSIEVE_LOG_LEVEL="INFO",
                            LABELSIEVE_FIRST_CONTACT="true" if contact else "false",
-                           LABELSIEVE_FIRST_CONTACT_PAGE_SIZE=str(page_size)).start()
+                           LABELSIEVE_PREDICTION_IMPORT=push,
+                           LABELSIEVE_FIRST_CONTACT_PAGE_SIZE=str(page_size)).start(timeout=900)
     # load the learners once (a project Label Studio lacks: its first contact fails quietly)
     httpx.post(f"{server.url}/setup", json={"project": "999999.0", "schema": TEXT_CONFIG, "extra_params": EXTRA},
                timeout=300).raise_for_status()
     return server
+
+
+def push_line(server: ServerProcess) -> str:
+    """How the first head went into Label Studio (the publisher's log line)."""
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        if "pushed" in line and "predictions of" in line:
+            return line.split(": ", 2)[-1][:160]
+    return ""
 
 
 def run_reused(args: argparse.Namespace, tmp: Path) -> list[dict]:
@@ -167,29 +178,38 @@ def run_reused(args: argparse.Namespace, tmp: Path) -> list[dict]:
         print(f"{n} tasks: project {pid} imported and {args.annotations} annotated in {import_s:.1f} s "
               f"(load {os.getloadavg()[0]:.1f})", flush=True)
         for i, flag in enumerate(args.flags):
-            if (flag == "on") != (ls.extra_env.get(FLAG) == "true"):
-                ls.extra_env[FLAG] = "true" if flag == "on" else "false"
+            on = flag == "on"
+            if on != (ls.extra_env.get(FLAG) == "true"):
+                ls.extra_env[FLAG] = "true" if on else "false"
                 ls.restart()
-            db = f"{'PostgreSQL' if pg else 'SQLite'}, flag {flag}"
-            server = fresh_server(tmp, f"setup-{i}", ls, contact=False, page_size=args.page_size)
-            busy = burners(args.burners)
-            try:
-                row = measure_setup(ls, server, n, pid)
-            finally:
-                stop_burners(busy)
-                server.stop()
-            row.update(db=db, burners=args.burners)
-            server = fresh_server(tmp, f"contact-{i}", ls, contact=True, page_size=args.page_size)
+            # off-bulk: flag off and labelsieve's push forced to one bulk import (no single-request lead)
+            db = f"{'PostgreSQL' if pg else 'SQLite'}, flag {'on' if on else 'off'}" + \
+                (", push bulk (no lead)" if flag == "off-bulk" else "")
+            row: dict = {"setup": None}
+            if i == 0 or not args.setup_once:
+                server = fresh_server(tmp, f"setup-{i}", ls, contact=False, page_size=args.page_size)
+                busy = burners(args.burners)
+                try:
+                    row = measure_setup(ls, server, n, pid)
+                finally:
+                    stop_burners(busy)
+                    server.stop()
+            row.update(n=n, db=db, burners=args.burners)
+            server = fresh_server(tmp, f"contact-{i}", ls, contact=True, page_size=args.page_size,
+                                  push="bulk" if flag == "off-bulk" else "auto")
             try:
                 contact = measure_connect(ls, server, n, args.annotations, pid, args.sync_timeout)
                 row.update({key: contact[key] for key in ("k", "connect", "head", "sync", "first_pool", "pages",
                                                           "load_head")})
+                row["push"] = push_line(server)
             finally:
                 server.stop()
             row["import"] = import_s
             rows.append(row)
             print(row, flush=True)
             disconnect(ls, pid)
+    except Exception:  # noqa: BLE001 - the rows measured so far are still written
+        traceback.print_exc()
     finally:
         ls.stop()
         if pg is not None:
@@ -203,7 +223,8 @@ def main() -> None:
     parser.add_argument("--annotations", type=int, default=12)
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--setup-only", action="store_true", help="measure /setup and the project read only")
-    parser.add_argument("--flags", nargs="+", choices=["off", "on"],
+    parser.add_argument("--setup-once", action="store_true", help="with --flags: /setup for the first value only")
+    parser.add_argument("--flags", nargs="+", choices=["off", "on", "off-bulk"],
                         help="one project (the first size), connected once per value of Label Studio's "
                              "memory-efficient import flag; /setup measured beside --burners busy loops")
     parser.add_argument("--postgres", action="store_true", help="Label Studio on PostgreSQL (with --flags)")
@@ -260,14 +281,18 @@ def sync_cell(r: dict) -> str:
 
 def flag_table(rows: list[dict]) -> list[str]:
     lines = ["| tasks | Label Studio | labels before connect | task import s | connect s | head live s (pool ranked) | "
-             "sync done s (pages) | /setup s beside burners (HTTP) | project GET with counters s | "
-             "with ?include=id s | /setup check s | load at /setup, at head |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "sync done s (pages) | /setup s beside burners (HTTP); GET with counters, ?include=id, /setup check s; "
+             "load | load at head | first push (log) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['n']} | {r['db']} | {r['k']} | {r['import']:.1f} | {r['connect']:.2f} | {head_cell(r)} | "
-              f"{sync_cell(r)} | {r['setup']:.2f} ({r['setup_status']}, {r['burners']} burners) | "
-              f"{r['counters']:.3f} | {r['cheap']:.3f} | {r['check']:.3f} | {r['load_setup']:.1f}, "
-              f"{r['load_head'] or float('nan'):.1f} |" for r in rows]
+              f"{sync_cell(r)} | {setup_cell(r)} | {r['load_head'] or float('nan'):.1f} | {r['push']} |" for r in rows]
     return lines
+
+
+def setup_cell(r: dict) -> str:
+    if r.get("setup") is None:
+        return "-"
+    return (f"{r['setup']:.2f} ({r['setup_status']}, {r['burners']} burners); {r['counters']:.2f}, {r['cheap']:.2f}, "
+            f"{r['check']:.2f}; {r['load_setup']:.1f}")
 
 
 def write(args: argparse.Namespace, table: list[str]) -> None:
