@@ -145,9 +145,10 @@ def disconnect(ls: LabelStudioServer, pid: int) -> None:
 
 
 def fresh_server(tmp: Path, name: str, ls: LabelStudioServer, *, contact: bool, page_size: int,
-                 push: str = "auto") -> ServerProcess:
+                 push: str = "auto", first_page_size: int = 250) -> ServerProcess:
     server = ServerProcess(tmp / name, f"sqlite:///{tmp / name}.sqlite3", LABEL_STUDIO_URL=ls.url,
                            LABEL_STUDIO_API_KEY=ls.token, LABELSIEVE_LOG_LEVEL="INFO",
+                           LABELSIEVE_FIRST_CONTACT_FIRST_PAGE_SIZE=str(first_page_size),
                            LABELSIEVE_FIRST_CONTACT="true" if contact else "false",
                            LABELSIEVE_PREDICTION_IMPORT=push,
                            LABELSIEVE_FIRST_CONTACT_PAGE_SIZE=str(page_size)).start(timeout=900)
@@ -196,7 +197,7 @@ def run_reused(args: argparse.Namespace, tmp: Path) -> list[dict]:
                     server.stop()
             row.update(n=n, db=db, burners=args.burners)
             server = fresh_server(tmp, f"contact-{i}", ls, contact=True, page_size=args.page_size,
-                                  push="bulk" if flag == "off-bulk" else "auto")
+                                  push="bulk" if flag == "off-bulk" else "auto", first_page_size=args.first_page_size)
             try:
                 contact = measure_connect(ls, server, n, args.annotations, pid, args.sync_timeout)
                 row.update({key: contact[key] for key in ("k", "connect", "head", "sync", "first_pool", "pages",
@@ -222,6 +223,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000])
     parser.add_argument("--annotations", type=int, default=12)
     parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--first-page-size", type=int, default=250)
     parser.add_argument("--setup-only", action="store_true", help="measure /setup and the project read only")
     parser.add_argument("--setup-once", action="store_true", help="with --flags: /setup for the first value only")
     parser.add_argument("--flags", nargs="+", choices=["off", "on", "off-bulk"],
@@ -300,7 +302,8 @@ def write(args: argparse.Namespace, table: list[str]) -> None:
                             cwd=ROOT).stdout.strip()
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, page size "
-             f"{args.page_size}\n", f"`{' '.join(sys.argv)}` · {machine_line()} · `{uptime}` (shared machine)\n",
+             f"{args.page_size}, first page {args.first_page_size}\n",
+             f"`{' '.join(sys.argv)}` · {machine_line()} · `{uptime}` (shared machine)\n",
              *table]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as out:
