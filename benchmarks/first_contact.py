@@ -67,7 +67,9 @@ def timed(fn, repeat: int = 5) -> float:
 
 
 def measure_connect(ls: LabelStudioServer, server: ServerProcess, n: int, k: int, pid: int,
-                    sync_timeout: float) -> dict:
+                    sync_timeout: float, annotator: str | None = None) -> dict:
+    """``annotator``: the token that asks ``/next`` (a fresh user per connect: Label Studio keeps serving a user the
+    task it locked for them, so an earlier connect's ``/next`` would answer for this one)."""
     from labelsieve.service.setup_check import read_project
 
     counters = timed(lambda: ls.api("GET", f"/api/projects/{pid}/").raise_for_status())
@@ -86,7 +88,8 @@ def measure_connect(ls: LabelStudioServer, server: ServerProcess, n: int, k: int
                              params={"include": "id,model_version"}).json().get("model_version")
             if version and version.startswith("labelsieve-v"):
                 status = backend_status(server.url, pid)
-                served = int(ls.api("GET", f"/api/projects/{pid}/next").json()["id"])
+                served = int((ls.api_as(annotator, "GET", f"/api/projects/{pid}/next") if annotator
+                              else ls.api("GET", f"/api/projects/{pid}/next")).json()["id"])
                 if status["last_round"] and served == status["last_round"]["batch"][0]:
                     head_s = time.perf_counter() - started
                     first_pool = status["last_round"]["n_pool"]
@@ -199,7 +202,8 @@ def run_reused(args: argparse.Namespace, tmp: Path) -> list[dict]:
             server = fresh_server(tmp, f"contact-{i}", ls, contact=True, page_size=args.page_size,
                                   push="bulk" if flag == "off-bulk" else "auto", first_page_size=args.first_page_size)
             try:
-                contact = measure_connect(ls, server, n, args.annotations, pid, args.sync_timeout)
+                contact = measure_connect(ls, server, n, args.annotations, pid, args.sync_timeout,
+                                          annotator=ls.create_user(f"annotator{i}@example.com"))
                 row.update({key: contact[key] for key in ("k", "connect", "head", "sync", "first_pool", "pages",
                                                           "load_head")})
                 row["push"] = push_line(server)
