@@ -98,3 +98,51 @@ def test_a_strategy_that_needs_a_model_waits_for_labels_and_says_why(settings_fa
     finally:
         service.stop()
         ls.stop()
+
+
+def test_a_later_cold_round_projects_only_the_new_texts_through_the_text_feature_store(settings_factory) -> None:
+    """Cold start keeps its TF-IDF-SVD vectors in the service's text-feature store: after the first round, new
+    tasks cost one projection each, a label or a deleted task none, and a pool that outgrew the basis refits it."""
+    from labelsieve.labelconfig import parse_label_config
+    from labelsieve.storage import crud
+    from labelsieve.storage.db import session_scope
+    from labelsieve.storage.rankings import ranking_of
+
+    items = topic_texts(60, seed=5)
+    ls, service, recorder = connect(settings_factory, 23, "adaptive", items)
+    try:
+        features = service.cold_start.text_vectors
+        assert service.cold_start.text_vectors.cache is service.loop.text_features.cache, "the service's store"
+        assert (features.fits, features.projected) == (1, 0), "the first round fits the basis on the pool"
+        more = topic_texts(65, seed=6)[60:]  # 5 new tasks (ids 61-65) with texts the store has not seen
+        with session_scope(service.engine) as session:
+            crud.upsert_tasks(session=session, project_id=23,
+                              tasks=[{"id": 61 + i, "data": {"text": text}} for i, (text, _) in enumerate(more)])
+        outcome = service.cold_start.rank(23)
+        assert outcome is not None and outcome.state == "ranked" and outcome.n_pool == 65
+        assert (features.fits, features.projected) == (1, len({t for t, _ in more} - {t for t, _ in items}))
+        with session_scope(service.engine) as session:
+            ranking = ranking_of(session=session, project_id=23, version=outcome.version)
+        assert ranking is not None and {61, 65} <= {int(t) for t in ranking.task_ids}, "new tasks are ranked"
+
+        projected = features.projected
+        config = parse_label_config(TEXT_CONFIG)
+        with session_scope(service.engine) as session:  # a label: the task leaves the pool, its text is stored
+            crud.upsert_annotation(session=session, project_id=23, config=config, annotation={
+                "id": 1, "task": 1, "result": [{"from_name": "topic", "to_name": "text", "type": "choices",
+                                                "value": {"choices": [items[0][1]]}}]})
+            crud.delete_tasks(session=session, project_id=23, task_ids=[2])
+        outcome = service.cold_start.rank(23)
+        assert outcome is not None and outcome.state == "ranked" and (outcome.n_pool, outcome.n_labeled) == (63, 1)
+        assert (features.fits, features.projected) == (1, projected), "nothing new to project"
+
+        grown = topic_texts(200, seed=7)  # 200 more texts: more than twice what the basis was fitted on
+        with session_scope(service.engine) as session:
+            crud.upsert_tasks(session=session, project_id=23,
+                              tasks=[{"id": 100 + i, "data": {"text": text}} for i, (text, _) in enumerate(grown)])
+        outcome = service.cold_start.rank(23)
+        assert outcome is not None and outcome.state == "ranked"
+        assert features.fits == 2, "a pool that outgrew the basis gets a new one"
+    finally:
+        service.stop()
+        ls.stop()

@@ -7,7 +7,9 @@ After each retrain :class:`LabelStudioPublisher`:
 1. pushes one prediction for each of the first ``queue_depth`` unlabeled tasks of the ranking (the head;
    ``queue_depth: "all"``: every ranked task), in rank order, ``score = (rank + 1) / (n + 1)`` over the whole
    ranking — rank 0 (label first) gets the lowest score — by the cheapest path the server offers
-   (:mod:`labelsieve.labelstudio.pusher`);
+   (:mod:`labelsieve.labelstudio.pusher`); on a big project whose server recounts it on every bulk import (the
+   legacy path), the first :data:`~labelsieve.labelstudio.pusher.LEAD` go first, one request each, the project
+   is switched, and the rest follows by the bulk import: the new rank 0 is served before the recount ends;
 2. switches the project (``PATCH /api/projects/{id}/`` ``model_version=<new>``, and
    ``sampling="Uncertainty sampling"`` unless ``set_sampling=False``), and keeps the Data Manager tab ordered
    by the score first (:mod:`labelsieve.labelstudio.dmtab`);
@@ -96,8 +98,11 @@ class LabelStudioPublisher:
                  keep_versions: int = 2, set_sampling: bool = True, settings_of: SettingsOf | None = None,
                  state_dir: Path | None = None, pusher: PredictionPusher | None = None,
                  ranking_of: RankingOf | None = None, manage_tab: bool = True,
-                 pruner: StaleVersionRemover | None = None) -> None:
+                 pruner: StaleVersionRemover | None = None,
+                 task_total_of: Callable[[int], int | None] | None = None) -> None:
         self.engine = engine
+        #: Label Studio's task count of a project while labelsieve holds only part of it (a first contact syncing)
+        self.task_total_of = task_total_of or (lambda _pid: None)
         self.client_factory = client_factory
         self.keep_versions = keep_versions
         #: the stale versions' deletion, in the background between one round's switch and the next one's push
@@ -145,8 +150,10 @@ class LabelStudioPublisher:
         return payload
 
     def _task_count(self, project_id: int) -> int:
+        """The project's task count in Label Studio, as far as labelsieve knows (what a legacy import recounts)."""
         with session_scope(self.engine) as session:
-            return crud.count_tasks(session=session, project_id=project_id)
+            own = crud.count_tasks(session=session, project_id=project_id)
+        return max(own, self.task_total_of(project_id) or 0)
 
     # ------------------------------------------------------------------ publish
     def publish(self, client: LabelStudioClient, project_id: int, version: str) -> PublishResult:
@@ -157,7 +164,10 @@ class LabelStudioPublisher:
         payload = self._payload(project_id, version, ranking, ranks)
         waited = self.pruner.join(project_id)  # the last round's prune: one writer at a time in Label Studio
         pushing = time.perf_counter()
-        stats = self.pusher.push(client, project_id, payload, project_tasks=self._task_count(project_id))
+        project_tasks = self._task_count(project_id)
+        lead = self.pusher.lead(client, project_id, len(payload), project_tasks)
+        stats = self.pusher.push(client, project_id, payload[:lead] if lead else payload, project_tasks=project_tasks,
+                                 single=bool(lead))
         imported = time.perf_counter()
         if not payload:  # Label Studio refuses a model_version no prediction carries (HTTP 400)
             return PublishResult(project_id, version, 0, imported - started, prune_wait_seconds=waited)
@@ -176,11 +186,18 @@ class LabelStudioPublisher:
                 ensure_ranking_tab(client, project_id)
             except Exception:  # noqa: BLE001 - the ranking is live without the tab; retried next round
                 log.exception("project %s: could not keep the Data Manager ranking tab", project_id)
+        tabbed = time.perf_counter()
+        import_seconds = imported - pushing
+        if lead:  # live with the lead: the rest by the bulk import, which recounts the project
+            rest = self.pusher.push(client, project_id, payload[lead:], project_tasks=project_tasks)
+            stats = PushStats(stats.pushed + rest.pushed, stats.requests + rest.requests,
+                              f"single{lead}+{rest.path}", stats.seconds + rest.seconds)
+            import_seconds += rest.seconds
         done = time.perf_counter()
         self.pruner.start(client, project_id, version)  # held until the next round starts (stale_versions.py)
-        result = PublishResult(project_id, version, stats.pushed, done - started, import_seconds=imported - pushing,
+        result = PublishResult(project_id, version, stats.pushed, done - started, import_seconds=import_seconds,
                                batches=stats.requests, patch_seconds=patched - imported, prune_wait_seconds=waited,
-                               path=stats.path, tab_seconds=done - patched)
+                               path=stats.path, tab_seconds=tabbed - patched)
         log.info("project %s: pushed %d predictions of %s (%s, %d request(s)) in %.2f s (import %.2f s, patch %.2f s, "
                  "waited %.2f s for the last prune)", project_id, stats.pushed, version, stats.path,
                  stats.requests, result.seconds, result.import_seconds, result.patch_seconds, waited)

@@ -20,6 +20,12 @@ single requests are used only when ``pushed × SINGLE_COST_TASKS`` is below the 
 (a head of 100 in a project of over 150 000 tasks), the legacy bulk import otherwise. The single requests
 go ``concurrency`` at a time (2: with 4, annotators' own writes waited on Label Studio's SQLite lock, which
 answers HTTP 500 "database is locked" after 5 s).
+
+When the legacy bulk import is the path and the project is big enough that recounting it costs more than
+:data:`LEAD` single requests, :meth:`PredictionPusher.lead` says how many predictions go first, one request each,
+so that the publisher can switch the project to the new version before the bulk import of the rest: Label Studio
+then serves the new rank 0 seconds after the round instead of after the recount (17 s at 100 000 tasks on SQLite,
+load 15).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from labelsieve.labelstudio.client import LabelStudioClient
 MODES = ("auto", "bulk", "single")
 #: Label Studio work of one ``POST /api/predictions/``, in tasks recounted by a legacy bulk import
 SINGLE_COST_TASKS = 1500
+#: predictions pushed one request each before a legacy bulk import of the rest (see :meth:`PredictionPusher.lead`)
+LEAD = 10
 
 
 @dataclass
@@ -73,14 +81,23 @@ class PredictionPusher:
             return f"bulk-{kind.replace('_', '-')}"
         return "single"
 
+    def lead(self, client: LabelStudioClient, project_id: int, n: int, project_tasks: int) -> int:
+        """How many of ``n`` predictions to push first, one request each, before the rest goes in by the legacy
+        bulk import (0: all of them by one path): :data:`LEAD` when the bulk import would be legacy and recounting
+        ``project_tasks`` tasks costs more than :data:`LEAD` single requests (``mode="auto"`` only)."""
+        if self.mode != "auto" or n <= LEAD or LEAD * SINGLE_COST_TASKS >= project_tasks:
+            return 0
+        return LEAD if self.path_for(client, project_id, n, project_tasks) == "bulk-legacy" else 0
+
     def push(self, client: LabelStudioClient, project_id: int, payload: list[dict[str, Any]], *,
-             project_tasks: int = 0) -> PushStats:
-        """Push ``payload`` into a project of ``project_tasks`` tasks (what the legacy bulk import recounts)."""
+             project_tasks: int = 0, single: bool = False) -> PushStats:
+        """Push ``payload`` into a project of ``project_tasks`` tasks (what the legacy bulk import recounts);
+        ``single``: one request each, whatever the size."""
         started = time.perf_counter()
         stats = PushStats()
         if not payload:
             return stats
-        stats.path = self.path_for(client, project_id, len(payload), project_tasks)
+        stats.path = "single" if single else self.path_for(client, project_id, len(payload), project_tasks)
         if stats.path == "single":
             with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="ls-push") as pool:
                 ids = list(pool.map(client.create_prediction, payload))

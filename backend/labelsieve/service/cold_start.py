@@ -5,8 +5,10 @@ project's strategy is label-free (``needs_model = False``: TypiClust, ProbCover,
 random) the worker's round, after the retrain skipped for lack of labels, asks :class:`ColdStart` to rank the pool on
 task vectors and push the head:
 
-- text: TF-IDF (the text learner's own token counts, :data:`TOKEN_COUNTS`) reduced by a truncated SVD to
-  ``svd_components`` dimensions and L2-normalised, fitted on the pool and the labelled texts (no model download);
+- text: TF-IDF (the text learner's own token counts) reduced by a truncated SVD to 64 dimensions and
+  L2-normalised (no model download); the basis is fitted once per project and each text's vector is kept in the
+  service's text-feature store, so a later cold round projects only the new texts
+  (:mod:`labelsieve.service.cold_features`);
 - vectors (``vector`` input kind): the task's own vector.
 
 Image pools need an encoder's vectors; they are not ranked cold (the reason shows in the status).
@@ -27,10 +29,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.decomposition import TruncatedSVD
-from sklearn.preprocessing import normalize
 
-from labelsieve.learners.token_counts import TOKEN_COUNTS, Analyzer
+from labelsieve.learners.embedding_cache import EmbeddingCache
+from labelsieve.service.cold_features import ColdTextFeatures
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.pool_inputs import PoolInputs, load_pool, load_tasks
 from labelsieve.service.project_settings import ProjectSettings
@@ -64,26 +65,15 @@ class ColdRound:
         return asdict(self)
 
 
-def cold_vectors(input_kind: str, inputs: list[Any], *, svd_components: int = 64, ngram_max: int = 2,
-                 max_features: int = 50_000, seed: int = 0) -> tuple[np.ndarray, str] | None:
-    """Label-free task vectors for ``inputs`` (see the module docstring), or None for an input kind without them."""
-    if input_kind == "vector":
-        return np.vstack([np.asarray(x, dtype=np.float32).ravel() for x in inputs]), "vectors"
-    if input_kind != "text":
-        return None
-    fitted = TOKEN_COUNTS.fit_transform(Analyzer(ngram_max), [str(t) for t in inputs], max_features=max_features)
-    tfidf = fitted.matrix
-    n_comp = max(1, min(svd_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1))
-    reduced = TruncatedSVD(n_components=n_comp, random_state=seed).fit_transform(tfidf)
-    return normalize(reduced).astype(np.float32), "tfidf-svd"
-
-
 class ColdStart:
     """``rank(project_id)``: rank and push a cold-start head when the project has no model and its strategy needs
     none; the worker calls it after a retrain skipped (see the module docstring)."""
 
     def __init__(self, *, loop: ActiveLearningLoop) -> None:
         self.loop = loop
+        store = loop.text_features.cache if loop.text_features is not None else EmbeddingCache()
+        #: text vectors kept between cold rounds, in the service's text-feature store
+        self.text_vectors = ColdTextFeatures(cache=store)
         self._last: dict[int, ColdRound] = {}
         self._keys: dict[int, tuple[int, int]] = {}
         self._lock = threading.Lock()
@@ -145,7 +135,7 @@ class ColdStart:
     def _rank_cold(self, project_id: int, ps: ProjectSettings, strategy: QueryStrategy, input_kind: str,
                    pool: PoolInputs, labeled: PoolInputs, seed: int) -> tuple[str, str] | ColdRound:
         """Vectors, ranking and the stored cold version: (version, features), or why there is none."""
-        found = cold_vectors(input_kind, [*pool.inputs, *labeled.inputs], seed=seed)
+        found = self._vectors(project_id, input_kind, [*pool.inputs, *labeled.inputs], seed)
         if found is None:
             return ColdRound(project_id, "unsupported", ps.strategy, n_pool=len(pool),
                              reason=f"no label-free vectors for {input_kind} tasks")
@@ -163,6 +153,16 @@ class ColdStart:
                               pool_ids=pool.ids, order=order, utility=utility, batch_size=ps.batch_size,
                               n_labeled=len(labeled))
         return version, features
+
+    def _vectors(self, project_id: int, input_kind: str, inputs: list[Any],
+                 seed: int) -> tuple[np.ndarray, str] | None:
+        """Label-free task vectors for ``inputs`` (see the module docstring), or None for an input kind without
+        them."""
+        if input_kind == "vector":
+            return np.vstack([np.asarray(x, dtype=np.float32).ravel() for x in inputs]), "vectors"
+        if input_kind != "text":
+            return None
+        return self.text_vectors.vectors(project_id, [str(t) for t in inputs], seed=seed), "tfidf-svd"
 
     def _store(self, project_id: int, *, strategy_name: str, params: dict[str, Any], seed: int,
                pool_ids: np.ndarray, order: np.ndarray, utility: np.ndarray, batch_size: int, n_labeled: int) -> str:

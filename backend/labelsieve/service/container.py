@@ -117,7 +117,8 @@ def build_service(settings: Settings) -> Service:
         settings_of=lambda pid: loop.settings_of(loop.project(pid)).settings, state_dir=settings.data_dir / "queues",
         pusher=PredictionPusher(mode=settings.prediction_import, concurrency=settings.prediction_import_concurrency),
         pruner=StaleVersionRemover(keep_versions=settings.keep_prediction_versions,
-                             delay_seconds=settings.prune_hold_seconds, hold=fault_hooks.before_prune))
+                             delay_seconds=settings.prune_hold_seconds, hold=fault_hooks.before_prune),
+        task_total_of=lambda pid: first_contact.tasks_total(pid))
     # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background
     EMBEDDINGS.attach(settings.data_dir / "embeddings", max_rows=settings.embedding_store_rows)
     text_features = TextFeatures(cache=EMBEDDINGS, retrain=lambda pid: worker.notify(pid, force=True))

@@ -192,6 +192,13 @@ class FirstContact:
             current.held_rounds += 1
             return True
 
+    def tasks_total(self, project_id: int) -> int | None:
+        """Label Studio's task count of a project whose first contact is syncing (labelsieve holds part of it),
+        else None: the publisher's measure of what Label Studio recounts."""
+        with self._lock:
+            current = self._progress.get(project_id)
+            return current.tasks_total if current is not None and current.state == "syncing" else None
+
     def progress(self, project_id: int) -> dict[str, Any] | None:
         with self._lock:
             current = self._progress.get(project_id)
