@@ -61,6 +61,7 @@ METHODS: list[tuple[str, str | None, dict[str, Any], dict[str, Any]]] = [
     ("none", None, {}, {}), ("class_weight", "class_weight", {}, {}),
     ("logit_adjusted τ1.5", "logit_adjusted", {"loss_tau": 1.5}, {}), ("augment", "augment", {}, {}),
     ("linear logit τ1", None, {}, {"logit_tau": 1.0}), ("linear logit τ1.5", None, {}, {"logit_tau": 1.5}),
+    ("linear logit τ2", None, {}, {"logit_tau": 2.0}),
     ("auto", "auto", {}, {}),
 ]
 Row = tuple[float, float, float, str, float]  # balanced accuracy, macro-F1, tail recall, chosen stage, seconds
@@ -105,15 +106,15 @@ def tail_size(n_classes: int) -> int:
 def evaluate(name: str, seed: int, method: str | None, params: dict[str, Any], linear: dict[str, Any],
              options: argparse.Namespace) -> tuple[Row, str]:
     X, y, X_test, y_test = long_tail_split(name, seed, options.per_class)
-    started = time.perf_counter()
-    ts = prepare_training_set(X, y, method=method, params=params, learner_name="auto_image",
-                              rng=np.random.default_rng(seed))
-    applied = "+".join(ts.info.get("applied", [])) or "none"
     base: dict[str, Any] = {**PARAMS, "random_state": seed}
     if options.encoder:
         base |= {"encoder": options.encoder}
         if options.no_finetune:
             base |= {"min_cnn_labels": 10**9}
+    started = time.perf_counter()
+    ts = prepare_training_set(X, y, method=method, params=params, learner_name="auto_image",
+                              rng=np.random.default_rng(seed), learner_params=base)
+    applied = "+".join(ts.info.get("applied", [])) or "none"
     if linear:
         base["linear_params"] = dict(linear)
     merged = routed_params(AutoImageLearner, base, ts.learner_overrides)

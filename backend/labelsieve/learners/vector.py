@@ -9,8 +9,8 @@ at most ``pool_limit`` pool items instead of the labelled few; ``semi_supervised
 ``"label_spreading"``, scikit-learn's) adds pool items labelled with confidence ≥ ``pseudo_threshold`` to the
 training set (learners/pool_features.py). ``logit_tau`` > 0 adjusts the fitted head post hoc by ``logit_tau · log
 prior`` of the labelled classes (:meth:`~labelsieve.learners.linear.LinearHead.logit_adjusted`: the balancing of
-``auto`` for the linear stage of ``auto_image`` on encoder vectors, benchmarks/results/generative.md). The defaults are the recipe that won on every benchmark set
-(benchmarks/learner_recipes.py, README "Learners").
+``auto`` for the linear stage of ``auto_image`` on encoder vectors, benchmarks/results/generative.md). The
+defaults are the recipe that won on every benchmark set (benchmarks/learner_recipes.py, README "Learners").
 """
 
 from __future__ import annotations
