@@ -84,8 +84,8 @@ def balanced(X: list[Any], y: list[str], name: str, seed: int, ddpm_steps: int) 
     return prepare_training_set(X, y, method=f"logit_adjusted+{name}", params=params, learner_name="image", rng=rng)
 
 
-def cell(ratio: float, seed: int, names: list[str], ddpm_steps: int,
-         done: set[tuple[float, int, str]]) -> list[dict[str, Any]]:
+def cell(ratio: float, seed: int, names: list[str], ddpm_steps: int, done: set[tuple[float, int, str]],
+         path: Path | None) -> list[dict[str, Any]]:
     X, y, X_test, y_test = long_tail_split(seed, ratio)
     rows = []
     for name in [BASELINE, *names]:
@@ -105,6 +105,9 @@ def cell(ratio: float, seed: int, names: list[str], ddpm_steps: int,
                      "added": int(ts.synthetic_mask.sum()), "skipped": ts.info.get("skipped"),
                      "fallback": (ts.info.get("kmeans_smote") or {}).get("fallback")})
         print({k: (round(v, 2) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+        if path is not None:  # each row as it finishes: a run cut short keeps what it measured
+            with path.open("a") as fh:
+                fh.write(json.dumps(rows[-1]) + "\n")
     return rows
 
 
@@ -144,6 +147,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = Path(args.json) if args.json else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     done = set()
     if path is not None and path.exists():
@@ -151,16 +156,12 @@ def main() -> None:
     if not args.table_only:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for ratio in [float(r) for r in args.ratios.split(",")]:
-                got = cell(ratio, seed, args.methods.split(","), args.ddpm_steps, done)
-                rows += got
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    with path.open("a") as fh:
-                        fh.writelines(json.dumps(r) + "\n" for r in got)
+                rows += cell(ratio, seed, args.methods.split(","), args.ddpm_steps, done, path)
     if path is not None and path.exists():
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     table(rows)
-    print(f"\n(ddpm train_steps {args.ddpm_steps}) {machine_line()}")
+    fallbacks = sum(1 for r in rows if r.get("fallback"))
+    print(f"\n(kmeans_smote fell back to SMOTE in {fallbacks} cells) {machine_line()}")
 
 
 if __name__ == "__main__":
