@@ -26,8 +26,9 @@ synthesis (images)           any name in ``labelsieve.synthesizers`` (``ddpm``, 
 ``auto`` (thresholds from the measured digits benchmark, benchmarks/imbalance.py): below an imbalance ratio of 3
 nothing; from 3 up, torch learners get ``logit_adjusted`` with τ = ``AUTO_TAU`` (IR 50 digits: 90.7 bAcc vs 84.1,
 tail recall 80 vs 58; issue 16 moved τ from 1 to 1.5), the others ``class_weight`` (LR: 86.2 vs 76.6 at IR 50).
-``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`) gets logit adjustment in its CNN stage and
-balanced class weights in its linear stage (issue 28: measured in benchmarks/results/generative.md).
+``auto_image`` (a staged learner, :mod:`labelsieve.balancing.stages`) gets logit adjustment in its CNN stage and,
+in its linear stage, post-hoc logit adjustment on encoder vectors or balanced class weights on pixels (issue 28:
+measured in benchmarks/results/generative.md).
 Synthesis is never chosen automatically.
 Whenever a method is applied, a staged learner picks its stage by balanced accuracy (``cv_metric``).
 """
@@ -106,15 +107,18 @@ def auto_method(y: Sequence[str], learner_name: str) -> str | None:
 
 
 def staged_auto_overrides(learner_name: str, learner_params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What ``auto`` gives the linear stage of a staged learner beside the CNN stage's logit adjustment: balanced
-    class weights in ``linear_params`` (kept with the project's own linear parameters). With the stage chosen by
-    balanced accuracy, logit adjustment on the CNN beat class_weight at IR 50 on MNIST-5k and Animal-MNIST, and the
-    linear stage, which serves when the CNN cannot be cross-validated, needs class weights (benchmarks/results/
-    generative.md)."""
+    """What ``auto`` gives the linear stage of a staged learner beside the CNN stage's logit adjustment (kept with
+    the project's own linear parameters): on a pretrained encoder's vectors (``encoder`` set) post-hoc logit
+    adjustment of the linear head with τ :data:`AUTO_TAU` (``logit_tau``), on pixels balanced class weights. With the
+    stage chosen by balanced accuracy, logit adjustment on the CNN beat class_weight at IR 50 on MNIST-5k and
+    Animal-MNIST; on encoder vectors the adjusted head beat class weights on Animal-MNIST and textures
+    (benchmarks/results/generative.md)."""
     cls = learner_class(learner_name)
     if torch_stage(cls) is None or "linear_params" not in inspect.signature(cls).parameters:
         return {}
     own = dict((learner_params or {}).get("linear_params") or {})
+    if (learner_params or {}).get("encoder"):
+        return {"linear_params": {"logit_tau": AUTO_TAU, **own}}
     return {"linear_params": {"class_weight": "balanced", **own}}
 
 

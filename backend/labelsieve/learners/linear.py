@@ -44,6 +44,15 @@ class LinearHead:
             full_intercept[int(cls_index)] = intercept[row]
         return cls(coef=full_coef, intercept=full_intercept)
 
+    def logit_adjusted(self, y_index: np.ndarray, n_classes: int, tau: float) -> LinearHead:
+        """Post-hoc logit adjustment (Menon et al. 2021): ``tau * log prior`` of the training labels subtracted from
+        the intercepts, so a rare class needs less evidence to win; the same head when ``tau`` is 0."""
+        if tau == 0:
+            return self
+        counts = np.bincount(np.asarray(y_index, dtype=np.int64), minlength=n_classes).astype(np.float64)
+        prior = np.maximum(counts, 1.0) / counts.sum()
+        return LinearHead(coef=self.coef, intercept=(self.intercept - tau * np.log(prior)).astype(np.float32))
+
     def logits(self, X: np.ndarray | sparse.spmatrix) -> np.ndarray:
         out = X @ self.coef.T
         return np.asarray(out, dtype=np.float64) + self.intercept

@@ -7,8 +7,10 @@ The unlabeled pool (``fit(..., unlabeled=pool)``; the service loop passes it) is
 ``pool_stats`` fits the standardisation (and ``pca_components``) on the labelled items plus a seeded sample of
 at most ``pool_limit`` pool items instead of the labelled few; ``semi_supervised`` (``"self_training"`` or
 ``"label_spreading"``, scikit-learn's) adds pool items labelled with confidence ≥ ``pseudo_threshold`` to the
-training set (learners/pool_features.py). The defaults are the recipe that won on every benchmark set
-(benchmarks/learner_recipes.py, README "Learners").
+training set (learners/pool_features.py). ``logit_tau`` > 0 adjusts the fitted head post hoc by ``logit_tau · log
+prior`` of the labelled classes (:meth:`~labelsieve.learners.linear.LinearHead.logit_adjusted`: the balancing of
+``auto`` for the linear stage of ``auto_image`` on encoder vectors, benchmarks/results/generative.md). The
+defaults are the recipe that won on every benchmark set (benchmarks/learner_recipes.py, README "Learners").
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class VectorLearner(BaseLearner):
         pseudo_threshold: float = 0.9,
         n_neighbors: int = 7,
         pool_limit: int = 5000,
+        logit_tau: float = 0.0,
     ) -> None:
         self.C = C
         self.standardize = standardize
@@ -61,6 +64,7 @@ class VectorLearner(BaseLearner):
         self.pseudo_threshold = pseudo_threshold
         self.n_neighbors = n_neighbors
         self.pool_limit = pool_limit
+        self.logit_tau = logit_tau
 
     def _transform(self, X: Sequence[Any]) -> np.ndarray:
         return self.features_.transform(as_matrix(X))
@@ -95,6 +99,7 @@ class VectorLearner(BaseLearner):
                 folds=AUTO_FOLDS, random_state=self.random_state)
         self.semi_supervised_used_ = method
         self.head_, self.n_pseudo_ = self._head(features, y_index, pool_features, len(classes), method, weights)
+        self.head_ = self.head_.logit_adjusted(y_index, len(classes), float(self.logit_tau))
         self.classes_ = classes
         return self
 
