@@ -204,6 +204,8 @@ class ActiveLearningLoop:
         lock = self._train_locks.setdefault(project_id, threading.Lock())
         with lock:
             started = time.perf_counter()
+            self._refresh_pool(project_id)  # Label Studio I/O, before the slot: another project may fit meanwhile
+            requested = time.perf_counter()
             with self.train_slots.held(project_id):
                 granted = time.perf_counter()
                 try:
@@ -217,7 +219,7 @@ class ActiveLearningLoop:
                 self._publish(project_id, outcome.version)
                 outcome.timings["publish"] = time.perf_counter() - publish_started
             outcome.seconds = time.perf_counter() - started
-            outcome.timings["slot_wait"] = granted - started
+            outcome.timings.update(refresh=requested - started, slot_wait=granted - requested)
             self.metrics.retrains.labels(str(project_id), outcome.status).inc()
             if outcome.status == "trained":
                 self.metrics.retrain_duration.labels(str(project_id)).observe(outcome.seconds)
@@ -228,8 +230,6 @@ class ActiveLearningLoop:
         config = self.config_of(project)
         resolved = self.settings_of(project, config)
         ps = resolved.settings
-        refresh_started = time.perf_counter()
-        self._refresh_pool(project_id)
         examples_started = time.perf_counter()
         served = self.served(project.label_config)
         usable = None if served.name == "single_label" else (  # the task type reads its targets from the result
@@ -238,7 +238,7 @@ class ActiveLearningLoop:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id, usable=usable)
         examples, pruned, prune_rule = training_examples(self.artifacts, self.engine, project_id, ps.prune, examples)
-        phases = {"refresh": examples_started - refresh_started, "examples": time.perf_counter() - examples_started}
+        phases = {"examples": time.perf_counter() - examples_started}
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
