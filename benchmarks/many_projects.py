@@ -225,7 +225,12 @@ def metric_by_project(body: str, name: str, extra: str = "") -> dict[int, float]
 
 def wait_for(what: str, predicate: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+        except httpx.TransportError:  # a kept-alive connection the loaded server closed: ask again
+            pass
         if time.monotonic() > deadline:
             raise TimeoutError(what)
         time.sleep(0.5)
