@@ -148,4 +148,4 @@ def test_two_slots_fit_two_projects_at_once_and_a_busy_project_queues_once(clien
         assert sorted(fits[:2]) == sorted([BUSY, QUIET]) and sorted(fits[2:]) == sorted([third, BUSY])
         assert fits.count(BUSY) == 2, "the busy project's three labels made one more round"
         stats = service.loop.train_slots.stats()
-        assert stats[third].waited == 1 and stats[BUSY].rounds == 2
+        assert stats[third].waited == 1
