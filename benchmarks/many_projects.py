@@ -1,7 +1,7 @@
 """Many projects on one backend: N projects × M text tasks, one simulated annotator per project.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/many_projects.py [--projects 10] [--tasks 2000]
-        [--seconds 180] [--interval 5] [--postgres] [--slots 1] [--switch-ms 5]
+        [--seconds 180] [--interval 5] [--postgres] [--slots 1]
 
 Starts ``labelsieve serve`` in a subprocess (its own store on SQLite, and with ``--postgres`` also on a throwaway
 PostgreSQL) against a loopback *stand-in* for Label Studio (:class:`FakeLabelStudio`, in this process): it answers
@@ -241,8 +241,7 @@ def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> list[dic
     fake = FakeLabelStudio({pid: make_tasks(pid, args.tasks, 0) for pid in pids})
     server = ServerProcess(data_dir, database_url, LABEL_STUDIO_URL=fake.url, LABEL_STUDIO_API_KEY=KEY,
                            LABELSIEVE_DEBOUNCE_SECONDS=str(args.debounce), LABELSIEVE_VERIFY_WEBHOOKS="false",
-                           LABELSIEVE_MAX_CONCURRENT_TRAININGS=str(args.slots), LABELSIEVE_LOG_LEVEL="INFO",
-                           LABELSIEVE_SWITCH_INTERVAL_MS=str(args.switch_ms)).start()
+                           LABELSIEVE_MAX_CONCURRENT_TRAININGS=str(args.slots), LABELSIEVE_LOG_LEVEL="INFO").start()
     ids = iter(range(1, 10**9))
     stop = threading.Event()
     try:
@@ -345,12 +344,11 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--debounce", type=float, default=1.0)
     parser.add_argument("--slots", type=int, default=1, help="LABELSIEVE_MAX_CONCURRENT_TRAININGS")
-    parser.add_argument("--switch-ms", type=float, default=5.0, help="LABELSIEVE_SWITCH_INTERVAL_MS")
     parser.add_argument("--postgres", action="store_true", help="also run with labelsieve's store on PostgreSQL")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="labelsieve-many-"))
     print(f"{args.projects} projects × {args.tasks} tasks, an annotation every {args.interval} s per project for "
-          f"{args.seconds:.0f} s, {args.slots} training slot(s), switch interval {args.switch_ms} ms, "
+          f"{args.seconds:.0f} s, {args.slots} training slot(s), "
           f"debounce {args.debounce} s; "
           f"load before: {os.getloadavg()[0]:.1f}")
     print_rows("labelsieve store on SQLite", run(f"sqlite:///{tmp / 'sqlite' / 'store.sqlite3'}", tmp / "sqlite",

@@ -171,9 +171,6 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     # Resources and limits.
     torch_threads: int = Field(default_factory=lambda: default_torch_threads())
     max_concurrent_trainings: int = 1
-    # How often (ms) a thread holding the GIL hands it over (sys.setswitchinterval; Python's default is 5): lower, a
-    # webhook's thread waits less behind a training round's Python code, at a little throughput
-    switch_interval_ms: float = Field(default=5.0, gt=0, le=100)
     media_timeout_seconds: float = 10.0
     max_media_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000

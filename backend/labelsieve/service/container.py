@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -101,7 +100,6 @@ class Service:
 def build_service(settings: Settings) -> Service:
     """Build every collaborator once and hand each its collaborators through its constructor."""
     configure_torch_threads(settings.torch_threads)
-    sys.setswitchinterval(settings.switch_interval_ms / 1000)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url, migrate_schema=settings.migrate_on_start,
                          sqlite_synchronous=settings.sqlite_synchronous)
