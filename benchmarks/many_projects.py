@@ -225,7 +225,12 @@ def metric_by_project(body: str, name: str, extra: str = "") -> dict[int, float]
 
 def wait_for(what: str, predicate: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+        except httpx.TransportError:  # a kept-alive connection the loaded server closed: ask again
+            pass
         if time.monotonic() > deadline:
             raise TimeoutError(what)
         time.sleep(0.5)
@@ -236,7 +241,7 @@ def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> list[dic
     fake = FakeLabelStudio({pid: make_tasks(pid, args.tasks, 0) for pid in pids})
     server = ServerProcess(data_dir, database_url, LABEL_STUDIO_URL=fake.url, LABEL_STUDIO_API_KEY=KEY,
                            LABELSIEVE_DEBOUNCE_SECONDS=str(args.debounce), LABELSIEVE_VERIFY_WEBHOOKS="false",
-                           LABELSIEVE_MAX_CONCURRENT_TRAININGS=str(args.slots)).start()
+                           LABELSIEVE_MAX_CONCURRENT_TRAININGS=str(args.slots), LABELSIEVE_LOG_LEVEL="INFO").start()
     ids = iter(range(1, 10**9))
     stop = threading.Event()
     try:
@@ -267,6 +272,7 @@ def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> list[dic
             after = client.get("/metrics").text
         peak = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{server.process.pid}/status").read_text())
         peak_mib = int(peak.group(1)) / 1024 if peak else float("nan")
+        phases = round_phases(server.log_path.read_text(errors="replace"))
     finally:
         stop.set()
         server.stop()
@@ -292,8 +298,23 @@ def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> list[dic
                      "ack_p99_ms": float(np.percentile(a.acks, 99) * 1000) if a.acks else float("nan"),
                      "waited": int(waits1.get(pid, 0) - waits0.get(pid, 0)),
                      "wait_s": secs1.get(pid, 0.0) - secs0.get(pid, 0.0), "lat": lat, "acks": a.acks,
-                     "peak_mib": peak_mib})
+                     "peak_mib": peak_mib, "phases": phases})
     return rows
+
+
+ROUND_LINE = re.compile(r"retrain: trained \S+\s+in (\S+) s (.*)$", re.M)
+
+
+def round_phases(log_text: str) -> dict[str, float]:
+    """Median seconds of each phase of the trained rounds the server logged (``worker.py``'s retrain line)."""
+    phases: dict[str, list[float]] = {}
+    for seconds, rest in ROUND_LINE.findall(log_text):
+        phases.setdefault("round", []).append(float(seconds))
+        for pair in rest.split():
+            key, _, value = pair.partition("=")
+            if key not in ("decoded", "cached"):
+                phases.setdefault(key, []).append(float(value))
+    return {k: float(np.median(v)) for k, v in phases.items()}
 
 
 def print_rows(label: str, rows: list[dict[str, Any]]) -> None:
@@ -311,6 +332,8 @@ def print_rows(label: str, rows: list[dict[str, Any]]) -> None:
           f"{sum(r['waited'] for r in rows)} | {sum(r['wait_s'] for r in rows):.1f} |")
     print(f"\npeak RSS of the labelsieve process: {rows[0]['peak_mib']:.0f} MiB; annotations with no live version "
           f"before the end: {sum(r['sent'] - r['live'] for r in rows)}")
+    print("\nmedian seconds per trained round, by phase: " +
+          ", ".join(f"{k} {v:.3f}" for k, v in rows[0]["phases"].items()))
 
 
 def main() -> None:
@@ -325,7 +348,8 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="labelsieve-many-"))
     print(f"{args.projects} projects × {args.tasks} tasks, an annotation every {args.interval} s per project for "
-          f"{args.seconds:.0f} s, {args.slots} training slot(s), debounce {args.debounce} s; "
+          f"{args.seconds:.0f} s, {args.slots} training slot(s), "
+          f"debounce {args.debounce} s; "
           f"load before: {os.getloadavg()[0]:.1f}")
     print_rows("labelsieve store on SQLite", run(f"sqlite:///{tmp / 'sqlite' / 'store.sqlite3'}", tmp / "sqlite",
                                                  args))

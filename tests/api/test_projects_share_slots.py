@@ -102,3 +102,50 @@ def test_a_slow_push_to_label_studio_does_not_hold_the_training_slot(client_fact
         finally:
             blocking.release.set()
         assert service.worker.wait_idle(120)
+
+
+def test_two_slots_fit_two_projects_at_once_and_a_busy_project_queues_once(client_factory, monkeypatch) -> None:
+    """``max_concurrent_trainings=2``: two projects are inside their fit at the same time, a third project's round
+    queues, and a project labelled three times during its round asks for the slot once (one more round)."""
+    from labelsieve.service import fault_hooks
+
+    third = 33
+    fits: list[int] = []
+    inside: set[int] = set()
+    lock, release = threading.Lock(), threading.Event()
+
+    def before_fit(project_id: int, _n_labels: int) -> None:
+        with lock:
+            fits.append(project_id)
+            first_round = fits.count(project_id) == 1
+            inside.add(project_id)
+        if first_round and project_id in (BUSY, QUIET):
+            release.wait(120)
+        with lock:
+            inside.discard(project_id)
+
+    monkeypatch.setattr(fault_hooks, "before_fit", before_fit)
+    with client_factory(debounce_seconds=0.0, max_concurrent_trainings=2) as client:
+        service = client.app.state.service
+        for pid in (BUSY, QUIET, third):
+            extra = {"learner": "text", "min_annotations": 2}
+            assert client.post("/setup", json=setup_payload(pid, TEXT_CONFIG, extra)).status_code == 200
+        try:
+            for pid, base in ((BUSY, 100), (QUIET, 200)):
+                label(client, pid, base + 1, base + 1, "Positive")
+                label(client, pid, base + 2, base + 2, "Negative")
+            wait_until(lambda: inside == {BUSY, QUIET}, "two projects were never inside fit at once")
+            label(client, third, 301, 301, "Positive")
+            label(client, third, 302, 302, "Negative")
+            wait_until(lambda: service.loop.train_slots.waiting() == 1, "the third project's round never queued")
+            for n in range(3):  # the busy project goes dirty three times during its held round
+                label(client, BUSY, 110 + n, 110 + n, "Positive")
+            assert service.loop.train_slots.waiting() == 1
+        finally:
+            release.set()
+        assert service.worker.wait_idle(120)
+        # the third project's round and the busy project's second one share the two slots: their order is free
+        assert sorted(fits[:2]) == sorted([BUSY, QUIET]) and sorted(fits[2:]) == sorted([third, BUSY])
+        assert fits.count(BUSY) == 2, "the busy project's three labels made one more round"
+        stats = service.loop.train_slots.stats()
+        assert stats[third].waited == 1

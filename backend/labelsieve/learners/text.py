@@ -6,7 +6,8 @@
 
 The TF-IDF features are those of scikit-learn's ``TfidfVectorizer`` (the saved model stores its vocabulary and
 idf), built from n-gram counts kept between rounds (:mod:`labelsieve.learners.token_counts`): a round tokenises
-only the texts no earlier round of the process saw.
+only the texts no earlier round of the process saw, and the SVD is refitted only when the corpus changed
+(:mod:`labelsieve.learners.svd_cache`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sklearn.preprocessing import normalize
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.embedding_cache import EMBEDDINGS
 from labelsieve.learners.linear import LinearHead
+from labelsieve.learners.svd_cache import SVDS, corpus_key
 from labelsieve.learners.text_models import encode_with, load_encoder
 from labelsieve.learners.token_counts import TOKEN_COUNTS, Analyzer
 from labelsieve.storage.artifacts import read_arrays, read_json, write_arrays, write_json
@@ -90,7 +92,9 @@ class TextLearner(BaseLearner):
             self.vectorizer_ = _vectorizer(self.ngram_max, fitted.vocabulary, fitted.idf)
             tfidf = fitted.matrix
             n_comp = max(1, min(self.svd_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1))
-            self.svd_ = TruncatedSVD(n_components=n_comp, random_state=self.random_state).fit(tfidf)
+            key = corpus_key(corpus, self.ngram_max, self.max_features, n_comp, self.random_state)
+            self.svd_ = SVDS.fit(key, lambda: TruncatedSVD(n_components=n_comp, random_state=self.random_state)
+                                 .fit(tfidf))  # the corpus of the last round, in another order: its SVD serves
             features = tfidf[: len(texts)]
         index = {label: i for i, label in enumerate(classes)}
         y_index = np.array([index[label] for label in y])

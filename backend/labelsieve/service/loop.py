@@ -204,7 +204,10 @@ class ActiveLearningLoop:
         lock = self._train_locks.setdefault(project_id, threading.Lock())
         with lock:
             started = time.perf_counter()
+            self._refresh_pool(project_id)  # Label Studio I/O, before the slot: another project may fit meanwhile
+            requested = time.perf_counter()
             with self.train_slots.held(project_id):
+                granted = time.perf_counter()
                 try:
                     outcome = self._retrain(project_id, force=force)
                 except Exception as exc:  # noqa: BLE001 - a failed retrain must never take the service down
@@ -212,8 +215,11 @@ class ActiveLearningLoop:
                     self._record_failure(project_id, exc)
                     outcome = RetrainOutcome("failed", reason=f"{type(exc).__name__}: {exc}")
             if outcome.status == "trained" and outcome.version:  # Label Studio I/O: another project may fit now
+                publish_started = time.perf_counter()
                 self._publish(project_id, outcome.version)
+                outcome.timings["publish"] = time.perf_counter() - publish_started
             outcome.seconds = time.perf_counter() - started
+            outcome.timings.update(refresh=requested - started, slot_wait=granted - requested)
             self.metrics.retrains.labels(str(project_id), outcome.status).inc()
             if outcome.status == "trained":
                 self.metrics.retrain_duration.labels(str(project_id)).observe(outcome.seconds)
@@ -224,7 +230,7 @@ class ActiveLearningLoop:
         config = self.config_of(project)
         resolved = self.settings_of(project, config)
         ps = resolved.settings
-        self._refresh_pool(project_id)
+        examples_started = time.perf_counter()
         served = self.served(project.label_config)
         usable = None if served.name == "single_label" else (  # the task type reads its targets from the result
             lambda ann: served.task_type.target(ann.result, served.config) is not None)
@@ -232,17 +238,24 @@ class ActiveLearningLoop:
             pending = project.annotations_since_train
             examples = crud.labeled_examples(session=session, project_id=project_id, usable=usable)
         examples, pruned, prune_rule = training_examples(self.artifacts, self.engine, project_id, ps.prune, examples)
+        phases = {"examples": time.perf_counter() - examples_started}
         if not force and pending < ps.retrain_every and project.model_version:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
             return RetrainOutcome("skipped", reason=f"{len(examples)} labelled task(s), need {ps.min_annotations}")
+        fit_started = time.perf_counter()
         with device_scope(ps.device):  # the project's torch device for the fit and the ranking (labelsieve.devices)
             try:
                 fitted = self._fit(project, ps, examples)
             except TrainingDataError as exc:
                 return RetrainOutcome("skipped", reason=str(exc))
             fitted.prequential_accuracy = best_prequential_accuracy(examples)
+            store_started = time.perf_counter()
             version, timings = self._store(project_id, resolved, fitted, pending, pruned, prune_rule)
+        # where the round went: refresh (Label Studio's new tasks), examples (labels read), fit_round (inputs + fit),
+        # store (save, rank, version rows); retrain adds publish (head pushed, version switched in Label Studio)
+        timings = {**phases, "fit_round": store_started - fit_started, **timings,
+                   "store": time.perf_counter() - store_started}
         return RetrainOutcome("trained", version=version, timings=timings)  # retrain publishes it
 
     def _refresh_pool(self, project_id: int) -> None:

@@ -125,8 +125,9 @@ class _ProjectThread(threading.Thread):
         if not (force or project.annotations_since_train > 0):
             return
         outcome = owner.loop.retrain(self.project_id, force=force)
-        log.info("project %s retrain: %s %s %s", self.project_id, outcome.status, outcome.version or "",
-                 outcome.reason)
+        log.info("project %s retrain: %s %s %s in %.2f s %s", self.project_id, outcome.status,
+                 outcome.version or "", outcome.reason, outcome.seconds,
+                 " ".join(f"{k}={v:.3f}" for k, v in outcome.timings.items()))
         if outcome.status != "trained":  # annotations ate into the head: top it up from the same ranking
             owner.loop.refill(self.project_id)
         if outcome.status == "skipped" and owner.cold_start is not None:  # too few labels: a label-free head
