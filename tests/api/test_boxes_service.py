@@ -50,6 +50,8 @@ def test_detector_trains_in_the_loop_ranks_and_predicts_boxes(client) -> None:
     assert status["model_version"] and status["model_version"] != "labelsieve-v0"
     assert status["last_round"]["strategy"] == "task_uncertainty"
     assert status["input_errors"]["count"] == 1 and "7999" in status["input_errors"]["tasks"], status["input_errors"]
+    page = client.get(f"/projects/{project}/page").text
+    assert "1 task(s) skipped: their media did not load" in page and "task 7999:" in page, "the page shows the skip"
     assert status["labeled_tasks"] == 30 and status["class_counts"].get("square", 0) > 0, status["class_counts"]
 
     body = client.post("/predict", json=predict_payload(project, BOXES, pool))
@@ -98,6 +100,8 @@ def test_gate_keeps_boxes_back_without_evidence_and_failed_fit_keeps_the_last_mo
     wait_trained(client)
     status = client.get(f"/projects/{project}").json()
     assert status["model_version"] == first, "the last good detector keeps serving"
+    served = client.post("/predict", json=predict_payload(project, BOXES, pool[:5])).json()["results"]
+    assert [r["model_version"] for r in served] == [first] * 5 and all(0 < r["score"] < 1 for r in served)
     failed = [v for v in status["versions"] if v["status"] == "failed"]
     assert failed and "diverged" in failed[-1]["error"], status["versions"]
     page = client.get(f"/projects/{project}/page")

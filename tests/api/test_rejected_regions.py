@@ -86,15 +86,17 @@ def test_a_fixed_annotation_clears_its_record_and_a_deleted_one_takes_it_along(c
 
 
 def test_a_box_outside_the_image_is_recorded_and_the_rest_of_the_annotation_applied(client_factory) -> None:
-    """The service refuses boxes projects at /setup on this branch, so the project row is stored as a boxes
-    project directly; the webhook, the applier and the status are the service's."""
+    """Boxes outside the image, of zero area, or with a label the config lacks: each recorded with its reason, the
+    annotation stored whole, and training reads the good box. The project row is stored as a boxes project
+    directly; the webhook, the applier and the status are the service's."""
     project = 63
     with client_factory(start_workers=False) as client:
         engine = client.app.state.service.engine
         with session_scope(engine) as session:
             crud.upsert_project(session=session, project_id=project, label_config=BOXES)
         task = ls_task(703, {"image": "/data/upload/1/a.png"}, project)
-        result = [_box(10, 10, 30, 40, "disc"), _box(120, 5, 10, 10, "cross"), _box(5, 5, 0, 10, "disc")]
+        result = [_box(10, 10, 30, 40, "disc"), _box(120, 5, 10, 10, "cross"), _box(5, 5, 0, 10, "disc"),
+                  _box(50, 50, 10, 10, "star")]
         assert client.post("/webhook", json=_event(BOXES, project, 903, task, result)).status_code == 200
         assert apply_pending(engine, project).errors == []
         status = client.get(f"/projects/{project}").json()
@@ -103,9 +105,10 @@ def test_a_box_outside_the_image_is_recorded_and_the_rest_of_the_annotation_appl
         served = client.app.state.service.loop.served(BOXES)
     assert [a.result for a in stored] == [result] and stored[0].labels == ["disc"]
     refused = status["rejected_regions"]
-    assert refused["count"] == 2
+    assert refused["count"] == 3
     reasons = {e["region"]: e["reason"] for e in refused["latest"]}
-    assert set(reasons) == {"box 1 (cross)", "box 2 (disc)"}
+    assert set(reasons) == {"box 1 (cross)", "box 2 (disc)", "box 3 (star)"}
     assert "outside the image" in reasons["box 1 (cross)"] and "zero area" in reasons["box 2 (disc)"]
+    assert "'star' is not one of the label config's labels" in reasons["box 3 (star)"]
     target = served.task_type.target(result, served.config)
     assert target.labels == ["disc"], "training reads the box inside the image only"

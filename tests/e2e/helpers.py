@@ -44,11 +44,11 @@ def create_project(ls: LabelStudioServer, title: str, items: list[tuple[str, str
     return pid, {int(tid): label for tid, (_, label) in zip(ids, items, strict=True)}
 
 
-def annotate(ls: LabelStudioServer, task_id: int, label: str) -> int:
-    """Submit an annotation as an annotator would: when Label Studio answers 5xx (its SQLite "database is locked"
-    while another writer, e.g. a prune, holds the lock), look whether it was stored, and submit again if not."""
-    result = [{"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
-    for _attempt in range(4):
+def submit(ls: LabelStudioServer, task_id: int, result: list[dict[str, Any]]) -> int:
+    """Submit an annotation (any result) as an annotator would: when Label Studio answers 5xx (its SQLite "database is
+    locked" while another writer, e.g. a prune or our bulk import, holds the lock), look whether it was stored, and
+    submit again if not. The annotation's id."""
+    for _attempt in range(6):
         response = ls.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result})
         if response.status_code == 201:
             return int(response.json()["id"])
@@ -58,6 +58,12 @@ def annotate(ls: LabelStudioServer, task_id: int, label: str) -> int:
             return int(stored.json()[-1]["id"])
         time.sleep(1.0)  # Label Studio's lock, not a thread of ours: the annotator's own pause before resubmitting
     raise AssertionError(f"Label Studio refused the annotation of task {task_id}: {response.text[:500]}")
+
+
+def annotate(ls: LabelStudioServer, task_id: int, label: str) -> int:
+    """Submit a single-label ``topic`` annotation (:data:`TEXT_CONFIG`)."""
+    return submit(ls, task_id, [{"from_name": "topic", "to_name": "text", "type": "choices",
+                                 "value": {"choices": [label]}}])
 
 
 def project(ls: LabelStudioServer, pid: int) -> dict[str, Any]:
@@ -74,22 +80,28 @@ def wait_version(ls: LabelStudioServer, pid: int, *, other_than: str | None, tim
     raise AssertionError(f"project {pid} never got a new labelsieve model_version (still {version!r})")
 
 
-def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tuple[float | None, str | None]]:
-    """task id → (score or None when it has none, pre-ticked label or None when the prediction carries the score
-    alone)."""
-    out: dict[int, tuple[float | None, str | None]] = {}
+def prediction_rows(ls: LabelStudioServer, pid: int, version: str) -> dict[int, dict[str, Any]]:
+    """task id → Label Studio's stored prediction of ``version`` (``GET /api/predictions/``, every page)."""
+    out: dict[int, dict[str, Any]] = {}
     page = 1
     while True:
         body = ls.api("GET", "/api/predictions/", params={"project": pid, "page": page, "page_size": 1000}).json()
         rows = body["results"] if isinstance(body, dict) else body
-        for row in rows:
-            if row["model_version"] == version:
-                result = row["result"]
-                score = None if row.get("score") is None else float(row["score"])
-                out[int(row["task"])] = (score, result[0]["value"]["choices"][0] if result else None)
+        out.update({int(row["task"]): row for row in rows if row["model_version"] == version})
         if isinstance(body, list) or not body.get("next"):
             return out
         page += 1
+
+
+def predictions(ls: LabelStudioServer, pid: int, version: str) -> dict[int, tuple[float | None, str | None]]:
+    """task id → (score or None when it has none, pre-ticked label or None when the prediction carries the score
+    alone)."""
+    out: dict[int, tuple[float | None, str | None]] = {}
+    for tid, row in prediction_rows(ls, pid, version).items():
+        result = row["result"]
+        score = None if row.get("score") is None else float(row["score"])
+        out[tid] = (score, result[0]["value"]["choices"][0] if result else None)
+    return out
 
 
 def connect_backend(ls: LabelStudioServer, pid: int, url: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +115,46 @@ def connect_backend(ls: LabelStudioServer, pid: int, url: str, extra: dict[str, 
             break
     assert connected.status_code == 201, connected.text
     return dict(connected.json())
+
+
+def setup_and_connect(ls: LabelStudioServer, url: str, pid: int, config: str,
+                      extra: dict[str, Any]) -> dict[str, Any]:
+    """One ``/setup`` of our own first (the first one loads the learners; Label Studio allows its own 3 s), then
+    :func:`connect_backend`."""
+    httpx.post(f"{url}/setup", json={"project": f"{pid}.0", "schema": config, "extra_params": extra},
+               timeout=300).raise_for_status()
+    return connect_backend(ls, pid, url, extra)
+
+
+def label_and_wait(ls: LabelStudioServer, url: str, pid: int, config: str, extra: dict[str, Any],
+                   results: dict[int, list[dict[str, Any]]], *, timeout: float = 300.0) -> tuple[dict[str, Any], str]:
+    """Connect labelsieve to the project (:func:`setup_and_connect`), submit one annotation per task of ``results``
+    (task id → Label Studio result), and wait for the first labelsieve model version Label Studio serves:
+    ``(the ML backend's JSON, that version)``."""
+    connected = setup_and_connect(ls, url, pid, config, extra)
+    for task_id, result in results.items():
+        submit(ls, task_id, result)
+    return connected, wait_version(ls, pid, other_than=None, timeout=timeout)
+
+
+def wait_issues(backend_url: str, pid: int, version: str, timeout: float = 180.0) -> dict[str, Any]:
+    """labelsieve's ``GET /projects/{id}/issues`` once the scorecard of ``version`` is ready and pushed for review."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{backend_url}/projects/{pid}/issues", timeout=30).json()
+        if body["status"] == "ready" and body["scored_version"] == version and body.get("review"):
+            return dict(body)
+        time.sleep(0.5)
+    raise AssertionError(f"no scorecard for {version} of project {pid}: {body}")
+
+
+def issues_tab(ls: LabelStudioServer, pid: int, view_id: int) -> set[int]:
+    """The task ids the Data Manager tab ``labelsieve: label issues`` lists."""
+    views = ls.api("GET", "/api/dm/views/", params={"project": pid}).json()
+    view = next(v for v in views if v["id"] == view_id)
+    assert view["data"]["title"] == "labelsieve: label issues"
+    listed = ls.api("GET", "/api/tasks/", params={"project": pid, "view": view_id, "page_size": 500}).json()
+    return {int(t["id"]) for t in (listed["tasks"] if isinstance(listed, dict) else listed)}
 
 
 def delete_annotation(ls: LabelStudioServer, annotation_id: int) -> None:

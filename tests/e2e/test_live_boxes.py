@@ -3,13 +3,13 @@
 With the default pre-annotation gate the head is pushed with scores and no boxes; with the gate off it is pushed
 with a ``score`` on every box, ``/next`` serves labelsieve's ranking, boxes read back through Label Studio's API land
 on the pixels they were sent at (within a pixel), and headless Chromium shows the labelling editor with the
-predicted boxes (the screenshot is saved)."""
+predicted boxes (the screenshot is saved); labelsieve's project page then shows the per-class AP of the labels that
+came while the detector served and the head of the queue drawn with its predicted boxes."""
 
 from __future__ import annotations
 
-import base64
+import re
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -19,10 +19,9 @@ from labelsieve.detection.coords import percent_to_pixels
 from labelsieve.detection.synthetic import make_shapes
 from labelsieve.detection.targets import ImageTarget
 from tests.detection.service_data import BOXES, DETECTOR, box_result
-from tests.e2e.helpers import backend_status, connect_backend, wait_version
-from tests.e2e.test_live_ner import session_cookie
+from tests.e2e.editor import editor_shot
+from tests.e2e.helpers import backend_status, label_and_wait, prediction_rows, submit, wait_version
 from tests.e2e.test_live_queue import next_id, ranking
-from tests.harness.chromium import Chromium
 from tests.harness.labelstudio import LabelStudioServer
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
@@ -52,26 +51,6 @@ def shapes_project(ls: LabelStudioServer, n: int) -> tuple[int, dict[int, ImageT
     return pid, truth
 
 
-def annotate(ls: LabelStudioServer, task_id: int, target: ImageTarget) -> None:
-    for _ in range(10):  # LS on SQLite answers 500 "database is locked" while a bulk import writes
-        response = ls.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": box_result(target)})
-        if response.status_code != 500:
-            break
-        time.sleep(0.5)
-    assert response.status_code == 201, response.text[:300]
-
-
-def pushed(ls: LabelStudioServer, pid: int, version: str) -> dict[int, dict]:
-    rows, page = {}, 1
-    while True:
-        body = ls.api("GET", "/api/predictions/", params={"project": pid, "page": page, "page_size": 1000}).json()
-        batch = body["results"] if isinstance(body, dict) else body
-        rows.update({int(r["task"]): r for r in batch if r["model_version"] == version})
-        if isinstance(body, list) or not body.get("next"):
-            return rows
-        page += 1
-
-
 PROBE = """new Promise(resolve => {
   const deadline = Date.now() + 60000;
   const look = () => {
@@ -86,27 +65,15 @@ PROBE = """new Promise(resolve => {
 })"""
 
 
-def editor_shot(ls: LabelStudioServer, pid: int, task_id: int, path: Path) -> dict:
-    browser = Chromium().start()
-    try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Network.enable", "Page.enable"):
-            browser.send(domain, session=session)
-        browser.send("Network.setCookie", {"name": "sessionid", "value": session_cookie(ls), "url": ls.url},
-                     session=session)
-        browser.send("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 900, "deviceScaleFactor": 1,
-                                                            "mobile": False}, session=session)
-        browser.send("Page.navigate", {"url": f"{ls.url}/projects/{pid}/data?task={task_id}"}, session=session)
-        browser.wait_event("Page.loadEventFired", session=session, timeout=120)
-        found = browser.send("Runtime.evaluate", {"expression": PROBE, "awaitPromise": True, "returnByValue": True},
-                             session=session, timeout=90)
-        time.sleep(1.0)  # let the canvas paint the boxes before the picture (the probe saw the regions listed)
-        shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
-        path.write_bytes(base64.b64decode(shot["data"]))
-        return dict(found.get("result", {}).get("value") or {})
-    finally:
-        browser.stop()
+def wait_page(url: str, pid: int, marker: str, timeout: float = 120.0) -> str:
+    """labelsieve's project page once it shows ``marker``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = httpx.get(f"{url}/projects/{pid}/page", timeout=120)
+        assert page.status_code == 200, page.text[:300]
+        if marker in page.text or time.monotonic() > deadline:
+            return page.text
+        time.sleep(0.5)
 
 
 def pixels(region: dict) -> np.ndarray:
@@ -117,18 +84,13 @@ def test_boxes_trained_in_the_loop_head_scores_pixels_next_and_editor(label_stud
                                                                      tmp_path) -> None:
     ls, server = label_studio, labelsieve_server
     pid, truth = shapes_project(ls, 60)
-    httpx.post(f"{server.url}/setup", json={"project": f"{pid}.0", "schema": BOXES, "extra_params": EXTRA},
-               timeout=300).raise_for_status()
-    connected = connect_backend(ls, pid, server.url, EXTRA)
     first = list(truth)[:20]
-    for tid in first:
-        annotate(ls, tid, truth[tid])
+    connected, gated = label_and_wait(ls, server.url, pid, BOXES, EXTRA,
+                                      {tid: box_result(truth[tid]) for tid in first})
     for tid in first[:3]:  # what Label Studio stores reads back on the pixels it was drawn at
         stored = ls.api("GET", f"/api/tasks/{tid}/annotations/").json()[0]["result"]
         np.testing.assert_allclose([pixels(r) for r in stored], truth[tid].boxes.reshape(-1, 4), atol=1.0)
-
-    gated = wait_version(ls, pid, other_than=None, timeout=300)
-    rows = pushed(ls, pid, gated)
+    rows = prediction_rows(ls, pid, gated)
     assert len(rows) == DEPTH and all(r["result"] == [] and 0 < r["score"] < 1 for r in rows.values()), \
         "without evidence for the gate the head carries its rank score and no boxes"
 
@@ -138,7 +100,7 @@ def test_boxes_trained_in_the_loop_head_scores_pixels_next_and_editor(label_stud
     assert ls.api("POST", f"/api/ml/{connected['id']}/train", json={}).status_code == 200
     version = wait_version(ls, pid, other_than=gated, timeout=300)
     order = [t for t in ranking(server, pid, version) if t not in set(first)]
-    rows = pushed(ls, pid, version)
+    rows = prediction_rows(ls, pid, version)
     assert set(rows) == set(order[:DEPTH]), "the head of labelsieve's ranking is pushed"
     assert sorted(rows, key=lambda t: rows[t]["score"]) == order[:DEPTH], "scores encode labelsieve's rank"
     assert backend_status(server.url, pid)["last_round"]["strategy"] == "task_uncertainty"
@@ -159,7 +121,7 @@ def test_boxes_trained_in_the_loop_head_scores_pixels_next_and_editor(label_stud
 
     shown = max(order[:DEPTH], key=lambda t: len(rows[t]["result"]))
     shot = tmp_path / "boxes-editor.png"
-    seen = editor_shot(ls, pid, shown, shot)
+    seen = editor_shot(ls, pid, shown, shot, PROBE)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     assert seen.get("canvases") and seen.get("regions"), seen
     predicted = {r["value"]["rectanglelabels"][0] for r in rows[shown]["result"]}
@@ -168,4 +130,14 @@ def test_boxes_trained_in_the_loop_head_scores_pixels_next_and_editor(label_stud
     for expected in order[:3]:  # Label Studio's label stream follows labelsieve's ranking
         served = next_id(ls, pid)
         assert served == expected, f"served {served}, labelsieve's next is {expected}"
-        annotate(ls, served, truth[served])
+        submit(ls, served, box_result(truth[served]))
+
+    # the project page: per-class AP of the labels that came while the detector served, and the head drawn
+    page = wait_page(server.url, pid, "Prequential mAP@0.5")
+    ap_table = re.search(r'<table class="box-ap">(.*?)</table>', page)
+    assert ap_table, "the per-class AP table"
+    assert [row[0] for row in re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td>", ap_table.group(1))] == list(LABELS)
+    drawn = [(int(t), int(k)) for t, k in re.findall(r'<img src="data:image/png;base64,[^"]+" '
+                                                     r'alt="task (\d+) with (\d+) predicted box\(es\)"', page)]
+    assert len(drawn) >= 3 and any(k for _, k in drawn), drawn
+    assert {t for t, _ in drawn} <= set(truth) - set(first) - set(order[:3]), "thumbnails show the unlabelled head"

@@ -4,13 +4,11 @@ predictions read back through Label Studio's API hold label sets from the config
 
 from __future__ import annotations
 
-import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.helpers import connect_backend, wait_version
+from tests.e2e.helpers import label_and_wait, prediction_rows, submit
 from tests.e2e.test_live_queue import next_id, ranking
-from tests.harness.labelstudio import LabelStudioServer
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
 
@@ -35,10 +33,8 @@ def items(n: int) -> list[tuple[str, list[str]]]:
     return out
 
 
-def annotate(ls: LabelStudioServer, task_id: int, labels: list[str]) -> None:
-    result = [{"from_name": "topics", "to_name": "text", "type": "choices", "value": {"choices": labels}}]
-    response = ls.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result})
-    assert response.status_code == 201, response.text
+def labels_result(labels: list[str]) -> list[dict]:
+    return [{"from_name": "topics", "to_name": "text", "type": "choices", "value": {"choices": labels}}]
 
 
 def test_multi_label_head_region_scores_and_next_order(label_studio, labelsieve_server) -> None:
@@ -48,24 +44,11 @@ def test_multi_label_head_region_scores_and_next_order(label_studio, labelsieve_
     imported = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true", json=[{"text": t} for t, _ in data])
     assert imported.status_code == 201, imported.text
     truth = {int(tid): labels for tid, (_, labels) in zip(imported.json()["task_ids"], data, strict=True)}
-    httpx.post(f"{server.url}/setup", json={"project": f"{pid}.0", "schema": CONFIG, "extra_params": EXTRA},
-               timeout=300).raise_for_status()
-    connect_backend(ls, pid, server.url, EXTRA)
     first = list(truth)[:15]
-    for tid in first:
-        annotate(ls, tid, truth[tid])
-    version = wait_version(ls, pid, other_than=None, timeout=300)
+    _, version = label_and_wait(ls, server.url, pid, CONFIG, EXTRA, {tid: labels_result(truth[tid]) for tid in first})
     order = [t for t in ranking(server, pid, version) if t not in set(first)]
 
-    rows = {}
-    page = 1
-    while True:
-        body = ls.api("GET", "/api/predictions/", params={"project": pid, "page": page, "page_size": 1000}).json()
-        batch = body["results"] if isinstance(body, dict) else body
-        rows.update({int(r["task"]): r for r in batch if r["model_version"] == version})
-        if isinstance(body, list) or not body.get("next"):
-            break
-        page += 1
+    rows = prediction_rows(ls, pid, version)
     assert set(rows) == set(order[:DEPTH]), "the head of labelsieve's ranking is pushed"
     assert sorted(rows, key=lambda t: rows[t]["score"]) == order[:DEPTH], "scores encode labelsieve's rank"
     with_regions = [r for r in rows.values() if r["result"]]
@@ -80,4 +63,4 @@ def test_multi_label_head_region_scores_and_next_order(label_studio, labelsieve_
     for expected in order[:3]:  # Label Studio's label stream follows labelsieve's ranking
         served = next_id(ls, pid)
         assert served == expected, f"served {served}, labelsieve's next is {expected}"
-        annotate(ls, served, truth[served])
+        submit(ls, served, labels_result(truth[served]))

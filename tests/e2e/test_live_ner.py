@@ -6,18 +6,13 @@ labelling editor (the screenshot is saved)."""
 
 from __future__ import annotations
 
-import base64
 import re
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.helpers import connect_backend, wait_version
+from tests.e2e.editor import editor_shot
+from tests.e2e.helpers import label_and_wait, prediction_rows, submit
 from tests.e2e.test_live_queue import next_id, ranking
-from tests.harness.chromium import Chromium
-from tests.harness.labelstudio import LabelStudioServer
 from tests.spans.corpus import make_corpus
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
@@ -53,24 +48,6 @@ def sentences(n: int) -> list[tuple[str, list[dict]]]:
     return out
 
 
-def annotate(ls: LabelStudioServer, task_id: int, result: list[dict]) -> None:
-    response = ls.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result})
-    assert response.status_code == 201, response.text
-
-
-def session_cookie(ls: LabelStudioServer) -> str:
-    """Log in like a person (Django's login form) and return the ``sessionid`` the browser will use."""
-    with httpx.Client(base_url=ls.url, follow_redirects=False, timeout=60) as web:
-        web.get("/user/login/")
-        token = web.cookies.get("csrftoken")
-        response = web.post("/user/login/", data={"email": ls.username, "password": ls.password,
-                                                  "csrfmiddlewaretoken": token}, headers={"Referer": ls.url})
-        assert response.status_code in (200, 302), response.text[:200]
-        session = web.cookies.get("sessionid")
-    assert session, "Label Studio gave no session cookie"
-    return str(session)
-
-
 PROBE = """new Promise(resolve => {
   const deadline = Date.now() + 60000;
   const look = () => {
@@ -86,29 +63,6 @@ PROBE = """new Promise(resolve => {
 })"""
 
 
-def editor_shot(ls: LabelStudioServer, pid: int, task_id: int, path: Path) -> dict:
-    browser = Chromium().start()
-    try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Network.enable", "Page.enable"):
-            browser.send(domain, session=session)
-        browser.send("Network.setCookie", {"name": "sessionid", "value": session_cookie(ls), "url": ls.url},
-                     session=session)
-        browser.send("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 900, "deviceScaleFactor": 1,
-                                                            "mobile": False}, session=session)
-        browser.send("Page.navigate", {"url": f"{ls.url}/projects/{pid}/data?task={task_id}"}, session=session)
-        browser.wait_event("Page.loadEventFired", session=session, timeout=120)
-        found = browser.send("Runtime.evaluate", {"expression": PROBE, "awaitPromise": True, "returnByValue": True},
-                             session=session, timeout=90)
-        time.sleep(1.0)  # let the highlight paint before the picture (the probe already saw it in the DOM)
-        shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
-        path.write_bytes(base64.b64decode(shot["data"]))
-        return dict(found.get("result", {}).get("value") or {})
-    finally:
-        browser.stop()
-
-
 def test_ner_head_spans_offsets_next_order_and_editor(label_studio, labelsieve_server, tmp_path) -> None:
     ls, server = label_studio, labelsieve_server
     data = sentences(120)
@@ -116,24 +70,11 @@ def test_ner_head_spans_offsets_next_order_and_editor(label_studio, labelsieve_s
     imported = ls.api("POST", f"/api/projects/{pid}/import?return_task_ids=true", json=[{"text": t} for t, _ in data])
     assert imported.status_code == 201, imported.text
     truth = {int(tid): item for tid, item in zip(imported.json()["task_ids"], data, strict=True)}
-    httpx.post(f"{server.url}/setup", json={"project": f"{pid}.0", "schema": CONFIG, "extra_params": EXTRA},
-               timeout=300).raise_for_status()
-    connect_backend(ls, pid, server.url, EXTRA)
     first = list(truth)[:15]
-    for tid in first:
-        annotate(ls, tid, truth[tid][1])
-    version = wait_version(ls, pid, other_than=None, timeout=300)
+    _, version = label_and_wait(ls, server.url, pid, CONFIG, EXTRA, {tid: truth[tid][1] for tid in first})
     order = [t for t in ranking(server, pid, version) if t not in set(first)]
 
-    rows = {}
-    page = 1
-    while True:
-        body = ls.api("GET", "/api/predictions/", params={"project": pid, "page": page, "page_size": 1000}).json()
-        batch = body["results"] if isinstance(body, dict) else body
-        rows.update({int(r["task"]): r for r in batch if r["model_version"] == version})
-        if isinstance(body, list) or not body.get("next"):
-            break
-        page += 1
+    rows = prediction_rows(ls, pid, version)
     assert set(rows) == set(order[:DEPTH]), "the head of labelsieve's ranking is pushed"
     assert sorted(rows, key=lambda t: rows[t]["score"]) == order[:DEPTH], "scores encode labelsieve's rank"
     spans = 0
@@ -149,7 +90,7 @@ def test_ner_head_spans_offsets_next_order_and_editor(label_studio, labelsieve_s
 
     shown = next(t for t in order[:DEPTH] if rows[t]["result"] and re.search(r"[^\x00-\x7f]", truth[t][0]))
     shot = tmp_path / "ner-editor.png"
-    seen = editor_shot(ls, pid, shown, shot)
+    seen = editor_shot(ls, pid, shown, shot, PROBE)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     predicted = {r["value"]["text"] for r in rows[shown]["result"]}
     assert predicted & {s.strip() for s in seen.get("spans", [])}, (predicted, seen)
@@ -157,4 +98,4 @@ def test_ner_head_spans_offsets_next_order_and_editor(label_studio, labelsieve_s
     for expected in order[:3]:  # Label Studio's label stream follows labelsieve's ranking
         served = next_id(ls, pid)
         assert served == expected, f"served {served}, labelsieve's next is {expected}"
-        annotate(ls, served, truth[served][1])
+        submit(ls, served, truth[served][1])

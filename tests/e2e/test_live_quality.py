@@ -3,34 +3,22 @@ Data Manager tab, while /next keeps serving labelsieve's ranking."""
 
 from __future__ import annotations
 
-import time
-
-import httpx
-
 from tests.e2e.helpers import (
     annotate,
     connect_backend,
     create_project,
+    issues_tab,
     predictions,
     project,
     served_in_our_order,
     text_dataset,
+    wait_issues,
     wait_version,
 )
 
 N_LABELLED = 120  # the candidates' gate needs 20 labels in the smallest class (here 20 / 40 / 60)
 EXTRA = {"learner": "text", "retrain_every": N_LABELLED, "min_annotations": N_LABELLED, "strategy": "margin"}
 OTHER = {"sports": "weather", "weather": "food", "food": "sports"}
-
-
-def wait_issues(backend_url: str, pid: int, version: str, timeout: float = 180.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = httpx.get(f"{backend_url}/projects/{pid}/issues", timeout=30).json()
-        if body["status"] == "ready" and body["scored_version"] == version and body.get("review"):
-            return dict(body)
-        time.sleep(0.5)
-    raise AssertionError(f"no scorecard for {version} of project {pid}: {body}")
 
 
 def test_review_predictions_and_view_list_candidates_without_changing_the_served_order(
@@ -67,12 +55,8 @@ def test_review_predictions_and_view_list_candidates_without_changing_the_served
         assert suggested == candidates[tid]["suggested_label"]
         assert score is None, "a review score would read as confidence in the suggested label"
 
-    views = ls.api("GET", "/api/dm/views/", params={"project": pid}).json()
-    view = next(v for v in views if v["id"] == issues["review"]["view_id"])
-    assert view["data"]["title"] == "labelsieve: label issues"
-    listed = ls.api("GET", "/api/tasks/", params={"project": pid, "view": view["id"], "page_size": 500}).json()
-    listed_ids = {int(t["id"]) for t in (listed["tasks"] if isinstance(listed, dict) else listed)}
-    assert listed_ids == set(candidates), "the Data Manager tab lists exactly the candidates"
+    assert issues_tab(ls, pid, issues["review"]["view_id"]) == set(candidates), \
+        "the Data Manager tab lists exactly the candidates"
 
     state = project(ls, pid)
     assert state["model_version"] == version, "review predictions must not switch the served version"

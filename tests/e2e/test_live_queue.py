@@ -16,10 +16,10 @@ from tests.e2e.helpers import (
     TEXT_CONFIG,
     annotate,
     backend_status,
-    connect_backend,
     create_project,
     predictions,
     project,
+    setup_and_connect,
     text_dataset,
     wait_version,
 )
@@ -71,12 +71,6 @@ def ls_server(tmp_path: Path, label_studio: LabelStudioServer) -> Iterator[Serve
     server.stop()
 
 
-def warm_up(server: ServerProcess, pid: int) -> None:
-    """One /setup before Label Studio's own (it allows 3 s; the first one loads the learners)."""
-    httpx.post(f"{server.url}/setup", json={"project": f"{pid}.0", "schema": TEXT_CONFIG, "extra_params": EXTRA},
-               timeout=300).raise_for_status()
-
-
 def wait_first_contact(server: ServerProcess, pid: int, timeout: float = 300.0) -> None:
     """Until the first contact that /setup started has synced the whole project (its status says ``done``)."""
     deadline = time.monotonic() + timeout
@@ -91,8 +85,7 @@ def wait_first_contact(server: ServerProcess, pid: int, timeout: float = 300.0) 
 
 def first_round(ls: LabelStudioServer, server: ServerProcess, n: int, title: str) -> tuple[int, dict, str, list]:
     pid, truth = create_project(ls, title, text_dataset(n, seed=7))
-    warm_up(server, pid)
-    connect_backend(ls, pid, server.url, EXTRA)
+    setup_and_connect(ls, server.url, pid, TEXT_CONFIG, EXTRA)
     wait_first_contact(server, pid)  # the connect's background sync: its end would re-rank a head already served
     for tid in list(truth)[:10]:
         annotate(ls, tid, truth[tid])
@@ -167,8 +160,7 @@ def test_head_two_annotators_refill_and_data_manager_stream(label_studio, ls_ser
 def test_new_tasks_ranked_in_a_later_round_without_an_export(label_studio, ls_server) -> None:
     ls, server = label_studio, ls_server
     pid, truth = create_project(ls, "queue new tasks", text_dataset(300, seed=3))
-    warm_up(server, pid)
-    connect_backend(ls, pid, server.url, dict(EXTRA, retrain_every=5))
+    setup_and_connect(ls, server.url, pid, TEXT_CONFIG, dict(EXTRA, retrain_every=5))
     for tid in list(truth)[:10]:
         annotate(ls, tid, truth[tid])
     first = wait_version(ls, pid, other_than=None, timeout=300)
