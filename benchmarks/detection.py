@@ -30,12 +30,71 @@ def savings(args: argparse.Namespace) -> dict:
     config = BoxSimulationConfig(
         strategies=tuple(args.rankings.split(",")), initial=args.initial, batch_size=args.batch_size,
         budget=args.budget, seeds=args.seeds, test_fraction=0.3, base_seed=args.first_seed,
-        learner_params={"epochs": args.epochs, "min_steps": args.min_steps, "image_size": args.size},
+        learner_params={"epochs": args.epochs, "min_steps": args.min_steps, "image_size": args.size, "lr": args.lr,
+                        "device": "cpu"},
     )
     started = time.perf_counter()
     report = run_box_simulation(data, config, progress=lambda line: print(line, flush=True))
     report["seconds"] = time.perf_counter() - started
     return report
+
+
+def _to_target(curve: list[dict], target: float, key: str, censored: float) -> tuple[float, bool]:
+    """Images or boxes at the first round reaching ``target`` mAP@0.5; ``censored`` (the budget) when none did."""
+    point = next((p for p in curve if p["map_50"] >= target), None)
+    return (float(point[key]), True) if point is not None else (censored, False)
+
+
+def table(args: argparse.Namespace) -> str:
+    """Markdown tables from the per-seed JSON files ``savings-S.json`` written by ``savings --out``."""
+    reports = [json.loads(path.read_text()) for path in sorted(args.out.glob("savings-*.json"))]
+    names = list(reports[0]["strategies"])
+    rare = args.rare
+    full = [r["full_data"][0] for r in reports]
+    lines = [f"Full-data mAP@0.5 per seed: {[round(f['map_50'], 3) for f in full]}; mAP@0.5:0.95: "
+             f"{[round(f['map_50_95'], 3) for f in full]}; {rare} AP@0.5: {[round(f['ap_50'][rare], 3) for f in full]}",
+             "", "| ranking | seeds reaching 90% | images to 90% (per seed) | boxes to 90% (per seed) "
+             "| images / random | boxes / random | seeds above random (mean mAP@0.5 over rounds) "
+             "| mAP@0.5 / @0.5:0.95 at the end "
+             f"| {rare} AP@0.5 at the end | boxes drawn at the end |", "|---|---|---|---|---|---|---|---|---|---|"]
+    per: dict[str, dict[str, list]] = {}
+    for name in names:
+        rows: dict[str, list] = {"images": [], "boxes": [], "reached": [], "area": [], "end": [], "end_95": [],
+                                 "rare": [], "drawn": []}
+        for report, reference in zip(reports, full, strict=True):
+            curve = report["strategies"][name][0]
+            target = report["config"]["target_fraction"] * reference["map_50"]
+            images, ok = _to_target(curve, target, "images", float(curve[-1]["images"]))
+            boxes, _ = _to_target(curve, target, "boxes", float(curve[-1]["boxes"]))
+            rows["images"].append(images)
+            rows["boxes"].append(boxes)
+            rows["reached"].append(ok)
+            rows["area"].append(float(np.mean([p["map_50"] for p in curve])))
+            rows["end"].append(curve[-1]["map_50"])
+            rows["end_95"].append(curve[-1]["map_50_95"])
+            rows["rare"].append(float(np.nan_to_num(curve[-1]["ap_50"][rare])))
+            rows["drawn"].append(curve[-1]["boxes"])
+        per[name] = rows
+
+    def seeds(rows: dict[str, list], key: str) -> str:
+        return " / ".join(f"{v:.0f}" if ok else f">{v:.0f}" for v, ok in zip(rows[key], rows["reached"], strict=True))
+
+    base = per["random"]
+    for name, rows in per.items():
+        above = sum(a > b for a, b in zip(rows["area"], base["area"], strict=True))
+        lines.append(
+            f"| {name} | {sum(rows['reached'])}/{len(reports)} | {seeds(rows, 'images')} | {seeds(rows, 'boxes')} "
+            f"| {sum(rows['images']) / sum(base['images']):.2f} | {sum(rows['boxes']) / sum(base['boxes']):.2f} "
+            f"| {'-' if name == 'random' else f'{above}/{len(reports)}'} "
+            f"| {np.mean(rows['end']):.3f} / {np.mean(rows['end_95']):.3f} | {np.mean(rows['rare']):.3f} "
+            f"| {np.mean(rows['drawn']):.0f} |")
+    lines += ["", "| ranking | mean mAP@0.5 over rounds | difference to random (paired, mean / min / max) |",
+              "|---|---|---|"]
+    for name, rows in per.items():
+        diff = np.array(rows["area"]) - np.array(base["area"])
+        lines.append(f"| {name} | {np.mean(rows['area']):.3f} | {diff.mean():+.3f} / {diff.min():+.3f} / "
+                     f"{diff.max():+.3f} |")
+    return "\n".join(lines)
 
 
 def round_cost(args: argparse.Namespace) -> dict:
@@ -60,12 +119,12 @@ def round_cost(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("savings", "round-cost"))
+    parser.add_argument("mode", choices=("savings", "round-cost", "table"))
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--data-seed", type=int, default=2026)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--rankings", default="sum,mean,max,ls_example,random",
+    parser.add_argument("--rankings", default="sum,mean,max,sum_rare,flip,ls_example,random",
                         help="comma-separated rankings of labelsieve.simulate.detection.RANKINGS")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--initial", type=int, default=10)
@@ -73,10 +132,15 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=70)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--min-steps", type=int, default=60)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--pool", type=int, default=1000)
     parser.add_argument("--labelled", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--rare", default="cross", help="the rare class reported by table")
     args = parser.parse_args()
+    if args.mode == "table":
+        print(table(args))
+        return
     torch.set_num_threads(1)
     result = savings(args) if args.mode == "savings" else round_cost(args)
     text = json.dumps(result, indent=1)
