@@ -109,14 +109,21 @@ def run_box_simulation(
         if progress:
             progress(f"seed {seed} full data ({len(pool)} images): mAP@0.5 {report['full_data'][-1]['map_50']:.3f}")
         seed_set = rng.choice(len(pool), size=config.initial, replace=False)
+        # the seed-set round is the same for every ranking (same images, same random_state): fit it once per seed
+        first: tuple[DetectorLearner, tuple[float, float, dict[str, float]]] | None = None
         for name in strategies:
             ranking_rng = np.random.default_rng([seed, RANKINGS.index(name)])
             labelled = list(seed_set)
             curve: list[dict[str, float]] = []
             while True:
                 subset = pool.subset(labelled)
-                learner = DetectorLearner(**params).fit(subset.images, subset.targets, classes=data.classes)
-                map_50, map_50_95, per_class = _evaluate(learner, held_out)
+                if first is not None and len(labelled) == config.initial:
+                    learner, (map_50, map_50_95, per_class) = first
+                else:
+                    learner = DetectorLearner(**params).fit(subset.images, subset.targets, classes=data.classes)
+                    map_50, map_50_95, per_class = _evaluate(learner, held_out)
+                    if len(labelled) == config.initial:
+                        first = learner, (map_50, map_50_95, per_class)
                 curve.append({"images": len(labelled), "boxes": subset.n_boxes, "map_50": map_50,
                               "map_50_95": map_50_95, "ap_50": per_class})
                 if progress:
