@@ -33,8 +33,17 @@ def savings(args: argparse.Namespace) -> dict:
         learner_params={"epochs": args.epochs, "min_steps": args.min_steps, "image_size": args.size, "lr": args.lr,
                         "device": "cpu"},
     )
+    rounds = args.out / f"rounds-{args.first_seed}.jsonl" if args.out else None
+    if rounds:
+        args.out.mkdir(parents=True, exist_ok=True)
+
+    def keep(seed: int, name: str, point: dict) -> None:
+        if rounds:
+            with rounds.open("a") as handle:
+                handle.write(json.dumps({"seed": seed, "ranking": name, **point}) + "\n")
+
     started = time.perf_counter()
-    report = run_box_simulation(data, config, progress=lambda line: print(line, flush=True))
+    report = run_box_simulation(data, config, progress=lambda line: print(line, flush=True), on_round=keep)
     report["seconds"] = time.perf_counter() - started
     return report
 
@@ -45,9 +54,32 @@ def _to_target(curve: list[dict], target: float, key: str, censored: float) -> t
     return (float(point[key]), True) if point is not None else (censored, False)
 
 
+def _reports(folder: Path) -> list[dict]:
+    """One report per seed, from the ``rounds-*.jsonl`` files (rankings whose curve is complete only), so a run
+    stopped early still gives its finished rankings."""
+    by_seed: dict[int, dict] = {}
+    for path in sorted(folder.glob("rounds-*.jsonl")):
+        for line in path.read_text().splitlines():
+            point = json.loads(line)
+            seed, name = point.pop("seed"), point.pop("ranking")
+            report = by_seed.setdefault(seed, {"strategies": {}, "full_data": [], "config": {"target_fraction": 0.9}})
+            if name == "full_data":
+                report["full_data"].append(point)
+            else:
+                report["strategies"].setdefault(name, [[]])[0].append(point)
+    budget = max(p["images"] for r in by_seed.values() for c in r["strategies"].values() for p in c[0])
+    for report in by_seed.values():
+        report["strategies"] = {k: v for k, v in report["strategies"].items() if v[0][-1]["images"] >= budget}
+    seeds = [r for _, r in sorted(by_seed.items()) if "random" in r["strategies"]]
+    common = set.intersection(*(set(r["strategies"]) for r in seeds))
+    for report in seeds:
+        report["strategies"] = {k: v for k, v in report["strategies"].items() if k in common}
+    return seeds
+
+
 def table(args: argparse.Namespace) -> str:
     """Markdown tables from the per-seed JSON files ``savings-S.json`` written by ``savings --out``."""
-    reports = [json.loads(path.read_text()) for path in sorted(args.out.glob("savings-*.json"))]
+    reports = _reports(args.out)
     names = list(reports[0]["strategies"])
     rare = args.rare
     full = [r["full_data"][0] for r in reports]
@@ -124,7 +156,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--data-seed", type=int, default=2026)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--rankings", default="sum,mean,max,sum_rare,flip,ls_example,random",
+    parser.add_argument("--rankings", default="random,sum,ls_example,mean,max,sum_rare,flip",
                         help="comma-separated rankings of labelsieve.simulate.detection.RANKINGS")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--initial", type=int, default=10)
