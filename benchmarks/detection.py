@@ -2,7 +2,9 @@
 max of per-box entropy) vs random vs Label Studio's example rule (mean of scores >= 0.5, empty = 0), on the generated
 shapes set; and the cost of one round (fit + rank) on a 1k-image pool with peak memory.
 
-    OMP_NUM_THREADS=1 python benchmarks/detection.py savings --seeds 3 --out runs/bench-detection
+    OMP_NUM_THREADS=1 python benchmarks/detection.py recipe --images 200 --size 48 --epochs 12 --lr 5e-3
+    OMP_NUM_THREADS=1 python benchmarks/detection.py savings --first-seed 0 --seeds 1 --out runs/bench-detection
+    python benchmarks/detection.py table --out runs/bench-detection   # markdown from the rounds written so far
     OMP_NUM_THREADS=1 python benchmarks/detection.py round-cost --pool 1000
 
 Prints JSON; benchmarks/results/detection.md holds the tables written from it.
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labelsieve.detection.average_precision import mean_average_precision
 from labelsieve.detection.learner import DetectorLearner
 from labelsieve.detection.synthetic import make_shapes
 from labelsieve.detection.uncertainty import pool_uncertainty
@@ -129,6 +132,24 @@ def table(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def recipe(args: argparse.Namespace) -> dict:
+    """One detector recipe on the generated set: fit on the first ``--images`` images, score on the next 100."""
+    data = make_shapes(args.images + 100, size=args.size, seed=args.data_seed)
+    train, test = data.subset(range(args.images)), data.subset(range(args.images, args.images + 100))
+    started = time.perf_counter()
+    learner = DetectorLearner(image_size=args.size, device="cpu", epochs=args.epochs, min_steps=args.min_steps,
+                              lr=args.lr, batch_size=args.learner_batch).fit(train.images, train.targets,
+                                                                             classes=data.classes)
+    fit_s = time.perf_counter() - started
+    scores = mean_average_precision(test.targets, learner.predict(test.images), test.classes)
+    return {"images": args.images, "size": args.size, "epochs": args.epochs, "min_steps": args.min_steps,
+            "lr": args.lr, "batch": args.learner_batch, "steps": len(learner.losses_) * -(-args.images //
+                                                                                        args.learner_batch),
+            "fit_s": fit_s, "map_50": scores.map_50, "map_50_95": scores.map_50_95,
+            "ap_50": scores.ap_50_per_class,
+            "train_boxes": {c: sum(t.labels.count(c) for t in train.targets) for c in data.classes}}
+
+
 def round_cost(args: argparse.Namespace) -> dict:
     pool = make_shapes(args.pool, size=args.size, seed=7)
     labelled = make_shapes(args.labelled, size=args.size, seed=8)
@@ -151,7 +172,7 @@ def round_cost(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("savings", "round-cost", "table"))
+    parser.add_argument("mode", choices=("savings", "round-cost", "table", "recipe"))
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--data-seed", type=int, default=2026)
@@ -165,6 +186,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--min-steps", type=int, default=60)
     parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--learner-batch", type=int, default=8, help="recipe: the detector's batch size")
     parser.add_argument("--pool", type=int, default=1000)
     parser.add_argument("--labelled", type=int, default=50)
     parser.add_argument("--out", type=Path, default=None)
@@ -174,7 +196,7 @@ def main() -> None:
         print(table(args))
         return
     torch.set_num_threads(1)
-    result = savings(args) if args.mode == "savings" else round_cost(args)
+    result = {"savings": savings, "round-cost": round_cost, "recipe": recipe}[args.mode](args)
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
