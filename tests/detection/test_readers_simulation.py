@@ -71,10 +71,16 @@ def test_simulation_counts_images_and_boxes() -> None:
     data = make_shapes(30, seed=4)
     config = BoxSimulationConfig(strategies=("sum", "ls_example", "mc_dropout"), initial=6, batch_size=6, budget=12,
                                  seeds=1, learner_params={"epochs": 1, "min_steps": 4})
-    report = run_box_simulation(data, config)
+    scored: list[tuple[int, str, dict]] = []
+    report = run_box_simulation(data, config, on_round=lambda *point: scored.append(point))
     assert set(report["strategies"]) == {"sum", "ls_example", "mc_dropout", "random"}
-    for curves in report["strategies"].values():
+    # every round is handed out as soon as it is scored, the full-data reference first
+    assert scored[0][:2] == (0, "full_data") and len(scored) == 1 + 4 * 2
+    for name, curves in report["strategies"].items():
         (curve,) = curves
+        assert [p for _, n, p in scored if n == name] == curve
+        # the seed-set round is fit once and shared: identical for every ranking
+        assert curve[0] == report["strategies"]["random"][0][0]
         assert [p["images"] for p in curve] == [6, 12]
         assert curve[0]["boxes"] <= curve[1]["boxes"] and 0 <= curve[1]["map_50"] <= 1
     assert {row["strategy"] for row in report["savings"]} == {"sum", "ls_example", "mc_dropout", "random"}

@@ -85,9 +85,12 @@ def flip_priority(learner: DetectorLearner, images: Sequence[Any], found: Sequen
 def run_box_simulation(
     data: DetectionDataset, config: BoxSimulationConfig, *, test: DetectionDataset | None = None,
     progress: Callable[[str], None] | None = None,
+    on_round: Callable[[int, str, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Learning curves per ranking and seed, the full-data reference, and the labels each ranking needs to reach
-    ``target_fraction`` of the full-data mAP@0.5 (``None`` when it does not within ``budget``)."""
+    ``target_fraction`` of the full-data mAP@0.5 (``None`` when it does not within ``budget``). ``on_round`` gets
+    ``(seed, ranking, point)`` as soon as a round is scored (ranking ``"full_data"`` for the reference), so a long
+    run can be read before it ends."""
     unknown = [s for s in config.strategies if s not in RANKINGS]
     if unknown:
         raise BoxSimulationError(f"unknown ranking(s) {unknown}; choose from {list(RANKINGS)}")
@@ -108,19 +111,30 @@ def run_box_simulation(
         full = DetectorLearner(**params).fit(pool.images, pool.targets, classes=data.classes)
         report["full_data"].append(dict(zip(("map_50", "map_50_95", "ap_50"), _evaluate(full, held_out),
                                             strict=True)))
+        if on_round:
+            on_round(seed, "full_data", report["full_data"][-1])
         if progress:
             progress(f"seed {seed} full data ({len(pool)} images): mAP@0.5 {report['full_data'][-1]['map_50']:.3f}")
         seed_set = rng.choice(len(pool), size=config.initial, replace=False)
+        # the seed-set round is the same for every ranking (same images, same random_state): fit it once per seed
+        first: tuple[DetectorLearner, tuple[float, float, dict[str, float]]] | None = None
         for name in strategies:
             ranking_rng = np.random.default_rng([seed, RANKINGS.index(name)])
             labelled = list(seed_set)
             curve: list[dict[str, float]] = []
             while True:
                 subset = pool.subset(labelled)
-                learner = DetectorLearner(**params).fit(subset.images, subset.targets, classes=data.classes)
-                map_50, map_50_95, per_class = _evaluate(learner, held_out)
+                if first is not None and len(labelled) == config.initial:
+                    learner, (map_50, map_50_95, per_class) = first
+                else:
+                    learner = DetectorLearner(**params).fit(subset.images, subset.targets, classes=data.classes)
+                    map_50, map_50_95, per_class = _evaluate(learner, held_out)
+                    if len(labelled) == config.initial:
+                        first = learner, (map_50, map_50_95, per_class)
                 curve.append({"images": len(labelled), "boxes": subset.n_boxes, "map_50": map_50,
                               "map_50_95": map_50_95, "ap_50": per_class})
+                if on_round:
+                    on_round(seed, name, curve[-1])
                 if progress:
                     progress(f"seed {seed} {name}: {len(labelled)} images, mAP@0.5 {map_50:.3f}")
                 if len(labelled) >= config.budget:
