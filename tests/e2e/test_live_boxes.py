@@ -20,7 +20,7 @@ from labelsieve.detection.synthetic import make_shapes
 from labelsieve.detection.targets import ImageTarget
 from tests.detection.service_data import BOXES, DETECTOR, box_result
 from tests.e2e.editor import editor_shot
-from tests.e2e.helpers import backend_status, label_and_wait, prediction_rows, submit, wait_version
+from tests.e2e.helpers import backend_status, label_and_wait, prediction_rows, submit, wait_labeled, wait_version
 from tests.e2e.test_live_queue import next_id, ranking
 from tests.harness.labelstudio import LabelStudioServer
 
@@ -132,7 +132,10 @@ def test_boxes_trained_in_the_loop_head_scores_pixels_next_and_editor(label_stud
         assert served == expected, f"served {served}, labelsieve's next is {expected}"
         submit(ls, served, box_result(truth[served]))
 
-    # the project page: per-class AP of the labels that came while the detector served, and the head drawn
+    # the project page: per-class AP of the labels that came while the detector served, and the head drawn; the
+    # page leaves out the tasks labelsieve knows are labelled, so wait until the three webhooks were applied
+    labelled = len(first) + 3
+    assert wait_labeled(server.url, pid, labelled, timeout=120) == labelled
     page = wait_page(server.url, pid, "Prequential mAP@0.5")
     ap_table = re.search(r'<table class="box-ap">(.*?)</table>', page)
     assert ap_table, "the per-class AP table"
