@@ -224,3 +224,21 @@ def delete_and_sync(live: Any, service: Any, ls: LabelStudioServer, pid: int, an
     with session_scope(service.engine) as session:
         kept = {task.id for task, _ in crud.labeled_examples(session=session, project_id=pid)}
     return status, kept
+
+
+def image_project(ls: LabelStudioServer, folder_name: str, title: str, config: str, images: list[Any],
+                  ) -> tuple[int, list[int]]:
+    """A project of PNG ``images`` served by a Label Studio Local Storage sync: its id, and the task ids in image
+    order."""
+    folder = ls.files_root / folder_name
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, image in enumerate(images):
+        image.save(folder / f"img_{k:03d}.png")
+    pid = int(ls.api("POST", "/api/projects", json={"title": title, "label_config": config}).json()["id"])
+    storage = ls.api("POST", "/api/storages/localfiles", json={
+        "project": pid, "path": str(folder), "regex_filter": r".*\.png", "use_blob_urls": True, "title": folder_name})
+    assert storage.status_code == 201, storage.text
+    assert ls.api("POST", f"/api/storages/localfiles/{storage.json()['id']}/sync").status_code == 200
+    tasks = ls.api("GET", f"/api/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"})
+    by_name = {t["data"]["image"].rsplit("/", 1)[-1]: int(t["id"]) for t in tasks.json()}
+    return pid, [by_name[f"img_{k:03d}.png"] for k in range(len(images))]

@@ -21,7 +21,7 @@ from labelsieve.detection.coords import percent_to_pixels
 from labelsieve.detection.synthetic import make_shapes
 from labelsieve.detection.targets import ImageTarget
 from tests.detection.service_data import box_result
-from tests.e2e.helpers import issues_tab, label_and_wait, prediction_rows, project, wait_issues
+from tests.e2e.helpers import image_project, issues_tab, label_and_wait, prediction_rows, project, wait_issues
 from tests.harness.labelstudio import LabelStudioServer
 
 #: one retrain and five cross-fitted detectors (100 steps each) on two CPU cores: minutes on a shared machine
@@ -72,18 +72,7 @@ def plant(targets: list[ImageTarget]) -> tuple[list[ImageTarget], dict[int, str]
 
 def shapes_project(ls: LabelStudioServer, images: list) -> tuple[int, list[int]]:
     """A project of ``images`` from a Local Storage sync: its id, and the task ids in image order."""
-    folder = ls.files_root / "box-issues"
-    folder.mkdir(parents=True, exist_ok=True)
-    for k, image in enumerate(images):
-        image.save(folder / f"img_{k:03d}.png")
-    pid = int(ls.api("POST", "/api/projects", json={"title": "box issues", "label_config": CONFIG}).json()["id"])
-    storage = ls.api("POST", "/api/storages/localfiles", json={
-        "project": pid, "path": str(folder), "regex_filter": r".*\.png", "use_blob_urls": True, "title": "shapes"})
-    assert storage.status_code == 201, storage.text
-    assert ls.api("POST", f"/api/storages/localfiles/{storage.json()['id']}/sync").status_code == 200
-    tasks = ls.api("GET", f"/api/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"})
-    by_name = {t["data"]["image"].rsplit("/", 1)[-1]: int(t["id"]) for t in tasks.json()}
-    return pid, [by_name[f"img_{k:03d}.png"] for k in range(len(images))]
+    return image_project(ls, "box-issues", "box issues", CONFIG, images)
 
 
 def test_swapped_shifted_and_missing_boxes_are_flagged_and_reviewed_in_label_studio(

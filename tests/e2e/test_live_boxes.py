@@ -20,7 +20,15 @@ from labelsieve.detection.synthetic import make_shapes
 from labelsieve.detection.targets import ImageTarget
 from tests.detection.service_data import BOXES, DETECTOR, box_result
 from tests.e2e.editor import editor_shot
-from tests.e2e.helpers import backend_status, label_and_wait, prediction_rows, submit, wait_labeled, wait_version
+from tests.e2e.helpers import (
+    backend_status,
+    image_project,
+    label_and_wait,
+    prediction_rows,
+    submit,
+    wait_labeled,
+    wait_version,
+)
 from tests.e2e.test_live_queue import next_id, ranking
 from tests.harness.labelstudio import LabelStudioServer
 
@@ -34,19 +42,8 @@ EXTRA = {"min_annotations": 20, "retrain_every": 100000, "queue_depth": DEPTH, "
 def shapes_project(ls: LabelStudioServer, n: int) -> tuple[int, dict[int, ImageTarget]]:
     """A project whose tasks are ``n`` generated 64×64 shapes images from a Local Storage sync; task id → truth."""
     data = make_shapes(n, size=64, seed=11)
-    folder = ls.files_root / f"shapes{n}"
-    folder.mkdir(parents=True, exist_ok=True)
-    by_name = {}
-    for k, (image, target) in enumerate(zip(data.images, data.targets, strict=True)):
-        image.save(folder / f"shape_{k:03d}.png")
-        by_name[f"shape_{k:03d}.png"] = target
-    pid = int(ls.api("POST", "/api/projects", json={"title": "boxes", "label_config": BOXES}).json()["id"])
-    storage = ls.api("POST", "/api/storages/localfiles", json={
-        "project": pid, "path": str(folder), "regex_filter": r".*\.png", "use_blob_urls": True, "title": "shapes"})
-    assert storage.status_code == 201, storage.text
-    assert ls.api("POST", f"/api/storages/localfiles/{storage.json()['id']}/sync").status_code == 200
-    tasks = ls.api("GET", f"/api/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"})
-    truth = {int(t["id"]): by_name[t["data"]["image"].rsplit("/", 1)[-1]] for t in tasks.json()}
+    pid, ids = image_project(ls, f"shapes{n}", "boxes", BOXES, list(data.images))
+    truth = dict(zip(ids, data.targets, strict=True))
     assert len(truth) == n
     return pid, truth
 
