@@ -245,7 +245,7 @@ def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> list[dic
     ids = iter(range(1, 10**9))
     stop = threading.Event()
     try:
-        extra = {"learner": "text", "strategy": "margin", "min_annotations": 2}
+        extra = {"learner": "text", "strategy": "margin", "min_annotations": 2, **json.loads(args.extra)}
         with server.client(timeout=300) as client:
             for pid in pids:
                 client.post("/setup", json=setup_payload(pid, TEXT_CONFIG, extra)).raise_for_status()
@@ -302,6 +302,7 @@ def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> list[dic
     return rows
 
 
+BACKGROUND_LINE = re.compile(r"data-quality pass of project \S+ \S+ done in (\S+) s")
 ROUND_LINE = re.compile(r"retrain: trained \S+\s+in (\S+) s (.*)$", re.M)
 
 
@@ -312,8 +313,12 @@ def round_phases(log_text: str) -> dict[str, float]:
         phases.setdefault("round", []).append(float(seconds))
         for pair in rest.split():
             key, _, value = pair.partition("=")
-            if key not in ("decoded", "cached"):
+            if key not in ("decoded", "cached") and value:
                 phases.setdefault(key, []).append(float(value))
+    background = [float(s) for s in BACKGROUND_LINE.findall(log_text)]
+    if background:  # the data-quality passes that ran (5-fold estimate, review, drift), and their median seconds
+        phases["background_jobs"] = [float(len(background))] * 2
+        phases["background_s"] = background
     return {k: float(np.median(v)) for k, v in phases.items()}
 
 
@@ -345,14 +350,17 @@ def main() -> None:
     parser.add_argument("--debounce", type=float, default=1.0)
     parser.add_argument("--slots", type=int, default=1, help="LABELSIEVE_MAX_CONCURRENT_TRAININGS")
     parser.add_argument("--postgres", action="store_true", help="also run with labelsieve's store on PostgreSQL")
+    parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
+    parser.add_argument("--extra", default="{}", help="project settings (JSON) added to every project's /setup")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="labelsieve-many-"))
     print(f"{args.projects} projects × {args.tasks} tasks, an annotation every {args.interval} s per project for "
           f"{args.seconds:.0f} s, {args.slots} training slot(s), "
           f"debounce {args.debounce} s; "
           f"load before: {os.getloadavg()[0]:.1f}")
-    print_rows("labelsieve store on SQLite", run(f"sqlite:///{tmp / 'sqlite' / 'store.sqlite3'}", tmp / "sqlite",
-                                                 args))
+    if not args.no_sqlite:
+        print_rows("labelsieve store on SQLite", run(f"sqlite:///{tmp / 'sqlite' / 'store.sqlite3'}",
+                                                     tmp / "sqlite", args))
     if args.postgres:
         from tests.harness.postgres import start_postgres
 

@@ -41,6 +41,7 @@ def settings_factory(tmp_path: Path, database_url: str):
         base: dict[str, object] = {
             "data_dir": tmp_path / "data", "database_url": database_url, "debounce_seconds": 0.2,
             "torch_threads": 1, "label_studio_url": None, "label_studio_api_key": None,
+            "background_interval_seconds": 0.0,
             "local_files_document_root": tmp_path / "files",
         }
         base.update(overrides)

@@ -174,6 +174,10 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
     # Resources and limits.
     torch_threads: int = Field(default_factory=lambda: default_torch_threads())
     max_concurrent_trainings: int = 1
+    # Background work after a version (the data-quality pass: label issues, review, 5-fold estimate, drift) runs
+    # only while no training round is coming, queued or training, for a project's newest version only, and at most
+    # once per this many seconds per project (service/quality_runner.py).
+    background_interval_seconds: float = Field(default=10.0, ge=0)
     media_timeout_seconds: float = 10.0
     max_media_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000

@@ -121,9 +121,12 @@ def build_service(settings: Settings) -> Service:
         task_total_of=lambda pid: first_contact.tasks_total(pid))
     # sentence embeddings on disk (<data_dir>/embeddings); a pool beyond embedding_budget encodes in the background
     EMBEDDINGS.attach(settings.data_dir / "embeddings", max_rows=settings.embedding_store_rows)
-    text_features = TextFeatures(cache=EMBEDDINGS, retrain=lambda pid: worker.notify(pid, force=True))
+    # background work (pool encoding, the data-quality pass) waits while a training round is coming or running
+    rounds_quiet = lambda timeout: loop.train_slots.wait_quiet(timeout)  # noqa: E731
+    text_features = TextFeatures(cache=EMBEDDINGS, retrain=lambda pid: worker.notify(pid, force=True),
+                                 gate=rounds_quiet)
     image_features = ImageFeatures(cache=EMBEDDINGS, registries=registries,
-                                   retrain=lambda pid: worker.notify(pid, force=True))
+                                   retrain=lambda pid: worker.notify(pid, force=True), gate=rounds_quiet)
     loop = ActiveLearningLoop(engine=engine, settings=settings, registries=registries, artifacts=artifacts,
                               metrics=metrics, gateway=gateway, publisher=publisher, text_features=text_features,
                               image_features=image_features)
@@ -132,7 +135,8 @@ def build_service(settings: Settings) -> Service:
     quality = QualityRunner(host=loop, client_factory=gateway.client, api_key_of=gateway.api_key,
                             keep_versions=settings.keep_prediction_versions, tracker=tracker_for(engine, settings),
                             # the 5-fold estimate and the drift checks the status shows
-                            jobs={CV_ESTIMATE: estimate_version, DRIFT: drift_version})
+                            jobs={CV_ESTIMATE: estimate_version, DRIFT: drift_version},
+                            gate=rounds_quiet, min_interval_seconds=settings.background_interval_seconds)
     cold_start = ColdStart(loop=loop)
     # observer mode: rank another backend's stored predictions instead of training (service/observer.py)
     observer = ObserverRounds(engine=engine, settings=settings, gateway=gateway,

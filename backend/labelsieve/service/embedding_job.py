@@ -3,9 +3,10 @@
 A round that would have to encode more texts than the project's ``embedding_budget`` ranks with TF-IDF instead
 (service/text_features.py) and starts an :class:`EmbeddingJob`: it encodes the texts the store lacks in batches
 of ``batch`` (each batch one store segment, so a crash keeps every finished batch) and counts its progress
-(encoded / total, texts per second). When it is done, ``on_done`` is called (the service forces a retrain,
-which then finds every text stored); when the encoder fails (model folder missing, say), the error is kept and
-the project stays on TF-IDF.
+(encoded / total, texts per second). Rounds come first: before each batch the job waits in ``gate`` until no
+training round is coming, queued or training (``FairSlots.wait_quiet``). When it is done, ``on_done`` is called
+(the service forces a retrain, which then finds every text stored); when the encoder fails (model folder missing,
+say), the error is kept and the project stays on TF-IDF.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class EmbeddingJob:
 
     def __init__(self, *, project_id: int, model: str, texts: Sequence[str], cache: EmbeddingCache,
                  on_done: Callable[[int], None] | None = None, encoder_factory: EncoderFactory = local_encoder,
-                 batch: int = 512) -> None:
+                 batch: int = 512, gate: Callable[[float], bool] | None = None) -> None:
         self.project_id = project_id
+        self.gate = gate
         self.model = model
         self.texts = texts
         self.cache = cache
@@ -103,6 +105,8 @@ class EmbeddingJob:
                 self._encoded = self._total - len(todo)
             encode = self.encoder_factory(self.model) if todo else None
             for start in range(0, len(todo), self.batch):
+                while self.gate is not None and not self._stop.is_set() and not self.gate(0.5):
+                    pass  # a training round is coming, queued or training: it goes first
                 if self._stop.is_set():
                     with self._lock:
                         self._state = "stopped"

@@ -26,8 +26,9 @@ from labelsieve.settings import ProjectSettings
 
 class ImageFeatures(JobBoard):
     def __init__(self, *, cache: EmbeddingCache, registries: Registries,
-                 retrain: Callable[[int], None] | None = None) -> None:
+                 retrain: Callable[[int], None] | None = None, gate: Callable[[float], bool] | None = None) -> None:
         self.cache = cache
+        self.gate = gate  # the encoding waits before each batch until no training round is coming or running
         self.registries = registries
         #: asked (with the project id) for a forced retrain once a project's pool is encoded
         self.retrain = retrain
@@ -73,7 +74,7 @@ class ImageFeatures(JobBoard):
             return lambda todo: encoder.encode([lookup[k] for k in todo])
 
         job = EmbeddingJob(project_id=project_id, model=model, texts=missing, cache=self.cache,
-                           on_done=self.retrain, encoder_factory=encode_factory, batch=256)
+                           on_done=self.retrain, gate=self.gate, encoder_factory=encode_factory, batch=256)
         with self._lock:
             self._jobs[(project_id, model)] = job
         self._plan(project_id, str(name), "pixels", len(set(keys)), len(missing), job)

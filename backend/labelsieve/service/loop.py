@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from labelsieve.inputs import InputLoader
 from labelsieve.labelconfig import LabelConfig
 from labelsieve.labelstudio.gateway import LabelStudioGateway
 from labelsieve.learners.base import TrainingDataError
+from labelsieve.learners.svd_cache import SVDS
 from labelsieve.metrics import Metrics
 from labelsieve.quality.service_calls import training_examples
 from labelsieve.registry import Registries
@@ -37,7 +38,7 @@ from labelsieve.service.project_settings import (
 )
 from labelsieve.service.publishing import RankingPublisher
 from labelsieve.service.signals import best_prequential_accuracy
-from labelsieve.service.slots import FairSlots
+from labelsieve.service.slots import FairSlots, Slot
 from labelsieve.service.text_features import TextFeatures
 from labelsieve.service.training import Fitted, fit_round, store_round
 from labelsieve.settings import Settings
@@ -204,28 +205,37 @@ class ActiveLearningLoop:
         lock = self._train_locks.setdefault(project_id, threading.Lock())
         with lock:
             started = time.perf_counter()
-            self._refresh_pool(project_id)  # Label Studio I/O, before the slot: another project may fit meanwhile
-            requested = time.perf_counter()
-            with self.train_slots.held(project_id):
-                granted = time.perf_counter()
-                try:
-                    outcome = self._retrain(project_id, force=force)
-                except Exception as exc:  # noqa: BLE001 - a failed retrain must never take the service down
-                    log.exception("retrain of project %s failed", project_id)
-                    self._record_failure(project_id, exc)
-                    outcome = RetrainOutcome("failed", reason=f"{type(exc).__name__}: {exc}")
+            with self.train_slots.expect(project_id) as coming:  # background jobs wait for this round from now
+                self._refresh_pool(project_id)  # Label Studio I/O, before the slot: another project may fit meanwhile
+                requested = time.perf_counter()
+                with self.train_slots.held(project_id, coming) as slot:
+                    outcome = self._in_slot(project_id, force, slot)
             if outcome.status == "trained" and outcome.version:  # Label Studio I/O: another project may fit now
                 publish_started = time.perf_counter()
                 self._publish(project_id, outcome.version)
                 outcome.timings["publish"] = time.perf_counter() - publish_started
             outcome.seconds = time.perf_counter() - started
-            outcome.timings.update(refresh=requested - started, slot_wait=granted - requested)
+            outcome.timings.update(refresh=requested - started, slot_wait=outcome.timings.pop("granted") - requested)
             self.metrics.retrains.labels(str(project_id), outcome.status).inc()
             if outcome.status == "trained":
                 self.metrics.retrain_duration.labels(str(project_id)).observe(outcome.seconds)
             return outcome
 
-    def _retrain(self, project_id: int, *, force: bool) -> RetrainOutcome:
+    def _in_slot(self, project_id: int, force: bool, slot: Slot) -> RetrainOutcome:
+        """The round's work from its slot's grant: fit, rank; the slot goes back before the durable writes."""
+        granted, cpu_started, svd_misses = time.perf_counter(), time.thread_time(), SVDS.misses
+        try:
+            outcome = self._retrain(project_id, force=force, ranked=slot.release)
+        except Exception as exc:  # noqa: BLE001 - a failed retrain must never take the service down
+            log.exception("retrain of project %s failed", project_id)
+            self._record_failure(project_id, exc)
+            outcome = RetrainOutcome("failed", reason=f"{type(exc).__name__}: {exc}")
+        # the round's CPU seconds on this thread (wall far above it: the round waited for cores, the GIL or the disk)
+        outcome.timings.update(granted=granted, cpu=time.thread_time() - cpu_started,
+                               svd_misses=SVDS.misses - svd_misses)
+        return outcome
+
+    def _retrain(self, project_id: int, *, force: bool, ranked: Callable[[], None] | None = None) -> RetrainOutcome:
         project = self.project(project_id)
         config = self.config_of(project)
         resolved = self.settings_of(project, config)
@@ -243,19 +253,20 @@ class ActiveLearningLoop:
             return RetrainOutcome("skipped", reason=f"{pending} new annotation(s), retrain_every={ps.retrain_every}")
         if len(examples) < ps.min_annotations:
             return RetrainOutcome("skipped", reason=f"{len(examples)} labelled task(s), need {ps.min_annotations}")
-        fit_started = time.perf_counter()
+        fit_started, fit_cpu = time.perf_counter(), time.thread_time()
         with device_scope(ps.device):  # the project's torch device for the fit and the ranking (labelsieve.devices)
             try:
                 fitted = self._fit(project, ps, examples)
             except TrainingDataError as exc:
                 return RetrainOutcome("skipped", reason=str(exc))
             fitted.prequential_accuracy = best_prequential_accuracy(examples)
-            store_started = time.perf_counter()
-            version, timings = self._store(project_id, resolved, fitted, pending, pruned, prune_rule)
+            store_started, store_cpu = time.perf_counter(), time.thread_time()
+            version, timings = self._store(project_id, resolved, fitted, pending, pruned, prune_rule, ranked)
         # where the round went: refresh (Label Studio's new tasks), examples (labels read), fit_round (inputs + fit),
         # store (save, rank, version rows); retrain adds publish (head pushed, version switched in Label Studio)
         timings = {**phases, "fit_round": store_started - fit_started, **timings,
-                   "store": time.perf_counter() - store_started}
+                   "store": time.perf_counter() - store_started,
+                   "fit_round_cpu": store_cpu - fit_cpu, "store_cpu": time.thread_time() - store_cpu}
         return RetrainOutcome("trained", version=version, timings=timings)  # retrain publishes it
 
     def _refresh_pool(self, project_id: int) -> None:
@@ -277,13 +288,14 @@ class ActiveLearningLoop:
                          text_features=self.text_features, image_features=self.image_features)
 
     def _store(self, project_id: int, resolved: ResolvedSettings, fitted: Fitted, pending: int,
-               pruned: list[int], prune_rule: dict[str, Any] | None) -> tuple[str, dict[str, float]]:
+               pruned: list[int], prune_rule: dict[str, Any] | None,
+               ranked: Callable[[], None] | None = None) -> tuple[str, dict[str, float]]:
         """Store the round (:func:`store_round`) and serve its model from memory."""
         served = self.served(self.project(project_id).label_config)
         stored = store_round(engine=self.engine, artifacts=self.artifacts, registries=self.registries,
                              keep_prediction_versions=self.settings.keep_prediction_versions, project_id=project_id,
                              resolved=resolved, fitted=fitted, pending=pending, pruned=pruned, prune_rule=prune_rule,
-                             served=served)
+                             served=served, ranked=ranked)
         with self._models_lock:
             self._models[project_id] = (stored.version, fitted.learner)
         self.metrics.model_version.labels(str(project_id)).set(stored.number)

@@ -2,8 +2,12 @@
 
 The loop's publisher pushes the ranking first; only then is ``(project, version)`` submitted here, so the
 ranking push never waits for cross-fitting. One daemon thread serves every project; a project's queued
-version is replaced by a newer one (only the serving version is worth judging). ``wait_idle`` blocks on a
-condition (tests, CLI); ``before_job`` is a test hook called with ``(project_id, version)`` as a job starts.
+version is replaced by a newer one (only the serving version is worth judging: a burst of versions is one pass).
+Rounds come first: before a pass and before each of its steps (scorecard, review, each job) the thread waits in
+``gate`` until no round is coming, queued or training (``FairSlots.wait_quiet``), and a project's passes start at
+least ``min_interval_seconds`` apart (its newest version then). ``wait_idle`` blocks on a condition (tests, CLI);
+``before_job`` is a test hook called with ``(project_id, version)`` as a job starts; ``yielding`` is set while
+the thread waits for rounds.
 
 Reuse across rounds: when the labelled set (annotation ids, labels, update times) and the learner recipe are
 the same as the previous scorecard's, its rows are reused (a forced retrain on unchanged labels costs nothing).
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,21 +40,29 @@ log = logging.getLogger(__name__)
 Tracker = Callable[..., None]
 #: a further background job on the serving version: (host, project, version, settings) -> a JSON-able result
 Job = Callable[[QualityHost, Any, str, Any], Any]
+#: waits up to the given seconds until no training round is coming, queued or training; True when none is
+Gate = Callable[[float], bool]
 
 
 class QualityRunner:
     def __init__(self, *, host: QualityHost, client_factory: Callable[[int], LabelStudioClient | None],
                  api_key_of: Callable[[int], str | None], keep_versions: int = 2,
-                 tracker: Tracker | None = None, jobs: dict[str, Job] | None = None) -> None:
+                 tracker: Tracker | None = None, jobs: dict[str, Job] | None = None, gate: Gate | None = None,
+                 min_interval_seconds: float = 0.0) -> None:
         self.host = host
         self.client_factory = client_factory
         self.api_key_of = api_key_of
         self.keep_versions = keep_versions
         self.tracker = tracker
         self.jobs = jobs or {}
+        self.gate = gate
+        self.min_interval_seconds = min_interval_seconds
         self.before_job: Callable[[int, str], None] | None = None
         self.last: dict[int, dict[str, Any]] = {}
+        #: set while the thread waits for training rounds to finish (test hook)
+        self.yielding = threading.Event()
         self._queue: dict[int, str] = {}
+        self._not_before: dict[int, float] = {}  # project -> monotonic time its next pass may start
         self._busy = False
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -64,23 +77,59 @@ class QualityRunner:
                 self._thread.start()
             self._cond.notify_all()
 
-    def _serve(self) -> None:
+    def pending(self) -> dict[int, str]:
+        """Queued passes: project -> the newest version waiting for its pass."""
+        with self._cond:
+            return dict(self._queue)
+
+    def _next(self) -> tuple[int, str] | None:
+        """The oldest queued project whose interval has passed (None: stopping), rounds given way to first."""
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
-                    return
-                project_id = next(iter(self._queue))
-                version = self._queue.pop(project_id)
-                self._busy = True
+                    return None
+            if not self._yield_to_rounds():
+                return None
+            with self._cond:
+                now = time.monotonic()
+                ready = [pid for pid in self._queue if self._not_before.get(pid, 0.0) <= now]
+                if ready:
+                    self._busy = True
+                    return ready[0], self._queue.pop(ready[0])
+                if self._queue and not self._stopping:  # every queued project ran lately: wait for the first
+                    self._cond.wait(min(self._not_before.get(pid, now) for pid in self._queue) - now)
+
+    def _yield_to_rounds(self) -> bool:
+        """Wait until no training round is coming, queued or training; False when the runner stops meanwhile."""
+        if self.gate is None:
+            return True
+        while not self.gate(0.5):
+            self.yielding.set()
+            with self._cond:
+                if self._stopping:
+                    return False
+        self.yielding.clear()
+        return True
+
+    def _serve(self) -> None:
+        while True:
+            picked = self._next()
+            if picked is None:
+                return
+            project_id, version = picked
+            started = time.perf_counter()
             try:
                 self.run(project_id, version)
+                log.info("data-quality pass of project %s %s done in %.2f s", project_id, version,
+                         time.perf_counter() - started)
             except Exception:  # noqa: BLE001 - a failed quality pass never stops the next one
                 log.exception("data-quality pass of project %s %s failed", project_id, version)
             finally:
                 with self._cond:
                     self._busy = False
+                    self._not_before[project_id] = time.monotonic() + self.min_interval_seconds
                     self._cond.notify_all()
 
     def wait_idle(self, timeout: float = 120.0) -> bool:
@@ -109,8 +158,10 @@ class QualityRunner:
         if ps.label_issues and project.model_version == version:
             rows, meta = self.scorecard(project, version, ps)
             report["summary"] = meta.get("summary", summary(rows))
+            self._yield_to_rounds()
             report["review"] = self._review(project, version, rows)
         for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.service.cvjob)
+            self._yield_to_rounds()  # each step of a pass starts only while no round waits
             try:
                 report[name] = job(host, project, version, ps)
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the others or the tracking

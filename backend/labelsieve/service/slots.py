@@ -8,6 +8,11 @@ slot to the oldest ticket, so a project waits for at most the rounds that were a
 
 It also counts, per project, the rounds that had to wait for another project's round and for how long
 (``labelsieve_training_slot_waits_total`` and ``labelsieve_training_slot_wait_seconds``; :meth:`stats`).
+
+Rounds come first: background work started after a version (the data-quality pass, the pool's encoding) waits in
+:meth:`wait_quiet` until no round is coming (:meth:`expect`: a round refreshing its pool before it asks for a slot),
+queued or training. A round that has ranked its pool gives its slot back early (:meth:`Slot.release`): its durable
+writes are disk waits, not CPU, and the next project's round may fit meanwhile.
 """
 
 from __future__ import annotations
@@ -34,6 +39,28 @@ class SlotStats:
 Observer = Callable[[int, float], None]
 
 
+class Slot:
+    """A granted training slot; :meth:`release` gives it back before the ``with`` block ends (once)."""
+
+    def __init__(self, owner: FairSlots) -> None:
+        self._owner = owner
+        self.released = False
+
+    def release(self) -> None:
+        with self._owner._cond:
+            if not self.released:
+                self.released = True
+                self._owner._busy -= 1
+                self._owner._cond.notify_all()
+
+
+class Coming:
+    """A round announced by :meth:`FairSlots.expect`; it stops counting once its slot is granted."""
+
+    def __init__(self) -> None:
+        self.counted = True
+
+
 class FairSlots:
     """``with slots.held(project_id): ...``: at most ``size`` holders at once, granted in request order."""
 
@@ -43,10 +70,43 @@ class FairSlots:
         self._cond = threading.Condition()
         self._queue: deque[object] = deque()
         self._busy = 0
+        self._coming = 0  # rounds announced (refreshing their pool) that have not asked for their slot yet
         self._stats: dict[int, SlotStats] = {}
 
     @contextmanager
-    def held(self, project_id: int) -> Iterator[None]:
+    def expect(self, project_id: int) -> Iterator[Coming]:
+        """A round of ``project_id`` is coming: background work waits for it from now (pass the token to
+        :meth:`held`, which stops counting it once the slot is granted)."""
+        coming = Coming()
+        with self._cond:
+            self._coming += 1
+        try:
+            yield coming
+        finally:
+            self._uncount(coming)
+
+    def _uncount(self, coming: Coming) -> None:
+        with self._cond:
+            if coming.counted:
+                coming.counted = False
+                self._coming -= 1
+                self._cond.notify_all()
+
+    def quiet(self) -> bool:
+        """No round coming, queued or training (background work may start)."""
+        with self._cond:
+            return self._is_quiet()
+
+    def _is_quiet(self) -> bool:
+        return self._coming == 0 and not self._queue and self._busy == 0
+
+    def wait_quiet(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`quiet` (True) or ``timeout`` seconds (False)."""
+        with self._cond:
+            return self._cond.wait_for(self._is_quiet, timeout)
+
+    @contextmanager
+    def held(self, project_id: int, coming: Coming | None = None) -> Iterator[Slot]:
         ticket = object()
         started = time.perf_counter()
         with self._cond:
@@ -56,6 +116,9 @@ class FairSlots:
                 self._cond.wait()
             self._queue.popleft()
             self._busy += 1
+            if coming is not None and coming.counted:
+                coming.counted = False
+                self._coming -= 1
             seconds = time.perf_counter() - started
             stats = self._stats.setdefault(project_id, SlotStats())
             stats.rounds += 1
@@ -66,12 +129,11 @@ class FairSlots:
             self._cond.notify_all()  # the next ticket may take a second free slot
         if waited and self.observe is not None:
             self.observe(project_id, seconds)
+        slot = Slot(self)
         try:
-            yield
+            yield slot
         finally:
-            with self._cond:
-                self._busy -= 1
-                self._cond.notify_all()
+            slot.release()
 
     def waiting(self) -> int:
         """Requests queued for a slot now (tests wait for a round to be queued)."""

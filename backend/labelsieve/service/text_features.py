@@ -26,8 +26,10 @@ from labelsieve.storage.db import session_scope
 
 class TextFeatures(JobBoard):
     def __init__(self, *, cache: EmbeddingCache, retrain: Callable[[int], None] | None = None,
-                 encoder_factory: EncoderFactory = local_encoder) -> None:
+                 encoder_factory: EncoderFactory = local_encoder,
+                 gate: Callable[[float], bool] | None = None) -> None:
         self.cache = cache
+        self.gate = gate  # the encoding waits before each batch until no training round is coming or running
         #: asked (with the project id) for a forced retrain once a project's pool is encoded
         self.retrain = retrain
         self.encoder_factory = encoder_factory
@@ -56,7 +58,7 @@ class TextFeatures(JobBoard):
             self._plan(project_id, model, "embeddings", len(set(strings)), len(missing))
             return params
         job = EmbeddingJob(project_id=project_id, model=model, texts=missing, cache=self.cache,
-                           on_done=self.retrain, encoder_factory=self.encoder_factory)
+                           on_done=self.retrain, gate=self.gate, encoder_factory=self.encoder_factory)
         with self._lock:
             self._jobs[(project_id, model)] = job
         self._plan(project_id, model, "tfidf", len(set(strings)), len(missing))

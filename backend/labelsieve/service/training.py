@@ -148,14 +148,15 @@ class StoredRound:
 
 def store_round(*, engine: Engine, artifacts: ArtifactStore, registries: Registries, keep_prediction_versions: int,
                 project_id: int, resolved: ResolvedSettings, fitted: Fitted, pending: int, pruned: list[int],
-                prune_rule: dict[str, Any] | None, served: ServedConfig) -> StoredRound:
-    """Save the model, rank the pool, store version, ranking file and round, switch serving to it, and take the
-    ``pending`` annotations it was trained on off the retrain counter."""
+                prune_rule: dict[str, Any] | None, served: ServedConfig,
+                ranked: Callable[[], None] | None = None) -> StoredRound:
+    """Rank the pool, call ``ranked`` (the round gives its training slot back: what follows waits on the disk),
+    save the model, store version, ranking file and round, switch serving to it, and take the ``pending``
+    annotations it was trained on off the retrain counter."""
     ps, learner, balanced = resolved.settings, fitted.learner, fitted.balanced
     with session_scope(engine) as session:
         number = crud.next_version_number(session=session, project_id=project_id)
     version = version_name(number)
-    path = artifacts.save(project_id, version, learner, ps.learner)
     seed = zlib.crc32(f"{project_id}:{number}:{ps.seed}".encode())  # no clock: a replay ranks the same
     rank_started = time.perf_counter()
     round_row, ranking = rank_pool(
@@ -165,6 +166,9 @@ def store_round(*, engine: Engine, artifacts: ArtifactStore, registries: Registr
         prequential_accuracy=fitted.prequential_accuracy, task_type=served.task_type, config=served.config,
     )
     rank_seconds = time.perf_counter() - rank_started
+    if ranked is not None:
+        ranked()
+    path = artifacts.save(project_id, version, learner, ps.learner)
     save_ranking(path, ranking)  # the version's full ranking: one file, no row per task
     with session_scope(engine) as session:
         stop_set = stop_set_record(session=session, project_id=project_id, learner=learner, pool=fitted.pool,
