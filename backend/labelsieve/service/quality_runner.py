@@ -158,10 +158,10 @@ class QualityRunner:
         if ps.label_issues and project.model_version == version:
             rows, meta = self.scorecard(project, version, ps)
             report["summary"] = meta.get("summary", summary(rows))
-            self._yield_to_rounds()
-            report["review"] = self._review(project, version, rows)
+            report["review"] = self._review(project, version, rows) if self._yield_to_rounds() else None
         for name, job in self.jobs.items():  # e.g. the 5-fold estimate (labelsieve.service.cvjob)
-            self._yield_to_rounds()  # each step of a pass starts only while no round waits
+            if not self._yield_to_rounds():  # each step of a pass starts only while no round waits
+                break  # the runner stops
             try:
                 report[name] = job(host, project, version, ps)
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the others or the tracking
