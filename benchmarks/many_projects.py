@@ -1,7 +1,7 @@
 """Many projects on one backend: N projects × M text tasks, one simulated annotator per project.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/many_projects.py [--projects 10] [--tasks 2000]
-        [--seconds 180] [--interval 5] [--postgres] [--slots 1]
+        [--seconds 180] [--interval 5] [--postgres] [--no-sqlite] [--slots 1] [--extra '{"cv_estimate": false}']
 
 Starts ``labelsieve serve`` in a subprocess (its own store on SQLite, and with ``--postgres`` also on a throwaway
 PostgreSQL) against a loopback *stand-in* for Label Studio (:class:`FakeLabelStudio`, in this process): it answers
@@ -14,7 +14,9 @@ the task Label Studio would serve (the live version's lowest score among unlabel
 Per project: annotations sent, rounds trained, median / p95 of *annotation → new order live* (webhook sent →
 ``PATCH model_version`` of the first version trained on at least that many labels), webhook ack p99, rounds that
 waited for another project's round (``labelsieve_training_slot_waits_total``) and the seconds waited; and the
-server's peak RSS (VmHWM).
+server's peak RSS (VmHWM); the median of each phase of a trained round from the server's log (its thread's CPU
+seconds too: ``cpu``, ``fit_round_cpu``, ``store_cpu``), and the count and median seconds of the background
+data-quality passes (``background_jobs``, ``background_s``).
 """
 
 from __future__ import annotations
