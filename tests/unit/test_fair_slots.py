@@ -54,3 +54,26 @@ def test_two_slots_serve_two_projects_at_once_without_counting_a_wait() -> None:
         t.join(30)
     assert sorted(met) == [1, 2], "both rounds held a slot at the same time"
     assert all(s.waited == 0 and s.rounds == 1 for s in slots.stats().values())
+
+
+def test_background_waits_for_a_coming_queued_or_training_round_and_a_released_slot_serves_the_next() -> None:
+    slots = FairSlots(1)
+    assert slots.quiet()
+    with slots.expect(1) as coming:  # a round refreshing its pool: background work waits from now
+        assert not slots.quiet() and not slots.wait_quiet(0.01)
+        with slots.held(1, coming) as slot:
+            assert not slots.quiet()  # training
+            slot.release()  # ranked: the durable writes follow without the slot
+            granted = threading.Event()
+
+            def other() -> None:
+                with slots.held(2):
+                    granted.set()
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            assert granted.wait(10), "the released slot did not serve the next project's round"
+            thread.join(10)
+            slot.release()  # twice is once
+    assert slots.quiet() and slots.wait_quiet(0.01)
+    assert slots.stats()[2].rounds == 1
