@@ -191,6 +191,13 @@ def heads(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, seed: int) -> dict[s
     R, R_test = power(X), power(X_test)
     out["sqrt + τ1.5"] = np.asarray(linear(R, y, seed, logit_tau=1.5).predict(R_test))
     out["sqrt + τ by CV"] = np.asarray(linear(R, y, seed, logit_tau=cv_tau(R, y, seed)).predict(R_test))
+    rooted = linear(R, y, seed, logit_tau=1.5)
+    center_r, protos_r = prototypes(R, y, classes)
+    proto_r = PROTO_SCALE * cosine(R_test, center_r, protos_r)
+    blend_r = log_proba(rooted, R_test) + proto_r - np.log(np.exp(proto_r).sum(axis=1, keepdims=True))
+    out["sqrt + blend ncm"] = np.asarray(classes)[np.argmax(blend_r, axis=1)]
+    Ra, ra = feature_augment(R, y, seed)
+    out["sqrt + feat-aug"] = np.asarray(linear(Ra, ra, seed).predict(R_test))
     out["sqrt + C 0.1 τ1.5"] = np.asarray(linear(R, y, seed, logit_tau=1.5, C=0.1).predict(R_test))
     for C in (0.1, 0.01):
         out[f"C {C} τ1.5"] = np.asarray(linear(X, y, seed, logit_tau=1.5, C=C).predict(X_test))
