@@ -174,9 +174,14 @@ def feature_augment(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray
     return np.vstack(out_X), np.concatenate(out_y)
 
 
-def heads(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+def heads(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, seed: int,
+          pool: np.ndarray | None = None) -> dict[str, np.ndarray]:
     classes = sorted(set(y.tolist()))
     out: dict[str, np.ndarray] = {}
+    if pool is not None:  # the unlabeled rest of the training split feeds the standardisation, as in a project
+        for name, beta in (("auto τ1.5, pool stats", 1.0), ("sqrt + τ1.5, pool stats", 0.5)):
+            model = VectorLearner(semi_supervised=None, random_state=seed, logit_tau=1.5, feature_power=beta)
+            out[name] = np.asarray(model.fit(X, y.tolist(), unlabeled=pool).predict(X_test))
     auto = linear(X, y, seed, logit_tau=1.5)
     out["auto τ1.5"] = np.asarray(auto.predict(X_test))
     out["class_weight (cRT)"] = np.asarray(linear(X, y, seed, class_weight="balanced").predict(X_test))
@@ -228,6 +233,7 @@ def main() -> None:
     parser.add_argument("--ratios", default="10,50")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--per-class", type=int, default=300)
+    parser.add_argument("--pool", action="store_true", help="also the two pool-statistics rows (see heads)")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "labelsieve-tail-heads"))
     parser.add_argument("--store", default=str(Path(tempfile.gettempdir()) / "labelsieve-bench-embeddings"))
     args = parser.parse_args()
@@ -242,7 +248,9 @@ def main() -> None:
                 y, truth = labels[keep], labels[test]
                 counts = Counter(y.tolist())
                 tail = sorted(counts, key=lambda c: counts[c])[:tail_size(len(counts))]
-                for head, predicted in heads(E[keep], y, E[test], seed).items():
+                train_split = np.setdiff1d(np.arange(len(labels)), np.concatenate([keep, test]))
+                pool = E[train_split] if args.pool else None
+                for head, predicted in heads(E[keep], y, E[test], seed, pool).items():
                     tail_recall = np.mean([np.mean(predicted[truth == c] == c) for c in tail])
                     row = (100 * balanced_accuracy_score(truth, predicted),
                            100 * f1_score(truth, predicted, average="macro"), 100 * float(tail_recall))
