@@ -47,7 +47,7 @@ def test_auto_adjusts_the_linear_head_on_encoder_vectors_and_weights_it_on_pixel
     rng = np.random.default_rng(0)
     encoded = prepare_training_set(X, y, method="auto", params={}, learner_name="auto_image", rng=rng,
                                    learner_params={"encoder": "efficientnet_lite0", "linear_params": {"C": 0.5}})
-    assert encoded.learner_overrides["linear_params"] == {"logit_tau": 1.5, "C": 0.5}
+    assert encoded.learner_overrides["linear_params"] == {"logit_tau": 1.5, "feature_power": 0.5, "C": 0.5}
     assert encoded.sample_weight is None and encoded.learner_overrides["loss_tau"] == 1.5
     pixels = prepare_training_set(X, y, method="auto", params={}, learner_name="auto_image", rng=rng,
                                   learner_params={"encoder": None})

@@ -71,6 +71,10 @@ DRW_START = 0.6
 #: the logit-adjustment τ ``auto`` uses (README, Balancing: τ 1.5 >= τ 1 in macro-F1 and above it in tail recall
 #: at IR 10 / 50 / 100 on digits and IR 50 on MNIST-5k; τ 2 lost macro-F1 on MNIST-5k); an explicit loss_tau wins
 AUTO_TAU = 1.5
+#: Tukey's power β ``auto`` gives the linear stage on a pretrained encoder's vectors (``feature_power``: β 0.5 of
+#: Yang et al. 2021, not tuned here); with τ 1.5 it beat τ 1.5 alone on textures, Animal-MNIST, MNIST-5k and digits
+#: at IR 10 and 50 and did not lose at IR 1 (benchmarks/results/auto-image-balancing.md)
+AUTO_FEATURE_POWER = 0.5
 
 
 def imbalance_ratio(y: Sequence[str] | Mapping[str, float]) -> float:
@@ -109,7 +113,8 @@ def auto_method(y: Sequence[str], learner_name: str) -> str | None:
 def staged_auto_overrides(learner_name: str, learner_params: Mapping[str, Any] | None) -> dict[str, Any]:
     """What ``auto`` gives the linear stage of a staged learner beside the CNN stage's logit adjustment (kept with
     the project's own linear parameters): on a pretrained encoder's vectors (``encoder`` set) post-hoc logit
-    adjustment of the linear head with τ :data:`AUTO_TAU` (``logit_tau``), on pixels balanced class weights. With the
+    adjustment of the linear head with τ :data:`AUTO_TAU` (``logit_tau``) on vectors power-transformed with β
+    :data:`AUTO_FEATURE_POWER` (``feature_power``), on pixels balanced class weights. With the
     stage chosen by balanced accuracy, logit adjustment on the CNN beat class_weight at IR 50 on MNIST-5k and
     Animal-MNIST; on encoder vectors the adjusted head beat class weights on Animal-MNIST and textures
     (benchmarks/results/generative.md)."""
@@ -118,7 +123,7 @@ def staged_auto_overrides(learner_name: str, learner_params: Mapping[str, Any] |
         return {}
     own = dict((learner_params or {}).get("linear_params") or {})
     if (learner_params or {}).get("encoder"):
-        return {"linear_params": {"logit_tau": AUTO_TAU, **own}}
+        return {"linear_params": {"logit_tau": AUTO_TAU, "feature_power": AUTO_FEATURE_POWER, **own}}
     return {"linear_params": {"class_weight": "balanced", **own}}
 
 

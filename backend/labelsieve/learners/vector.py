@@ -9,7 +9,10 @@ at most ``pool_limit`` pool items instead of the labelled few; ``semi_supervised
 ``"label_spreading"``, scikit-learn's) adds pool items labelled with confidence ≥ ``pseudo_threshold`` to the
 training set (learners/pool_features.py). ``logit_tau`` > 0 adjusts the fitted head post hoc by ``logit_tau · log
 prior`` of the labelled classes (:meth:`~labelsieve.learners.linear.LinearHead.logit_adjusted`: the balancing of
-``auto`` for the linear stage of ``auto_image`` on encoder vectors, benchmarks/results/generative.md). The
+``auto`` for the linear stage of ``auto_image`` on encoder vectors, benchmarks/results/generative.md).
+``feature_power`` β < 1 applies Tukey's power transform ``sign(x)·|x|^β`` to every input vector before the
+standardisation (β 0.5 for the sparse, skewed post-ReLU vectors of a pretrained encoder: Yang et al. 2021; what
+``auto`` adds on encoder vectors, benchmarks/results/auto-image-balancing.md). The
 defaults are the recipe that won on every benchmark set (benchmarks/learner_recipes.py, README "Learners").
 """
 
@@ -52,6 +55,7 @@ class VectorLearner(BaseLearner):
         n_neighbors: int = 7,
         pool_limit: int = 5000,
         logit_tau: float = 0.0,
+        feature_power: float = 1.0,
     ) -> None:
         self.C = C
         self.standardize = standardize
@@ -65,9 +69,17 @@ class VectorLearner(BaseLearner):
         self.n_neighbors = n_neighbors
         self.pool_limit = pool_limit
         self.logit_tau = logit_tau
+        self.feature_power = feature_power
+
+    def _matrix(self, X: Sequence[Any]) -> np.ndarray:
+        """The input vectors as a matrix, power-transformed when ``feature_power`` is not 1."""
+        matrix = as_matrix(X)
+        if self.feature_power == 1.0:
+            return matrix
+        return (np.sign(matrix) * np.abs(matrix) ** float(self.feature_power)).astype(matrix.dtype, copy=False)
 
     def _transform(self, X: Sequence[Any]) -> np.ndarray:
-        return self.features_.transform(as_matrix(X))
+        return self.features_.transform(self._matrix(X))
 
     def fit(
         self,
@@ -81,7 +93,9 @@ class VectorLearner(BaseLearner):
         if self.semi_supervised not in (None, "auto", *SEMI_SUPERVISED):
             raise ValueError(f"unknown semi_supervised {self.semi_supervised!r}; use None, 'auto' or one of "
                              f"{list(SEMI_SUPERVISED)}")
-        matrix = as_matrix(X)
+        if not isinstance(self.feature_power, int | float) or not 0 < self.feature_power <= 1:
+            raise ValueError(f"feature_power must be a number in (0, 1], got {self.feature_power!r}")
+        matrix = self._matrix(X)
         pool = self._pool_matrix(unlabeled, matrix.shape[1])
         stats = np.vstack([matrix, pool]) if self.pool_stats and len(pool) else matrix
         self.features_ = PoolFeatures.fit(stats, standardize=self.standardize, pca_components=self.pca_components,
@@ -114,7 +128,7 @@ class VectorLearner(BaseLearner):
         if unlabeled is None or len(unlabeled) == 0 or not (self.pool_stats or self.semi_supervised):
             return np.zeros((0, n_features), dtype=np.float32)
         keep = pool_sample(len(unlabeled), self.pool_limit, np.random.default_rng(self.random_state))
-        pool = as_matrix([unlabeled[int(i)] for i in keep])
+        pool = self._matrix([unlabeled[int(i)] for i in keep])
         if pool.shape[1] != n_features:
             raise ValueError(f"unlabeled vectors have length {pool.shape[1]}, the labelled ones {n_features}")
         return pool
