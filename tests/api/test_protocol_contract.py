@@ -63,6 +63,13 @@ def test_setup_refuses_bad_extra_params_with_a_clear_message(client) -> None:
     assert client.app.state.service.plugins_ready.wait(120)
     response = client.post("/setup", json=setup_payload(P, TEXT_CONFIG, {"learner": "image"}))
     assert response.status_code == 400 and "<text>" in response.json()["detail"]
+    # a learner's bad parameter value (nested in auto_image's linear stage) is named at /setup, not at the first fit
+    response = client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, {
+        "learner": "auto_image", "learner_params": {"linear_params": {"feature_power": 2}}}))
+    assert response.status_code == 400 and "feature_power" in response.json()["detail"]
+    response = client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, {
+        "learner": "auto_image", "learner_params": {"linear_params": {"logit_tau": -1}}}))
+    assert response.status_code == 400 and "logit_tau" in response.json()["detail"]
 
 
 def test_predict_before_training_answers_one_empty_result_per_task(client) -> None:

@@ -107,6 +107,14 @@ class AutoImageLearner(BaseLearner):
         self.encoder_params = encoder_params
         self.random_state = random_state
 
+    def check(self) -> None:
+        """Refuse bad ``linear_params`` values (``VectorLearner.check``) before any fit: ``/setup`` answers 400."""
+        try:
+            linear = self._linear()
+        except TypeError as exc:  # an unknown key in linear_params
+            raise ValueError(f"bad linear_params: {exc}") from exc
+        linear.check()
+
     def _linear(self) -> VectorLearner:
         defaults = ENCODER_LINEAR_DEFAULTS if self.encoder else LINEAR_DEFAULTS
         return VectorLearner(**{"random_state": self.random_state, **defaults, **(self.linear_params or {})})

@@ -81,6 +81,16 @@ class VectorLearner(BaseLearner):
     def _transform(self, X: Sequence[Any]) -> np.ndarray:
         return self.features_.transform(self._matrix(X))
 
+    def check(self) -> None:
+        """Refuse bad parameter values with a ``ValueError`` naming them (``/setup`` calls it: a 400)."""
+        if self.semi_supervised not in (None, "auto", *SEMI_SUPERVISED):
+            raise ValueError(f"unknown semi_supervised {self.semi_supervised!r}; use None, 'auto' or one of "
+                             f"{list(SEMI_SUPERVISED)}")
+        if not isinstance(self.feature_power, int | float) or not 0 < self.feature_power <= 1:
+            raise ValueError(f"feature_power must be a number in (0, 1], got {self.feature_power!r}")
+        if not isinstance(self.logit_tau, int | float) or self.logit_tau < 0:
+            raise ValueError(f"logit_tau must be a number >= 0, got {self.logit_tau!r}")
+
     def fit(
         self,
         X: Sequence[Any],
@@ -90,11 +100,7 @@ class VectorLearner(BaseLearner):
         unlabeled: Sequence[Any] | None = None,
     ) -> Self:
         classes = check_training_labels(y)
-        if self.semi_supervised not in (None, "auto", *SEMI_SUPERVISED):
-            raise ValueError(f"unknown semi_supervised {self.semi_supervised!r}; use None, 'auto' or one of "
-                             f"{list(SEMI_SUPERVISED)}")
-        if not isinstance(self.feature_power, int | float) or not 0 < self.feature_power <= 1:
-            raise ValueError(f"feature_power must be a number in (0, 1], got {self.feature_power!r}")
+        self.check()
         matrix = self._matrix(X)
         pool = self._pool_matrix(unlabeled, matrix.shape[1])
         stats = np.vstack([matrix, pool]) if self.pool_stats and len(pool) else matrix

@@ -226,6 +226,9 @@ def _check_plugins(
     strategy = strategy if strategy is not None else _checked_strategy(resolved, registries, task_type)
     try:
         learner = registries.learners.create(resolved.learner, resolved.learner_params)
+        check = getattr(learner, "check", None)  # value checks of learners that have them (e.g. linear_params)
+        if check is not None:
+            check()
     except (UnknownPluginError, PluginLoadError, ValueError) as exc:
         raise ProjectSettingsError(str(exc)) from exc
     if task_type is not None:
