@@ -16,6 +16,7 @@ from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.protocol import HANDLED_ACTIONS, Action, WebhookPayload
 from labelsieve.service.applier import RUN_ACTIONS, apply_events
 from labelsieve.service.inbox import Applied, Puller, Verifier, as_list
+from labelsieve.service.intake import GroupCommit
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import WebhookEvent
@@ -62,11 +63,15 @@ def validate(payload: WebhookPayload) -> int:
     return project_id
 
 
-def accept(engine: Engine, payload: WebhookPayload) -> WebhookEvent | None:
-    """Store a handled event in the inbox; return None for actions we ignore."""
+def accept(engine: Engine, payload: WebhookPayload, *, intake: GroupCommit | None = None) -> WebhookEvent | None:
+    """Store a handled event in the inbox (committed when this returns); return None for actions we ignore.
+    With ``intake`` the commit is shared with the webhooks that arrive at the same time (group commit)."""
     if payload.action not in HANDLED_ACTIONS:
         return None
     project_id = validate(payload)
+    if intake is not None:
+        return intake.submit(project_id=project_id, action=payload.action,
+                             payload=payload.model_dump(mode="json", exclude_none=True))
     with session_scope(engine) as session:
         return crud.add_event(
             session=session, project_id=project_id, action=payload.action,

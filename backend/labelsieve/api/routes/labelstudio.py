@@ -121,7 +121,7 @@ def webhook(body: WebhookPayload, service: ServiceDep) -> WebhookResponse:
     """Store the event durably, queue the work, acknowledge at once; unknown actions are ignored."""
     service.metrics.webhook_events.labels(body.action if body.action in events.HANDLED_ACTIONS else "other").inc()
     try:
-        event = events.accept(service.engine, body)
+        event = events.accept(service.engine, body, intake=service.intake)
     except events.EventError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     if event is None:

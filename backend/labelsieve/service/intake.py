@@ -1,0 +1,111 @@
+"""Group commit of acknowledged webhooks: the requests that arrive together share one transaction and one fsync.
+
+A webhook is acknowledged only once its inbox row is committed (an acknowledged event survives a crash). With one
+commit per request, a burst from many clients pays one fsync each and, on SQLite, queues them on the single writer.
+Here each request hands its row to :class:`GroupCommit` and waits; one writer thread takes every row waiting at that
+moment (at most ``max_batch``), inserts them in one transaction, commits once, and then releases all their requests
+with their event ids. While it commits, the next requests gather for the next batch, so the batch grows with the
+load and a lone webhook waits for one commit only, as before. A failed commit fails every request of its batch
+(each gets the error; nothing of the batch is stored, so nothing is acknowledged that is not stored).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from labelsieve.storage import crud
+from labelsieve.storage.db import session_scope
+from labelsieve.storage.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Waiting:
+    project_id: int
+    action: str
+    payload: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    row: WebhookEvent | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """``submit`` stores one inbox row and returns it once committed; concurrent submits share a commit."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.Queue[_Waiting | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: sizes of the committed batches (the tests read it; the last 1 000 are kept)
+        self.batch_sizes: deque[int] = deque(maxlen=1000)
+
+    def submit(self, *, project_id: int, action: str, payload: dict[str, Any]) -> WebhookEvent:
+        waiting = _Waiting(project_id=project_id, action=action, payload=payload)
+        self._ensure_writer()
+        self._queue.put(waiting)
+        waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+        assert waiting.row is not None
+        return waiting.row
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _ensure_writer(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._write_loop, name="labelsieve-inbox-writer",
+                                                daemon=True)
+                self._thread.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Waiting]) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                rows = [crud.add_event(session=session, project_id=w.project_id, action=w.action,
+                                       payload=w.payload, flush=False) for w in batch]
+                session.flush()
+        except BaseException as exc:  # noqa: BLE001 - every request of the batch gets the error, the writer goes on
+            log.warning("inbox commit of %d webhook(s) failed: %s: %s", len(batch), type(exc).__name__, exc)
+            for waiting in batch:
+                waiting.error = exc
+                waiting.done.set()
+            return
+        self.batch_sizes.append(len(batch))
+        for waiting, row in zip(batch, rows, strict=True):
+            waiting.row = row
+            waiting.done.set()
