@@ -23,7 +23,7 @@ from labelsieve.storage.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Applied", "Puller", "Verifier", "accept", "apply_pending", "validate"]
+__all__ = ["Applied", "Puller", "Verifier", "accept", "accept_async", "apply_pending", "validate"]
 
 
 class EventError(ValueError):
@@ -66,17 +66,30 @@ def validate(payload: WebhookPayload) -> int:
 def accept(engine: Engine, payload: WebhookPayload, *, intake: GroupCommit | None = None) -> WebhookEvent | None:
     """Store a handled event in the inbox (committed when this returns); return None for actions we ignore.
     With ``intake`` the commit is shared with the webhooks that arrive at the same time (group commit)."""
+    row = _inbox_row(payload)
+    if row is None:
+        return None
+    project_id, stored = row
+    if intake is not None:
+        return intake.submit(project_id=project_id, action=payload.action, payload=stored)
+    with session_scope(engine) as session:
+        return crud.add_event(session=session, project_id=project_id, action=payload.action, payload=stored)
+
+
+async def accept_async(payload: WebhookPayload, intake: GroupCommit) -> WebhookEvent | None:
+    """``accept`` through the group commit, for an async route (no thread of the pool waits on the commit)."""
+    row = _inbox_row(payload)
+    if row is None:
+        return None
+    project_id, stored = row
+    return await intake.submit_async(project_id=project_id, action=payload.action, payload=stored)
+
+
+def _inbox_row(payload: WebhookPayload) -> tuple[int, dict[str, object]] | None:
+    """(project, stored payload) of a handled event, None for an ignored action; :class:`EventError` if invalid."""
     if payload.action not in HANDLED_ACTIONS:
         return None
-    project_id = validate(payload)
-    if intake is not None:
-        return intake.submit(project_id=project_id, action=payload.action,
-                             payload=payload.model_dump(mode="json", exclude_none=True))
-    with session_scope(engine) as session:
-        return crud.add_event(
-            session=session, project_id=project_id, action=payload.action,
-            payload=payload.model_dump(mode="json", exclude_none=True),
-        )
+    return validate(payload), payload.model_dump(mode="json", exclude_none=True)
 
 
 def apply_pending(

@@ -11,10 +11,12 @@ load and a lone webhook waits for one commit only, as before. A failed commit fa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,18 @@ class _Waiting:
     done: threading.Event = field(default_factory=threading.Event)
     row: WebhookEvent | None = None
     error: BaseException | None = None
+    on_done: Callable[[], object] | None = None  # an async request's wake-up (called from the writer thread)
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.on_done is not None:
+            self.on_done()
+
+    def result(self) -> WebhookEvent:
+        if self.error is not None:
+            raise self.error
+        assert self.row is not None
+        return self.row
 
 
 class GroupCommit:
@@ -54,10 +68,23 @@ class GroupCommit:
         self._ensure_writer()
         self._queue.put(waiting)
         waiting.done.wait()
-        if waiting.error is not None:
-            raise waiting.error
-        assert waiting.row is not None
-        return waiting.row
+        return waiting.result()
+
+    async def submit_async(self, *, project_id: int, action: str, payload: dict[str, Any]) -> WebhookEvent:
+        """``submit`` for the event loop: the request waits on a future, not on a thread of the pool."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not future.done():  # the client may have gone; the row is stored all the same
+                future.set_result(None)
+
+        waiting = _Waiting(project_id=project_id, action=action, payload=payload,
+                           on_done=lambda: loop.call_soon_threadsafe(wake))
+        self._ensure_writer()
+        self._queue.put(waiting)
+        await future
+        return waiting.result()
 
     def stop(self, timeout: float = 10.0) -> None:
         with self._lock:
@@ -103,9 +130,9 @@ class GroupCommit:
             log.warning("inbox commit of %d webhook(s) failed: %s: %s", len(batch), type(exc).__name__, exc)
             for waiting in batch:
                 waiting.error = exc
-                waiting.done.set()
+                waiting.finish()
             return
         self.batch_sizes.append(len(batch))
         for waiting, row in zip(batch, rows, strict=True):
             waiting.row = row
-            waiting.done.set()
+            waiting.finish()
