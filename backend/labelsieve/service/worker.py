@@ -180,7 +180,7 @@ class TrainingWorker:
         self.cold_start = cold_start
         self.waits = waits
         self.debounce_seconds = debounce_seconds
-        #: a stream that never goes quiet retrains once its oldest applied, untrained change is this old
+        #: a stream that never goes quiet is applied and retrained once its oldest waiting change is this old
         self.max_lag_seconds = max_lag_seconds
         self.round_events = round_events
         self.puller_factory = puller_factory
