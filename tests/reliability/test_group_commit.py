@@ -2,7 +2,8 @@
 
 Proved at the writer's commit (held on a test event), not by timing: while the first batch's commit is held, the
 other requests queue; released, they are committed as one batch, each gets its own row, and every row is in the
-database when its request returns. A failing commit fails every request of its batch and stores none of them.
+database when its request returns. A batch whose commit fails is committed row by row: the bad row fails its own
+request, the others are stored and answered.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def _count(engine) -> int:  # type: ignore[no-untyped-def]
         return len(crud.pending_events(session=session, project_id=PROJECT, limit=10_000))
 
 
-def _held_intake(settings_factory, monkeypatch, fail: bool = False):  # type: ignore[no-untyped-def]
+def _held_intake(settings_factory, monkeypatch, bad: int | None = None):  # type: ignore[no-untyped-def]
     from labelsieve.service import intake as intake_module
     from labelsieve.service.container import build_service
 
@@ -34,8 +35,8 @@ def _held_intake(settings_factory, monkeypatch, fail: bool = False):  # type: ig
         if len(calls) == 1:  # the first batch's commit waits for the test
             entered.set()
             release.wait(60)
-        elif fail:
-            raise RuntimeError("disk full")
+        elif kwargs["payload"]["annotation"]["id"] == bad:
+            raise RuntimeError("value out of range")
         return add_event(**kwargs)
 
     monkeypatch.setattr(intake_module.crud, "add_event", held_add)
@@ -83,10 +84,10 @@ def test_webhooks_that_arrive_together_share_one_commit(settings_factory, monkey
         service.stop()
 
 
-def test_a_failed_group_commit_fails_every_request_of_it(settings_factory, monkeypatch) -> None:
-    service, entered, release = _held_intake(settings_factory, monkeypatch, fail=True)
+def test_a_bad_row_fails_its_own_request_not_its_batch(settings_factory, monkeypatch) -> None:
+    service, entered, release = _held_intake(settings_factory, monkeypatch, bad=3)
     try:
-        threads, results = _submit_all(service, make_events(5))
+        threads, results = _submit_all(service, make_events(5))  # annotation ids 1..5; the row of 3 fails
         threads[0].start()
         assert entered.wait(30)
         for thread in threads[1:]:
@@ -96,11 +97,9 @@ def test_a_failed_group_commit_fails_every_request_of_it(settings_factory, monke
         release.set()
         for thread in threads:
             thread.join(30)
-        assert not isinstance(results[0], Exception)
-        failed = [results[k] for k in range(1, 5)]
-        assert all(isinstance(r, RuntimeError) for r in failed), failed
-        assert _count(service.engine) == 1, "nothing of the failed batch is stored"
+        assert isinstance(results[2], RuntimeError), results[2]
+        assert all(not isinstance(results[k], Exception) for k in (0, 1, 3, 4)), results
+        assert _count(service.engine) == 4, "the good rows of the failed batch are stored"
     finally:
         release.set()
         service.stop()
-

@@ -5,8 +5,8 @@ commit per request, a burst from many clients pays one fsync each and, on SQLite
 Here each request hands its row to :class:`GroupCommit` and waits; one writer thread takes every row waiting at that
 moment (at most ``max_batch``), inserts them in one transaction, commits once, and then releases all their requests
 with their event ids. While it commits, the next requests gather for the next batch, so the batch grows with the
-load and a lone webhook waits for one commit only, as before. A failed commit fails every request of its batch
-(each gets the error; nothing of the batch is stored, so nothing is acknowledged that is not stored).
+load and a lone webhook waits for one commit only, as before. Should a batch's commit fail, its rows are committed
+one by one: a bad row fails its own request only, and nothing is acknowledged that is not stored.
 """
 
 from __future__ import annotations
@@ -121,18 +121,28 @@ class GroupCommit:
                 return
 
     def _commit(self, batch: list[_Waiting]) -> None:
+        """Commit the batch in one transaction; should that fail, commit its rows one by one, so that a bad row
+        (an id out of the database's range) fails its own request only."""
         try:
-            with session_scope(self.engine) as session:
-                rows = [crud.add_event(session=session, project_id=w.project_id, action=w.action,
-                                       payload=w.payload, flush=False) for w in batch]
-                session.flush()
-        except BaseException as exc:  # noqa: BLE001 - every request of the batch gets the error, the writer goes on
-            log.warning("inbox commit of %d webhook(s) failed: %s: %s", len(batch), type(exc).__name__, exc)
-            for waiting in batch:
-                waiting.error = exc
-                waiting.finish()
+            rows = self._insert(batch)
+        except BaseException as exc:  # noqa: BLE001 - each request gets its own outcome, the writer goes on
+            if len(batch) > 1:
+                log.warning("inbox commit of %d webhooks failed (%s: %s); committing them one by one", len(batch),
+                            type(exc).__name__, exc)
+                for waiting in batch:
+                    self._commit([waiting])
+                return
+            batch[0].error = exc
+            batch[0].finish()
             return
         self.batch_sizes.append(len(batch))
         for waiting, row in zip(batch, rows, strict=True):
             waiting.row = row
             waiting.finish()
+
+    def _insert(self, batch: list[_Waiting]) -> list[WebhookEvent]:
+        with session_scope(self.engine) as session:
+            rows = [crud.add_event(session=session, project_id=w.project_id, action=w.action, payload=w.payload,
+                                   flush=False) for w in batch]
+            session.flush()
+        return rows
