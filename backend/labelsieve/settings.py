@@ -166,8 +166,9 @@ class Settings(ProjectDefaults):  # type: ignore[valid-type,misc]
 
     # Per-project defaults (a project's extra_params override them) come from ProjectSettings, above.
     debounce_seconds: float = 1.0
-    # A webhook stream that never goes quiet for debounce_seconds still retrains: once the oldest applied, untrained
-    # annotation is this many seconds old (a burst is applied as it comes and trained on once, after it).
+    # A webhook stream that never goes quiet for debounce_seconds is still applied and trained on: once its oldest
+    # unapplied event (or applied, untrained annotation) is this many seconds old (a burst is applied after it, in
+    # bulk, and trained on once).
     retrain_max_lag_seconds: float = Field(default=60.0, gt=0)
     public_url: str | None = None  # how browsers reach this backend (links to the project pages); default host:port
 

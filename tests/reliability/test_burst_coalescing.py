@@ -106,3 +106,32 @@ def test_a_stream_that_never_goes_quiet_still_retrains(settings_factory, monkeyp
         assert len(sent) >= retrains_at[0] + after_retrain, "the stream was still going when the retrain ran"
     finally:
         service.stop()
+
+
+def test_nothing_is_applied_while_a_burst_still_arrives(settings_factory, monkeypatch) -> None:
+    """Events that keep coming (each notified, never a quiet ``debounce_seconds``, never ``retrain_max_lag_seconds``
+    old) are not applied: applying would compete with their acknowledgements. Once the stream stops and the quiet
+    comes, the whole inbox is applied in steps and trained on once."""
+    from labelsieve.labelstudio.protocol import WebhookPayload
+    from labelsieve.service import events as events_module
+    from labelsieve.service.events import accept
+
+    events = 200
+    service, steps, retrains = _service(settings_factory, monkeypatch, debounce_seconds=3600.0,
+                                        retrain_max_lag_seconds=3600.0)
+    try:
+        monkeypatch.setattr(events_module, "BATCH", 50)
+        service.worker.round_events = 50
+        for event in make_events(events):
+            accept(service.engine, WebhookPayload.model_validate(event))
+            service.worker.notify(PROJECT)
+        assert not service.worker.wait_idle(0.5), "the worker counts the waiting burst as work to do"
+        assert steps == [] and retrains == [], f"applied while the burst arrived: steps {steps}, retrains {retrains}"
+        assert stored(service) == 0
+        service.worker.debounce_seconds = 0.0  # the quiet after the burst
+        service.worker.notify(PROJECT)
+        assert service.worker.wait_idle(180), "the burst was not drained after the quiet"
+        assert sum(steps) == events and len([s for s in steps if s]) >= events // 50
+        assert retrains == [events], f"one retrain after the whole burst: {retrains}"
+    finally:
+        service.stop()

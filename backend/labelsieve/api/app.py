@@ -8,7 +8,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from sqlmodel import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelsieve import __version__
 from labelsieve.api.routes import audit, issues, labelstudio, metrics, pages, projects, reports, strategies
@@ -89,16 +90,83 @@ def _authorized(request: Request, settings: Settings) -> bool:
     return not checks or any(checks)
 
 
-async def _read_bounded(request: Request, limit: int) -> bool:
-    """Read a body sent without Content-Length, stopping past ``limit``; False when it is too big."""
+async def _read_bounded(receive: Receive, limit: int) -> bytes | None:
+    """Read a body sent without Content-Length, stopping past ``limit``; None when it is too big."""
     chunks, total = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
-            return False
+            return None
         chunks.append(chunk)
-    request._body = b"".join(chunks)  # what Request.body() caches; the route reads it from here
-    return True
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then the client's own messages (a disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+class GuardAndMeasure:
+    """Body size limit, authentication, the webhook secret, and the request metrics, around every HTTP request.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``) adds a task group and a
+    memory stream to every request, a measurable share of a webhook's acknowledgement."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        settings = self.settings
+        request = Request(scope)
+        length = request.headers.get("content-length")
+        too_big = length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes)
+        if length is None and request.method in ("POST", "PUT", "PATCH"):  # chunked upload
+            body = await _read_bounded(receive, settings.max_body_bytes)
+            too_big = body is None
+            if body is not None:
+                receive = _replay(body, receive)
+        refusal: Response | None = None
+        if too_big:
+            refusal = JSONResponse(
+                status_code=413, content={"detail": f"request body over {settings.max_body_bytes} bytes"})
+        elif request.url.path not in OPEN_PATHS and not _authorized(request, settings):
+            refusal = JSONResponse(status_code=401, content={"detail": "authentication required"},
+                                   headers={"WWW-Authenticate": 'Basic realm="labelsieve"'})
+        elif request.url.path in OPEN_PATHS and (problem := _webhook_secret_problem(request, settings)):
+            refusal = JSONResponse(status_code=problem[0], content={"detail": problem[1]})
+        status = [500]
+
+        async def measured_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            if refusal is not None:
+                await refusal(scope, receive, measured_send)
+            else:
+                await self.app(scope, receive, measured_send)
+        finally:
+            metrics_ = scope["app"].state.service.metrics
+            route = _route_name(request)
+            metrics_.requests.labels(request.method, route, str(status[0])).inc()
+            metrics_.latency.labels(request.method, route).observe(time.perf_counter() - started)
 
 
 def _webhook_secret_problem(request: Request, settings: Settings) -> tuple[int, str] | None:
@@ -132,29 +200,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.settings = settings
     app.state.pages = PageRenderer()
 
-    @app.middleware("http")
-    async def guard_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        too_big = length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes)
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            too_big = not await _read_bounded(request, settings.max_body_bytes)  # chunked upload
-        if too_big:
-            response: Response = JSONResponse(
-                status_code=413, content={"detail": f"request body over {settings.max_body_bytes} bytes"})
-        elif request.url.path not in OPEN_PATHS and not _authorized(request, settings):
-            response = JSONResponse(status_code=401, content={"detail": "authentication required"},
-                                    headers={"WWW-Authenticate": 'Basic realm="labelsieve"'})
-        elif request.url.path in OPEN_PATHS and (problem := _webhook_secret_problem(request, settings)):
-            response = JSONResponse(status_code=problem[0], content={"detail": problem[1]})
-        else:
-            response = await call_next(request)
-        metrics_ = app.state.service.metrics
-        route = _route_name(request)
-        metrics_.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics_.latency.labels(request.method, route).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(GuardAndMeasure, settings=settings)
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []

@@ -9,7 +9,8 @@ from fastapi import Depends, Path, Request
 from labelsieve.service.container import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    """Async on purpose: FastAPI would run a plain function on a thread of the pool, for every request."""
     return request.app.state.service
 
 

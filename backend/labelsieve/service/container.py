@@ -25,6 +25,7 @@ from labelsieve.service.cvjob import KEY as CV_ESTIMATE
 from labelsieve.service.cvjob import estimate_version
 from labelsieve.service.first_contact import FirstContact
 from labelsieve.service.image_features import ImageFeatures
+from labelsieve.service.intake import GroupCommit
 from labelsieve.service.loop import ActiveLearningLoop
 from labelsieve.service.observer import ObserverRounds
 from labelsieve.service.quality_runner import QualityRunner
@@ -70,6 +71,8 @@ class Service:
     observer: ObserverRounds | None = None
     #: label-free first heads of projects with fewer labels than min_annotations
     cold_start: ColdStart | None = None
+    #: the webhooks' group commit (one transaction and one fsync for the requests that arrive together)
+    intake: GroupCommit | None = None
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -87,6 +90,8 @@ class Service:
             self.image_features.stop()
         if self.observer is not None:
             self.observer.stop()
+        if self.intake is not None:
+            self.intake.stop()
         self.worker.stop()
         if self.text_features is not None and EMBEDDINGS.root == self.settings.data_dir / "embeddings":
             EMBEDDINGS.attach(None)
@@ -156,4 +161,4 @@ def build_service(settings: Settings) -> Service:
                    gateway=gateway, loop=loop, worker=worker, waits=waits, setup_check=LabelStudioCheck(settings),
                    quality=quality, text_features=text_features, image_features=image_features,
                    first_contact=first_contact, observer=observer,
-                   cold_start=cold_start)
+                   cold_start=cold_start, intake=GroupCommit(engine))

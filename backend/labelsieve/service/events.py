@@ -16,13 +16,14 @@ from labelsieve.labelstudio.errors import RetryLater
 from labelsieve.labelstudio.protocol import HANDLED_ACTIONS, Action, WebhookPayload
 from labelsieve.service.applier import RUN_ACTIONS, apply_events
 from labelsieve.service.inbox import Applied, Puller, Verifier, as_list
+from labelsieve.service.intake import GroupCommit
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Applied", "Puller", "Verifier", "accept", "apply_pending", "validate"]
+__all__ = ["Applied", "Puller", "Verifier", "accept", "accept_async", "apply_pending", "validate"]
 
 
 class EventError(ValueError):
@@ -62,16 +63,33 @@ def validate(payload: WebhookPayload) -> int:
     return project_id
 
 
-def accept(engine: Engine, payload: WebhookPayload) -> WebhookEvent | None:
-    """Store a handled event in the inbox; return None for actions we ignore."""
+def accept(engine: Engine, payload: WebhookPayload, *, intake: GroupCommit | None = None) -> WebhookEvent | None:
+    """Store a handled event in the inbox (committed when this returns); return None for actions we ignore.
+    With ``intake`` the commit is shared with the webhooks that arrive at the same time (group commit)."""
+    row = _inbox_row(payload)
+    if row is None:
+        return None
+    project_id, stored = row
+    if intake is not None:
+        return intake.submit(project_id=project_id, action=payload.action, payload=stored)
+    with session_scope(engine) as session:
+        return crud.add_event(session=session, project_id=project_id, action=payload.action, payload=stored)
+
+
+async def accept_async(payload: WebhookPayload, intake: GroupCommit) -> WebhookEvent | None:
+    """``accept`` through the group commit, for an async route (no thread of the pool waits on the commit)."""
+    row = _inbox_row(payload)
+    if row is None:
+        return None
+    project_id, stored = row
+    return await intake.submit_async(project_id=project_id, action=payload.action, payload=stored)
+
+
+def _inbox_row(payload: WebhookPayload) -> tuple[int, dict[str, object]] | None:
+    """(project, stored payload) of a handled event, None for an ignored action; :class:`EventError` if invalid."""
     if payload.action not in HANDLED_ACTIONS:
         return None
-    project_id = validate(payload)
-    with session_scope(engine) as session:
-        return crud.add_event(
-            session=session, project_id=project_id, action=payload.action,
-            payload=payload.model_dump(mode="json", exclude_none=True),
-        )
+    return validate(payload), payload.model_dump(mode="json", exclude_none=True)
 
 
 def apply_pending(

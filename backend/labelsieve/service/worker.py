@@ -1,12 +1,14 @@
-"""Background training worker: one thread per project; events are applied as they come, retrains coalesce.
+"""Background training worker: one thread per project; a burst is applied after it, in bulk, and trained on once.
 
-Applying and training are two steps with their own triggers. Queued webhook events are applied at once, in chunks
-of at most ``ROUND_EVENTS`` (an acknowledgement never waits for either step: ``accept`` only stores the event).
-A retrain follows the applied changes once the project is quiet (``debounce_seconds`` without a new event and an
-empty inbox), so a burst of any size, however many chunks it takes to apply, leads to one retrain after it. A stream
-that never goes quiet still retrains: once the oldest applied, untrained change is ``max_lag_seconds`` old, the
-thread retrains on what it has applied and applies the rest after. Events that arrive during a retrain are applied
-after it, then the thread trains again when they are quiet (or lagging) in turn.
+Applying and training are two steps with their own triggers. An acknowledgement never waits for either
+(``accept`` only stores the event). Queued webhook events are applied once the project is quiet
+(``debounce_seconds`` without a new event), in chunks of at most ``ROUND_EVENTS``, one after the other until the
+inbox is caught up; then the retrain follows at once. While a burst still arrives, nothing is applied: applying
+would compete with the acknowledgements for the cores and, on SQLite, for the single writer. A stream that never
+goes quiet is still applied and trained on: once its oldest unapplied event is ``max_lag_seconds`` old, the thread
+applies the inbox and retrains on it (a catch-up of many chunks is finished first, up to ``CATCH_UP_STEPS``
+chunks), then the next changes wait for the next quiet or the next lag. A forced round (``notify(force=True)``:
+START_TRAINING, a first contact, finished embeddings) is applied without waiting.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from labelsieve.storage.db import session_scope
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 5.0
 ROUND_EVENTS = 1000  # events applied per step: between steps the thread checks whether a retrain is due
+CATCH_UP_STEPS = 10  # chunks a lagging catch-up applies before its retrain may come first
 
 
 class _ProjectThread(threading.Thread):
@@ -35,6 +38,8 @@ class _ProjectThread(threading.Thread):
         self.project_id = project_id
         self.cond = threading.Condition()
         self.dirty = False  # events were queued (or a round asked for) since the last apply step
+        self.dirty_since: float | None = None  # when the oldest event not yet taken by an apply step was notified
+        self.more = 0  # chunks applied in a row that stopped with events still queued (a catch-up in progress)
         self.force = False
         self.busy = False
         self.last_notify = 0.0
@@ -45,6 +50,8 @@ class _ProjectThread(threading.Thread):
     def notify(self, force: bool) -> None:
         with self.cond:
             self.dirty = True
+            if self.dirty_since is None:
+                self.dirty_since = time.monotonic()
             self.force = self.force or force
             self.last_notify = time.monotonic()
             self.cond.notify_all()
@@ -55,19 +62,29 @@ class _ProjectThread(threading.Thread):
         if owner.stopping.is_set():
             return "stop"
         now = time.monotonic()
+        quiet = now - self.last_notify >= owner.debounce_seconds
         lagging = self.owed_since is not None and now - self.owed_since >= owner.max_lag_seconds
-        if self.owed and not self.deferred and (lagging or (
-                not self.dirty and now - self.last_notify >= owner.debounce_seconds)):
+        catching_up = 0 < self.more < CATCH_UP_STEPS
+        if self.owed and not self.deferred and ((lagging and not catching_up) or (not self.dirty and quiet)):
             return "train"
-        return "apply" if self.dirty else None
+        if self.dirty and (self.more or self.force or quiet or self._unapplied_lagging(now)):
+            return "apply"
+        return None
+
+    def _unapplied_lagging(self, now: float) -> bool:
+        return self.dirty_since is not None and now - self.dirty_since >= self.owner.max_lag_seconds
 
     def _wait_seconds(self) -> float:
-        if not self.owed or self.deferred:
-            return 0.5
         now = time.monotonic()
         quiet = self.owner.debounce_seconds - (now - self.last_notify)
-        lag = self.owner.max_lag_seconds - (now - self.owed_since) if self.owed_since is not None else quiet
-        return max(0.01, min(quiet, lag))
+        waits = [0.5]
+        if self.dirty and self.dirty_since is not None:  # deferred apply: the quiet, or the lag bound
+            waits += [quiet, self.owner.max_lag_seconds - (now - self.dirty_since)]
+        if self.owed and not self.deferred:
+            waits.append(quiet)
+            if self.owed_since is not None:
+                waits.append(self.owner.max_lag_seconds - (now - self.owed_since))
+        return max(0.01, min(waits))
 
     def run(self) -> None:
         while True:
@@ -78,14 +95,15 @@ class _ProjectThread(threading.Thread):
                     step = self._next_step()
                 if step == "stop":
                     return
+                arrived = self.dirty_since
                 if step == "apply":
-                    self.dirty = False
+                    self.dirty, self.dirty_since = False, None
                 else:
                     self.owed, force, self.force, self.owed_since = False, self.force, False, None
                 self.busy = True
             try:
                 if step == "apply":
-                    self._apply()
+                    self._apply(arrived)
                 else:
                     self._train(force)
             except Exception:  # noqa: BLE001 - the thread must survive anything
@@ -95,7 +113,8 @@ class _ProjectThread(threading.Thread):
                     self.busy = False
                     self.cond.notify_all()
 
-    def _apply(self) -> None:
+    def _apply(self, arrived: float | None) -> None:
+        """Apply a chunk of the inbox; ``arrived``: when its oldest event was notified (the retrain's lag)."""
         owner = self.owner
         puller = owner.puller_factory(self.project_id) if owner.puller_factory else None
         applied = apply_pending(owner.loop.engine, self.project_id, puller=puller, verifier=owner.verifier,
@@ -107,10 +126,13 @@ class _ProjectThread(threading.Thread):
             owner.waits.clear(self.project_id)
         with self.cond:
             self.dirty = self.dirty or applied.more  # the rest of a burst: applied next, unless a retrain is due
+            if applied.more and self.dirty_since is None:
+                self.dirty_since = arrived
+            self.more = self.more + 1 if applied.more else 0
             self.force = self.force or applied.force_train
             self.owed = True  # the train step decides whether anything is new (a restart's untrained labels too)
             if (applied.changed or applied.force_train or self.force) and self.owed_since is None:
-                self.owed_since = time.monotonic()
+                self.owed_since = arrived if arrived is not None else time.monotonic()
             self.deferred = applied.deferred
         if applied.deferred:
             owner.loop.metrics.failures.labels("labelstudio_unreachable").inc()
@@ -158,7 +180,7 @@ class TrainingWorker:
         self.cold_start = cold_start
         self.waits = waits
         self.debounce_seconds = debounce_seconds
-        #: a stream that never goes quiet retrains once its oldest applied, untrained change is this old
+        #: a stream that never goes quiet is applied and retrained once its oldest waiting change is this old
         self.max_lag_seconds = max_lag_seconds
         self.round_events = round_events
         self.puller_factory = puller_factory

@@ -117,11 +117,17 @@ async def predict(body: PredictRequest, service: ServiceDep) -> PredictResponse:
 
 
 @router.post("/webhook", response_model=WebhookResponse)
-def webhook(body: WebhookPayload, service: ServiceDep) -> WebhookResponse:
-    """Store the event durably, queue the work, acknowledge at once; unknown actions are ignored."""
+async def webhook(body: WebhookPayload, service: ServiceDep) -> WebhookResponse:
+    """Store the event durably, queue the work, acknowledge at once; unknown actions are ignored.
+
+    Async: the request waits for the group commit of the webhooks that arrived with it (service/intake.py) on a
+    future of the event loop, so a burst does not take a thread of the pool per waiting request."""
     service.metrics.webhook_events.labels(body.action if body.action in events.HANDLED_ACTIONS else "other").inc()
     try:
-        event = events.accept(service.engine, body)
+        if service.intake is not None:
+            event = await events.accept_async(body, service.intake)
+        else:
+            event = await run_in_threadpool(events.accept, service.engine, body)
     except events.EventError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     if event is None:

@@ -15,10 +15,13 @@ from labelsieve.storage.models import (
 # ----------------------------------------------------------------------------------- inbox
 
 
-def add_event(*, session: Session, project_id: int, action: str, payload: dict[str, Any]) -> WebhookEvent:
+def add_event(*, session: Session, project_id: int, action: str, payload: dict[str, Any],
+              flush: bool = True) -> WebhookEvent:
+    """Add an inbox row; ``flush=False`` leaves the insert (and the id) to the caller's one flush of many rows."""
     row = WebhookEvent(project_id=project_id, action=action, payload=payload)
     session.add(row)
-    session.flush()
+    if flush:
+        session.flush()
     return row
 
 

@@ -17,8 +17,11 @@ def replace_rejected_regions(*, session: Session, project_id: int,
     if not by_annotation:
         return 0
     ids = list(by_annotation)
-    for start in range(0, len(ids), 5000):
-        session.execute(delete(RejectedRegion).where(col(RejectedRegion.annotation_id).in_(ids[start:start + 5000])))
+    recorded = select(RejectedRegion.id).where(RejectedRegion.project_id == project_id).limit(1)
+    if session.exec(recorded).first() is not None:  # most projects have none: skip the deletes' long IN lists
+        for start in range(0, len(ids), 5000):
+            session.execute(delete(RejectedRegion).where(
+                col(RejectedRegion.annotation_id).in_(ids[start:start + 5000])))
     now = utcnow()
     rows = [RejectedRegion(project_id=project_id, annotation_id=ann_id, task_id=task_id, region=region,
                            reason=reason, created_at=now)
