@@ -35,8 +35,9 @@ N = 40
 #: project never switches to a labelsieve version (a project with nothing left to label has no queue)
 POOL = 8
 #: the gate needs 20 boxes of the rarer class and an out-of-fold mAP@0.5 of 0.5: 40 images of two classes and a
-#: detector trained 100 steps per fold reach it (0.54 on 32 images measured); fewer steps stay under it
-DETECTOR = {"epochs": 20, "min_steps": 100, "device": "cpu"}
+#: detector trained 100 steps per fold reached only 0.54 (too close to the level for a test); the detector is
+#: limited by image passes (results/detection.md, "detector recipe"), so every fold trains 200 steps
+DETECTOR = {"epochs": 20, "min_steps": 200, "device": "cpu"}
 EXTRA = {"min_annotations": N, "retrain_every": 100000, "queue_depth": 5, "learner_params": DETECTOR}
 
 
@@ -88,6 +89,7 @@ def test_swapped_shifted_and_missing_boxes_are_flagged_and_reviewed_in_label_stu
     issues = wait_issues(server.url, pid, version, timeout=900)
 
     gate = issues["summary"]["gate"]
+    print(f"gate margin: out-of-fold mAP@0.5 {gate['value']:.3f} against a level of {gate['level']:.2f}")
     assert gate["shown"] and gate["measure"] == "out-of-fold mAP@0.5", gate
     candidates = {c["task_id"]: c for c in issues["candidates"]}
     found = set(candidates) & set(planted)

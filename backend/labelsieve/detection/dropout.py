@@ -6,8 +6,14 @@ its last layer** (the predictor: class logits and box regression), ``passes`` ti
 deterministic pass decided on: its kept detections and, for every image, its ``N_CANDIDATES`` most object-like
 proposals. Backbone, RPN, RoI pooling and the head's fully connected layers run **once**, in the detector's ordinary
 pass; only the predictor (two linear maps of ``(1 + C) * 5`` outputs) runs ``passes`` more times, on those regions
-only. So the extra cost of the signal is the predictor's, which is negligible; what the strategy pays is one more
-ordinary detector pass over the pool (like ``flip_consistency``), because the ranking pass ran before the strategy.
+only. So the extra cost of the signal is the predictor's, which is negligible. The service's ranking pass computes
+the samples itself when the project's strategy asks for them (``DetectorLearner.infer_with_dropout``, called by
+:func:`labelsieve.service.ranking.region_outputs`), so a round runs the detector over the pool once; only a
+strategy that finds no such scores in its context (e.g. inside a wrapper) runs its own pass.
+
+The random stream is fixed by ``(seed, SEED_BLOCK)``: a fresh generator seeded ``seed + start`` for every block of
+``SEED_BLOCK`` images starting at ``start``, used in order within the block. The fused pass and the strategy's own
+pass follow it, so they give the same scores for the same seed.
 
 Dropout on the RoI-pooled features (before fc6, where the VGG-16 Faster R-CNN head had it) was tried first: on the
 tiny detector, whose head is two 1024-wide layers, 8 passes over ~50 regions per image cost 7.6× a plain pass
@@ -36,6 +42,26 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torchvision.ops import box_iou
+
+#: images per seeded block of the dropout stream (a multiple of the detector's inference batch)
+SEED_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class DropoutScores:
+    """Per-image disagreement (:func:`image_disagreement`) of ``passes`` dropout passes at ``rate``, drawn from
+    ``seed`` (see the module docstring for the stream), in pool order: what the ranking pass hands the strategy."""
+
+    passes: int
+    rate: float
+    seed: int
+    scores: np.ndarray
+
+
+def dropout_seed(round_seed: int) -> int:
+    """The dropout stream's seed of a round: the first draw of the round's ``np.random.default_rng(round_seed)``,
+    which is what :class:`~labelsieve.strategies.boxes.McDropoutBoxes` draws first from its context's ``rng``."""
+    return int(np.random.default_rng(round_seed).integers(0, 2**31 - 1))
 
 
 @dataclass
