@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torchvision.ops import box_iou
 
 #: images per seeded block of the dropout stream (a multiple of the detector's inference batch)
 SEED_BLOCK = 64
@@ -99,6 +98,19 @@ def head_passes(heads: torch.nn.Module, represented: torch.Tensor, proposals: to
     return torch.stack(probs), torch.stack(boxes)
 
 
+def paired_iou(boxes: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """IoU of every pass's box with its own region's reference box, ``(T, R, 4)`` against ``(R, 4)`` → ``(T, R)``:
+    the diagonal of :func:`torchvision.ops.box_iou` per pass, in its float32 operations, without the ``R × R``
+    matrix (NaN where both boxes are degenerate, as there)."""
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    area_ref = (reference[:, 2] - reference[:, 0]) * (reference[:, 3] - reference[:, 1])
+    width = np.clip(np.minimum(boxes[..., 2], reference[:, 2]) - np.maximum(boxes[..., 0], reference[:, 0]), 0, None)
+    height = np.clip(np.minimum(boxes[..., 3], reference[:, 3]) - np.maximum(boxes[..., 1], reference[:, 1]), 0, None)
+    inter = width * height
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return inter / (area + area_ref - inter)
+
+
 def region_disagreement(probs: np.ndarray, boxes: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per region, ``(MI / log(1 + C) + (1 - mean IoU)) / 2`` over the passes (see the module docstring)."""
     probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
@@ -108,9 +120,8 @@ def region_disagreement(probs: np.ndarray, boxes: np.ndarray, reference: np.ndar
     entropy_of_mean = -(mean * np.log(mean)).sum(axis=1)
     mean_entropy = -(probs * np.log(probs)).sum(axis=2).mean(axis=0)
     information = np.clip(entropy_of_mean - mean_entropy, 0.0, None) / np.log(probs.shape[2])
-    reference_t = torch.as_tensor(np.asarray(reference, dtype=np.float32).reshape(-1, 4))
-    overlaps = np.stack([torch.diagonal(box_iou(torch.as_tensor(np.asarray(b, dtype=np.float32)), reference_t))
-                         .numpy() for b in boxes]).astype(np.float64)
+    overlaps = paired_iou(np.asarray(boxes, dtype=np.float32).reshape(len(probs), -1, 4),
+                          np.asarray(reference, dtype=np.float32).reshape(-1, 4)).astype(np.float64)
     overlaps = np.nan_to_num(overlaps, nan=1.0)  # two degenerate boxes (a clipped candidate): no evidence of a move
     return (information + (1.0 - overlaps.mean(axis=0))) / 2.0
 
