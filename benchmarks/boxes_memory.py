@@ -15,6 +15,7 @@ set. Linux only. Prints JSON lines.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import sys
 import time
@@ -76,6 +77,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2000)
     parser.add_argument("--trace", action="store_true", help="tracemalloc too (slower)")
     parser.add_argument("--per-batch", type=int, default=0, help="RSS every N inference batches of the detector")
+    parser.add_argument("--trim", action="store_true",
+                        help="glibc malloc_trim(0) after every inference batch (is the growth freed heap?)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows: list[dict] = []
@@ -87,13 +90,16 @@ def main() -> None:
     wrap(ranking, "build_ranking", "build ranking", rows)
     wrap(training, "save_ranking", "save ranking", rows)
     wrap(training, "stop_set_record", "stop set", rows, snapshot=True)
-    if args.per_batch:
+    if args.per_batch or args.trim:
         run, batches = DetectorLearner._run, [0]
+        libc = ctypes.CDLL("libc.so.6")
 
         def counted(self: DetectorLearner, images: list, *more: Any) -> Any:
             out = run(self, images, *more)
             batches[0] += 1
-            if batches[0] % args.per_batch == 0:
+            if args.trim:
+                libc.malloc_trim(0)
+            if args.per_batch and batches[0] % args.per_batch == 0:
                 print(json.dumps({"batch": batches[0], "rss_mib": status("VmRSS"), "peak_rss_mib": status("VmHWM")}),
                       flush=True)
             return out
