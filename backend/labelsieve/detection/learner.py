@@ -24,6 +24,7 @@ from labelsieve.detection.networks import build_detector, feature_embedding
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, rescale
 from labelsieve.devices import resolve_device
+from labelsieve.heap import release_freed_memory
 from labelsieve.learners.base import BaseLearner, NotFittedError, TrainingDataError
 from labelsieve.storage.artifacts import read_json, write_json
 
@@ -257,6 +258,7 @@ class DetectorLearner(BaseLearner):
             detections.extend(found)
             embeddings.append(embedded)
             scores.extend(image_disagreement(s) for s in samples)
+            release_freed_memory()  # the batch's buffers, freed under the detections kept (labelsieve.heap)
         width = embeddings[0].shape[1] if embeddings else 0
         return (detections, np.concatenate(embeddings) if embeddings else np.zeros((0, width)),
                 np.asarray(scores, dtype=np.float64))
