@@ -9,7 +9,8 @@ peak RSS (``VmHWM``), the RSS it leaves (``VmRSS``) and, with ``--trace``, trace
 and numpy allocations; torch's CPU tensors are not traced, so a peak in RSS but not in tracemalloc is torch's or the
 allocator's). Phases: loading the labelled and pool inputs, the fit, the detector pass over the pool
 (``region_outputs``), the strategy (``full_ranking``), building the ranking (``build_ranking``), saving it, the stop
-set. Linux only. Prints JSON lines.
+set. ``--per-batch N`` prints the RSS every N inference batches; ``--trim`` calls glibc's ``malloc_trim(0)`` after
+every batch (the detector's pass now does so itself: labelsieve/heap.py). Linux only. Prints JSON lines.
 """
 
 from __future__ import annotations
