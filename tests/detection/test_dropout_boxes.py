@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from labelsieve.detection.dropout import HeadSamples, image_disagreement, region_disagreement
+from labelsieve.detection.dropout import SEED_BLOCK, HeadSamples, image_disagreement, region_disagreement
 from labelsieve.detection.learner import DetectorLearner
 from labelsieve.detection.prediction import Detections
-from labelsieve.detection.synthetic import DetectionDataset
+from labelsieve.detection.synthetic import DetectionDataset, make_shapes
 from labelsieve.detection.uncertainty import pool_uncertainty
 from labelsieve.strategies.base import PoolContext
 from labelsieve.strategies.boxes import McDropoutBoxes
@@ -122,6 +122,37 @@ def test_dropout_passes_reuse_one_backbone_pass_and_change_with_the_rate(quick_d
     np.testing.assert_allclose(again, strong, atol=1e-6)
 
 
+def test_the_ranking_pass_gives_the_strategy_the_scores_its_own_pass_would_give(
+        quick_detector: DetectorLearner) -> None:
+    """The fused pass (boxes, embeddings and dropout scores at once) against the strategy's separate pass for the
+    same round seed, over more than one seeded block of the dropout stream; then the strategy reads the fused
+    scores without running the detector again."""
+    pool = make_shapes(SEED_BLOCK + 6, size=64, seed=8).images
+    strategy = McDropoutBoxes(passes=4, rate=0.3)
+    found, embeddings, fused = quick_detector.infer_with_dropout(pool, **strategy.dropout_request(7))
+    plain, plain_embeddings = quick_detector.infer(pool)
+    np.testing.assert_allclose(embeddings, plain_embeddings, rtol=1e-5, atol=1e-6)
+    assert [len(f) for f in found] == [len(p) for p in plain], "dropout leaves the detections as they are"
+
+    def context(given: object = None) -> PoolContext:
+        return PoolContext(pool=pool, learner=quick_detector, rng=np.random.default_rng(7), task_type="boxes",
+                           pool_dropout=given)
+
+    separate = strategy.score(context())
+    assert fused.scores.shape == (len(pool),) and np.ptp(separate) > 0.01
+    np.testing.assert_allclose(fused.scores, separate, rtol=1e-4, atol=1e-6)
+    counter = Counter(quick_detector)
+    try:
+        read = strategy.score(context(fused))
+        other_seed = McDropoutBoxes(passes=4, rate=0.3).score(
+            PoolContext(pool=pool[:20], learner=quick_detector, rng=np.random.default_rng(8), task_type="boxes",
+                        pool_dropout=fused))
+    finally:
+        counter.close()
+    np.testing.assert_array_equal(read, fused.scores)
+    assert counter.images == 20 and len(other_seed) == 20, "scores drawn for another seed or pool are not reused"
+
+
 def test_parameters_are_checked() -> None:
     with pytest.raises(ValueError, match="passes"):
         McDropoutBoxes(passes=1).check()
@@ -130,7 +161,7 @@ def test_parameters_are_checked() -> None:
 
 
 @pytest.mark.parametrize(("strategy", "per_image"), [("sum", 1), ("rare_class_boxes", 1),
-                                                     ("flip_consistency", 2), ("mc_dropout_boxes", 2)])
+                                                     ("flip_consistency", 2), ("mc_dropout_boxes", 1)])
 def test_a_round_runs_each_image_through_the_detector_once_per_pass(
         strategy: str, per_image: int, quick_detector: DetectorLearner, shapes: DetectionDataset,
         tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ def test_stop_set_after_ranking_reuses_the_pool_pass(quick_detector: DetectorLea
     assert len(detections) == 6 and embeddings.shape[0] == 6 and np.isfinite(embeddings).all()
     calls: list[int] = []
     run = quick_detector._run
-    monkeypatch.setattr(quick_detector, "_run", lambda images: (calls.append(len(images)), run(images))[1])
+    monkeypatch.setattr(quick_detector, "_run", lambda im, *more: (calls.append(len(im)), run(im, *more))[1])
     again = quick_detector.predict([pool[4], pool[1], shapes.images[10]])  # two from the pool, one new
     assert calls == [1], "only the image that was not in the ranked pool runs through the detector"
     np.testing.assert_array_equal(again[0].boxes, detections[4].boxes)
@@ -53,7 +53,7 @@ def test_diversity_strategies_rank_boxes_on_the_backbone_features(quick_detector
     from labelsieve.tasktypes.boxes import Boxes
 
     pool = shapes.images[:8]
-    outputs, embeddings = region_outputs(quick_detector, Boxes(), pool)
+    outputs, embeddings, _ = region_outputs(quick_detector, Boxes(), pool)
     np.testing.assert_allclose(embeddings, quick_detector.embed(pool), atol=1e-4)
     ctx = build_context(learner=quick_detector, pool_inputs=pool, labeled_inputs=shapes.images[8:12],
                         labeled_y=shapes.targets[8:12], pool_ids=np.arange(100, 108), seed=0,
@@ -81,14 +81,14 @@ def test_box_strategies_rank_the_service_context_and_rare_class_reuses_the_pool_
     quick_detector.save(Path(str(tmp_path)))
     assert DetectorLearner.load(Path(str(tmp_path))).class_counts_ == expected
     pool = shapes.images[:8]
-    outputs, embeddings = region_outputs(quick_detector, Boxes(), pool)
+    outputs, embeddings, _ = region_outputs(quick_detector, Boxes(), pool)
     ctx = build_context(learner=quick_detector, pool_inputs=pool, labeled_inputs=shapes.images[8:12],
                         labeled_y=shapes.targets[8:12], pool_ids=np.arange(100, 108), seed=0,
                         probas=np.zeros((8, 1)), embeddings=embeddings, task_type=Boxes(),
                         task_uncertainty=Boxes().task_uncertainty(outputs))
     calls: list[int] = []
     run = quick_detector._run
-    monkeypatch.setattr(quick_detector, "_run", lambda images: (calls.append(len(images)), run(images))[1])
+    monkeypatch.setattr(quick_detector, "_run", lambda im, *more: (calls.append(len(im)), run(im, *more))[1])
     order, _ = full_ranking(RareClassBoxes(), ctx, 3)
     assert sorted(int(i) for i in order) == list(range(8))
     assert calls == [], "rare_class_boxes reads the ranking pass's detections, it does not run the detector again"

@@ -24,8 +24,9 @@ from tests.detection.service_data import box_result
 from tests.e2e.helpers import image_project, issues_tab, label_and_wait, prediction_rows, project, wait_issues
 from tests.harness.labelstudio import LabelStudioServer
 
-#: one retrain and five cross-fitted detectors (100 steps each) on two CPU cores: minutes on a shared machine
-pytestmark = [pytest.mark.labelstudio, pytest.mark.slow, pytest.mark.timeout(2400)]
+#: one retrain and five cross-fitted detectors (200 steps each) on two CPU cores: 22 minutes at load 11-18 (the
+#: cross-fit alone took over 15 of them); the waits are sized for that, and cost nothing on a quiet machine
+pytestmark = [pytest.mark.labelstudio, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 LABELS = ("square", "disc")
 CONFIG = ('<View><Image name="img" value="$image"/><RectangleLabels name="box" toName="img">'
@@ -35,8 +36,9 @@ N = 40
 #: project never switches to a labelsieve version (a project with nothing left to label has no queue)
 POOL = 8
 #: the gate needs 20 boxes of the rarer class and an out-of-fold mAP@0.5 of 0.5: 40 images of two classes and a
-#: detector trained 100 steps per fold reach it (0.54 on 32 images measured); fewer steps stay under it
-DETECTOR = {"epochs": 20, "min_steps": 100, "device": "cpu"}
+#: detector trained 100 steps per fold reached only 0.54 (too close to the level for a test); the detector is
+#: limited by image passes (results/detection.md, "detector recipe"): at 200 steps per fold it reached 0.82
+DETECTOR = {"epochs": 20, "min_steps": 200, "device": "cpu"}
 EXTRA = {"min_annotations": N, "retrain_every": 100000, "queue_depth": 5, "learner_params": DETECTOR}
 
 
@@ -85,9 +87,10 @@ def test_swapped_shifted_and_missing_boxes_are_flagged_and_reviewed_in_label_stu
                                 {tid: box_result(target) for tid, target in zip(ids[:N], given[:N], strict=True)},
                                 timeout=900)
     planted = {ids[i]: kind for i, kind in planted_at.items()}
-    issues = wait_issues(server.url, pid, version, timeout=900)
+    issues = wait_issues(server.url, pid, version, timeout=2400)
 
     gate = issues["summary"]["gate"]
+    print(f"gate margin: out-of-fold mAP@0.5 {gate['value']:.3f} against a level of {gate['level']:.2f}")
     assert gate["shown"] and gate["measure"] == "out-of-fold mAP@0.5", gate
     candidates = {c["task_id"]: c for c in issues["candidates"]}
     found = set(candidates) & set(planted)

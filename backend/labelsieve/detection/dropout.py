@@ -6,8 +6,14 @@ its last layer** (the predictor: class logits and box regression), ``passes`` ti
 deterministic pass decided on: its kept detections and, for every image, its ``N_CANDIDATES`` most object-like
 proposals. Backbone, RPN, RoI pooling and the head's fully connected layers run **once**, in the detector's ordinary
 pass; only the predictor (two linear maps of ``(1 + C) * 5`` outputs) runs ``passes`` more times, on those regions
-only. So the extra cost of the signal is the predictor's, which is negligible; what the strategy pays is one more
-ordinary detector pass over the pool (like ``flip_consistency``), because the ranking pass ran before the strategy.
+only. So the extra cost of the signal is the predictor's, which is negligible. The service's ranking pass computes
+the samples itself when the project's strategy asks for them (``DetectorLearner.infer_with_dropout``, called by
+:func:`labelsieve.service.ranking.region_outputs`), so a round runs the detector over the pool once; only a
+strategy that finds no such scores in its context (e.g. inside a wrapper) runs its own pass.
+
+The random stream is fixed by ``(seed, SEED_BLOCK)``: a fresh generator seeded ``seed + start`` for every block of
+``SEED_BLOCK`` images starting at ``start``, used in order within the block. The fused pass and the strategy's own
+pass follow it, so they give the same scores for the same seed.
 
 Dropout on the RoI-pooled features (before fc6, where the VGG-16 Faster R-CNN head had it) was tried first: on the
 tiny detector, whose head is two 1024-wide layers, 8 passes over ~50 regions per image cost 7.6× a plain pass
@@ -35,7 +41,26 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torchvision.ops import box_iou
+
+#: images per seeded block of the dropout stream (a multiple of the detector's inference batch)
+SEED_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class DropoutScores:
+    """Per-image disagreement (:func:`image_disagreement`) of ``passes`` dropout passes at ``rate``, drawn from
+    ``seed`` (see the module docstring for the stream), in pool order: what the ranking pass hands the strategy."""
+
+    passes: int
+    rate: float
+    seed: int
+    scores: np.ndarray
+
+
+def dropout_seed(round_seed: int) -> int:
+    """The dropout stream's seed of a round: the first draw of the round's ``np.random.default_rng(round_seed)``,
+    which is what :class:`~labelsieve.strategies.boxes.McDropoutBoxes` draws first from its context's ``rng``."""
+    return int(np.random.default_rng(round_seed).integers(0, 2**31 - 1))
 
 
 @dataclass
@@ -73,6 +98,19 @@ def head_passes(heads: torch.nn.Module, represented: torch.Tensor, proposals: to
     return torch.stack(probs), torch.stack(boxes)
 
 
+def paired_iou(boxes: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """IoU of every pass's box with its own region's reference box, ``(T, R, 4)`` against ``(R, 4)`` → ``(T, R)``:
+    the diagonal of :func:`torchvision.ops.box_iou` per pass, in its float32 operations, without the ``R × R``
+    matrix (NaN where both boxes are degenerate, as there)."""
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    area_ref = (reference[:, 2] - reference[:, 0]) * (reference[:, 3] - reference[:, 1])
+    width = np.clip(np.minimum(boxes[..., 2], reference[:, 2]) - np.maximum(boxes[..., 0], reference[:, 0]), 0, None)
+    height = np.clip(np.minimum(boxes[..., 3], reference[:, 3]) - np.maximum(boxes[..., 1], reference[:, 1]), 0, None)
+    inter = width * height
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return inter / (area + area_ref - inter)
+
+
 def region_disagreement(probs: np.ndarray, boxes: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per region, ``(MI / log(1 + C) + (1 - mean IoU)) / 2`` over the passes (see the module docstring)."""
     probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
@@ -82,9 +120,8 @@ def region_disagreement(probs: np.ndarray, boxes: np.ndarray, reference: np.ndar
     entropy_of_mean = -(mean * np.log(mean)).sum(axis=1)
     mean_entropy = -(probs * np.log(probs)).sum(axis=2).mean(axis=0)
     information = np.clip(entropy_of_mean - mean_entropy, 0.0, None) / np.log(probs.shape[2])
-    reference_t = torch.as_tensor(np.asarray(reference, dtype=np.float32).reshape(-1, 4))
-    overlaps = np.stack([torch.diagonal(box_iou(torch.as_tensor(np.asarray(b, dtype=np.float32)), reference_t))
-                         .numpy() for b in boxes]).astype(np.float64)
+    overlaps = paired_iou(np.asarray(boxes, dtype=np.float32).reshape(len(probs), -1, 4),
+                          np.asarray(reference, dtype=np.float32).reshape(-1, 4)).astype(np.float64)
     overlaps = np.nan_to_num(overlaps, nan=1.0)  # two degenerate boxes (a clipped candidate): no evidence of a move
     return (information + (1.0 - overlaps.mean(axis=0))) / 2.0
 

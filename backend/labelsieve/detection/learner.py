@@ -19,11 +19,12 @@ from safetensors.torch import load_file, save_file
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from labelsieve.arrays import to_pil
-from labelsieve.detection.dropout import HeadSamples, head_passes
+from labelsieve.detection.dropout import SEED_BLOCK, DropoutScores, HeadSamples, head_passes, image_disagreement
 from labelsieve.detection.networks import build_detector, feature_embedding
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, rescale
 from labelsieve.devices import resolve_device
+from labelsieve.heap import release_freed_memory
 from labelsieve.learners.base import BaseLearner, NotFittedError, TrainingDataError
 from labelsieve.storage.artifacts import read_json, write_json
 
@@ -227,7 +228,8 @@ class DetectorLearner(BaseLearner):
 
     def dropout_samples(self, X: Sequence[Any], *, passes: int, rate: float, seed: int) -> list[HeadSamples]:
         """MC-dropout passes of the box head over every image's detections and top candidates; the backbone and
-        the RPN run once per image, in batches of ``BATCH`` (:mod:`labelsieve.detection.dropout`)."""
+        the RPN run once per image, in batches of ``BATCH`` (:mod:`labelsieve.detection.dropout`). One generator
+        seeded ``seed`` for all of ``X``."""
         self.check_fitted()
         generator = torch.Generator(device=self._device()).manual_seed(int(seed))
         samples: list[HeadSamples] = []
@@ -235,25 +237,54 @@ class DetectorLearner(BaseLearner):
             samples.extend(self._run([_to_tensor(x) for x in X[start:start + BATCH]], (passes, rate, generator))[2])
         return samples
 
-    def infer(self, X: Sequence[Any]) -> tuple[list[Detections], np.ndarray]:  # type: ignore[override]
-        """Detections and backbone embeddings of every image, in batches."""
+    def _pass(self, X: Sequence[Any], dropout: tuple[int, float, int] | None = None,
+              ) -> tuple[list[Detections], np.ndarray, np.ndarray]:
+        """Detections, embeddings and (with ``dropout = (passes, rate, seed)``) every image's dropout disagreement,
+        in one pass of batches; the dropout stream is reseeded ``seed + start`` every ``SEED_BLOCK`` images."""
         if not hasattr(self, "model_"):
             raise NotFittedError("DetectorLearner is not fitted yet")
         detections: list[Detections] = []
         embeddings: list[np.ndarray] = []
+        scores: list[float] = []
+        generator: torch.Generator | None = None
         for start in range(0, len(X), BATCH):
-            found, embedded, _ = self._run([_to_tensor(x) for x in X[start:start + BATCH]])
+            spec = None
+            if dropout is not None:
+                passes, rate, seed = dropout
+                if generator is None or start % SEED_BLOCK == 0:
+                    generator = torch.Generator(device=self._device()).manual_seed(int(seed) + start)
+                spec = (passes, rate, generator)
+            found, embedded, samples = self._run([_to_tensor(x) for x in X[start:start + BATCH]], spec)
             detections.extend(found)
             embeddings.append(embedded)
+            scores.extend(image_disagreement(s) for s in samples)
+            release_freed_memory()  # the batch's buffers, freed under the detections kept (labelsieve.heap)
         width = embeddings[0].shape[1] if embeddings else 0
-        return detections, (np.concatenate(embeddings) if embeddings else np.zeros((0, width)))
+        return (detections, np.concatenate(embeddings) if embeddings else np.zeros((0, width)),
+                np.asarray(scores, dtype=np.float64))
+
+    def infer(self, X: Sequence[Any]) -> tuple[list[Detections], np.ndarray]:  # type: ignore[override]
+        """Detections and backbone embeddings of every image, in batches."""
+        detections, embeddings, _ = self._pass(X)
+        return detections, embeddings
+
+    def infer_with_dropout(self, X: Sequence[Any], *, passes: int, rate: float, seed: int,
+                           ) -> tuple[list[Detections], np.ndarray, DropoutScores]:
+        """:meth:`infer_regions` plus every image's MC-dropout disagreement from the same pass (the box head's
+        output is reused; only the predictor runs ``passes`` more times): what ``mc_dropout_boxes`` ranks by."""
+        detections, embeddings, scores = self._pass(X, (passes, rate, seed))
+        self._remember(X, detections)
+        return detections, embeddings, DropoutScores(passes, rate, seed, scores)
+
+    def _remember(self, X: Sequence[Any], detections: list[Detections]) -> None:
+        self._memo = {id(x): (x, found) for x, found in zip(X, detections, strict=True)}
 
     def infer_regions(self, X: Sequence[Any]) -> tuple[list[Detections], np.ndarray]:
         """The service's region seam in one pass: detections and the backbone's pooled features (the task
         embedding the diversity strategies compare). The pool's detections are remembered (by image object)
         until the next call, for :meth:`predict` on images of that pool."""
         detections, embeddings = self.infer(X)
-        self._memo = {id(x): (x, found) for x, found in zip(X, detections, strict=True)}
+        self._remember(X, detections)
         return detections, embeddings
 
     def predict_regions(self, X: Sequence[Any]) -> list[Detections]:

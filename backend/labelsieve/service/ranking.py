@@ -40,6 +40,7 @@ def build_context(
     pool_ids: np.ndarray, seed: int, probas: np.ndarray | None = None, embeddings: np.ndarray | None = None,
     prequential_accuracy: float | None = None, task_type: TaskType | None = None,
     task_uncertainty: np.ndarray | None = None, pool_regions: Sequence[Any] | None = None,
+    pool_dropout: Any = None,
 ) -> PoolContext:
     """The strategies' context. Single-label ``labeled_y`` are class names; other task types' are their targets
     (multi-label: label sets, given to strategies as ``labeled_targets``)."""
@@ -64,22 +65,41 @@ def build_context(
         pool=pool_inputs, learner=learner, rng=np.random.default_rng(seed), labeled=labeled_inputs,
         labeled_y=np.full(len(labeled_y), -1, dtype=np.int64), classes=classes, ids=pool_ids, pool_probas=probas,
         pool_embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=name,
-        thresholds=thresholds, task_uncertainty=uncertainty, pool_regions=pool_regions,
+        thresholds=thresholds, task_uncertainty=uncertainty, pool_regions=pool_regions, pool_dropout=pool_dropout,
         labeled_targets=indicator(list(labeled_y), classes) if name == "multi_label" else None,
     )
 
 
-def region_outputs(learner: Any, task_type: TaskType, inputs: Sequence[Any]) -> tuple[list[Any], np.ndarray | None]:
-    """A region learner's outputs and the task embeddings of ``inputs``: in one pass when the learner offers
+def region_outputs(learner: Any, task_type: TaskType, inputs: Sequence[Any], dropout: dict[str, Any] | None = None,
+                   ) -> tuple[list[Any], np.ndarray | None, Any]:
+    """A region learner's outputs, the task embeddings of ``inputs`` and the MC-dropout scores ``dropout`` asks
+    for (None when not asked or the learner has no ``infer_with_dropout``): in one pass when the learner offers
     ``infer_regions`` (the detector: boxes and its backbone's pooled features), else ``predict_regions`` and the
     task type's :meth:`~labelsieve.tasktypes.base.TaskType.task_embedding`."""
     if not len(inputs):
-        return [], None
+        return [], None, None
+    fused = getattr(learner, "infer_with_dropout", None)
+    if dropout is not None and callable(fused):
+        outputs, embeddings, scores = fused(inputs, **dropout)
+        return list(outputs), np.asarray(embeddings, dtype=np.float32), scores
     infer_regions = getattr(learner, "infer_regions", None)
     if callable(infer_regions):
         outputs, embeddings = infer_regions(inputs)
-        return list(outputs), np.asarray(embeddings, dtype=np.float32)
-    return list(learner.predict_regions(inputs)), task_type.task_embedding(learner, inputs)
+        return list(outputs), np.asarray(embeddings, dtype=np.float32), None
+    return list(learner.predict_regions(inputs)), task_type.task_embedding(learner, inputs), None
+
+
+def dropout_request(strategy: QueryStrategy | None, seed: int) -> dict[str, Any] | None:
+    """What the strategy asks the ranking pass to compute beside the boxes (``mc_dropout_boxes``: its dropout
+    passes), or None. A strategy whose parameters are invalid asks for nothing: its own ``score`` fails and the
+    round falls back as for any broken strategy."""
+    ask = getattr(strategy, "dropout_request", None)
+    if not callable(ask):
+        return None
+    try:
+        return dict(ask(seed))
+    except ValueError:
+        return None
 
 
 def rank_pool(
@@ -95,8 +115,15 @@ def rank_pool(
     regions: list[list[dict]] | None = None
     task_uncertainty = confidence = None
     outputs: list[Any] | None = None
+    pool_dropout = None
     if hasattr(learner, "predict_regions") and task_type is not None:  # a region task type (spans, boxes)
-        outputs, embeddings = region_outputs(learner, task_type, pool.inputs)
+        if strategy is None:
+            try:
+                strategy = registries.strategies.create(settings.strategy, settings.strategy_params)
+            except Exception:  # noqa: BLE001 - reported and replaced by the fallback below
+                strategy = None
+        outputs, embeddings, pool_dropout = region_outputs(learner, task_type, pool.inputs,
+                                                           dropout_request(strategy, seed))
         task_uncertainty = task_type.task_uncertainty(outputs)
         regions = [task_type.prediction_result(config, output, preannotate=True) for output in outputs]
         confidence = np.array([float(output.confidence) for output in outputs], dtype=np.float64)
@@ -113,7 +140,7 @@ def rank_pool(
         ctx = build_context(learner=learner, pool_inputs=pool.inputs, labeled_inputs=labeled_inputs,
                             labeled_y=labeled_y, pool_ids=pool_ids, seed=seed, probas=probas,
                             embeddings=embeddings, prequential_accuracy=prequential_accuracy, task_type=task_type,
-                            task_uncertainty=task_uncertainty, pool_regions=outputs)
+                            task_uncertainty=task_uncertainty, pool_regions=outputs, pool_dropout=pool_dropout)
         order, utility = full_ranking(strategy, ctx, settings.batch_size)
     except Exception as exc:  # noqa: BLE001 - a broken strategy must not block the new model
         log.exception("strategy %r failed on project %s; ranking by %s", strategy_name, project_id,

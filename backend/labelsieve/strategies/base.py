@@ -99,6 +99,9 @@ class PoolContext:
     #: region task types: the learner's per-task outputs (boxes: ``Detections``) from the host's ranking pass, so a
     #: strategy that needs them does not run the model over the pool again; None when the host did not compute them
     pool_regions: Sequence[Any] | None = None
+    #: boxes: the MC-dropout disagreement the host's ranking pass computed for a strategy that asked for it
+    #: (:class:`labelsieve.detection.dropout.DropoutScores`), else None
+    pool_dropout: Any = None
 
     @property
     def n_pool(self) -> int:

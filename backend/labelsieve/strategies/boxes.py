@@ -10,8 +10,10 @@
   (:func:`labelsieve.detection.uncertainty.flip_disagreement`). Costs one more detector pass over the pool.
 - :class:`McDropoutBoxes`: committee disagreement of ``passes`` MC-dropout runs of the box head's last layer on
   each image's detections and top candidates (:mod:`labelsieve.detection.dropout`, which says why the dropout sits
-  there). Costs one more ordinary detector pass over the pool plus ``passes`` runs of the predictor (two linear
-  maps) on at most ``detections_per_img + 10`` regions per image; the backbone never runs ``passes`` times.
+  there). The service's ranking pass computes the scores when the strategy asks for them (:meth:`McDropoutBoxes.
+  dropout_request`, given as ``ctx.pool_dropout``): then the signal costs only ``passes`` runs of the predictor
+  (two linear maps) on at most ``detections_per_img + 10`` regions per image. Without them (a wrapper, a context
+  built elsewhere) it runs one more ordinary detector pass of its own; the backbone never runs ``passes`` times.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from PIL import ImageOps
 
 from labelsieve.arrays import to_pil
-from labelsieve.detection.dropout import image_disagreement
+from labelsieve.detection.dropout import SEED_BLOCK, dropout_seed, image_disagreement
 from labelsieve.detection.flip import flip_disagreement, mirror
 from labelsieve.detection.selection import rare_class_weight
 from labelsieve.strategies.base import PoolContext, QueryStrategy, StrategyRequirementError
@@ -126,6 +128,12 @@ class McDropoutBoxes(QueryStrategy):
         if not 0.0 < self.rate < 1.0:
             raise ValueError(f"rate must be in (0, 1), got {self.rate}")
 
+    def dropout_request(self, round_seed: int) -> dict[str, Any]:
+        """What the host's ranking pass computes for this strategy (``infer_with_dropout``'s arguments), drawn as
+        :meth:`score` would draw it from a context seeded ``round_seed``."""
+        self.check()
+        return {"passes": self.passes, "rate": self.rate, "seed": dropout_seed(round_seed)}
+
     def score(self, ctx: PoolContext) -> np.ndarray:
         self.check()
         learner = _boxes(ctx, "mc_dropout_boxes")
@@ -139,11 +147,17 @@ class McDropoutBoxes(QueryStrategy):
                                          lambda rng: self._disagreement(ctx, sample, rng)))
 
     def _disagreement(self, ctx: PoolContext, sample: Any, rng: np.random.Generator) -> np.ndarray:
-        """``CHUNK`` images at a time, one seed drawn from ``ctx.rng`` for the whole pool."""
+        """The ranking pass's scores (``ctx.pool_dropout``) when they were drawn with this strategy's passes, rate
+        and seed; else a pass of its own, ``SEED_BLOCK`` images at a time: the same stream, so the same scores. One
+        seed drawn from ``ctx.rng`` for the whole pool either way."""
         seed = int(rng.integers(0, 2**31 - 1))
+        given = ctx.pool_dropout
+        if given is not None and (given.passes, given.rate, given.seed) == (self.passes, self.rate, seed) \
+                and len(given.scores) == ctx.n_pool:
+            return np.asarray(given.scores, dtype=np.float64)
         out = np.empty(ctx.n_pool, dtype=np.float64)
-        for start in range(0, ctx.n_pool, CHUNK):
-            items = [ctx.pool[i] for i in range(start, min(start + CHUNK, ctx.n_pool))]
+        for start in range(0, ctx.n_pool, SEED_BLOCK):
+            items = [ctx.pool[i] for i in range(start, min(start + SEED_BLOCK, ctx.n_pool))]
             samples = sample(items, passes=self.passes, rate=self.rate, seed=seed + start)
             out[start:start + len(items)] = [image_disagreement(s) for s in samples]
         return out
