@@ -16,7 +16,7 @@ ROOT = Path(labelsieve.__file__).parent
 #: lowest first; a module may import its own layer and the layers before it
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundations", frozenset({"settings", "registry", "params", "labelconfig", "metrics", "arrays", "input_cache",
-                              "devices", "cleanlab_calls"})),
+                              "devices", "cleanlab_calls", "heap"})),
     ("storage", frozenset({"storage"})),
     ("domain", frozenset({"labelstudio", "inputs", "learners", "strategies", "balancing", "testing", "quality",
                           "tasktypes", "detection", "spans", "labelsieve"})),
