@@ -83,17 +83,25 @@ def image_set(name: str, per_class: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def long_tail_split(name: str, seed: int, per_class: int) -> tuple[list[Any], list[str], list[Any], list[str]]:
-    """benchmarks/imbalance.py's long tail for any number of classes (the same splits for its 10-digit sets)."""
-    images, labels = image_set(name, per_class)
+def long_tail_positions(labels: np.ndarray, name: str, seed: int, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """benchmarks/imbalance.py's long tail for any number of classes, as positions: the kept training items (head
+    ``HEADS[name]``, the rarest ``ratio`` times fewer, which class is rare permuted per seed) and the balanced test
+    split."""
     idx_train, idx_test = train_test_split(np.arange(len(labels)), test_size=0.25, stratify=labels, random_state=seed)
     rng = np.random.default_rng(seed)
     classes = sorted(set(labels.tolist()))
     keep: list[int] = []
     for rank, k in enumerate(rng.permutation(len(classes))):
-        n = max(1, int(round(HEADS[name] * RATIO ** (-rank / (len(classes) - 1)))))
+        n = max(1, int(round(HEADS[name] * ratio ** (-rank / (len(classes) - 1)))))
         members = idx_train[labels[idx_train] == classes[k]]
         keep.extend(rng.choice(members, min(n, len(members)), replace=False).tolist())
+    return np.asarray(keep, dtype=int), idx_test
+
+
+def long_tail_split(name: str, seed: int, per_class: int) -> tuple[list[Any], list[str], list[Any], list[str]]:
+    """benchmarks/imbalance.py's long tail for any number of classes (the same splits for its 10-digit sets)."""
+    images, labels = image_set(name, per_class)
+    keep, idx_test = long_tail_positions(labels, name, seed, RATIO)
     return ([images[i] for i in keep], [str(labels[i]) for i in keep], [images[i] for i in idx_test],
             [str(labels[i]) for i in idx_test])
 

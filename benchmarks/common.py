@@ -93,6 +93,18 @@ def copy_bandwidth(nbytes: int = 512 * 2**20, repeats: int = 5) -> float:
     return 2 * nbytes / best
 
 
+def t_interval(values: Sequence[float], *, signed: bool = False) -> str:
+    """Mean with its 95 % t-interval over the values (seeds), one decimal (``signed``: with a sign, for gains)."""
+    a = np.asarray(values, dtype=float)
+    f = "+.1f" if signed else ".1f"
+    if len(a) < 2:
+        return f"{a.mean():{f}}"
+    from scipy import stats  # only the interval needs scipy
+
+    half = stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a))
+    return f"{a.mean():{f}} [{a.mean() - half:{f}}, {a.mean() + half:{f}}]"
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

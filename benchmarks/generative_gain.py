@@ -39,10 +39,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from scipy import stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import machine_line  # noqa: E402
+from benchmarks.common import machine_line, t_interval  # noqa: E402
 from benchmarks.imbalance import DDPM_PARAMS, IMAGE_PARAMS, fit_predict, long_tail_split, scores  # noqa: E402
 
 from labelsieve.balancing import prepare_training_set  # noqa: E402
@@ -52,14 +51,6 @@ SYNTHESIZERS: dict[str, dict[str, Any]] = {"dcgan": GAN_PARAMS, "ddpm": DDPM_PAR
 BASE = {"loss_tau": 1.5}
 BASELINE = "logit_adjusted τ1.5"
 ADDONS = ("kmeans_smote", "salt_pepper")
-
-
-def interval(values: list[float]) -> str:
-    a = np.asarray(values)
-    if len(a) < 2:
-        return f"{a.mean():+.1f}"
-    half = stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a))
-    return f"{a.mean():+.1f} [{a.mean() - half:+.1f}, {a.mean() + half:+.1f}]"
 
 
 def balanced(X: list[Any], y: list[str], name: str, seed: int, ddpm_steps: int) -> Any:
@@ -125,7 +116,7 @@ def table(rows: list[dict[str, Any]]) -> None:
             f1 = [r["f1"] - base[(ratio, r["seed"])]["f1"] for r in group]
             tail = [r["tail"] - base[(ratio, r["seed"])]["tail"] for r in group]
             gains = ("—", "—", "—") if name == BASELINE else (
-                interval(f1), interval(tail), f"{sum(g > 0 for g in f1)}/{len(f1)}")
+                t_interval(f1, signed=True), t_interval(tail, signed=True), f"{sum(g > 0 for g in f1)}/{len(f1)}")
             passes = [r["pass"] for r in group if r["pass"] is not None]
             gate = f"{100 * np.mean(passes):.0f} %" if passes else "—"
             print(f"| {ratio:.0f} | {name if name == BASELINE else '+ ' + name} | {len(group)} "

@@ -46,13 +46,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score, f1_score  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, train_test_split  # noqa: E402
+from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.auto_image_balancing import HEADS, image_set, tail_size  # noqa: E402
-from benchmarks.common import machine_line  # noqa: E402
+from benchmarks.auto_image_balancing import HEADS, image_set, long_tail_positions, tail_size  # noqa: E402
+from benchmarks.common import machine_line, t_interval  # noqa: E402
 
 from labelsieve.learners.vector import VectorLearner  # noqa: E402
 
@@ -74,19 +73,6 @@ def vectors(name: str, per_class: int, cache: Path, store: Path) -> tuple[np.nda
         encoder = get_registry("encoders").create("efficientnet_lite0", {})
         np.save(path, encoder_vectors(encoder, list(images)))
     return np.load(path), labels
-
-
-def split(labels: np.ndarray, name: str, seed: int, ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """benchmarks/auto_image_balancing.py's long tail, as positions (the same draws at ratio 50)."""
-    idx_train, idx_test = train_test_split(np.arange(len(labels)), test_size=0.25, stratify=labels, random_state=seed)
-    rng = np.random.default_rng(seed)
-    classes = sorted(set(labels.tolist()))
-    keep: list[int] = []
-    for rank, k in enumerate(rng.permutation(len(classes))):
-        n = max(1, int(round(HEADS[name] * ratio ** (-rank / (len(classes) - 1)))))
-        members = idx_train[labels[idx_train] == classes[k]]
-        keep.extend(rng.choice(members, min(n, len(members)), replace=False).tolist())
-    return np.asarray(keep), idx_test
 
 
 def power(X: np.ndarray, beta: float = 0.5) -> np.ndarray:
@@ -219,14 +205,6 @@ def heads(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, seed: int,
     return out
 
 
-def interval(values: list[float]) -> str:
-    a = np.asarray(values)
-    if len(a) < 2:
-        return f"{a.mean():.1f}"
-    half = stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a))
-    return f"{a.mean():.1f} [{a.mean() - half:.1f}, {a.mean() + half:.1f}]"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="textures,animal,mnist5k,digits")
@@ -244,7 +222,7 @@ def main() -> None:
         print(f"{name}: {E.shape} vectors in {time.perf_counter() - started:.0f} s", flush=True)
         for ratio in [float(r) for r in args.ratios.split(",")]:
             for seed in range(args.seeds):
-                keep, test = split(labels, name, seed, ratio)
+                keep, test = long_tail_positions(labels, name, seed, ratio)
                 y, truth = labels[keep], labels[test]
                 counts = Counter(y.tolist())
                 tail = sorted(counts, key=lambda c: counts[c])[:tail_size(len(counts))]
@@ -262,10 +240,10 @@ def main() -> None:
     for (name, ratio, head), rows in results.items():
         met = sum(r[1] >= 92 and r[2] >= 85 for r in rows)
         base = results[(name, ratio, BASELINE)]
-        gains = [interval([r[i] - b[i] for r, b in zip(rows, base, strict=True)]) if head != BASELINE else "—"
+        gains = [t_interval([r[i] - b[i] for r, b in zip(rows, base, strict=True)]) if head != BASELINE else "—"
                  for i in (1, 2)]
-        print(f"| {name} | {ratio:g} | {head} | {interval([r[1] for r in rows])} | "
-              f"{interval([r[2] for r in rows])} | {gains[0]} | {gains[1]} | {met}/{len(rows)} |")
+        print(f"| {name} | {ratio:g} | {head} | {t_interval([r[1] for r in rows])} | "
+              f"{t_interval([r[2] for r in rows])} | {gains[0]} | {gains[1]} | {met}/{len(rows)} |")
     print(f"\n({args.seeds} seeds, per class {args.per_class}, heads {HEADS}) {machine_line()}")
 
 
