@@ -22,7 +22,7 @@ from labelsieve import __version__
 from labelsieve.api.routes import audit, issues, labelstudio, metrics, pages, projects, reports, strategies
 from labelsieve.pages.render import PageRenderer
 from labelsieve.service.container import Service, build_service
-from labelsieve.service.loop import UnknownProjectError
+from labelsieve.service.project_catalog import UnknownProjectError
 from labelsieve.settings import Settings, get_settings
 from labelsieve.storage import crud
 
