@@ -139,7 +139,7 @@ def cli_reference() -> str:
 #: settings errors into it; the settings resolver passes the registry's and the balancing check's messages through)
 REFUSALS = ("UnsupportedLabelConfig", "ProjectSettingsError", "UnknownPluginError", "PluginLoadError", "BalancingError")
 REFUSAL_MODULES = ("labelconfig.py", "service/project_catalog.py", "service/project_settings.py", "registry.py",
-                   "balancing/config.py")
+                   "balancing/config.py", "balancing/methods.py")
 
 
 def _template(node: ast.expr, constants: set[str]) -> str:
