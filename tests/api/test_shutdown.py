@@ -14,7 +14,6 @@ from typing import Any
 
 from labelsieve.learners.vector import VectorLearner
 from labelsieve.registry import get_registries
-from labelsieve.service.container import background_threads
 from tests.factories import IMAGE_CONFIG, annotation_event, ls_task, setup_payload
 from tests.quality.helpers import noisy_digits
 
@@ -59,7 +58,7 @@ def test_no_background_thread_outlives_the_app_stopped_during_a_quality_pass(cli
         stopped_in = time.perf_counter() - stopping
     finally:
         registries.learners.unregister("slow_vector")
-    alive = [t.name for t in background_threads()]
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("labelsieve-") and t.is_alive()]
     assert not alive, f"still running after the app stopped: {alive}"
     # the pass ended before its next fit: the stop waited for the fold in progress, not for the 9 fits left
     assert SlowVectorLearner.fits <= 3, f"{SlowVectorLearner.fits} fits: the pass went on after the stop"
