@@ -54,12 +54,9 @@ def test_no_background_thread_outlives_the_app_stopped_during_a_quality_pass(cli
                      "task": [e["task"] for e in events]}
             assert client.post("/webhook", json=batch).status_code == 200
             assert SlowVectorLearner.fold_started.wait(180), "the data-quality pass never fitted a fold"
-            stopping = time.perf_counter()
-        stopped_in = time.perf_counter() - stopping
     finally:
         registries.learners.unregister("slow_vector")
     alive = [t.name for t in threading.enumerate() if t.name.startswith("labelsieve-") and t.is_alive()]
     assert not alive, f"still running after the app stopped: {alive}"
     # the pass ended before its next fit: the stop waited for the fold in progress, not for the 9 fits left
     assert SlowVectorLearner.fits <= 3, f"{SlowVectorLearner.fits} fits: the pass went on after the stop"
-    assert stopped_in < 9 * FIT_SECONDS

@@ -143,7 +143,10 @@ class FirstContact:
                 progress.rounds += ("full-pool",)
                 self.round_for(pid)
         except Exception as exc:  # noqa: BLE001 - reported in the status, retried by a later /setup
-            log.exception("first contact of project %s failed", pid)
+            if self._stopping.is_set():
+                log.info("first contact of project %s stopped with the service", pid)
+            else:
+                log.exception("first contact of project %s failed", pid)
             progress.state = "failed"
             progress.error = f"{type(exc).__name__}: {exc}"[:2000]
             with self._lock:
