@@ -138,8 +138,8 @@ def cli_reference() -> str:
 #: the exceptions whose message ``/setup`` answers with a 400 (api/routes/labelstudio.py turns label-config and
 #: settings errors into it; the settings resolver passes the registry's and the balancing check's messages through)
 REFUSALS = ("UnsupportedLabelConfig", "ProjectSettingsError", "UnknownPluginError", "PluginLoadError", "BalancingError")
-REFUSAL_MODULES = ("labelconfig.py", "service/loop.py", "service/project_settings.py", "registry.py",
-                   "balancing/config.py")
+REFUSAL_MODULES = ("labelconfig.py", "service/project_catalog.py", "service/project_settings.py", "registry.py",
+                   "balancing/config.py", "balancing/methods.py")
 
 
 def _template(node: ast.expr, constants: set[str]) -> str:

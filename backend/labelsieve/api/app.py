@@ -6,7 +6,6 @@ import base64
 import binascii
 import logging
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +21,7 @@ from labelsieve import __version__
 from labelsieve.api.routes import audit, issues, labelstudio, metrics, pages, projects, reports, strategies
 from labelsieve.pages.render import PageRenderer
 from labelsieve.service.container import Service, build_service
-from labelsieve.service.loop import UnknownProjectError
+from labelsieve.service.project_catalog import UnknownProjectError
 from labelsieve.settings import Settings, get_settings
 from labelsieve.storage import crud
 
@@ -30,22 +29,6 @@ log = logging.getLogger(__name__)
 OPEN_PATHS = {"/webhook"}  # Label Studio sends webhooks without auth: checked by secret or re-read from LS
 WEBHOOK_SECRET_HEADER = "x-labelsieve-webhook-secret"
 WARM_PROJECT_ID = 2**63 - 1  # a project id never stored: the start-up upsert that compiles /setup's SQL is rolled back
-
-
-def _warm_up(service: Service) -> None:
-    """Load every learner and strategy plugin in the background right after start-up.
-
-    Label Studio gives ``/setup`` 3 s, and the first one used to pay for importing scikit-learn (9 s on a loaded
-    2-core machine); serving starts at once, and a ``/setup`` that arrives early waits only for what is left."""
-    started = time.perf_counter()
-    for registry in (service.registries.learners, service.registries.strategies):
-        for name in registry.names():
-            try:
-                registry.load(name)
-            except Exception:  # noqa: BLE001 - the registry logs it; /setup answers with the error
-                log.debug("warm-up could not load %s %r", registry.kind, name)
-    service.plugins_ready.set()
-    log.info("learners and strategies loaded in %.1f s", time.perf_counter() - started)
 
 
 def _prepare_setup_path(service: Service) -> None:
@@ -188,7 +171,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service.start()
         _prepare_setup_path(app.state.service)
-        threading.Thread(target=_warm_up, args=(app.state.service,), name="labelsieve-warm-up", daemon=True).start()
+        app.state.service.start_warm_up()
         try:
             yield
         finally:

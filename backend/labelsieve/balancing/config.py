@@ -22,6 +22,7 @@ from labelsieve.balancing.methods import (
     VECTOR_METHODS,
     WEIGHT_METHODS,
     all_methods,
+    torch_refusal,
 )
 from labelsieve.balancing.stages import staged_cv_refusal, torch_stage, training_signature
 from labelsieve.registry import PluginLoadError, UnknownPluginError, get_registry
@@ -105,10 +106,7 @@ def check_balancing(method: str | None, params: dict[str, Any], *, learner_cls: 
             continue
         if part in (*LOSS_METHODS, *SAMPLER_METHODS, "augment", *MIX_METHODS):
             if not torch_learner:
-                raise BalancingError(
-                    f"balancing {part!r} changes torch training, but learner {name!r} is not a torch learner; "
-                    "use class_weight, effective_number, random_over or random_under with it"
-                )
+                raise torch_refusal(part, name)
             continue
         if part in VECTOR_METHODS:
             if input_kind != "vector":

@@ -56,6 +56,7 @@ from labelsieve.balancing.methods import (
     SAMPLER_METHODS,
     VECTOR_METHODS,
     WEIGHT_METHODS,
+    torch_refusal,
 )
 from labelsieve.balancing.resampling import resample_indices
 from labelsieve.balancing.stages import selection_overrides, staged_cv_refusal, torch_stage, training_signature
@@ -179,10 +180,7 @@ def prepare_training_set(
 
 def _need_torch(part: str, learner_name: str, torch_learner: bool) -> None:
     if not torch_learner:
-        raise BalancingError(
-            f"balancing {part!r} changes torch training, but learner {learner_name!r} is not a torch learner; "
-            "use class_weight, effective_number, random_over or smote with it"
-        )
+        raise torch_refusal(part, learner_name)
 
 
 def _override(ts: TrainingSet, params: dict[str, Any], fixed: dict[str, Any], keys: tuple[str, ...]) -> None:

@@ -26,7 +26,7 @@ from labelsieve.quality.pruning import keep_top_count
 from labelsieve.quality.scorecard_files import load_scorecard
 from labelsieve.registry import get_registries
 from labelsieve.service.container import build_service
-from labelsieve.service.loop import UnknownProjectError
+from labelsieve.service.project_catalog import UnknownProjectError
 from labelsieve.service.project_settings import store_project_settings
 from labelsieve.settings import Settings
 from labelsieve.simulate.datasets import DatasetError, load_dataset

@@ -1,7 +1,7 @@
 """A detector trained in the loop: torchvision Faster R-CNN, fit on (image, boxes) pairs, predicting boxes with the
 full class distribution of every box (so per-box uncertainty is not limited to the winning score).
 
-Inference runs the detector's stages itself (transform, backbone, RPN, RoI heads) to keep, for every kept box, the
+Inference runs the detector's stages itself (:mod:`labelsieve.detection.inference`) to keep, for every kept box, the
 softmax over background + classes, and for every image the background probability of its top candidates (the rule
 for an image with no detection). On CUDA it trains and predicts in mixed precision. Weights: safetensors + JSON.
 """
@@ -16,11 +16,11 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from labelsieve.arrays import to_pil
-from labelsieve.detection.dropout import SEED_BLOCK, DropoutScores, HeadSamples, head_passes, image_disagreement
-from labelsieve.detection.networks import build_detector, feature_embedding
+from labelsieve.detection.dropout import SEED_BLOCK, DropoutScores, HeadSamples, image_disagreement
+from labelsieve.detection.inference import autocast, run_stages
+from labelsieve.detection.networks import build_detector
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, rescale
 from labelsieve.devices import resolve_device
@@ -29,7 +29,6 @@ from labelsieve.learners.base import BaseLearner, NotFittedError, TrainingDataEr
 from labelsieve.storage.artifacts import read_json, write_json
 
 _SEEDED_RNG = threading.RLock()  # one seeded fit at a time: torch's default RNG is process-wide
-N_CANDIDATES = 10  # top proposals whose background probability decides an image with no detection
 BATCH = 16  # images per inference batch: the pass's memory is bounded by it, not by the pool
 
 
@@ -71,9 +70,6 @@ class DetectorLearner(BaseLearner):
         """``device="auto"`` follows the round's device (the project's ``device`` setting, labelsieve.devices)."""
         device: torch.device = resolve_device(None if self.device == "auto" else self.device)
         return device
-
-    def _autocast(self, device: torch.device) -> Any:
-        return torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
 
     def _targets(self, y: Sequence[ImageTarget], device: torch.device) -> list[dict[str, torch.Tensor]]:
         index = {name: i + 1 for i, name in enumerate(self.classes_)}  # 0 is background
@@ -136,7 +132,7 @@ class DetectorLearner(BaseLearner):
                             target["boxes"] = boxes
                         imgs.append(image.to(device))
                         tgts.append({k: v.to(device) for k, v in target.items()})
-                    with self._autocast(device):
+                    with autocast(device):
                         loss = sum(model(imgs, tgts).values())
                     optimiser.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()
@@ -155,76 +151,14 @@ class DetectorLearner(BaseLearner):
     @torch.inference_mode()
     def _run(self, images: list[torch.Tensor], dropout: tuple[int, float, torch.Generator] | None = None,
              ) -> tuple[list[Detections], np.ndarray, list[HeadSamples]]:
-        """One pass of every stage over a batch; with ``dropout = (passes, rate, generator)`` also the box head's
-        stochastic passes over each image's detections and top candidates (:mod:`labelsieve.detection.dropout`),
-        on the same backbone and RPN output."""
+        """One pass of every stage over a batch (:func:`labelsieve.detection.inference.run_stages`), on the round's
+        device."""
         model = self.model_
         device = self._device()
         if next(model.parameters()).device != device:  # the round's device may differ from the one it was fit on
             model = self.model_ = model.to(device)
-        originals = [(int(i.shape[-2]), int(i.shape[-1])) for i in images]
-        heads = model.roi_heads
-        with self._autocast(device):
-            batch, _ = model.transform([i.to(device) for i in images])
-            features = model.backbone(batch.tensors)
-            if isinstance(features, torch.Tensor):
-                features = {"0": features}
-            proposals, _ = model.rpn(batch, features)
-            represented = heads.box_head(heads.box_roi_pool(features, proposals, batch.image_sizes))
-            logits, regression = heads.box_predictor(represented)
-        embedding = feature_embedding(features).float().cpu().numpy()
-        probs = torch.softmax(logits.float(), dim=-1)
-        decoded = heads.box_coder.decode(regression.float(), proposals)
-        out: list[Detections] = []
-        chosen_regions: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        counts = [len(x) for x in proposals]
-        for p, b, size, original in zip(probs.split(counts), decoded.split(counts), batch.image_sizes, originals,
-                                        strict=True):
-            keep, top, score, label, chosen = self._decide(p, clip_boxes_to_image(b, size))
-            out.append(self._detections(p, keep, top, score, label, chosen, size, original))
-            if dropout is not None:
-                regions = torch.cat([keep, top[~torch.isin(top, keep)]])
-                chosen_regions.append((regions, label[regions] + 1, chosen[regions], keep))
-        if dropout is None:
-            return out, embedding, []
-        # the stochastic passes: every image's chosen regions in one batch, on the box head's output computed above
-        offsets = np.cumsum([0, *counts[:-1]])
-        picked = torch.cat([regions + int(o) for (regions, *_), o in zip(chosen_regions, offsets, strict=True)])
-        with self._autocast(device):
-            sampled, boxes = head_passes(heads, represented[picked], torch.cat(proposals)[picked],
-                                         torch.cat([c[1] for c in chosen_regions]), *dropout)
-        sizes = [len(c[0]) for c in chosen_regions]
-        samples = [HeadSamples(p.cpu().numpy(), clip_boxes_to_image(b, size).cpu().numpy(), ref.cpu().numpy(),
-                               np.arange(len(regions)) < len(keep))
-                   for p, b, (regions, _, ref, keep), size in zip(sampled.split(sizes, dim=1),
-                                                                 boxes.split(sizes, dim=1), chosen_regions,
-                                                                 batch.image_sizes, strict=True)]
-        return out, embedding, samples
-
-    def _decide(self, probs: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The kept detections' indices (score threshold, non-degenerate, class-wise NMS, at most
-        ``detections_per_img``), the top candidates' indices, and every region's score, label and box."""
-        score, label = probs[:, 1:].max(dim=1)
-        chosen = boxes[torch.arange(len(boxes)), label + 1]
-        wide = (chosen[:, 2] - chosen[:, 0] > 1e-2) & (chosen[:, 3] - chosen[:, 1] > 1e-2)
-        keep = torch.where((score > self.score_threshold) & wide)[0]
-        keep = keep[batched_nms(chosen[keep], score[keep], label[keep], self.model_.roi_heads.nms_thresh)]
-        keep = keep[: self.model_.roi_heads.detections_per_img]
-        top = torch.argsort(1.0 - probs[:, 0], descending=True)[:N_CANDIDATES]
-        return keep, top, score, label, chosen
-
-    def _detections(self, probs: torch.Tensor, keep: torch.Tensor, top: torch.Tensor, score: torch.Tensor,
-                    label: torch.Tensor, chosen: torch.Tensor, size: tuple[int, int],
-                    original: tuple[int, int]) -> Detections:
-        ratio = torch.tensor([original[1] / size[1], original[0] / size[0]] * 2, device=chosen.device)
-        return Detections(
-            boxes=(chosen[keep] * ratio).cpu().numpy().astype(np.float32),
-            labels=[self.classes_[int(j)] for j in label[keep].cpu()],
-            scores=score[keep].cpu().numpy().astype(np.float64),
-            probs=probs[keep].cpu().numpy().astype(np.float64),
-            candidate_background=probs[top, 0].cpu().numpy().astype(np.float64),
-            width=original[1], height=original[0],
-        )
+        return run_stages(model, images, classes=self.classes_, score_threshold=self.score_threshold, device=device,
+                          dropout=dropout)
 
     def dropout_samples(self, X: Sequence[Any], *, passes: int, rate: float, seed: int) -> list[HeadSamples]:
         """MC-dropout passes of the box head over every image's detections and top candidates; the backbone and

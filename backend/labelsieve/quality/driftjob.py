@@ -16,6 +16,7 @@ the previous check had not reported.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from labelsieve.quality.drift import MAX_ITEMS, accuracy_changes, drift_block, mmd_test
-from labelsieve.quality.host import QualityHost
+from labelsieve.quality.host import PassStopped, QualityHost
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Task, utcnow
@@ -111,11 +112,15 @@ def _warn(project_id: int, block: dict[str, Any], previous: dict[str, Any] | Non
                         latest["before"], latest["after"], latest["at_label"], advice)
 
 
-def drift_version(host: QualityHost, project: Any, version: str, ps: Any) -> dict[str, Any] | None:
-    """Check and store the drift of the serving ``version``; None when it is not serving."""
+def drift_version(host: QualityHost, project: Any, version: str, ps: Any,
+                  stopped: Callable[[], bool] | None = None) -> dict[str, Any] | None:
+    """Check and store the drift of the serving ``version``; None when it is not serving. Once ``stopped()`` is
+    true it raises :class:`~labelsieve.quality.host.PassStopped` before the embedding pass."""
     served = host.serving_model(project)
     if served is None or served[0] != version:
         return None
+    if stopped is not None and stopped():
+        raise PassStopped("the service is stopping")
     with session_scope(host.engine) as session:
         versions = crud.list_model_versions(session=session, project_id=project.id)
     previous = latest_drift([v for v in versions if v.version != version])

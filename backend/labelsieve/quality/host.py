@@ -1,15 +1,37 @@
-"""What the background quality jobs need of the service (duck-typed: quality sits below service), and the
-fingerprint of a labelled set that lets a job reuse the previous version's result."""
+"""What the background quality jobs need of the service (duck-typed: quality sits below service), the
+fingerprint of a labelled set that lets a job reuse the previous version's result, and how a job stops early when
+the service stops (:class:`PassStopped`, raised before the next model a job would fit)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
 
 from labelsieve.storage.artifacts import ArtifactStore
+
+T = TypeVar("T")
+
+
+class PassStopped(Exception):
+    """The service is stopping: the background pass ends before its next fit, and nothing of it is stored."""
+
+
+def stop_between_fits(create: Callable[..., T], stopped: Callable[[], bool] | None) -> Callable[..., T]:
+    """``create`` (a learner factory called once per fold) that raises :class:`PassStopped` instead once
+    ``stopped()`` is true: a pass of many fits ends within one fit of the service's stop."""
+    if stopped is None:
+        return create
+
+    def checked(*args: Any, **kwargs: Any) -> T:
+        if stopped():
+            raise PassStopped("the service is stopping")
+        return create(*args, **kwargs)
+
+    return checked
 
 
 class QualityHost(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -73,6 +74,10 @@ class Service:
     cold_start: ColdStart | None = None
     #: the webhooks' group commit (one transaction and one fsync for the requests that arrive together)
     intake: GroupCommit | None = None
+    #: the background import of every plugin after start (:meth:`start_warm_up`)
+    warm_up: threading.Thread | None = None
+    #: set by :meth:`stop`: the warm-up imports no further plugin
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         removed = self.artifacts.remove_orphans()
@@ -83,23 +88,63 @@ class Service:
             if resumed:
                 log.info("resuming queued work of projects %s", resumed)
 
-    def stop(self) -> None:
+    def start_warm_up(self) -> None:
+        """Load every learner and strategy plugin in a background thread (``labelsieve-warm-up``); ``plugins_ready``
+        is set when it is done.
+
+        Label Studio gives ``/setup`` 3 s, and the first one used to pay for importing scikit-learn (9 s on a loaded
+        2-core machine); serving starts at once, and a ``/setup`` that arrives early waits only for what is left."""
+        self.warm_up = threading.Thread(target=self._warm_up, name="labelsieve-warm-up", daemon=True)
+        self.warm_up.start()
+
+    def _warm_up(self) -> None:
+        started = time.perf_counter()
+        for registry in (self.registries.learners, self.registries.strategies):
+            for name in registry.names():
+                if self.stopping.is_set():
+                    return
+                try:
+                    registry.load(name)
+                except Exception:  # noqa: BLE001 - the registry logs it; /setup answers with the error
+                    log.debug("warm-up could not load %s %r", registry.kind, name)
+        self.plugins_ready.set()
+        log.info("learners and strategies loaded in %.1f s", time.perf_counter() - started)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop and join every background thread the service started, each within ``timeout`` seconds: the
+        interpreter must never exit under one of them (a thread inside torch or another C++ library when Python
+        finalizes aborts the process). The threads still alive then are logged by name."""
+        self.stopping.set()
+        if self.quality is not None:  # first: a pass in progress ends before its next fit
+            self.quality.stop(timeout)
+        if self.first_contact is not None:
+            self.first_contact.stop(timeout)
         if self.text_features is not None:
-            self.text_features.stop()
+            self.text_features.stop(timeout)
         if self.image_features is not None:
-            self.image_features.stop()
+            self.image_features.stop(timeout)
         if self.observer is not None:
             self.observer.stop()
         if self.intake is not None:
-            self.intake.stop()
-        self.worker.stop()
+            self.intake.stop(timeout)
+        self.worker.stop(timeout)
         if self.text_features is not None and EMBEDDINGS.root == self.settings.data_dir / "embeddings":
             EMBEDDINGS.attach(None)
         if self.loop.publisher is not None:  # the held prunes of stale versions in Label Studio run now and finish
             self.loop.publisher.stop()
-        if self.quality is not None:
-            self.quality.stop()
+        if self.warm_up is not None:
+            self.warm_up.join(timeout)
         self.engine.dispose()
+        left = [t.name for t in background_threads()]
+        if left:
+            log.warning("background threads still running after the service stopped: %s", ", ".join(left))
+
+
+def background_threads() -> list[threading.Thread]:
+    """The live threads labelsieve names ``labelsieve-*`` or ``ls-*`` (pushes and prunes in Label Studio), but the
+    calling one."""
+    return [t for t in threading.enumerate() if t.name.startswith(("labelsieve-", "ls-")) and t.is_alive()
+            and t is not threading.current_thread()]
 
 
 def build_service(settings: Settings) -> Service:

@@ -8,13 +8,14 @@ the previous estimate's (a forced retrain on unchanged labels), the previous res
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import select
 
 from labelsieve.quality.cvestimate import cross_validate, recipe_fit
-from labelsieve.quality.host import QualityHost, fingerprint
+from labelsieve.quality.host import QualityHost, fingerprint, stop_between_fits
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion
@@ -42,9 +43,11 @@ def _record(host: QualityHost, project_id: int, version: str, estimate: dict[str
             session.add(row)
 
 
-def estimate_version(host: QualityHost, project: Any, version: str, ps: Any) -> dict[str, Any] | None:
+def estimate_version(host: QualityHost, project: Any, version: str, ps: Any,
+                     stopped: Callable[[], bool] | None = None) -> dict[str, Any] | None:
     """Compute (or reuse) and store the estimate of the serving ``version``; None when it is not serving or the
-    project's ``cv_estimate`` setting is off."""
+    project's ``cv_estimate`` setting is off. Once ``stopped()`` is true, the next fold raises
+    :class:`~labelsieve.quality.host.PassStopped` instead of fitting."""
     if not ps.cv_estimate:
         return None
     if callable(getattr(host.config_of(project), "annotation_labels", None)):  # a region task type (spans, boxes):
@@ -64,8 +67,8 @@ def estimate_version(host: QualityHost, project: Any, version: str, ps: Any) -> 
         learner = served[1]
         loaded = host.input_loader(project, learner.input_kind).load([task.data for task, _ in examples])
         labels = [examples[i][1].labels[0] for i in loaded.positions]
-        fit = recipe_fit(lambda params: host.registries.learners.create(ps.learner, params), ps.learner_params,
-                         ps.balancing, ps.balancing_params, ps.learner, ps.seed)
+        create = stop_between_fits(lambda params: host.registries.learners.create(ps.learner, params), stopped)
+        fit = recipe_fit(create, ps.learner_params, ps.balancing, ps.balancing_params, ps.learner, ps.seed)
         estimate = cross_validate(loaded.inputs, labels, fit=fit, seed=ps.seed, max_labels=ps.cv_max_labels)
         estimate |= {"version": version, "fingerprint": mark, "computed_at": datetime.now(UTC).isoformat(),
                      "balancing": ps.balancing, "synthesis_left_out": bool(ps.balancing)}

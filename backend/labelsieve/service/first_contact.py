@@ -91,6 +91,7 @@ class FirstContact:
         self._failed_at: dict[int, float] = {}
         self._threads: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     # ----------------------------------------------------------------- starting
     def start(self, project_id: int) -> bool:
@@ -98,7 +99,7 @@ class FirstContact:
         Studio client for it; True when a thread was started. Cheap: ``/setup`` calls it every time."""
         with self._lock:
             current = self._progress.get(project_id)
-            if current is not None and current.state != "failed":
+            if self._stopping.is_set() or (current is not None and current.state != "failed"):
                 return False
             if current is not None and time.monotonic() - self._failed_at.get(project_id, 0.0) < RETRY_SECONDS:
                 return False
@@ -142,7 +143,10 @@ class FirstContact:
                 progress.rounds += ("full-pool",)
                 self.round_for(pid)
         except Exception as exc:  # noqa: BLE001 - reported in the status, retried by a later /setup
-            log.exception("first contact of project %s failed", pid)
+            if self._stopping.is_set():
+                log.info("first contact of project %s stopped with the service", pid)
+            else:
+                log.exception("first contact of project %s failed", pid)
             progress.state = "failed"
             progress.error = f"{type(exc).__name__}: {exc}"[:2000]
             with self._lock:
@@ -180,6 +184,8 @@ class FirstContact:
                 progress.rounds += ("first-head",)
                 self.round_for(pid)  # the first head, ranked from what is synced so far
             fault_hooks.before_sync_page(pid, progress.pages + 1)
+            if self._stopping.is_set():  # not marked done: the next start of the service syncs it again
+                raise RuntimeError("the service stopped during the sync")
 
     # ---------------------------------------------------------------- reporting
     def holds(self, project_id: int) -> bool:
@@ -221,6 +227,17 @@ class FirstContact:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Shutdown: no first contact starts, a running one stops after the page it is storing; waits up to
+        ``timeout`` seconds for them. False when one is still running then."""
+        self._stopping.set()
+        with self._lock:
+            threads = list(self._threads.values())
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
 
     # ------------------------------------------------------------------ markers
     def _path(self, project_id: int) -> Path:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 
 from labelsieve.labelstudio.protocol import LSTask, ResultRegion, TaskPrediction
-from labelsieve.service.loop import UNTRAINED_VERSION, ActiveLearningLoop, UnknownProjectError
+from labelsieve.service.loop import ActiveLearningLoop
+from labelsieve.service.project_catalog import UNTRAINED_VERSION, UnknownProjectError
 from labelsieve.storage import crud, rankings
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.preannotation import PreannotationGate, gate_for

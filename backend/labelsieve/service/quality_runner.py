@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from labelsieve.labelstudio.client import LabelStudioClient
 from labelsieve.quality.assess import assess
-from labelsieve.quality.host import QualityHost, fingerprint
+from labelsieve.quality.host import PassStopped, QualityHost, fingerprint, stop_between_fits
 from labelsieve.quality.regions import MIN_ITEMS, assess_regions
 from labelsieve.quality.scorecard import ScoreRow, summary
 from labelsieve.quality.scorecard_files import load_scorecard, save_review, save_scorecard
@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 
 Tracker = Callable[..., None]
-#: a further background job on the serving version: (host, project, version, settings) -> a JSON-able result
-Job = Callable[[QualityHost, Any, str, Any], Any]
+#: a further background job on the serving version: (host, project, version, settings, stopped=...) -> a JSON-able
+#: result; a job that fits models checks ``stopped()`` before each (:func:`labelsieve.quality.host.stop_between_fits`)
+Job = Callable[..., Any]
 #: waits up to the given seconds until no training round is coming, queued or training; True when none is
 Gate = Callable[[float], bool]
 
@@ -71,6 +72,8 @@ class QualityRunner:
     # ----------------------------------------------------------- background
     def submit(self, project_id: int, version: str) -> None:
         with self._cond:
+            if self._stopping:  # a round that ended while the service stops: no pass
+                return
             self._queue[project_id] = version
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._serve, name="labelsieve-quality", daemon=True)
@@ -124,6 +127,8 @@ class QualityRunner:
                 self.run(project_id, version)
                 log.info("data-quality pass of project %s %s done in %.2f s", project_id, version,
                          time.perf_counter() - started)
+            except PassStopped:
+                log.info("data-quality pass of project %s %s stopped: the service stops", project_id, version)
             except Exception:  # noqa: BLE001 - a failed quality pass never stops the next one
                 log.exception("data-quality pass of project %s %s failed", project_id, version)
             finally:
@@ -136,14 +141,21 @@ class QualityRunner:
         with self._cond:
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """No new job starts; a running one gets ``timeout`` seconds to finish before the service closes."""
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called: a pass in progress ends before its next fit."""
+        return self._stopping
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """No new pass or step starts, and a running pass ends before its next fit (:class:`PassStopped`); waits
+        up to ``timeout`` seconds for the fit in progress. False when the thread is still running then."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
             thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
     # ------------------------------------------------------------------ job
     def run(self, project_id: int, version: str) -> dict[str, Any]:
@@ -163,7 +175,9 @@ class QualityRunner:
             if not self._yield_to_rounds():  # each step of a pass starts only while no round waits
                 break  # the runner stops
             try:
-                report[name] = job(host, project, version, ps)
+                report[name] = job(host, project, version, ps, stopped=self.stopping)
+            except PassStopped:
+                raise
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the others or the tracking
                 log.exception("%s of project %s %s failed", name, project_id, version)
                 report[name] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -194,7 +208,8 @@ class QualityRunner:
         loader = host.input_loader(project, learner.input_kind)
         loaded = loader.load([task.data for task, _ in examples])
         picked = [examples[i] for i in loaded.positions]
-        make_learner = lambda: host.registries.learners.create(ps.learner, ps.learner_params)  # noqa: E731
+        make_learner = stop_between_fits(lambda: host.registries.learners.create(ps.learner, ps.learner_params),
+                                         self.stopping)
         task_ids, annotation_ids = [int(t.id) for t, _ in picked], [int(a.id) for _, a in picked]
         if kind.name == "single_label":
             labels = [ann.labels[0] for _, ann in picked]

@@ -8,8 +8,8 @@ import numpy as np
 from labelsieve.strategies.base import PoolContext, QueryStrategy, StrategyRequirementError
 
 
-class LeastConfidence(QueryStrategy):
-    """Lowest top-class probability first: ``score = 1 - max_c p(c|x)``."""
+class ProbabilityScore(QueryStrategy):
+    """A score read from the pool's class probabilities alone (no parameters); an empty pool scores nothing."""
 
     def __init__(self) -> None:
         pass
@@ -18,36 +18,36 @@ class LeastConfidence(QueryStrategy):
         probas = ctx.probas
         if probas.shape[0] == 0:
             return np.zeros(0)
+        return self.from_probas(probas)
+
+    def from_probas(self, probas: np.ndarray) -> np.ndarray:
+        """One score per row of ``probas`` (at least one row)."""
+        raise NotImplementedError
+
+
+class LeastConfidence(ProbabilityScore):
+    """Lowest top-class probability first: ``score = 1 - max_c p(c|x)``."""
+
+    def from_probas(self, probas: np.ndarray) -> np.ndarray:
         return 1.0 - probas.max(axis=1)
 
 
-class Margin(QueryStrategy):
+class Margin(ProbabilityScore):
     """Smallest gap between the two most probable classes first: ``score = -(p1 - p2)``."""
 
-    def __init__(self) -> None:
-        pass
-
-    def score(self, ctx: PoolContext) -> np.ndarray:
-        probas = ctx.probas
-        if probas.shape[0] == 0:
-            return np.zeros(0)
+    def from_probas(self, probas: np.ndarray) -> np.ndarray:
         if probas.shape[1] < 2:
             return np.zeros(probas.shape[0])
         top2 = np.partition(probas, -2, axis=1)[:, -2:]
         return -(top2[:, 1] - top2[:, 0])
 
 
-class Entropy(QueryStrategy):
+class Entropy(ProbabilityScore):
     """Highest predictive entropy first: ``score = -sum_c p log p``."""
 
-    def __init__(self) -> None:
-        pass
-
-    def score(self, ctx: PoolContext) -> np.ndarray:
-        probas = np.clip(ctx.probas, 1e-12, 1.0)
-        if probas.shape[0] == 0:
-            return np.zeros(0)
-        return -(probas * np.log(probas)).sum(axis=1)
+    def from_probas(self, probas: np.ndarray) -> np.ndarray:
+        clipped = np.clip(probas, 1e-12, 1.0)
+        return -(clipped * np.log(clipped)).sum(axis=1)
 
 
 class Bald(QueryStrategy):

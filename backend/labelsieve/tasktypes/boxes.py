@@ -27,7 +27,7 @@ from labelsieve.detection.issues import find_box_issues
 from labelsieve.detection.prediction import Detections
 from labelsieve.detection.targets import ImageTarget, parse_annotation
 from labelsieve.detection.uncertainty import AGGREGATIONS, pool_uncertainty
-from labelsieve.labelconfig import NO_REGION, UnsupportedLabelConfig
+from labelsieve.labelconfig import UnsupportedLabelConfig
 from labelsieve.tasktypes.base import (
     GATE_MIN_PER_CLASS,
     GATE_MIN_SKILL,
@@ -37,6 +37,7 @@ from labelsieve.tasktypes.base import (
     TaskType,
     judge_gate,
 )
+from labelsieve.tasktypes.region_config import RegionConfig
 
 CONTROL = "rectanglelabels"
 #: a box whose swap / bad-location / overlooked score (cleanlab object_detection.rank) is under this is an issue
@@ -44,22 +45,15 @@ BOX_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
-class BoxConfig:
-    from_name: str
-    to_name: str
-    data_key: str
-    labels: tuple[str, ...]
+class BoxConfig(RegionConfig):
     kind: str = "image"
 
     @property
     def result_type(self) -> str:
         return CONTROL
 
-    def annotation_labels(self, result: list[dict[str, Any]] | None) -> list[str]:
-        """The classes an annotation's kept boxes carry (config order), or ``NO_REGION`` for an annotation with no
-        box: "nothing to see here" is an answer, and teaches the detector background."""
-        found = set(parse_annotation(result or [], from_name=self.from_name, labels=self.labels).target.labels)
-        return [label for label in self.labels if label in found] or [NO_REGION]
+    def region_labels(self, result: list[dict[str, Any]]) -> set[str]:
+        return set(parse_annotation(result, from_name=self.from_name, labels=self.labels).target.labels)
 
 
 @dataclass

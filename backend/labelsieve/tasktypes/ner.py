@@ -22,7 +22,7 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from labelsieve.labelconfig import NO_REGION, UnsupportedLabelConfig
+from labelsieve.labelconfig import UnsupportedLabelConfig
 from labelsieve.spans.bio import RejectedSpan
 from labelsieve.spans.results import prediction_results, result_spans
 from labelsieve.spans.targets import SpanOutput, SpanTarget
@@ -36,6 +36,7 @@ from labelsieve.tasktypes.base import (
     TaskType,
     judge_gate,
 )
+from labelsieve.tasktypes.region_config import RegionConfig
 from labelsieve.tasktypes.token_issues import find_token_issues, token_reasons
 
 SPAN_OBJECTS = {"text", "hypertext"}
@@ -55,25 +56,18 @@ _AGGREGATIONS: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True)
-class SpanConfig:
+class SpanConfig(RegionConfig):
     """What the ner type needs from the label config."""
 
-    from_name: str
-    to_name: str
-    data_key: str
-    labels: tuple[str, ...]
     kind: str = "text"
 
     @property
     def result_type(self) -> str:
         return "labels"
 
-    def annotation_labels(self, result: list[dict[str, Any]] | None) -> list[str]:
-        """The entity labels an annotation's regions carry (config order), or ``NO_REGION`` for an annotation that
-        marks no entity: "this sentence has none" is an answer, and trains the model."""
+    def region_labels(self, result: list[dict[str, Any]]) -> set[str]:
         spans, _ = result_spans(result, self.from_name)
-        found = {span.label for span, _ in spans if span.label in self.labels}
-        return [label for label in self.labels if label in found] or [NO_REGION]
+        return {span.label for span, _ in spans}
 
 
 def _root(xml: str) -> Element:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labelsieve.api.deps import ProjectIdPath, ServiceDep
 from labelsieve.quality.projectaudit import NoModelError, project_audit
-from labelsieve.service.loop import UnknownProjectError
+from labelsieve.service.project_catalog import UnknownProjectError
 
 router = APIRouter(tags=["quality"])
 
