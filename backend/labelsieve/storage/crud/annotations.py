@@ -106,7 +106,36 @@ def labeled_examples(*, session: Session, project_id: int,
     attribute (``task.data``, ``annotation.labels``...), read as plain rows in two queries: every retrain,
     cross-validation and status read starts here, and ORM objects cost several times the read at 10 000 labels.
     """
-    annotations, tasks = Annotation.__table__, Task.__table__  # type: ignore[attr-defined]
+    best = _best_annotations(session, project_id, usable)
+    if not best:
+        return []
+    tasks = Task.__table__  # type: ignore[attr-defined]
+    rows = session.execute(sa_select(tasks).where(tasks.c.id.in_(_labelled_task_ids(project_id)))
+                           .order_by(tasks.c.id))
+    return [(task, best[task.id]) for task in rows if task.id in best]
+
+
+def labeled_annotations(*, session: Session, project_id: int,
+                        usable: Callable[[Any], bool] | None = None) -> list[Row[Any]]:
+    """The annotations of :func:`labeled_examples` without their tasks' data (the status's class counts)."""
+    best = _best_annotations(session, project_id, usable)
+    if not best:
+        return []
+    tasks = Task.__table__  # type: ignore[attr-defined]
+    ids = session.execute(sa_select(tasks.c.id).where(tasks.c.id.in_(_labelled_task_ids(project_id)))
+                          .order_by(tasks.c.id)).scalars()
+    return [best[task_id] for task_id in ids if task_id in best]
+
+
+def _labelled_task_ids(project_id: int) -> Any:
+    annotations = Annotation.__table__  # type: ignore[attr-defined]
+    return sa_select(annotations.c.task_id).where(annotations.c.project_id == project_id,
+                                                  annotations.c.was_cancelled.is_(False))
+
+
+def _best_annotations(session: Session, project_id: int, usable: Callable[[Any], bool] | None) -> dict[int, Row[Any]]:
+    """Task id -> the annotation that labels it (see :func:`labeled_examples`), tasks stored or not."""
+    annotations = Annotation.__table__  # type: ignore[attr-defined]
     kept = sa_select(annotations).where(annotations.c.project_id == project_id,
                                         annotations.c.was_cancelled.is_(False))
     best: dict[int, Row[Any]] = {}
@@ -118,12 +147,7 @@ def labeled_examples(*, session: Session, project_id: int,
             current.ground_truth, current.updated_at, current.id
         ):
             best[ann.task_id] = ann
-    if not best:
-        return []
-    labelled = sa_select(annotations.c.task_id).where(annotations.c.project_id == project_id,
-                                                      annotations.c.was_cancelled.is_(False))
-    rows = session.execute(sa_select(tasks).where(tasks.c.id.in_(labelled)).order_by(tasks.c.id))
-    return [(task, best[task.id]) for task in rows if task.id in best]
+    return best
 
 
 def pool_tasks(*, session: Session, project_id: int) -> list[Task]:
