@@ -18,9 +18,10 @@ For each database (SQLite with ``synchronous=FULL``; with ``--postgres`` also a 
 - ``retrain``: one retrain on every applied annotation, with its own split (examples, inputs, fit, rank, store).
 
 ``--pool N`` first stores N unlabelled tasks, as the /predict clients of ``benchmarks/load.py`` do (about 20 000 in
-a 10k run), so the retrain fits and ranks a pool of that size. ``--profile X`` prints cProfile's 25 most expensive
-functions (cumulative) of that step. ``--before REV`` runs the same steps, in the same call, on git revision REV's
-code (a ``git worktree`` put first on PYTHONPATH of a child process) before this checkout's, and prints the ratios.
+a 10k run), so the retrain fits and ranks a pool of that size. ``--profile X`` (repeatable) prints cProfile's 25
+most expensive functions (cumulative) of that step. ``--before REV`` runs the same steps, in the same call, on git
+revision REV's code (a ``git worktree`` put first on PYTHONPATH of a child process) before this checkout's, and
+prints the ratios.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ SINGLE_ACCEPTS = 200  # webhooks written one transaction each (the latency of a 
 GROUP = 500  # rows per transaction for the rest (the group commit's batch under a burst)
 
 
-def _step(name: str, profile: str | None, fn):  # type: ignore[no-untyped-def]
-    if profile != name:
+def _step(name: str, profile: list[str], fn):  # type: ignore[no-untyped-def]
+    if name not in profile:
         return fn()
     profiler = cProfile.Profile()
     result = profiler.runcall(fn)
@@ -57,7 +58,7 @@ def _step(name: str, profile: str | None, fn):  # type: ignore[no-untyped-def]
     return result
 
 
-def _best_of(n: int, name: str, profile: str | None, fn) -> float:  # type: ignore[no-untyped-def]
+def _best_of(n: int, name: str, profile: list[str], fn) -> float:  # type: ignore[no-untyped-def]
     times = []
     for k in range(n):
         began = time.perf_counter()
@@ -66,7 +67,7 @@ def _best_of(n: int, name: str, profile: str | None, fn) -> float:  # type: igno
     return min(times)
 
 
-def run(database_url: str, data_dir: Path, events: int, pool: int, chunk: int, profile: str | None) -> dict[str, float]:
+def run(database_url: str, data_dir: Path, events: int, pool: int, chunk: int, profile: list[str]) -> dict[str, float]:
     from labelsieve.labelstudio.protocol import WebhookPayload
     from labelsieve.service.container import build_service
     from labelsieve.service.events import accept, apply_pending
@@ -175,7 +176,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="events per apply step (the worker's ROUND_EVENTS)")
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL")
     parser.add_argument("--postgres-only", action="store_true")
-    parser.add_argument("--profile", choices=["accept", "apply", "examples", "status", "retrain"])
+    parser.add_argument("--profile", action="append", default=[],
+                        choices=["accept", "apply", "examples", "status", "retrain"])
     parser.add_argument("--before", metavar="REV", help="also run git revision REV's code first, in this call")
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
