@@ -10,7 +10,8 @@ For each database (SQLite with ``synchronous=FULL``; with ``--postgres`` also a 
 - ``accept``: 200 webhooks written one at a time (p50/p99 of the durable write), then the rest of the inbox
   in transactions of 500 rows (what the service's group commit does under a burst);
 - ``apply``: the inbox applied in steps of ``--chunk`` events, as the worker does after a burst
-  (``apply_pending(max_events=chunk)`` until it has caught up), with the slowest step;
+  (``apply_pending(max_events=chunk)`` with the worker's webhook check, until it has caught up), with the slowest
+  step;
 - ``examples``: one read of the labelled examples (``crud.labeled_examples``, what every retrain, cross-validation
   and status read starts with), best of 3;
 - ``status``: one ``GET /projects/{id}`` body (``status.project_status``), best of 3: ``benchmarks/load.py`` polls
@@ -106,11 +107,16 @@ def run(database_url: str, data_dir: Path, events: int, pool: int, chunk: int, p
         accept_s = time.perf_counter() - began
         steps: list[float] = []
 
+        def verifier():  # type: ignore[no-untyped-def]
+            """The worker's webhook check for one step (resolved per step since the drain3 branch)."""
+            factory = getattr(service.worker, "verifier_factory", None)
+            return factory(PROJECT) if factory is not None else service.worker.verifier
+
         def apply_all() -> int:
             changed = 0
             while True:
                 step_began = time.perf_counter()
-                applied = apply_pending(service.engine, PROJECT, max_events=chunk)
+                applied = apply_pending(service.engine, PROJECT, max_events=chunk, verifier=verifier())
                 steps.append(time.perf_counter() - step_began)
                 changed += applied.changed
                 if not applied.more:
