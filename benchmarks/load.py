@@ -78,6 +78,7 @@ class LoadResult:
     error_samples: list[str] = field(default_factory=list)
     drained: bool = False
     send_seconds: float = 0.0
+    applied_seconds: float = float("nan")  # first webhook sent until the inbox was seen empty after the send
     wall_seconds: float = 0.0
     ack_latencies: list[float] = field(default_factory=list)
     predict_latencies: list[float] = field(default_factory=list)
@@ -129,6 +130,25 @@ def _predict(url: str, stop: threading.Event, result: LoadResult, lock: threadin
                     result.error_samples.append(why)
 
 
+def _wait_drained(url: str, timeout: float) -> tuple[bool, float]:
+    """``ServerProcess.wait_drained`` (inbox empty, every annotation trained on: polled every 0.5 s), which also
+    returns when the inbox was first seen empty (the apply's end; the retrain follows)."""
+    deadline = time.monotonic() + timeout
+    applied_at = float("nan")
+    while time.monotonic() < deadline:
+        try:
+            queue = httpx.get(f"{url}/health", timeout=10).json()["queue_length"]
+            if queue == 0 and applied_at != applied_at:
+                applied_at = time.perf_counter()
+            status = httpx.get(f"{url}/projects/{PROJECT}", timeout=10).json()
+            if queue == 0 and status["annotations_since_train"] == 0:
+                return True, applied_at
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False, applied_at
+
+
 def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_000, clients: int = 8,
              burst: int = 500, pause: float = 0.2, predictors: int = 2, drain_timeout: float = 900.0,
              env: dict[str, str] | None = None) -> LoadResult:
@@ -156,8 +176,9 @@ def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_
         stop.set()
         for thread in predictors_:
             thread.join()
-        result.drained = server.wait_drained(PROJECT, drain_timeout)
+        result.drained, applied_at = _wait_drained(server.url, drain_timeout)
         result.wall_seconds = time.perf_counter() - began
+        result.applied_seconds = applied_at - began
         counts = db_counts(database_url, PROJECT)
         result.stored = counts["annotations"]
         result.lost = len(acked - counts["annotation_ids"])
@@ -169,7 +190,8 @@ def run_load(database_url: str, data_dir: Path, *, label: str, events: int = 10_
     print(f"{label}: load {result.load_before:.1f} acked {result.acknowledged}/{result.sent} lost {result.lost} "
           f"retrains {result.retrains} ack p50/p99 {result.pct(result.ack_latencies, 50):.0f}/"
           f"{result.pct(result.ack_latencies, 99):.0f} ms send {result.send_seconds:.1f} s drain "
-          f"{result.wall_seconds:.1f} s{'' if result.drained else ' (not drained)'}", flush=True)
+          f"{result.wall_seconds:.1f} s{'' if result.drained else ' (not drained)'} (inbox empty at "
+          f"{result.applied_seconds:.1f} s)", flush=True)
     return result
 
 
@@ -179,7 +201,8 @@ def print_table(results: list[LoadResult], title: str) -> None:
 
     table = Table(title=title)
     for column in ("run", "load", "sent", "acked", "stored", "lost", "dup", "retrains", "ack p50 ms", "ack p99 ms",
-                   "predict calls", "predict p99 ms", "send s", "drain s", "after last ack s", "applied/s"):
+                   "predict calls", "predict p99 ms", "send s", "drain s", "after last ack s",
+                   "of which applying s", "applied/s"):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(r.database, f"{r.load_before:.1f}", str(r.sent), str(r.acknowledged), str(r.stored),
@@ -188,6 +211,7 @@ def print_table(results: list[LoadResult], title: str) -> None:
                       f"{r.predict_calls} ({r.predict_errors} failed)", f"{r.pct(r.predict_latencies, 99):.1f}",
                       f"{r.send_seconds:.1f}", f"{r.wall_seconds:.1f}" if r.drained else "not drained",
                       f"{r.wall_seconds - r.send_seconds:.1f}" if r.drained else "-",
+                      f"{r.applied_seconds - r.send_seconds:.1f}",
                       f"{r.sent / r.wall_seconds:.0f}" if r.drained else "-")
     Console(width=220).print(table)
     for r in results:

@@ -33,6 +33,9 @@ def test_labeled_examples_pool_and_annotation_fields(database_url: str) -> None:
         examples = crud.labeled_examples(session=s, project_id=1)
         assert [(t.id, a.labels) for t, a in examples] == [(1, ["Positive"]), (2, ["Positive"]), (4, ["Negative"])]
         assert examples[0][1].lead_time == 2.5 and examples[0][1].annotator == 7
+        assert [t.data for t, _ in examples] == [{"text": "t1"}, {"text": "t2"}, {"text": "t4"}]
+        # the status's read: the same annotations, without the tasks' data
+        assert [a.id for a in crud.labeled_annotations(session=s, project_id=1)] == [10, 12, 14]
         assert [t.id for t in crud.pool_tasks(session=s, project_id=1)] == [3, 5, 6]
         assert crud.delete_annotations(session=s, annotation_ids=[14, 999]) == 1
     with session_scope(engine) as s:

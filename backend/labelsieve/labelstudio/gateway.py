@@ -8,6 +8,7 @@ pushed, and media is read from the document root (or fetched without a key) only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -92,5 +93,12 @@ class LabelStudioGateway:
     def verify_annotation(self, project_id: int, annotation: dict[str, Any]) -> dict[str, Any] | None:
         """Label Studio's copy of a webhook's annotation (None if it has none): a forged webhook plants nothing.
         Without a Label Studio key the webhook is trusted as sent (see README, Security and reliability)."""
+        return self.verifier(project_id)(project_id, annotation)
+
+    def verifier(self, project_id: int) -> Callable[[int, dict[str, Any]], dict[str, Any] | None]:
+        """:meth:`verify_annotation` with the project's client looked up once (one read of the project for a whole
+        apply step, not one per annotation)."""
         client = self.client(project_id)
-        return annotation if client is None else client.get_annotation(int(annotation["id"]))
+        if client is None:
+            return lambda _project_id, annotation: annotation
+        return lambda _project_id, annotation: client.get_annotation(int(annotation["id"]))

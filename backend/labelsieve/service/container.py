@@ -195,7 +195,7 @@ def build_service(settings: Settings) -> Service:
                               notify=lambda pid: worker.notify(pid, force=True))
     worker = TrainingWorker(loop=loop, debounce_seconds=settings.debounce_seconds,
                             max_lag_seconds=settings.retrain_max_lag_seconds, puller_factory=gateway.puller,
-                            verifier=gateway.verify_annotation if settings.verify_webhooks else None,
+                            verifier_factory=gateway.verifier if settings.verify_webhooks else None,
                             after_retrain=quality.submit, waits=waits, observer=observer,
                             cold_start=cold_start.rank)
     first_contact = FirstContact(engine=engine, gateway=gateway, round_for=lambda pid: worker.notify(pid, force=True),

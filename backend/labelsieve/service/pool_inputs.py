@@ -92,10 +92,8 @@ def load_pool(*, session: Session, project_id: int, loader: InputLoader, cache: 
     """Inputs of every unlabeled task of ``project_id``."""
     stamps = crud.pool_task_stamps(session=session, project_id=project_id)
 
-    def data_of(ids: list[int]) -> dict[int, dict[str, Any]]:
-        return {task_id: task.data for task_id, task in crud.get_tasks(session=session, task_ids=ids).items()}
-
-    return load_inputs(project_id=project_id, stamps=stamps, data_of=data_of, loader=loader, cache=cache)
+    return load_inputs(project_id=project_id, stamps=stamps,
+                       data_of=lambda ids: crud.task_data(session=session, task_ids=ids), loader=loader, cache=cache)
 
 
 def load_tasks(*, session: Session, tasks: Sequence[Task], loader: InputLoader, cache: InputCache | None) -> PoolInputs:

@@ -144,18 +144,18 @@ def project_status(
         if history is None:
             return None
         project, model_versions, rounds = history
-        examples = crud.labeled_examples(session=session, project_id=project_id)
+        labelled = crud.labeled_annotations(session=session, project_id=project_id)
         n_tasks = crud.count_tasks(session=session, project_id=project_id)
         n_annotations = crud.count_annotations(session=session, project_id=project_id)
         n_synthetic = len(list_synthetic(session=session, project_id=project_id))
         rejected = rejected_regions(session, project_id)
-    counts = Counter(label for _, ann in examples for label in ann.labels)  # every label of a multi-label task
+    counts = Counter(label for ann in labelled for label in ann.labels)  # every label of a multi-label task
     last = rounds[-1] if rounds else None
     serving = next((v for v in model_versions if v.version == project.model_version), None)
     notes = dict(serving.metrics or {}) if serving is not None else {}
     return ProjectStatus(
         id=project.id, model_version=project.model_version or None, settings=project.settings, tasks=n_tasks,
-        annotations=n_annotations, labeled_tasks=len(examples), stopping=stopping_status(model_versions),
+        annotations=n_annotations, labeled_tasks=len(labelled), stopping=stopping_status(model_versions),
         annotations_since_train=project.annotations_since_train, class_counts=dict(counts),
         imbalance_ratio=imbalance_ratio(counts) if counts else None, synthetic_samples=n_synthetic,
         versions=[
@@ -165,7 +165,7 @@ def project_status(
             for v in model_versions
         ],
         queue=None if queue_of is None else queue_of(project_id, project.model_version),
-        cv_estimate=latest_estimate(model_versions, project.model_version or None, len(examples)),
+        cv_estimate=latest_estimate(model_versions, project.model_version or None, len(labelled)),
         drift=latest_drift(model_versions),
         learner_choice=notes.get("learner_choice"), input_errors=notes.get("input_errors"),
         rejected_regions=rejected,

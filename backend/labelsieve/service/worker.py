@@ -117,7 +117,8 @@ class _ProjectThread(threading.Thread):
         """Apply a chunk of the inbox; ``arrived``: when its oldest event was notified (the retrain's lag)."""
         owner = self.owner
         puller = owner.puller_factory(self.project_id) if owner.puller_factory else None
-        applied = apply_pending(owner.loop.engine, self.project_id, puller=puller, verifier=owner.verifier,
+        verifier = owner.verifier_factory(self.project_id) if owner.verifier_factory else None
+        applied = apply_pending(owner.loop.engine, self.project_id, puller=puller, verifier=verifier,
                                 max_events=owner.round_events)
         owner.update_queue_gauge()
         if owner.waits is not None and applied.retry is not None:
@@ -167,7 +168,7 @@ class TrainingWorker:
         max_lag_seconds: float = 60.0,
         round_events: int = ROUND_EVENTS,
         puller_factory: Callable[[int], Puller | None] | None = None,
-        verifier: Verifier | None = None,
+        verifier_factory: Callable[[int], Verifier | None] | None = None,
         after_retrain: Callable[[int, str], None] | None = None,
         waits: WaitBoard | None = None,
         observer: ObserverRounds | None = None,
@@ -184,7 +185,8 @@ class TrainingWorker:
         self.max_lag_seconds = max_lag_seconds
         self.round_events = round_events
         self.puller_factory = puller_factory
-        self.verifier = verifier
+        #: the project's webhook check for one apply step (its Label Studio client looked up once per step)
+        self.verifier_factory = verifier_factory
         #: called with (project, version) after each retrain that trained (and pushed) a new version
         self.after_retrain = after_retrain
         self.stopping = threading.Event()

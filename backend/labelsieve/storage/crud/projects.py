@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -118,6 +119,15 @@ def get_tasks(*, session: Session, task_ids: Sequence[int]) -> dict[int, Task]:
         return {}
     rows = session.exec(select(Task).where(col(Task.id).in_(list(task_ids))))
     return {row.id: row for row in rows}
+
+
+def task_data(*, session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Task id -> data, read as plain rows (a round reads the data of every pool task it has not cached)."""
+    ids, out = list(task_ids), {}
+    for start in range(0, len(ids), 5000):
+        stmt = sa_select(Task.id, Task.data).where(col(Task.id).in_(ids[start:start + 5000]))
+        out.update({int(task_id): data for task_id, data in session.execute(stmt)})
+    return out
 
 
 def count_tasks(*, session: Session, project_id: int) -> int:
