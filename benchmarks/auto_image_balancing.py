@@ -115,8 +115,8 @@ def evaluate(name: str, seed: int, method: str | None, params: dict[str, Any], l
              options: argparse.Namespace) -> tuple[Row, str]:
     X, y, X_test, y_test = long_tail_split(name, seed, options.per_class)
     base: dict[str, Any] = {**PARAMS, "random_state": seed}
-    if options.encoder:
-        base |= {"encoder": options.encoder}
+    if options.encoder:  # the CNN candidate is the encoder's network fine-tuned, at its own defaults (96 px)
+        base = {"random_state": seed, "encoder": options.encoder}
         if options.no_finetune:
             base |= {"min_cnn_labels": 10**9}
     started = time.perf_counter()
