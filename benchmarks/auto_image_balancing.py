@@ -16,7 +16,8 @@ the 3 rarest training classes. ``auto`` is reported as the method it resolved to
 
 With ``--encoder efficientnet_lite0`` auto_image reads the pretrained encoder's vectors (cached by content in
 ``--store``) in its linear stage; ``--no-finetune`` keeps its fine-tuned-network candidate out (``min_cnn_labels``
-above any set: the fine-tune is minutes per fold on a shared CPU), so the linear stage on encoder vectors serves.
+above any set), so the linear stage on encoder vectors serves; on a CPU auto_image leaves the fine-tune out by itself
+(minutes per fold), and ``--finetune-on-cpu`` puts it back in (``finetune_on_cpu``).
 ``textures`` (scikit-image's 3 texture photographs cut into 768 32x32 patches) is the second non-digit set; with 3
 classes its "tail recall" is the recall of the rarest class (``tail_size``). ``--per-class N`` draws a fixed subset
 of N images per class first (seed 0) so the encoder has fewer images to encode; the splits then differ from the
@@ -119,6 +120,8 @@ def evaluate(name: str, seed: int, method: str | None, params: dict[str, Any], l
         base = {"random_state": seed, "encoder": options.encoder}
         if options.no_finetune:
             base |= {"min_cnn_labels": 10**9}
+        elif options.finetune_on_cpu:
+            base |= {"finetune_on_cpu": True}
     started = time.perf_counter()
     ts = prepare_training_set(X, y, method=method, params=params, learner_name="auto_image",
                               rng=np.random.default_rng(seed), learner_params=base)
@@ -148,6 +151,8 @@ def main() -> None:
     parser.add_argument("--rows", default="", help="comma-separated row names to run (default: all)")
     parser.add_argument("--encoder", default="", help="an encoders plugin for auto_image (e.g. efficientnet_lite0)")
     parser.add_argument("--no-finetune", action="store_true", help="the linear stage only (see the module text)")
+    parser.add_argument("--finetune-on-cpu", action="store_true",
+                        help="cross-validate the fine-tuned network on a CPU too (auto_image leaves it out there)")
     parser.add_argument("--per-class", type=int, default=0, help="a fixed subset of N images per class first")
     parser.add_argument("--store", default=str(Path(tempfile.gettempdir()) / "labelsieve-bench-embeddings"))
     args = parser.parse_args()

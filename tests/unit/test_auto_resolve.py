@@ -99,3 +99,23 @@ def test_bad_device_and_offline_hub_embedding_model_are_refused_at_setup(monkeyp
                                "learner_params": {"embedding_model": "no-such-org/no-such-embedder"}})
     with pytest.raises(ProjectSettingsError, match="folder /no/such/model/folder does not exist"):
         _service(TEXT_CONFIG, {"learner_params": {"embedding_model": "/no/such/model/folder"}})
+
+
+@needs_lite0
+def test_the_encoder_fine_tune_is_left_out_of_a_cpu_round_unless_asked_for() -> None:
+    from labelsieve.devices import resolve_device
+
+    if resolve_device().type != "cpu":
+        pytest.skip("this round would run on a GPU, where the fine-tune is a candidate by default")
+    digits = load_digits()
+    keep = np.flatnonzero(digits.target < 3)[:24]  # 3 classes, 8 labels each: past min_cnn_labels, 2 per fold
+    images = [(digits.images[i] * 16).astype(np.uint8) for i in keep]
+    y = digits.target[keep].astype(str).tolist()
+    params = {"encoder": "efficientnet_lite0", "encoder_params": {"image_size": 32}, "min_cnn_labels": 20,
+              "cv_folds": 2, "cnn_params": {"image_size": 32, "epochs": 1, "batch_size": 16}}
+    default = AutoImageLearner(**params).fit(images, y)
+    assert default.chosen_ == "linear" and not default.cv_scores_  # no fine-tune was trained
+    assert "GPU only" in default.reason_ and "finetune_on_cpu" in default.reason_
+    asked = AutoImageLearner(**params, finetune_on_cpu=True).fit(images, y)
+    assert set(asked.cv_scores_) == {"linear", "cnn"}  # the fine-tuned network was cross-validated
+    assert "fine-tuned encoder network" in asked.reason_ and "GPU only" not in asked.reason_

@@ -18,8 +18,11 @@ installed default, :func:`labelsieve.learners.auto.installed_image_encoder`) the
 statistics and label spreading, reads the encoder's vectors instead of pixels (cached by image content in the
 embedding store: learners/image_vectors.py), and the CNN candidate is the encoder's own network fine-tuned with a
 fresh head (``FINETUNE_DEFAULTS`` under ``cnn_params``; an encoder that cannot be fine-tuned here keeps the CNN from
-scratch). On a non-digit image set pretrained features needed far fewer labels than pixels
-(benchmarks/results/encoders.md). ``reason_`` says in words which model serves and why.
+scratch). That fine-tune is a candidate only where the round runs on a GPU, unless ``finetune_on_cpu``: on a CPU it
+cost 1-10 minutes per retrain and won the cross-validation in 1 of 15 long-tail runs on three image sets, serving
+worse than the linear stage when it did (benchmarks/results/generative.md, section 1c). On a non-digit image set
+pretrained features needed far fewer labels than pixels (benchmarks/results/encoders.md). ``reason_`` says in
+words which model serves and why.
 
 The chosen model is saved in a sub-folder (``linear/`` or ``cnn/``) beside ``auto_image.json``. Strategies
 that need Monte-Carlo dropout (``bald``, ``qbc`` with ``committee="mc_dropout"``) need ``learner=image``.
@@ -37,6 +40,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from labelsieve.arrays import to_pil
+from labelsieve.devices import resolve_device
 from labelsieve.learners.base import BaseLearner, check_training_labels
 from labelsieve.learners.image import ImageLearner, images_to_tensor
 from labelsieve.learners.image_vectors import encoder_vectors
@@ -95,6 +99,7 @@ class AutoImageLearner(BaseLearner):
         cv_metric: str = "accuracy",
         encoder: str | None = None,
         encoder_params: dict[str, Any] | None = None,
+        finetune_on_cpu: bool = False,
         random_state: int = 0,
     ) -> None:
         self.pixel_size = pixel_size
@@ -105,6 +110,7 @@ class AutoImageLearner(BaseLearner):
         self.cv_metric = cv_metric
         self.encoder = encoder
         self.encoder_params = encoder_params
+        self.finetune_on_cpu = finetune_on_cpu
         self.random_state = random_state
 
     def check(self) -> None:
@@ -157,9 +163,20 @@ class AutoImageLearner(BaseLearner):
             return encoder_vectors(encoder, X)
         return pixel_vectors(X, self.side_, self.grey_)
 
+    def _fine_tunes(self) -> bool:
+        """Whether the CNN candidate is the encoder's own network (fine-tuned), not a CNN from scratch."""
+        return bool(self.encoder) and self._cnn().arch != "small"
+
+    def _cnn_skipped(self) -> bool:
+        """The fine-tune is left out on a CPU round (``finetune_on_cpu`` tries it there)."""
+        return self._fine_tunes() and not self.finetune_on_cpu and resolve_device().type == "cpu"
+
     def _reason(self, n_labels: int) -> str:
         features = f"{self.encoder} encoder vectors" if self.encoder else "pixels"
-        cnn = "fine-tuned encoder network" if self.encoder and self._cnn().arch != "small" else "CNN"
+        cnn = "fine-tuned encoder network" if self._fine_tunes() else "CNN"
+        if self.skipped_cnn_:
+            return (f"linear model on {features}: {n_labels} labels (the {cnn} is tried on a GPU only: on a CPU it "
+                    f"costs minutes per retrain and rarely wins; finetune_on_cpu: true tries it here)")
         if not self.cv_scores_:
             return (f"linear model on {features}: {n_labels} labels (the {cnn} is tried from {self.min_cnn_labels} "
                     f"labels with {self.cv_folds} of every class)")
@@ -185,7 +202,9 @@ class AutoImageLearner(BaseLearner):
         pool = self._pool_pixels(unlabeled)
         self.cv_scores_: dict[str, float] = {}
         self.chosen_ = "linear"
-        if len(y) >= self.min_cnn_labels and min(Counter(y).values()) >= self.cv_folds:
+        enough = len(y) >= self.min_cnn_labels and min(Counter(y).values()) >= self.cv_folds
+        self.skipped_cnn_ = enough and self._cnn_skipped()
+        if enough and not self.skipped_cnn_:
             self.cv_scores_ = self._cross_validate(X, pixels, list(y), sample_weight, pool)
             if self.cv_scores_["cnn"] > self.cv_scores_["linear"]:
                 self.chosen_ = "cnn"
