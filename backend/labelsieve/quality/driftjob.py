@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from labelsieve.quality.drift import MAX_ITEMS, accuracy_changes, drift_block, mmd_test
-from labelsieve.quality.host import PassStopped, QualityHost
+from labelsieve.quality.host import QualityHost, raise_if_stopped
 from labelsieve.storage import crud
 from labelsieve.storage.db import session_scope
 from labelsieve.storage.models import ModelVersion, Task, utcnow
@@ -119,8 +119,7 @@ def drift_version(host: QualityHost, project: Any, version: str, ps: Any,
     served = host.serving_model(project)
     if served is None or served[0] != version:
         return None
-    if stopped is not None and stopped():
-        raise PassStopped("the service is stopping")
+    raise_if_stopped(stopped)
     with session_scope(host.engine) as session:
         versions = crud.list_model_versions(session=session, project_id=project.id)
     previous = latest_drift([v for v in versions if v.version != version])

@@ -20,6 +20,12 @@ class PassStopped(Exception):
     """The service is stopping: the background pass ends before its next fit, and nothing of it is stored."""
 
 
+def raise_if_stopped(stopped: Callable[[], bool] | None) -> None:
+    """:class:`PassStopped` once ``stopped()`` is true (None: never)."""
+    if stopped is not None and stopped():
+        raise PassStopped("the service is stopping")
+
+
 def stop_between_fits(create: Callable[..., T], stopped: Callable[[], bool] | None) -> Callable[..., T]:
     """``create`` (a learner factory called once per fold) that raises :class:`PassStopped` instead once
     ``stopped()`` is true: a pass of many fits ends within one fit of the service's stop."""
@@ -27,8 +33,7 @@ def stop_between_fits(create: Callable[..., T], stopped: Callable[[], bool] | No
         return create
 
     def checked(*args: Any, **kwargs: Any) -> T:
-        if stopped():
-            raise PassStopped("the service is stopping")
+        raise_if_stopped(stopped)
         return create(*args, **kwargs)
 
     return checked

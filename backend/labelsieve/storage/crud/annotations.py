@@ -107,30 +107,28 @@ def labeled_examples(*, session: Session, project_id: int,
     cross-validation and status read starts here, and ORM objects cost several times the read at 10 000 labels.
     """
     best = _best_annotations(session, project_id, usable)
-    if not best:
-        return []
     tasks = Task.__table__  # type: ignore[attr-defined]
-    rows = session.execute(sa_select(tasks).where(tasks.c.id.in_(_labelled_task_ids(project_id)))
-                           .order_by(tasks.c.id))
-    return [(task, best[task.id]) for task in rows if task.id in best]
+    return [(task, best[task.id]) for task in _stored_labelled_tasks(session, project_id, best, tasks)]
 
 
 def labeled_annotations(*, session: Session, project_id: int,
                         usable: Callable[[Any], bool] | None = None) -> list[Row[Any]]:
     """The annotations of :func:`labeled_examples` without their tasks' data (the status's class counts)."""
     best = _best_annotations(session, project_id, usable)
+    tasks = Task.__table__  # type: ignore[attr-defined]
+    return [best[task.id] for task in _stored_labelled_tasks(session, project_id, best, tasks.c.id)]
+
+
+def _stored_labelled_tasks(session: Session, project_id: int, best: dict[int, Row[Any]], *columns: Any) -> list[Any]:
+    """``columns`` of the stored tasks that ``best`` labels, in task-id order (a sub-select of the project's
+    uncancelled annotations, not a list of ids)."""
     if not best:
         return []
-    tasks = Task.__table__  # type: ignore[attr-defined]
-    ids = session.execute(sa_select(tasks.c.id).where(tasks.c.id.in_(_labelled_task_ids(project_id)))
-                          .order_by(tasks.c.id)).scalars()
-    return [best[task_id] for task_id in ids if task_id in best]
-
-
-def _labelled_task_ids(project_id: int) -> Any:
-    annotations = Annotation.__table__  # type: ignore[attr-defined]
-    return sa_select(annotations.c.task_id).where(annotations.c.project_id == project_id,
-                                                  annotations.c.was_cancelled.is_(False))
+    tasks, annotations = Task.__table__, Annotation.__table__  # type: ignore[attr-defined]
+    labelled = sa_select(annotations.c.task_id).where(annotations.c.project_id == project_id,
+                                                      annotations.c.was_cancelled.is_(False))
+    rows = session.execute(sa_select(*columns).where(tasks.c.id.in_(labelled)).order_by(tasks.c.id))
+    return [row for row in rows if row.id in best]
 
 
 def _best_annotations(session: Session, project_id: int, usable: Callable[[Any], bool] | None) -> dict[int, Row[Any]]:
